@@ -1,0 +1,41 @@
+"""The `barriosms` command: staff and technicians' interface to the store and the daemon."""
+
+from __future__ import annotations
+
+import click
+
+from .. import __version__
+from .cases import cases
+from .common import CliState
+from .config_cmd import config_group
+from .db import db
+from .neighborhoods import neighborhoods
+from .outbox import outbox_group
+from .run import run
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", metavar="FILE", envvar="BARRIOSMS_CONFIG",
+              help="Configuration file. Default: $BARRIOSMS_CONFIG, ./barriosms.ini, /etc/barriosms/barriosms.ini.")
+@click.version_option(__version__, prog_name="barriosms")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None) -> None:
+    """barriosms: residents' SMS become tracked municipal cases.
+
+    Example: barriosms --config /etc/barriosms/barriosms.ini cases list --status received
+    """
+    ctx.obj = CliState(config_path)
+
+
+def _register() -> None:
+    from ..sim.cli import sim
+
+    for command in (db, neighborhoods, cases, outbox_group, config_group, run, sim):
+        cli.add_command(command)
+
+
+_register()
+
+
+def main() -> None:
+    cli(prog_name="barriosms")

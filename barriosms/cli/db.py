@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import click
+
+from ..store import database as store
+from ..store.migrations import LATEST_VERSION, MIGRATIONS, current_version
+from ..store.models import database
+from .common import CliState, emit_json, json_option, pass_state
+
+
+@click.group()
+def db() -> None:
+    """Create and upgrade the database.
+
+    Example: barriosms db migrate
+    """
+
+
+@db.command()
+@json_option
+@pass_state
+def migrate(state: CliState, as_json: bool) -> None:
+    """Create the database or bring its schema up to date (safe to run again).
+
+    Example: barriosms db migrate
+    """
+    settings = state.settings()
+    try:
+        applied = store.migrate_database(settings.database.path)
+    except store.StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    version = current_version(database)
+    if as_json:
+        emit_json({"database": str(settings.database.path), "applied": applied, "version": version})
+    elif applied:
+        click.echo(f"{settings.database.path}: applied migration(s) {', '.join(map(str, applied))}; "
+                   f"schema version {version}")
+    else:
+        click.echo(f"{settings.database.path}: already at schema version {version}, nothing to do")
+
+
+@db.command()
+@json_option
+@pass_state
+def status(state: CliState, as_json: bool) -> None:
+    """Show the schema version of the database and what `db migrate` would apply.
+
+    Example: barriosms db status --json
+    """
+    settings = state.settings()
+    if not settings.database.path.exists():
+        raise click.ClickException(f"no database at {settings.database.path}: create it with `barriosms db migrate`")
+    store.create_or_open(settings.database.path)
+    version = current_version(database)
+    pending = [m.version for m in MIGRATIONS if m.version > version]
+    if as_json:
+        emit_json({"database": str(settings.database.path), "version": version, "latest": LATEST_VERSION,
+                   "pending": pending})
+    else:
+        click.echo(f"{settings.database.path}: schema version {version} of {LATEST_VERSION}"
+                   + (f"; run `barriosms db migrate` to apply {pending}" if pending else " (up to date)"))
+    if pending:
+        raise SystemExit(1)

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import click
+
+from .. import outbox
+from .common import CliState, clip, emit_json, json_option, limit_option, local_time, pass_state, short_time, table
+
+
+@click.group("outbox")
+def outbox_group() -> None:
+    """SMS waiting to leave, sent, or failed.
+
+    Example: barriosms outbox list --status failed
+    """
+
+
+@outbox_group.command("list")
+@click.option("--status", type=click.Choice(outbox.STATUSES), help="Only messages in this state.")
+@limit_option
+@json_option
+@pass_state
+def list_(state: CliState, status: str | None, limit: int | None, as_json: bool) -> None:
+    """List outgoing SMS, newest first, with attempts and the last error.
+
+    Example: barriosms outbox list --status queued --json
+    """
+    settings = state.open_db()
+    zone = settings.zone
+    rows = outbox.list_messages(status, limit)
+    if as_json:
+        emit_json([{
+            "id": m.id, "to": m.recipient, "text": m.text, "status": m.status, "kind": m.kind,
+            "attempts": m.attempts, "next_attempt_at": local_time(m.next_attempt_at, zone),
+            "last_error": m.last_error, "modem_reference": m.modem_reference, "parts": m.parts,
+            "case": m.case.tracking if m.case_id else None,
+            "created_at": local_time(m.created_at, zone), "sent_at": local_time(m.sent_at, zone),
+        } for m in rows])
+        return
+    table(["id", "status", "to", "tries", "created", "sent", "text", "error"],
+          [[m.id, m.status, m.recipient, m.attempts, short_time(m.created_at, zone), short_time(m.sent_at, zone),
+            clip(m.text, 40), clip(m.last_error, 30)] for m in rows], empty="the outbox is empty")

@@ -1,0 +1,262 @@
+"""Read barriosms.ini once into a validated, frozen Settings object.
+
+The file looks like a gammurc on purpose: technicians who know Gammu recognise `[modem] device`
+and `connection`, and any other key in `[modem]` is handed to Gammu untouched.
+Every problem names the file, the key and the fix; all problems are reported at once so a
+technician does not have to fix them one run at a time.
+"""
+
+from __future__ import annotations
+
+import configparser
+import difflib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Callable, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+ENV_VAR = "BARRIOSMS_CONFIG"
+DEFAULT_LOCATIONS = (Path("barriosms.ini"), Path("/etc/barriosms/barriosms.ini"))
+
+# Keys of [modem] that barriosms itself interprets; everything else goes to the gammurc.
+_MODEM_OWN_KEYS = {"device", "connection", "pin", "smsc"}
+# Gammu keys we set ourselves: letting a config override them would break notifications.
+_MODEM_FORBIDDEN = {"model": "barriosms always uses model = at (the generic AT driver); remove the key"}
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    section: str
+    key: str | None
+    message: str
+    fix: str
+
+    def __str__(self) -> str:
+        where = f"[{self.section}]" + (f" {self.key}" if self.key else "")
+        return f"{self.file}: {where}: {self.message}. Fix: {self.fix}"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; `problems` lists every reason."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    path: Path
+
+
+@dataclass(frozen=True)
+class ModemSettings:
+    device: str
+    connection: str = "at"
+    pin: str | None = None
+    smsc: str | None = None
+    # Extra Gammu keys (logfile, logformat, ...) copied into the generated gammurc.
+    gammu_options: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    poll_seconds: float = 5.0
+    multipart_timeout: float = 600.0
+    send_attempts: int = 5
+    retry_base_seconds: float = 30.0
+    retry_max_seconds: float = 1800.0
+    heartbeat_seconds: float = 30.0
+    timezone: str = "America/La_Paz"
+    region: str = "BO"
+    replies: Path | None = None
+    categories: Path | None = None
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    level: str = "INFO"
+
+
+@dataclass(frozen=True)
+class Settings:
+    source: Path
+    database: DatabaseSettings
+    modem: ModemSettings
+    gateway: GatewaySettings
+    logging: LoggingSettings
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.gateway.timezone)
+
+
+def locate(explicit: str | os.PathLike | None = None) -> Path:
+    """The config file to use: --config, then $BARRIOSMS_CONFIG, then the default locations."""
+    if explicit:
+        return Path(explicit)
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR])
+    for candidate in DEFAULT_LOCATIONS:
+        if candidate.exists():
+            return candidate
+    raise ConfigError([Problem(
+        "barriosms.ini", "-", None,
+        "no configuration file found (looked in ./barriosms.ini and /etc/barriosms/barriosms.ini)",
+        "copy config/barriosms.ini.example to one of those places, or pass --config FILE "
+        f"or set {ENV_VAR}",
+    )])
+
+
+class _Reader:
+    """Collects problems while converting values, so every mistake is reported in one run."""
+
+    def __init__(self, path: Path, parser: configparser.ConfigParser):
+        self.path = path
+        self.parser = parser
+        self.problems: list[Problem] = []
+
+    def problem(self, section: str, key: str | None, message: str, fix: str) -> None:
+        self.problems.append(Problem(str(self.path), section, key, message, fix))
+
+    def get(self, section: str, key: str, default: str | None = None) -> str | None:
+        if self.parser.has_option(section, key):
+            value = self.parser.get(section, key).strip()
+            return value if value != "" else default
+        return default
+
+    def number(self, section: str, key: str, default: float, *, minimum: float,
+               convert: Callable[[str], float] = float) -> float:
+        raw = self.get(section, key)
+        if raw is None:
+            return default
+        try:
+            value = convert(raw)
+        except ValueError:
+            self.problem(section, key, f"{raw!r} is not a number", f"write a number, e.g. {key} = {default:g}")
+            return default
+        if value < minimum:
+            self.problem(section, key, f"{raw} is below the minimum {minimum:g}", f"use a value of at least {minimum:g}")
+            return default
+        return value
+
+    def path_value(self, section: str, key: str) -> Path | None:
+        raw = self.get(section, key)
+        if raw is None:
+            return None
+        p = Path(os.path.expanduser(raw))
+        # Relative paths are relative to the config file, not to wherever the daemon was started.
+        return p if p.is_absolute() else (self.path.parent / p)
+
+    def unknown_keys(self, section: str, known: set[str]) -> None:
+        if not self.parser.has_section(section):
+            return
+        for key in self.parser.options(section):
+            if key not in known:
+                close = difflib.get_close_matches(key, sorted(known), n=1)
+                hint = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(sorted(known))}"
+                self.problem(section, key, "unknown key", f"remove it or correct it ({hint})")
+
+
+_GATEWAY_KEYS = {f for f in GatewaySettings.__dataclass_fields__}
+_SECTIONS = {"database", "modem", "gateway", "logging"}
+
+
+def load(path: str | os.PathLike) -> Settings:
+    """Parse and validate the file; raise ConfigError listing every problem."""
+    path = Path(path)
+    parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=(";", "#"))
+    try:
+        with open(path, encoding="utf-8") as fh:
+            parser.read_file(fh)
+    except FileNotFoundError:
+        raise ConfigError([Problem(str(path), "-", None, "the file does not exist",
+                                   "create it from config/barriosms.ini.example or point --config at the right file")])
+    except (configparser.Error, UnicodeDecodeError) as exc:
+        raise ConfigError([Problem(str(path), "-", None, f"cannot be parsed: {exc}".replace("\n", " "),
+                                   "fix the INI syntax (sections in [brackets], key = value lines)")])
+    r = _Reader(path, parser)
+    for section in parser.sections():
+        if section not in _SECTIONS:
+            r.problem(section, None, "unknown section", f"use only {', '.join(sorted(_SECTIONS))}")
+
+    db_path = r.path_value("database", "path")
+    if db_path is None:
+        r.problem("database", "path", "missing", "set the SQLite file, e.g. path = /var/lib/barriosms/barriosms.db")
+        db_path = Path("barriosms.db")
+    r.unknown_keys("database", {"path"})
+
+    modem = _read_modem(r)
+    gateway = _read_gateway(r)
+
+    level = (r.get("logging", "level", "INFO") or "INFO").upper()
+    if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        r.problem("logging", "level", f"{level!r} is not a log level", "use DEBUG, INFO, WARNING or ERROR")
+        level = "INFO"
+    r.unknown_keys("logging", {"level"})
+
+    if r.problems:
+        raise ConfigError(r.problems)
+    return Settings(path, DatabaseSettings(db_path), modem, gateway, LoggingSettings(level))
+
+
+def _read_modem(r: _Reader) -> ModemSettings:
+    device = r.get("modem", "device")
+    if device is None:
+        r.problem("modem", "device", "missing",
+                  "set the modem's serial port, e.g. device = /dev/ttyUSB0 (`barriosms modem detect` finds it)")
+        device = ""
+    connection = r.get("modem", "connection", "at") or "at"
+    if not connection.startswith("at") and connection != "none":
+        r.problem("modem", "connection", f"{connection!r} is not an AT connection",
+                  "use at (or at115200 etc.) for a USB GSM modem")
+    pin = r.get("modem", "pin")
+    if pin is not None and not (pin.isdigit() and 4 <= len(pin) <= 8):
+        r.problem("modem", "pin", "a SIM PIN is 4 to 8 digits", "write the PIN digits only, or remove the key")
+    smsc = r.get("modem", "smsc")
+    extra: dict[str, str] = {}
+    if r.parser.has_section("modem"):
+        for key in r.parser.options("modem"):
+            if key in _MODEM_OWN_KEYS:
+                continue
+            if key in _MODEM_FORBIDDEN:
+                r.problem("modem", key, "cannot be changed", _MODEM_FORBIDDEN[key])
+                continue
+            extra[key] = r.parser.get("modem", key).strip()
+    return ModemSettings(device, connection, pin, smsc, MappingProxyType(extra))
+
+
+def _read_gateway(r: _Reader) -> GatewaySettings:
+    d = GatewaySettings()
+    tz = r.get("gateway", "timezone", d.timezone) or d.timezone
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        r.problem("gateway", "timezone", f"unknown time zone {tz!r}", "use an IANA name such as America/La_Paz")
+        tz = d.timezone
+    region = (r.get("gateway", "region", d.region) or d.region).upper()
+    if len(region) != 2 or not region.isalpha():
+        r.problem("gateway", "region", f"{region!r} is not a two-letter country code", "use BO for Bolivia")
+        region = d.region
+    replies = r.path_value("gateway", "replies")
+    categories = r.path_value("gateway", "categories")
+    for key, p in (("replies", replies), ("categories", categories)):
+        if p is not None and not p.is_file():
+            r.problem("gateway", key, f"{p} does not exist", "point it at an existing file (see config/) or remove the key to use the defaults")
+    g = GatewaySettings(
+        poll_seconds=r.number("gateway", "poll_seconds", d.poll_seconds, minimum=0.5),
+        multipart_timeout=r.number("gateway", "multipart_timeout", d.multipart_timeout, minimum=0),
+        send_attempts=int(r.number("gateway", "send_attempts", d.send_attempts, minimum=1, convert=int)),
+        retry_base_seconds=r.number("gateway", "retry_base_seconds", d.retry_base_seconds, minimum=0.1),
+        retry_max_seconds=r.number("gateway", "retry_max_seconds", d.retry_max_seconds, minimum=1),
+        heartbeat_seconds=r.number("gateway", "heartbeat_seconds", d.heartbeat_seconds, minimum=1),
+        timezone=tz,
+        region=region,
+        replies=replies,
+        categories=categories,
+    )
+    r.unknown_keys("gateway", _GATEWAY_KEYS)
+    return g

@@ -1,0 +1,140 @@
+"""One turn of the gateway's work: read the SIM, store, answer, send, report health.
+
+Called only from the daemon's modem thread. The modem is anything with the GammuModem interface,
+so the loop can be driven in unit tests by a small in-memory modem as well as by real Gammu.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from typing import Protocol
+
+from . import outbox
+from .config import GatewaySettings
+from .intake import Intake
+from .sms import ModemSendError, ReceivedSms, SendResult
+from .store.models import ModemHealth, database, utcnow
+
+log = logging.getLogger(__name__)
+
+HEALTH_ID = 1
+
+
+class Modem(Protocol):
+    @property
+    def connected(self) -> bool: ...
+    def poll_events(self) -> bool: ...
+    def read_all(self) -> list[ReceivedSms]: ...
+    def delete(self, sms: ReceivedSms) -> None: ...
+    def send(self, number: str, text: str) -> SendResult: ...
+
+
+class Gateway:
+    def __init__(self, modem: Modem, intake: Intake, settings: GatewaySettings):
+        self.modem = modem
+        self.intake = intake
+        self.settings = settings
+
+    def receive(self) -> int:
+        """Store every SMS on the SIM, then delete each one whose storing has committed.
+
+        Returns how many new messages (or parts) were stored. A failed delete is only logged: the
+        SMS will be read again and recognised as already stored.
+        """
+        new = 0
+        for sms in self.modem.read_all():
+            if self.intake.store(sms):
+                new += 1
+            # Only here, after the commit (synchronous=FULL), may the SIM forget the message.
+            self.modem.delete(sms)
+        if new:
+            self._count(received=new)
+        return new
+
+    def send_due(self, limit: int = 20) -> int:
+        """Send queued SMS in order; stop early when the modem announces new messages."""
+        sent = 0
+        for msg in outbox.due(limit=limit):
+            outbox.mark_sending(msg)
+            try:
+                result = self.modem.send(msg.recipient, msg.text)
+            except ModemSendError as exc:
+                status = outbox.mark_failed_attempt(
+                    msg, str(exc), permanent=exc.permanent, max_attempts=self.settings.send_attempts,
+                    base_seconds=self.settings.retry_base_seconds, max_seconds=self.settings.retry_max_seconds)
+                if status == "failed":
+                    log.error("gave up sending message %d to %s after %d attempt(s): %s",
+                              msg.id, msg.recipient, msg.attempts, exc)
+                else:
+                    log.warning("sending message %d to %s failed (attempt %d of %d), will retry: %s",
+                                msg.id, msg.recipient, msg.attempts, self.settings.send_attempts, exc)
+                continue
+            except Exception:
+                # The link went away mid-send (ModemError): back in the queue, not counted against
+                # the message, since the message was not at fault.
+                outbox.requeue(msg, "modem connection lost while sending")
+                raise
+            outbox.mark_sent(msg, result)
+            sent += 1
+            log.info("sent message %d to %s (%d part(s), reference %s)", msg.id, msg.recipient,
+                     result.parts, msg.modem_reference)
+            if self.modem.poll_events():
+                # Residents are waiting: read what just arrived before sending more.
+                self.receive()
+        if sent:
+            self._count(sent=sent)
+        return sent
+
+    # -- health ------------------------------------------------------------------------------
+
+    def _health(self) -> ModemHealth:
+        row = ModemHealth.get_or_none(ModemHealth.id == HEALTH_ID)
+        if row is None:
+            row = ModemHealth.create(id=HEALTH_ID)
+        return row
+
+    def _count(self, *, received: int = 0, sent: int = 0) -> None:
+        with database.atomic("IMMEDIATE"):
+            now = utcnow()
+            (ModemHealth.update(received_count=ModemHealth.received_count + received,
+                                sent_count=ModemHealth.sent_count + sent, last_contact_at=now, updated_at=now)
+             .where(ModemHealth.id == HEALTH_ID).execute())
+
+    def record_connected(self, manufacturer: str, model: str, imei: str) -> None:
+        with database.atomic("IMMEDIATE"):
+            row = self._health()
+            now = utcnow()
+            row.connected, row.since, row.last_contact_at, row.updated_at = True, now, now, now
+            row.manufacturer, row.model, row.imei, row.last_error = manufacturer, model, imei, ""
+            row.pid = os.getpid()
+            row.save()
+
+    def record_disconnected(self, error: str) -> None:
+        with database.atomic("IMMEDIATE"):
+            row = self._health()
+            now = utcnow()
+            if row.connected or row.since is None:
+                row.since = now
+            row.connected, row.last_error, row.updated_at, row.pid = False, error, now, os.getpid()
+            row.save()
+
+    def record_status(self, status) -> None:
+        """Write a heartbeat with what the modem reports (see GammuModem.status)."""
+        with database.atomic("IMMEDIATE"):
+            row = self._health()
+            now = utcnow()
+            row.updated_at = row.last_contact_at = now
+            row.signal_percent, row.signal_dbm = status.signal_percent, status.signal_dbm
+            row.network_state, row.operator = status.network_state, status.operator
+            row.sim_used, row.sim_total = status.sim_used, status.sim_total
+            row.pid = os.getpid()
+            row.save()
+
+    def heartbeat_only(self, now: dt.datetime | None = None) -> None:
+        with database.atomic("IMMEDIATE"):
+            row = self._health()
+            row.updated_at = now or utcnow()
+            row.pid = os.getpid()
+            row.save()

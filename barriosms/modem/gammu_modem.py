@@ -1,0 +1,302 @@
+"""The USB GSM modem, through python-gammu's StateMachine and Gammu's AT driver.
+
+This module and the simulator are the only code that imports gammu. A GammuModem must be used from
+one thread only (the daemon's modem thread): Gammu's state machine is not thread-safe, and calling
+Gammu from inside its own callback is forbidden, so the callback only records that something came.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import gammu
+
+from ..config import ModemSettings
+from ..domain.gsm import is_gsm7
+from ..sms import ModemSendError, ReceivedSms, SendResult
+
+log = logging.getLogger(__name__)
+
+# Gammu errors after which the connection is gone and must be rebuilt, rather than the one
+# operation having failed.
+CONNECTION_ERRORS = tuple(
+    getattr(gammu, name) for name in (
+        "ERR_DEVICENOTEXIST", "ERR_DEVICEOPENERROR", "ERR_DEVICELOCKED", "ERR_DEVICEREADERROR",
+        "ERR_DEVICEWRITEERROR", "ERR_DEVICEBUSY", "ERR_DEVICENOPERMISSION", "ERR_NOTCONNECTED",
+        "ERR_TIMEOUT", "ERR_DEVICENODRIVER", "ERR_PHONEOFF",
+    ) if hasattr(gammu, name))
+
+
+class ModemError(Exception):
+    """The modem could not do what was asked; `reconnect` says whether the link is gone."""
+
+    def __init__(self, message: str, *, reconnect: bool = False):
+        super().__init__(message)
+        self.reconnect = reconnect
+
+
+def describe(exc: BaseException) -> str:
+    """One readable line from a gammu.GSMError (whose args hold a dict)."""
+    if isinstance(exc, gammu.GSMError) and exc.args and isinstance(exc.args[0], dict):
+        info = exc.args[0]
+        return f"{info.get('Text', '')} ({info.get('Where', '')}, code {info.get('Code', '?')})"
+    return str(exc)
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    return isinstance(exc, CONNECTION_ERRORS)
+
+
+@dataclass(frozen=True)
+class ModemIdentity:
+    manufacturer: str = ""
+    model: str = ""
+    imei: str = ""
+
+
+@dataclass(frozen=True)
+class ModemStatus:
+    signal_percent: int | None = None
+    signal_dbm: int | None = None
+    network_state: str = ""
+    operator: str = ""
+    sim_used: int | None = None
+    sim_total: int | None = None
+
+
+def write_gammurc(settings: ModemSettings, folder: Path) -> Path:
+    """Gammu reads its config from a file: SetIncomingSMS only works when loaded by ReadConfig."""
+    lines = ["[gammu]", f"device = {settings.device}", f"connection = {settings.connection}", "model = at"]
+    lines += [f"{k} = {v}" for k, v in settings.gammu_options.items()]
+    path = folder / "gammurc"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _smsc_time(sms: dict) -> dt.datetime | None:
+    value = sms.get("DateTime")
+    if not isinstance(value, dt.datetime):
+        return None
+    if value.tzinfo is not None:
+        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    # Gammu gives naive times already in the sender's zone offset it dropped; keep them as they are
+    # (they are only used to recognise the same SMS read twice and shown as information).
+    return value
+
+
+def to_received(sms: dict) -> ReceivedSms:
+    """A Gammu SMS dict (one location) in our own terms."""
+    udh = sms.get("UDH") or {}
+    ref: int | None = None
+    part, total = 1, 1
+    if str(udh.get("Type", "")).startswith("Concatenated") and udh.get("AllParts", -1) > 1:
+        ref = udh["ID16bit"] if udh.get("ID16bit", -1) not in (-1, None) else udh.get("ID8bit", -1)
+        part, total = int(udh.get("PartNumber", 1)), int(udh.get("AllParts", 1))
+    # Gammu leaves one NUL per GSM extension character ([]{}€...) at the end of decoded text.
+    text = (sms.get("Text") or "").rstrip("\x00")
+    smsc = (sms.get("SMSC") or {}).get("Number") or ""
+    return ReceivedSms(location=int(sms["Location"]), folder=int(sms.get("Folder", 0)), sender=sms.get("Number") or "",
+                       text=text, smsc_time=_smsc_time(sms), coding=str(sms.get("Coding", "")),
+                       concat_ref=ref, part_number=part, total_parts=total, smsc=smsc)
+
+
+class GammuModem:
+    """A connection to one modem. Not thread-safe by design: one thread owns it."""
+
+    def __init__(self, settings: ModemSettings):
+        self.settings = settings
+        self._sm: gammu.StateMachine | None = None
+        self._dir: Path | None = None
+        self._incoming = threading.Event()  # set by Gammu's callback, read by the owner thread
+
+    @property
+    def connected(self) -> bool:
+        return self._sm is not None
+
+    def connect(self) -> ModemIdentity:
+        """Open the port, initialise, unlock the SIM and ask for new-message notifications."""
+        self.disconnect()
+        self._dir = Path(tempfile.mkdtemp(prefix="barriosms-gammu-"))
+        rc = write_gammurc(self.settings, self._dir)
+        sm = gammu.StateMachine()
+        try:
+            sm.ReadConfig(Filename=str(rc))
+            sm.Init()
+        except gammu.GSMError as exc:
+            self._cleanup_dir()
+            raise ModemError(f"cannot initialise the modem on {self.settings.device}: {describe(exc)}",
+                             reconnect=True) from exc
+        self._sm = sm
+        try:
+            self._unlock_sim()
+            identity = ModemIdentity(self._safe(sm.GetManufacturer), self._model(), self._safe(sm.GetIMEI))
+            sm.SetIncomingCallback(self._on_incoming)
+            try:
+                sm.SetIncomingSMS()
+            except gammu.GSMError as exc:
+                # Polling still finds every message; notifications only make replies faster.
+                log.warning("the modem refused new-message notifications (%s); relying on polling", describe(exc))
+        except Exception:
+            self.disconnect()
+            raise
+        return identity
+
+    def _unlock_sim(self) -> None:
+        assert self._sm is not None
+        try:
+            needed = self._sm.GetSecurityStatus()
+        except gammu.GSMError as exc:
+            log.debug("cannot ask the SIM's PIN state (%s); assuming unlocked", describe(exc))
+            return
+        if not needed:
+            return
+        if needed == "PIN" and self.settings.pin:
+            try:
+                self._sm.EnterSecurityCode("PIN", self.settings.pin)
+                log.info("SIM unlocked with the PIN from the configuration")
+                return
+            except gammu.GSMError as exc:
+                raise ModemError(f"the SIM refused the PIN in [modem] pin ({describe(exc)}); check it "
+                                 "(three wrong PINs lock the SIM and need the PUK)") from exc
+        raise ModemError(f"the SIM asks for its {needed}: set [modem] pin in the configuration"
+                         if needed == "PIN" else
+                         f"the SIM asks for its {needed}: unlock it in a phone, then put it back")
+
+    def _safe(self, call) -> str:
+        try:
+            return str(call())
+        except gammu.GSMError:
+            return ""
+
+    def _model(self) -> str:
+        assert self._sm is not None
+        try:
+            model = self._sm.GetModel()
+        except gammu.GSMError:
+            return ""
+        return " ".join(m for m in model if m) if isinstance(model, (tuple, list)) else str(model)
+
+    def _on_incoming(self, sm, kind, data) -> None:
+        # Runs inside Gammu: never call Gammu from here.
+        if kind == "SMS":
+            self._incoming.set()
+
+    def disconnect(self) -> None:
+        sm, self._sm = self._sm, None
+        if sm is not None:
+            try:
+                sm.Terminate()
+            except gammu.GSMError as exc:
+                log.debug("closing the modem: %s", describe(exc))
+        self._cleanup_dir()
+
+    def _cleanup_dir(self) -> None:
+        if self._dir is not None:
+            for f in self._dir.iterdir():
+                f.unlink(missing_ok=True)
+            self._dir.rmdir()
+            self._dir = None
+
+    def _call(self, what: str, method: str, **kwargs):
+        """Call a StateMachine method, turning Gammu's errors into ModemError."""
+        if self._sm is None:
+            raise ModemError("the modem is not connected", reconnect=True)
+        try:
+            return getattr(self._sm, method)(**kwargs)
+        except gammu.GSMError as exc:
+            raise ModemError(f"{what} failed: {describe(exc)}", reconnect=_is_connection_error(exc)) from exc
+
+    def poll_events(self) -> bool:
+        """Let Gammu read what the modem sent unasked; True if a new SMS was announced."""
+        self._call("reading the modem", "ReadDevice")
+        if self._incoming.is_set():
+            self._incoming.clear()
+            return True
+        return False
+
+    def read_all(self) -> list[ReceivedSms]:
+        """Every SMS on the SIM (each part of a concatenated one separately)."""
+        found: list[ReceivedSms] = []
+        start, location = True, 0
+        while True:
+            args = {"Start": True} if start else {"Location": location}
+            try:
+                batch = self._call("reading SMS from the SIM", "GetNextSMS", Folder=0, **args)
+            except ModemError as exc:
+                if isinstance(exc.__cause__, gammu.ERR_EMPTY):
+                    break
+                raise
+            start = False
+            for sms in batch:
+                location = sms["Location"]
+                found.append(to_received(sms))
+        return found
+
+    def delete(self, sms: ReceivedSms) -> None:
+        self._call(f"deleting SMS at SIM location {sms.location}", "DeleteSMS",
+                   Folder=sms.folder, Location=sms.location)
+
+    def send(self, number: str, text: str) -> SendResult:
+        """Send one text, split into as many parts as it needs (UCS-2 only when it must)."""
+        parts = gammu.EncodeSMS({
+            "Class": -1,
+            "Unicode": not is_gsm7(text),
+            "Entries": [{"ID": "ConcatenatedTextLong", "Buffer": text}],
+        })
+        refs: list[int] = []
+        for part in parts:
+            part["Number"] = number
+            part["SMSC"] = {"Number": self.settings.smsc} if self.settings.smsc else {"Location": 1}
+            if self._sm is None:
+                raise ModemError("the modem is not connected", reconnect=True)
+            try:
+                refs.append(int(self._sm.SendSMS(part)))
+            except gammu.GSMError as exc:
+                if _is_connection_error(exc):
+                    raise ModemError(f"sending to {number} failed: {describe(exc)}", reconnect=True) from exc
+                raise ModemSendError(f"sending to {number} failed: {describe(exc)}",
+                                     permanent=_is_permanent(exc)) from exc
+        return SendResult(tuple(refs))
+
+    def status(self) -> ModemStatus:
+        """Signal, network and SIM use; a field Gammu cannot get stays empty."""
+        sm = self._sm
+        if sm is None:
+            raise ModemError("the modem is not connected", reconnect=True)
+        signal = self._try(sm.GetSignalQuality) or {}
+        network = self._try(sm.GetNetworkInfo) or {}
+        sms = self._try(sm.GetSMSStatus) or {}
+        return ModemStatus(
+            signal_percent=signal.get("SignalPercent"),
+            signal_dbm=signal.get("SignalStrength"),
+            network_state=str(network.get("State", "")),
+            operator=str(network.get("NetworkName") or network.get("NetworkCode") or ""),
+            sim_used=sms.get("SIMUsed"),
+            sim_total=sms.get("SIMSize"),
+        )
+
+    def _try(self, fn):
+        try:
+            return fn()
+        except gammu.GSMError as exc:
+            if _is_connection_error(exc):
+                raise ModemError(f"the modem stopped answering: {describe(exc)}", reconnect=True) from exc
+            log.debug("%s: %s", getattr(fn, "__name__", "modem call"), describe(exc))
+            return None
+
+
+def _is_permanent(exc: gammu.GSMError) -> bool:
+    # Gammu folds most +CMS ERRORs into a few codes; issue-3 work classifies them finely. What is
+    # clearly about the message itself will not get better by trying again.
+    return isinstance(exc, tuple(getattr(gammu, n) for n in ("ERR_INVALIDDATA", "ERR_NOTSUPPORTED",
+                                                              "ERR_NOTIMPLEMENTED") if hasattr(gammu, n)))
+
+
+def device_present(device: str) -> bool:
+    return os.path.exists(device)

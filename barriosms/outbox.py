@@ -1,0 +1,103 @@
+"""The outbox: SMS waiting to be sent, and what happened to each.
+
+The CLI and the intake only queue rows here; the daemon's modem thread is the only sender.
+States: queued -> sending -> sent, or back to queued with a later next_attempt_at, or failed after
+the last attempt (the reason is kept in last_error).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from .domain.retry import retry_delay
+from .sms import SendResult
+from .store.models import Case, InboundMessage, OutboundMessage, database, utcnow
+
+log = logging.getLogger(__name__)
+
+STATUSES = ("queued", "sending", "sent", "failed")
+
+
+def queue(recipient: str, text: str, *, kind: str = "reply", case: Case | None = None,
+          in_reply_to: InboundMessage | None = None, now: dt.datetime | None = None) -> OutboundMessage:
+    """Add an SMS to the outbox (inside the caller's transaction, if any)."""
+    now = now or utcnow()
+    return OutboundMessage.create(recipient=recipient, text=text, kind=kind, case=case,
+                                  in_reply_to=in_reply_to, created_at=now, next_attempt_at=now)
+
+
+def due(now: dt.datetime | None = None, limit: int = 20) -> list[OutboundMessage]:
+    """Queued messages whose time has come, oldest first so residents are answered in order."""
+    now = now or utcnow()
+    return list(OutboundMessage.select()
+                .where((OutboundMessage.status == "queued") & (OutboundMessage.next_attempt_at <= now))
+                .order_by(OutboundMessage.id)
+                .limit(limit))
+
+
+def mark_sending(msg: OutboundMessage) -> None:
+    with database.atomic("IMMEDIATE"):
+        msg.status = "sending"
+        msg.attempts += 1
+        msg.save(only=[OutboundMessage.status, OutboundMessage.attempts])
+
+
+def mark_sent(msg: OutboundMessage, result: SendResult, now: dt.datetime | None = None) -> None:
+    with database.atomic("IMMEDIATE"):
+        msg.status = "sent"
+        msg.sent_at = now or utcnow()
+        msg.parts = result.parts
+        msg.modem_reference = ",".join(str(r) for r in result.references)
+        msg.last_error = ""
+        msg.save(only=[OutboundMessage.status, OutboundMessage.sent_at, OutboundMessage.parts,
+                       OutboundMessage.modem_reference, OutboundMessage.last_error])
+
+
+def mark_failed_attempt(msg: OutboundMessage, error: str, *, permanent: bool, max_attempts: int,
+                        base_seconds: float, max_seconds: float, now: dt.datetime | None = None) -> str:
+    """Record a failed attempt; returns the new status (queued for a retry, or failed)."""
+    now = now or utcnow()
+    with database.atomic("IMMEDIATE"):
+        msg.last_error = error
+        if permanent or msg.attempts >= max_attempts:
+            msg.status = "failed"
+        else:
+            msg.status = "queued"
+            msg.next_attempt_at = now + dt.timedelta(seconds=retry_delay(msg.attempts, base_seconds, max_seconds))
+        msg.save(only=[OutboundMessage.status, OutboundMessage.last_error, OutboundMessage.next_attempt_at])
+    return msg.status
+
+
+def requeue(msg: OutboundMessage, reason: str) -> None:
+    """Undo mark_sending when the modem, not the message, failed: the attempt does not count."""
+    with database.atomic("IMMEDIATE"):
+        msg.status = "queued"
+        msg.attempts = max(0, msg.attempts - 1)
+        msg.last_error = reason
+        msg.save(only=[OutboundMessage.status, OutboundMessage.attempts, OutboundMessage.last_error])
+
+
+def recover_interrupted() -> int:
+    """Put back in the queue the messages a killed daemon left in 'sending'.
+
+    We cannot know whether the modem sent them before the process died. Sending again risks a
+    duplicate SMS; not sending risks a resident never getting a tracking number, which is worse.
+    """
+    with database.atomic("IMMEDIATE"):
+        rows = list(OutboundMessage.select().where(OutboundMessage.status == "sending"))
+        for msg in rows:
+            log.warning("outbound message %d to %s was being sent when barriosms stopped; sending it "
+                        "again (the resident may receive it twice)", msg.id, msg.recipient)
+            msg.status = "queued"
+            msg.save(only=[OutboundMessage.status])
+    return len(rows)
+
+
+def list_messages(status: str | None = None, limit: int | None = None) -> list[OutboundMessage]:
+    q = OutboundMessage.select().order_by(OutboundMessage.id.desc())
+    if status:
+        q = q.where(OutboundMessage.status == status)
+    if limit:
+        q = q.limit(limit)
+    return list(q)

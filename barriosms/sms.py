@@ -1,0 +1,54 @@
+"""What the modem layer hands to the rest of barriosms, free of any Gammu types."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ReceivedSms:
+    """One SMS (or one part of a concatenated SMS) as read from the SIM."""
+
+    location: int  # where it sits on the SIM, to delete it once stored
+    sender: str
+    text: str
+    smsc_time: dt.datetime | None = None  # naive UTC
+    coding: str = ""
+    concat_ref: int | None = None  # None: not part of a concatenated message
+    part_number: int = 1
+    total_parts: int = 1
+    folder: int = 0
+    smsc: str = ""
+
+    @property
+    def is_part(self) -> bool:
+        return self.concat_ref is not None and self.total_parts > 1
+
+    def dedupe_key(self) -> str:
+        """Equal for the same SMS read twice (a failed delete, a crash before it), different otherwise.
+
+        The SIM location is left out on purpose: a message re-read after a restart may sit elsewhere.
+        """
+        stamp = self.smsc_time.isoformat() if self.smsc_time else ""
+        concat = f"{self.concat_ref}/{self.part_number}/{self.total_parts}" if self.is_part else ""
+        raw = "\x1f".join((self.sender, stamp, concat, self.text))
+        return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class SendResult:
+    references: tuple[int, ...] = field(default_factory=tuple)
+
+    @property
+    def parts(self) -> int:
+        return len(self.references)
+
+
+class ModemSendError(Exception):
+    """Sending failed; `permanent` says whether trying again can help."""
+
+    def __init__(self, message: str, *, permanent: bool = False):
+        super().__init__(message)
+        self.permanent = permanent

@@ -1,0 +1,187 @@
+"""Numbered schema migrations.
+
+Each migration is frozen SQL (never generated from the current models, which move on) applied in
+one transaction together with the row that records it, so a power cut leaves the database either
+before or after a migration, never half-way. Add a new migration at the end; never edit one that
+has shipped.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from peewee import SqliteDatabase
+
+from .models import utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial schema", (
+        """CREATE TABLE "neighborhood" (
+            "id" INTEGER NOT NULL PRIMARY KEY,
+            "code" VARCHAR(255) NOT NULL,
+            "name" VARCHAR(255) NOT NULL,
+            "district" VARCHAR(255) NOT NULL,
+            "lat" REAL,
+            "lon" REAL,
+            "created_at" DATETIME NOT NULL)""",
+        'CREATE UNIQUE INDEX "neighborhood_code" ON "neighborhood" ("code")',
+        """CREATE TABLE "inbound_message" (
+            "id" INTEGER NOT NULL PRIMARY KEY,
+            "dedupe_key" VARCHAR(255) NOT NULL,
+            "sender" VARCHAR(255) NOT NULL,
+            "phone" VARCHAR(255) NOT NULL,
+            "text" TEXT NOT NULL,
+            "smsc_time" DATETIME,
+            "received_at" DATETIME NOT NULL,
+            "parts" INTEGER NOT NULL,
+            "incomplete" INTEGER NOT NULL,
+            "coding" VARCHAR(255) NOT NULL,
+            "intent" VARCHAR(255) NOT NULL,
+            "needs_staff" INTEGER NOT NULL,
+            "case_id" INTEGER,
+            FOREIGN KEY ("case_id") REFERENCES "case" ("id"))""",
+        'CREATE UNIQUE INDEX "inbound_message_dedupe_key" ON "inbound_message" ("dedupe_key")',
+        'CREATE INDEX "inbound_message_phone" ON "inbound_message" ("phone")',
+        'CREATE INDEX "inbound_message_needs_staff" ON "inbound_message" ("needs_staff")',
+        'CREATE INDEX "inbound_message_case_id" ON "inbound_message" ("case_id")',
+        """CREATE TABLE "sms_part" (
+            "id" INTEGER NOT NULL PRIMARY KEY,
+            "dedupe_key" VARCHAR(255) NOT NULL,
+            "sender" VARCHAR(255) NOT NULL,
+            "concat_ref" INTEGER NOT NULL,
+            "part_number" INTEGER NOT NULL,
+            "total_parts" INTEGER NOT NULL,
+            "text" TEXT NOT NULL,
+            "smsc_time" DATETIME,
+            "received_at" DATETIME NOT NULL,
+            "message_id" INTEGER,
+            FOREIGN KEY ("message_id") REFERENCES "inbound_message" ("id"))""",
+        'CREATE UNIQUE INDEX "sms_part_dedupe_key" ON "sms_part" ("dedupe_key")',
+        'CREATE INDEX "sms_part_message_id" ON "sms_part" ("message_id")',
+        'CREATE INDEX "sms_part_group" ON "sms_part" ("sender", "concat_ref", "total_parts")',
+        """CREATE TABLE "case" (
+            "id" INTEGER NOT NULL PRIMARY KEY,
+            "tracking" VARCHAR(255) NOT NULL,
+            "neighborhood_id" INTEGER NOT NULL,
+            "category" VARCHAR(255) NOT NULL,
+            "text" TEXT NOT NULL,
+            "phone" VARCHAR(255) NOT NULL,
+            "status" VARCHAR(255) NOT NULL,
+            "created_at" DATETIME NOT NULL,
+            "updated_at" DATETIME NOT NULL,
+            "source_message_id" INTEGER,
+            FOREIGN KEY ("neighborhood_id") REFERENCES "neighborhood" ("id"),
+            FOREIGN KEY ("source_message_id") REFERENCES "inbound_message" ("id"))""",
+        'CREATE UNIQUE INDEX "case_tracking" ON "case" ("tracking")',
+        'CREATE INDEX "case_neighborhood_id" ON "case" ("neighborhood_id")',
+        'CREATE INDEX "case_category" ON "case" ("category")',
+        'CREATE INDEX "case_phone" ON "case" ("phone")',
+        'CREATE INDEX "case_status" ON "case" ("status")',
+        # One case per source message: the database itself refuses a duplicate case even if the
+        # same SMS were processed twice.
+        'CREATE UNIQUE INDEX "case_source_message_id" ON "case" ("source_message_id")',
+        """CREATE TABLE "case_event" (
+            "id" INTEGER NOT NULL PRIMARY KEY,
+            "case_id" INTEGER NOT NULL,
+            "at" DATETIME NOT NULL,
+            "kind" VARCHAR(255) NOT NULL,
+            "old_status" VARCHAR(255),
+            "new_status" VARCHAR(255),
+            "note" TEXT NOT NULL,
+            "public" INTEGER NOT NULL,
+            "actor" VARCHAR(255) NOT NULL,
+            FOREIGN KEY ("case_id") REFERENCES "case" ("id") ON DELETE CASCADE)""",
+        'CREATE INDEX "case_event_case_id" ON "case_event" ("case_id")',
+        """CREATE TABLE "outbound_message" (
+            "id" INTEGER NOT NULL PRIMARY KEY,
+            "recipient" VARCHAR(255) NOT NULL,
+            "text" TEXT NOT NULL,
+            "status" VARCHAR(255) NOT NULL,
+            "kind" VARCHAR(255) NOT NULL,
+            "attempts" INTEGER NOT NULL,
+            "next_attempt_at" DATETIME NOT NULL,
+            "last_error" TEXT NOT NULL,
+            "modem_reference" VARCHAR(255) NOT NULL,
+            "parts" INTEGER NOT NULL,
+            "case_id" INTEGER,
+            "in_reply_to_id" INTEGER,
+            "created_at" DATETIME NOT NULL,
+            "sent_at" DATETIME,
+            FOREIGN KEY ("case_id") REFERENCES "case" ("id"),
+            FOREIGN KEY ("in_reply_to_id") REFERENCES "inbound_message" ("id"))""",
+        'CREATE INDEX "outbound_message_recipient" ON "outbound_message" ("recipient")',
+        'CREATE INDEX "outbound_message_status" ON "outbound_message" ("status")',
+        'CREATE INDEX "outbound_message_next_attempt_at" ON "outbound_message" ("next_attempt_at")',
+        'CREATE INDEX "outbound_message_case_id" ON "outbound_message" ("case_id")',
+        'CREATE INDEX "outbound_message_in_reply_to_id" ON "outbound_message" ("in_reply_to_id")',
+        """CREATE TABLE "modem_health" (
+            "id" INTEGER NOT NULL PRIMARY KEY,
+            "updated_at" DATETIME NOT NULL,
+            "connected" INTEGER NOT NULL,
+            "since" DATETIME,
+            "last_contact_at" DATETIME,
+            "manufacturer" VARCHAR(255) NOT NULL,
+            "model" VARCHAR(255) NOT NULL,
+            "imei" VARCHAR(255) NOT NULL,
+            "operator" VARCHAR(255) NOT NULL,
+            "network_state" VARCHAR(255) NOT NULL,
+            "signal_percent" INTEGER,
+            "signal_dbm" INTEGER,
+            "sim_used" INTEGER,
+            "sim_total" INTEGER,
+            "received_count" INTEGER NOT NULL,
+            "sent_count" INTEGER NOT NULL,
+            "last_error" TEXT NOT NULL,
+            "pid" INTEGER)""",
+    )),
+)
+
+LATEST_VERSION = MIGRATIONS[-1].version
+
+_HISTORY_DDL = """CREATE TABLE IF NOT EXISTS "schema_migration" (
+    "version" INTEGER NOT NULL PRIMARY KEY,
+    "name" VARCHAR(255) NOT NULL,
+    "applied_at" DATETIME NOT NULL)"""
+
+
+def current_version(db: SqliteDatabase) -> int:
+    """The newest migration applied to this database (0 for an empty one)."""
+    if "schema_migration" not in db.get_tables():
+        return 0
+    row = db.execute_sql('SELECT MAX("version") FROM "schema_migration"').fetchone()
+    return int(row[0] or 0)
+
+
+def pending(db: SqliteDatabase) -> list[Migration]:
+    version = current_version(db)
+    return [m for m in MIGRATIONS if m.version > version]
+
+
+def migrate(db: SqliteDatabase) -> list[Migration]:
+    """Apply every pending migration, each in its own transaction with its history row."""
+    applied: list[Migration] = []
+    with db.atomic("IMMEDIATE"):
+        db.execute_sql(_HISTORY_DDL)
+    for m in pending(db):
+        with db.atomic("IMMEDIATE"):
+            # Re-check inside the write lock: another process may have migrated meanwhile.
+            if current_version(db) >= m.version:
+                continue
+            for sql in m.statements:
+                db.execute_sql(sql)
+            db.execute_sql('INSERT INTO "schema_migration" ("version", "name", "applied_at") VALUES (?, ?, ?)',
+                           (m.version, m.name, utcnow()))
+        log.info("applied migration %d: %s", m.version, m.name)
+        applied.append(m)
+    return applied

@@ -1,0 +1,180 @@
+"""The tables barriosms keeps, as peewee models.
+
+The schema itself is created and changed only by the numbered migrations in
+`barriosms.store.migrations`; these models describe the newest schema and a test checks that the
+two agree. All datetimes are naive UTC (see `utcnow`); they are shown in the configured zone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from peewee import (
+    AutoField,
+    BooleanField,
+    CharField,
+    DateTimeField,
+    DeferredForeignKey,
+    FloatField,
+    ForeignKeyField,
+    IntegerField,
+    Model,
+    SqliteDatabase,
+    TextField,
+)
+
+# Pragmas are applied by peewee on every new connection (foreign_keys and synchronous are
+# per-connection). synchronous=FULL: an SMS is deleted from the SIM right after the transaction that
+# stored it commits, so that commit must be on disk, not only in the WAL buffer.
+PRAGMAS = {
+    "journal_mode": "wal",
+    "foreign_keys": 1,
+    "synchronous": "full",
+    "busy_timeout": 10000,
+}
+
+database = SqliteDatabase(None, pragmas=PRAGMAS, timeout=10, autoconnect=False)
+
+
+def utcnow() -> dt.datetime:
+    """Now as naive UTC, the only form of time stored in the database."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class BaseModel(Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class Neighborhood(BaseModel):
+    id = AutoField()
+    code = CharField(unique=True)  # normalised: upper case, no separators ("B12")
+    name = CharField()
+    district = CharField(default="")
+    lat = FloatField(null=True)
+    lon = FloatField(null=True)
+    created_at = DateTimeField(default=utcnow)
+
+
+class InboundMessage(BaseModel):
+    id = AutoField()
+    dedupe_key = CharField(unique=True)
+    sender = CharField()  # as the network wrote it
+    phone = CharField(index=True)  # E.164 when the sender is a phone number, else the sender
+    text = TextField()
+    smsc_time = DateTimeField(null=True)
+    received_at = DateTimeField(default=utcnow)
+    parts = IntegerField(default=1)
+    incomplete = BooleanField(default=False)
+    coding = CharField(default="")
+    # What barriosms made of it: report, status, help, unroutable, missing_description,
+    # invalid_tracking, unknown_tracking, not_replyable.
+    intent = CharField(default="")
+    needs_staff = BooleanField(default=False, index=True)
+    # Deferred: Case is declared below and refers back to its source message.
+    case = DeferredForeignKey("Case", null=True, column_name="case_id", backref="messages")
+
+    class Meta:
+        table_name = "inbound_message"
+
+
+class SmsPart(BaseModel):
+    """One part of a concatenated SMS, kept until its siblings arrive (or the wait runs out).
+
+    Parts are stored before they are deleted from the SIM, so a SIM never fills up with halves of
+    messages and a crash never loses one.
+    """
+
+    id = AutoField()
+    dedupe_key = CharField(unique=True)
+    sender = CharField()
+    concat_ref = IntegerField()
+    part_number = IntegerField()
+    total_parts = IntegerField()
+    text = TextField()
+    smsc_time = DateTimeField(null=True)
+    received_at = DateTimeField(default=utcnow)
+    message = ForeignKeyField(InboundMessage, null=True, column_name="message_id", backref="sms_parts")
+
+    class Meta:
+        table_name = "sms_part"
+
+
+class Case(BaseModel):
+    id = AutoField()
+    tracking = CharField(unique=True)
+    neighborhood = ForeignKeyField(Neighborhood, backref="cases", column_name="neighborhood_id")
+    category = CharField(index=True)
+    text = TextField()
+    phone = CharField(index=True)
+    status = CharField(default="received", index=True)
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+    # unique: one case per source message, enforced by the database (see migration 1).
+    source_message = ForeignKeyField(InboundMessage, null=True, unique=True,
+                                     column_name="source_message_id", backref="opened_cases")
+
+
+class CaseEvent(BaseModel):
+    id = AutoField()
+    case = ForeignKeyField(Case, backref="events", column_name="case_id", on_delete="CASCADE")
+    at = DateTimeField(default=utcnow)
+    kind = CharField()  # created, status, note
+    old_status = CharField(null=True)
+    new_status = CharField(null=True)
+    note = TextField(default="")
+    public = BooleanField(default=True)
+    actor = CharField(default="")
+
+    class Meta:
+        table_name = "case_event"
+
+
+class OutboundMessage(BaseModel):
+    id = AutoField()
+    recipient = CharField(index=True)
+    text = TextField()
+    status = CharField(default="queued", index=True)  # queued, sending, sent, failed
+    kind = CharField(default="reply")  # reply, status_update
+    attempts = IntegerField(default=0)
+    next_attempt_at = DateTimeField(default=utcnow, index=True)
+    last_error = TextField(default="")
+    modem_reference = CharField(default="")
+    parts = IntegerField(default=0)
+    case = ForeignKeyField(Case, null=True, backref="outbound", column_name="case_id")
+    in_reply_to = ForeignKeyField(InboundMessage, null=True, backref="replies", column_name="in_reply_to_id")
+    created_at = DateTimeField(default=utcnow)
+    sent_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "outbound_message"
+
+
+class ModemHealth(BaseModel):
+    """One row (id 1) the daemon rewrites; the CLI reads it without touching the modem."""
+
+    id = AutoField()
+    updated_at = DateTimeField(default=utcnow)
+    connected = BooleanField(default=False)
+    since = DateTimeField(null=True)
+    last_contact_at = DateTimeField(null=True)
+    manufacturer = CharField(default="")
+    model = CharField(default="")
+    imei = CharField(default="")
+    operator = CharField(default="")
+    network_state = CharField(default="")
+    signal_percent = IntegerField(null=True)
+    signal_dbm = IntegerField(null=True)
+    sim_used = IntegerField(null=True)
+    sim_total = IntegerField(null=True)
+    received_count = IntegerField(default=0)
+    sent_count = IntegerField(default=0)
+    last_error = TextField(default="")
+    pid = IntegerField(null=True)
+
+    class Meta:
+        table_name = "modem_health"
+
+
+ALL_MODELS = (Neighborhood, InboundMessage, SmsPart, Case, CaseEvent, OutboundMessage, ModemHealth)
