@@ -25,7 +25,8 @@ from .domain.categories import load_categories
 from .domain.replies import Templates
 from .gateway import Gateway, Modem
 from .intake import Intake, IntakeRules
-from .modem.gammu_modem import GammuModem, ModemError
+from .modem.gammu_modem import GammuModem
+from .sms import ModemError
 from .store.models import database
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from typing import Protocol
 from . import outbox
 from .config import GatewaySettings
 from .intake import Intake
-from .sms import ModemSendError, ReceivedSms, SendResult
+from .sms import ModemError, ModemSendError, ReceivedSms, SendResult
 from .store.models import ModemHealth, database, utcnow
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,12 @@ class Gateway:
             if self.intake.store(sms):
                 new += 1
             # Only here, after the commit (synchronous=FULL), may the SIM forget the message.
-            self.modem.delete(sms)
+            try:
+                self.modem.delete(sms)
+            except ModemError as exc:
+                if exc.reconnect:
+                    raise
+                log.warning("%s; the message is stored and will be recognised if read again", exc)
         if new:
             self._count(received=new)
         return new
@@ -56,7 +61,12 @@ class Gateway:
     def send_due(self, limit: int = 20) -> int:
         """Send queued SMS in order; stop early when the modem announces new messages."""
         sent = 0
-        for msg in outbox.due(limit=limit):
+        for _ in range(limit):
+            # One at a time: replies queued by a receive() during this turn join the queue in order.
+            batch = outbox.due(limit=1)
+            if not batch:
+                break
+            msg = batch[0]
             outbox.mark_sending(msg)
             try:
                 result = self.modem.send(msg.recipient, msg.text)
@@ -71,8 +81,8 @@ class Gateway:
                     log.warning("sending message %d to %s failed (attempt %d of %d), will retry: %s",
                                 msg.id, msg.recipient, msg.attempts, self.settings.send_attempts, exc)
                 continue
-            except Exception:
-                # The link went away mid-send (ModemError): back in the queue, not counted against
+            except ModemError:
+                # The link went away mid-send: back in the queue, not counted against
                 # the message, since the message was not at fault.
                 outbox.requeue(msg, "modem connection lost while sending")
                 raise

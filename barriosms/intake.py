@@ -29,6 +29,8 @@ from .domain.phones import is_replyable, normalize_sender
 from .domain.replies import Templates
 from .domain.tracking import new_tracking
 from .sms import ReceivedSms
+from peewee import fn
+
 from .store.models import Case, CaseEvent, InboundMessage, Neighborhood, SmsPart, database, utcnow
 
 log = logging.getLogger(__name__)
@@ -128,7 +130,7 @@ class Intake:
             stale = (SmsPart.select(SmsPart.sender, SmsPart.concat_ref, SmsPart.total_parts)
                      .where(SmsPart.message.is_null())
                      .group_by(SmsPart.sender, SmsPart.concat_ref, SmsPart.total_parts)
-                     .having(SmsPart.received_at.min() <= limit))
+                     .having(fn.MIN(SmsPart.received_at) <= limit))
             for row in list(stale):
                 group = self._open_group(row.sender, row.concat_ref, row.total_parts)
                 if group:

@@ -52,3 +52,11 @@ class ModemSendError(Exception):
     def __init__(self, message: str, *, permanent: bool = False):
         super().__init__(message)
         self.permanent = permanent
+
+
+class ModemError(Exception):
+    """The modem could not do what was asked; `reconnect` says whether the link is gone."""
+
+    def __init__(self, message: str, *, reconnect: bool = False):
+        super().__init__(message)
+        self.reconnect = reconnect

@@ -19,7 +19,7 @@ import gammu
 
 from ..config import ModemSettings
 from ..domain.gsm import is_gsm7
-from ..sms import ModemSendError, ReceivedSms, SendResult
+from ..sms import ModemError, ModemSendError, ReceivedSms, SendResult
 
 log = logging.getLogger(__name__)
 
@@ -31,14 +31,6 @@ CONNECTION_ERRORS = tuple(
         "ERR_DEVICEWRITEERROR", "ERR_DEVICEBUSY", "ERR_DEVICENOPERMISSION", "ERR_NOTCONNECTED",
         "ERR_TIMEOUT", "ERR_DEVICENODRIVER", "ERR_PHONEOFF",
     ) if hasattr(gammu, name))
-
-
-class ModemError(Exception):
-    """The modem could not do what was asked; `reconnect` says whether the link is gone."""
-
-    def __init__(self, message: str, *, reconnect: bool = False):
-        super().__init__(message)
-        self.reconnect = reconnect
 
 
 def describe(exc: BaseException) -> str:

@@ -1,0 +1,71 @@
+"""A small in-memory modem for fast tests of the gateway loop (beside, not instead of, the tests
+that drive real Gammu against the simulated AT modem)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from dataclasses import dataclass, field
+
+from barriosms.modem.gammu_modem import ModemIdentity
+from barriosms.sms import ModemError
+from barriosms.sms import ModemSendError, ReceivedSms, SendResult
+
+
+@dataclass
+class FakeModem:
+    sim: dict[int, ReceivedSms] = field(default_factory=dict)
+    sent: list[tuple[str, str]] = field(default_factory=list)
+    connected: bool = False
+    announced: bool = False
+    fail_delete: bool = False
+    send_errors: list[Exception] = field(default_factory=list)  # raised by the next sends, in order
+    _locations: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _refs: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _clock: itertools.count = field(default_factory=lambda: itertools.count())
+
+    def connect(self) -> ModemIdentity:
+        self.connected = True
+        return ModemIdentity("Fake", "In-memory", "000000000000000")
+
+    def disconnect(self) -> None:
+        self.connected = False
+
+    def arrive(self, sender: str, text: str, *, concat: tuple[int, int, int] | None = None) -> ReceivedSms:
+        loc = next(self._locations)
+        when = dt.datetime(2026, 11, 24, 12, 0, 0) + dt.timedelta(seconds=next(self._clock))
+        ref, part, total = concat or (None, 1, 1)
+        sms = ReceivedSms(location=loc, sender=sender, text=text, smsc_time=when,
+                          concat_ref=ref, part_number=part, total_parts=total)
+        self.sim[loc] = sms
+        self.announced = True
+        return sms
+
+    def poll_events(self) -> bool:
+        self._need()
+        was, self.announced = self.announced, False
+        return was
+
+    def read_all(self) -> list[ReceivedSms]:
+        self._need()
+        return [self.sim[k] for k in sorted(self.sim)]
+
+    def delete(self, sms: ReceivedSms) -> None:
+        self._need()
+        if self.fail_delete:
+            raise ModemError(f"deleting SMS at SIM location {sms.location} failed: fake refusal")
+        self.sim.pop(sms.location, None)
+
+    def send(self, number: str, text: str) -> SendResult:
+        self._need()
+        if self.send_errors:
+            raise self.send_errors.pop(0)
+        self.sent.append((number, text))
+        return SendResult((next(self._refs),))
+
+    def _need(self) -> None:
+        if not self.connected:
+            raise ModemError("not connected", reconnect=True)
+
+
+__all__ = ["FakeModem", "ModemSendError"]

@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from barriosms import config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "barriosms.ini"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def test_example_config_is_valid():
+    settings = config.load(ROOT / "config" / "barriosms.ini.example")
+    assert settings.modem.device == "/dev/ttyUSB0"
+    assert settings.gateway.timezone == "America/La_Paz"
+    assert settings.gateway.poll_seconds == 5
+
+
+def test_defaults_and_relative_paths(tmp_path):
+    p = write(tmp_path, "[database]\npath = data/b.db\n[modem]\ndevice = /dev/ttyUSB2\n")
+    s = config.load(p)
+    assert s.database.path == tmp_path / "data" / "b.db"
+    assert s.modem.connection == "at"
+    assert s.gateway.multipart_timeout == 600
+    assert s.gateway.send_attempts == 5
+
+
+def test_settings_are_frozen(tmp_path):
+    s = config.load(write(tmp_path, "[database]\npath = b.db\n[modem]\ndevice = /dev/x\n"))
+    with pytest.raises(AttributeError):
+        s.gateway.poll_seconds = 1  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        s.modem.gammu_options["x"] = "y"  # type: ignore[index]
+
+
+def test_extra_modem_keys_go_to_gammu(tmp_path):
+    s = config.load(write(tmp_path, "[database]\npath = b.db\n[modem]\ndevice = /dev/x\nlogformat = textall\n"))
+    assert dict(s.modem.gammu_options) == {"logformat": "textall"}
+
+
+@pytest.mark.parametrize("text, section, key, fix", [
+    ("[modem]\ndevice = /dev/x\n", "database", "path", "path = /var/lib"),
+    ("[database]\npath = b.db\n", "modem", "device", "barriosms modem detect"),
+    ("[database]\npath=b.db\n[modem]\ndevice=/x\n[gateway]\npoll_seconds = often\n", "gateway", "poll_seconds", "write a number"),
+    ("[database]\npath=b.db\n[modem]\ndevice=/x\n[gateway]\npoll_seconds = 0\n", "gateway", "poll_seconds", "at least"),
+    ("[database]\npath=b.db\n[modem]\ndevice=/x\n[gateway]\npol_seconds = 3\n", "gateway", "pol_seconds", "did you mean 'poll_seconds'"),
+    ("[database]\npath=b.db\n[modem]\ndevice=/x\n[gateway]\ntimezone = Mars/Olympus\n", "gateway", "timezone", "America/La_Paz"),
+    ("[database]\npath=b.db\n[modem]\ndevice=/x\npin = 12ab\n", "modem", "pin", "PIN digits"),
+    ("[database]\npath=b.db\n[modem]\ndevice=/x\nmodel = huawei\n", "modem", "model", "model = at"),
+    ("[database]\npath=b.db\n[modem]\ndevice=/x\n[gateway]\nreplies = nowhere.ini\n", "gateway", "replies", "existing file"),
+    ("[database]\npath=b.db\n[modem]\ndevice=/x\n[logging]\nlevel = LOUD\n", "logging", "level", "DEBUG, INFO"),
+    ("[database]\npath=b.db\n[modem]\ndevice=/x\n[web]\nport = 1\n", "web", None, "use only"),
+])
+def test_every_problem_names_file_key_and_fix(tmp_path, text, section, key, fix):
+    p = write(tmp_path, text)
+    with pytest.raises(config.ConfigError) as err:
+        config.load(p)
+    matching = [pr for pr in err.value.problems if pr.section == section and pr.key == key]
+    assert matching, err.value.problems
+    assert matching[0].file == str(p)
+    assert fix in matching[0].fix
+    assert str(p) in str(err.value)
+
+
+def test_all_problems_reported_at_once(tmp_path):
+    p = write(tmp_path, "[gateway]\npoll_seconds = x\nheartbeat_seconds = y\n")
+    with pytest.raises(config.ConfigError) as err:
+        config.load(p)
+    keys = {(pr.section, pr.key) for pr in err.value.problems}
+    assert {("database", "path"), ("modem", "device"), ("gateway", "poll_seconds"),
+            ("gateway", "heartbeat_seconds")} <= keys
+
+
+def test_unparseable_and_missing_files(tmp_path):
+    with pytest.raises(config.ConfigError, match="does not exist"):
+        config.load(tmp_path / "nope.ini")
+    bad = tmp_path / "bad.ini"
+    bad.write_text("path = x\n")
+    with pytest.raises(config.ConfigError, match="cannot be parsed"):
+        config.load(bad)
+
+
+def test_locate_order(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(config.ENV_VAR, raising=False)
+    assert config.locate("given.ini") == Path("given.ini")
+    monkeypatch.setenv(config.ENV_VAR, "/env/b.ini")
+    assert config.locate(None) == Path("/env/b.ini")
+    monkeypatch.delenv(config.ENV_VAR)
+    (tmp_path / "barriosms.ini").write_text("")
+    assert config.locate(None) == Path("barriosms.ini")

@@ -1,0 +1,136 @@
+"""The gateway loop with a small in-memory modem: what is stored, deleted, sent and retried."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import pytest
+
+from barriosms import outbox
+from barriosms.config import GatewaySettings
+from barriosms.domain.categories import load_categories
+from barriosms.domain.replies import Templates
+from barriosms.gateway import Gateway
+from barriosms.intake import Intake, IntakeRules
+from barriosms.sms import ModemError, ModemSendError
+from barriosms.store.models import Case, InboundMessage, ModemHealth, OutboundMessage, utcnow
+
+from fakemodem import FakeModem
+
+
+@pytest.fixture
+def modem():
+    m = FakeModem()
+    m.connect()
+    return m
+
+
+@pytest.fixture
+def gateway(hoods, modem):
+    intake = Intake(IntakeRules(Templates.load(), load_categories()), rng=random.Random(1))
+    settings = GatewaySettings(send_attempts=3, retry_base_seconds=10, retry_max_seconds=25)
+    g = Gateway(modem, intake, settings)
+    g.record_connected("Fake", "In-memory", "0")
+    return g
+
+
+def test_receive_stores_then_deletes_and_replies_in_order(gateway, modem):
+    for i in range(5):
+        modem.arrive(f"+5917000000{i}", f"B12 bache {i}")
+    assert gateway.receive() == 5
+    assert modem.sim == {}
+    assert Case.select().count() == 5
+    assert gateway.send_due() == 5
+    assert [to for to, _ in modem.sent] == [f"+5917000000{i}" for i in range(5)]
+    assert {m.status for m in OutboundMessage.select()} == {"sent"}
+    health = ModemHealth.get()
+    assert (health.received_count, health.sent_count) == (5, 5)
+
+
+def test_failed_delete_keeps_message_and_never_duplicates(gateway, modem):
+    modem.arrive("+59170000001", "B12 poste caido")
+    modem.fail_delete = True
+    gateway.receive()
+    gateway.receive()  # the SMS is still on the SIM and read again
+    assert len(modem.sim) == 1
+    modem.fail_delete = False
+    gateway.receive()
+    assert modem.sim == {}
+    assert Case.select().count() == 1 and InboundMessage.select().count() == 1
+    gateway.send_due()
+    assert len(modem.sent) == 1
+
+
+def test_transient_send_error_retries_with_backoff_then_fails(gateway, modem):
+    outbox.queue("+59170000001", "hola")
+    modem.send_errors = [ModemSendError("network out of order")] * 3
+    gateway.send_due()
+    msg = OutboundMessage.get()
+    assert (msg.status, msg.attempts) == ("queued", 1)
+    first_delay = (msg.next_attempt_at - utcnow()).total_seconds()
+    assert 8 < first_delay <= 10
+    assert gateway.send_due() == 0  # not due yet
+    OutboundMessage.update(next_attempt_at=utcnow()).execute()
+    gateway.send_due()
+    msg = OutboundMessage.get()
+    assert msg.attempts == 2 and 18 < (msg.next_attempt_at - utcnow()).total_seconds() <= 20
+    OutboundMessage.update(next_attempt_at=utcnow()).execute()
+    gateway.send_due()
+    msg = OutboundMessage.get()
+    assert (msg.status, msg.attempts, msg.last_error) == ("failed", 3, "network out of order")
+    assert modem.sent == []
+
+
+def test_permanent_send_error_fails_at_once_with_reason(gateway, modem):
+    outbox.queue("+59170000001", "hola")
+    modem.send_errors = [ModemSendError("invalid destination", permanent=True)]
+    gateway.send_due()
+    msg = OutboundMessage.get()
+    assert (msg.status, msg.attempts, msg.last_error) == ("failed", 1, "invalid destination")
+
+
+def test_lost_link_mid_send_requeues_without_counting_an_attempt(gateway, modem):
+    outbox.queue("+59170000001", "hola")
+    modem.send_errors = [ModemError("port vanished", reconnect=True)]
+    with pytest.raises(ModemError):
+        gateway.send_due()
+    msg = OutboundMessage.get()
+    assert (msg.status, msg.attempts) == ("queued", 0)
+    gateway.send_due()
+    assert modem.sent == [("+59170000001", "hola")]
+
+
+def test_interrupted_send_is_recovered_as_queued(gateway, modem):
+    msg = outbox.queue("+59170000001", "hola")
+    outbox.mark_sending(msg)
+    assert outbox.recover_interrupted() == 1
+    assert OutboundMessage.get().status == "queued"
+    gateway.send_due()
+    assert len(modem.sent) == 1
+
+
+def test_messages_arriving_during_sends_are_read_before_more_sends(gateway, modem):
+    for i in range(3):
+        outbox.queue(f"+5917000000{i}", f"msg {i}")
+    original_send = modem.send
+
+    def send_and_receive(number, text):
+        result = original_send(number, text)
+        if number.endswith("0"):
+            modem.arrive("+59171111111", "B12 llego durante el envio")
+        return result
+
+    modem.send = send_and_receive
+    gateway.send_due()
+    assert modem.sim == {}
+    assert Case.select().count() == 1
+    # the reply to the new report was queued after the three and went out in the same turn
+    assert [to for to, _ in modem.sent][-1] == "+59171111111"
+
+
+def test_retry_delay_is_capped():
+    from barriosms.domain.retry import retry_delay
+
+    assert [retry_delay(n, 30, 1800) for n in range(0, 9)] == [0, 30, 60, 120, 240, 480, 960, 1800, 1800]
+    assert retry_delay(10_000, 30, 1800) == 1800

@@ -1,0 +1,68 @@
+"""The frozen migrations must produce exactly the schema the models describe."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from barriosms.store import database as store
+from barriosms.store.migrations import LATEST_VERSION, current_version, migrate
+from barriosms.store.models import ALL_MODELS, database
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> dict[str, tuple[str, bool]]:
+    return {r[1]: (r[2].upper(), bool(r[3])) for r in conn.execute(f'PRAGMA table_info("{table}")')}
+
+
+def test_migrations_match_models(tmp_path):
+    migrated = tmp_path / "migrated.db"
+    store.migrate_database(migrated)
+    store.close()
+    modelled = tmp_path / "models.db"
+    database.init(str(modelled))
+    database.connect()
+    database.create_tables(ALL_MODELS)
+    database.close()
+    a, b = sqlite3.connect(migrated), sqlite3.connect(modelled)
+    for model in ALL_MODELS:
+        table = model._meta.table_name
+        assert _columns(a, table) == _columns(b, table), table
+        # Unique indexes carry the guarantees (one case per message, one row per SMS): compare them.
+        uniq = lambda c: sorted(tuple(x[2] for x in c.execute(f'PRAGMA index_info("{r[1]}")'))
+                                for r in c.execute(f'PRAGMA index_list("{table}")') if r[2])
+        assert uniq(a) == uniq(b), table
+
+
+def test_migrate_is_idempotent_and_recorded(db):
+    assert current_version(database) == LATEST_VERSION
+    assert migrate(database) == []
+    rows = database.execute_sql('SELECT version, name FROM schema_migration').fetchall()
+    assert [r[0] for r in rows] == list(range(1, LATEST_VERSION + 1))
+
+
+def test_pragmas_make_commits_durable(db):
+    assert database.execute_sql("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert database.execute_sql("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert database.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+def test_outdated_schema_is_refused_with_the_fix(tmp_path):
+    path = tmp_path / "old.db"
+    sqlite3.connect(path).close()  # an empty file: schema version 0
+    with pytest.raises(store.StoreError, match=r"schema version 0.*barriosms db migrate"):
+        store.open_database(path)
+    store.close()
+
+
+def test_missing_database_is_not_created_silently(tmp_path):
+    path = tmp_path / "typo.db"
+    with pytest.raises(store.StoreError, match="barriosms db migrate"):
+        store.open_database(path)
+    assert not path.exists()
+
+
+def test_newer_schema_is_refused(db):
+    database.execute_sql("INSERT INTO schema_migration VALUES (999, 'future', '2030-01-01')")
+    with pytest.raises(store.StoreError, match="upgrade barriosms"):
+        store.require_current()
