@@ -63,8 +63,13 @@ class ModemStatus:
 
 
 def write_gammurc(settings: ModemSettings, folder: Path) -> Path:
-    """Gammu reads its config from a file: SetIncomingSMS only works when loaded by ReadConfig."""
-    lines = ["[gammu]", f"device = {settings.device}", f"connection = {settings.connection}", "model = at"]
+    """Gammu reads its config from a file: SetIncomingSMS only works when loaded by ReadConfig.
+
+    connection = none selects Gammu's dummy driver (device is then a folder): a modem made of
+    files, for trying barriosms and for tests, with no hardware.
+    """
+    model = "dummy" if settings.connection == "none" else "at"
+    lines = ["[gammu]", f"device = {settings.device}", f"connection = {settings.connection}", f"model = {model}"]
     lines += [f"{k} = {v}" for k, v in settings.gammu_options.items()]
     path = folder / "gammurc"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -1,0 +1,100 @@
+"""GammuModem against Gammu's own dummy driver (a modem made of files): real python-gammu, no mocks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import gammu
+import pytest
+
+from barriosms.config import GatewaySettings, ModemSettings
+from barriosms.domain.categories import load_categories
+from barriosms.domain.replies import Templates
+from barriosms.gateway import Gateway
+from barriosms.intake import Intake, IntakeRules
+from barriosms.modem.gammu_modem import GammuModem, to_received, write_gammurc
+from barriosms.store.models import Case, InboundMessage, OutboundMessage
+
+WHEN = dt.datetime(2026, 11, 24, 10, 0, 0)
+
+
+def put_sms(folder, n: int, number: str, text: str, when=WHEN, udh=None):
+    """Drop an inbound SMS into the dummy phone the way Gammu's own tests do: an SMS-backup file."""
+    sms = {"Number": number, "Text": text, "SMSC": {"Location": 1}, "Folder": 1, "Location": 0,
+           "State": "UnRead", "DateTime": when, "Coding": "Default_No_Compression"}
+    if udh:
+        sms["UDH"] = udh
+    tmp = folder / "sms" / "1" / f".{n}.tmp"
+    gammu.SaveSMSBackup(str(tmp), [sms])
+    tmp.rename(folder / "sms" / "1" / str(n))
+
+
+@pytest.fixture
+def modem(tmp_path):
+    folder = tmp_path / "phone"
+    folder.mkdir()
+    m = GammuModem(ModemSettings(device=str(folder), connection="none"))
+    identity = m.connect()
+    assert identity.model  # Gammu's dummy model name
+    yield m, folder
+    m.disconnect()
+
+
+def test_gammurc_for_a_usb_modem(tmp_path):
+    rc = write_gammurc(ModemSettings(device="/dev/ttyUSB0", gammu_options={"logformat": "textall"}), tmp_path)
+    assert rc.read_text() == "[gammu]\ndevice = /dev/ttyUSB0\nconnection = at\nmodel = at\nlogformat = textall\n"
+
+
+def test_read_delete_and_status(modem):
+    m, folder = modem
+    put_sms(folder, 1, "+59171234567", "B12 hay un bache")
+    put_sms(folder, 2, "71234568", "Estado 1234567")
+    found = m.read_all()
+    assert [(s.sender, s.text) for s in found] == [("+59171234567", "B12 hay un bache"), ("71234568", "Estado 1234567")]
+    assert found[0].smsc_time == WHEN and not found[0].is_part
+    m.delete(found[0])
+    assert [s.text for s in m.read_all()] == ["Estado 1234567"]
+    status = m.status()
+    assert status.sim_used == 1 and status.signal_percent is not None and status.network_state
+
+
+def test_concatenated_parts_keep_their_udh(modem):
+    m, folder = modem
+    text = "B12 " + "se rompio la cañeria y el agua corre por toda la calle " * 4
+    parts = gammu.EncodeSMS({"Class": -1, "Unicode": True,
+                             "Entries": [{"ID": "ConcatenatedTextLong", "Buffer": text}]})
+    assert len(parts) > 1
+    for i, part in enumerate(parts, start=1):
+        put_sms(folder, i, "+59171234567", part["Text"], udh=part["UDH"])
+    found = m.read_all()
+    assert {s.part_number for s in found} == set(range(1, len(parts) + 1))
+    assert {s.total_parts for s in found} == {len(parts)} and len({s.concat_ref for s in found}) == 1
+    assert "".join(s.text for s in sorted(found, key=lambda s: s.part_number)) == text
+
+
+def test_send_returns_a_reference(modem):
+    m, _ = modem
+    result = m.send("+59171234567", "Su numero de caso es 1234567")
+    assert result.parts == 1 and result.references[0] >= 0
+    long = m.send("+59171234567", "á" * 100)  # not GSM-7: UCS-2, 67 characters per part
+    assert long.parts == 2
+
+
+def test_whole_gateway_on_the_dummy_driver(modem, hoods):
+    m, folder = modem
+    put_sms(folder, 1, "+59171234567", "B12 hay un bache grande en la calle 3")
+    put_sms(folder, 2, "TIGO", "Promocion")
+    g = Gateway(m, Intake(IntakeRules(Templates.load(), load_categories()), rng=random.Random(5)), GatewaySettings())
+    assert g.receive() == 2
+    assert m.read_all() == []
+    assert Case.select().count() == 1 and InboundMessage.select().count() == 2
+    assert g.send_due() == 1
+    assert OutboundMessage.get().status == "sent"
+
+
+def test_to_received_strips_extension_padding():
+    sms = {"Location": 3, "Folder": 1, "Number": "+59171234567", "Text": "B12 [calle] {3}\x00\x00\x00\x00",
+           "UDH": {"Type": "NoUDH"}, "DateTime": dt.datetime(2026, 1, 1, 8, 0, tzinfo=dt.timezone(dt.timedelta(hours=-4)))}
+    r = to_received(sms)
+    assert r.text == "B12 [calle] {3}" and r.smsc_time == dt.datetime(2026, 1, 1, 12, 0)
