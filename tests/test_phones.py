@@ -1,0 +1,104 @@
+"""Sender normalisation: one E.164 spelling per phone; names and short codes untouched."""
+
+from __future__ import annotations
+
+import pytest
+
+from barriosms.domain.phones import format_for_display, is_replyable, normalize_sender
+
+MOBILE = "+59171234567"
+
+
+@pytest.mark.parametrize(
+    ("sender", "expected"),
+    [
+        # The same Entel/Tigo/Viva mobile, as networks, modems and people write it.
+        ("+59171234567", MOBILE),
+        ("59171234567", MOBILE),
+        ("71234567", MOBILE),
+        ("0059171234567", MOBILE),
+        ("00591 71234567", MOBILE),
+        ("+591 7123-4567", MOBILE),
+        ("591 7123 4567", MOBILE),
+        ("  +59171234567\r\n", MOBILE),
+        ("071234567", MOBILE),  # national prefix 0
+        ("01071234567", MOBILE),  # carrier selection 010 before the national number
+        ("01271234567", MOBILE),  # carrier selection 012
+        ("001159171234567", MOBILE),  # international prefix with carrier selection (0011)
+        ("60012345", "+59160012345"),
+        ("+591 60012345", "+59160012345"),
+        # La Paz landline (area code 2).
+        ("22123456", "+59122123456"),
+        ("+591 2 2123456", "+59122123456"),
+        ("(2) 2123456", "+59122123456"),
+        # Foreign numbers, with and without the "+" the network may drop.
+        ("+14155552671", "+14155552671"),
+        ("+5491123456789", "+5491123456789"),
+        ("5491123456789", "+5491123456789"),
+        # Not phone numbers: returned stripped, otherwise unchanged.
+        ("TIGO", "TIGO"),
+        ("Entel", "Entel"),
+        ("  VIVA ", "VIVA"),
+        ("Entel 24/7", "Entel 24/7"),
+        ("222", "222"),
+        ("8010", "8010"),
+        ("7123456", "7123456"),  # 7 digits: not a full Bolivian number
+        ("", ""),
+        ("   ", ""),
+    ],
+)
+def test_normalize_sender(sender: str, expected: str) -> None:
+    assert normalize_sender(sender) == expected
+
+
+@pytest.mark.parametrize("sender", ["+59171234567", "71234567", "01071234567", "+14155552671"])
+def test_normalize_sender_is_idempotent(sender: str) -> None:
+    once = normalize_sender(sender)
+    assert normalize_sender(once) == once
+
+
+@pytest.mark.parametrize(
+    ("sender", "replyable"),
+    [
+        ("+59171234567", True),
+        ("71234567", True),
+        ("01071234567", True),
+        ("0059171234567", True),
+        ("+14155552671", True),
+        ("22123456", True),
+        ("TIGO", False),
+        ("Entel", False),
+        ("222", False),
+        ("8010", False),
+        ("7123456", False),
+        ("+59151234567", False),  # possible length, but no Bolivian range starts with 5
+        ("+591", False),
+        ("", False),
+        ("  ", False),
+        ("+", False),
+    ],
+)
+def test_is_replyable(sender: str, replyable: bool) -> None:
+    assert is_replyable(sender) is replyable
+
+
+def test_letters_are_never_read_as_a_keypad_number() -> None:
+    # phonenumbers alone would turn "TIGO" into 8446 (vanity numbers); senders with letters are
+    # names, and must never be answered.
+    assert normalize_sender("TIGO") == "TIGO"
+    assert not is_replyable("TIGO")
+    assert not is_replyable("1-800-FLOWERS")
+
+
+@pytest.mark.parametrize(
+    ("e164", "shown"),
+    [
+        ("+59171234567", "71234567"),
+        ("+59122123456", "2 2123456"),
+        ("+14155552671", "+1 415-555-2671"),
+        ("TIGO", "TIGO"),
+        ("222", "222"),
+    ],
+)
+def test_format_for_display(e164: str, shown: str) -> None:
+    assert format_for_display(e164) == shown
