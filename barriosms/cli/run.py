@@ -8,6 +8,10 @@ from .. import config, logsetup
 from ..daemon import Daemon
 from .common import CliState, pass_state
 
+# Distinct from a crash (1): systemd's RestartPreventExitStatus=2 stops restarting a daemon whose
+# config or database needs a person, instead of filling the journal every five seconds.
+EXIT_NEEDS_FIX = 2
+
 
 @click.command()
 @pass_state
@@ -15,10 +19,15 @@ def run(state: CliState) -> None:
     """Run the gateway in the foreground (what the systemd service starts).
 
     SIGTERM or Ctrl-C stop it gracefully; SIGHUP reloads the configuration and reconnects the modem.
+    Exits 2 when the configuration or the database must be fixed first.
 
     Example: barriosms --config /etc/barriosms/barriosms.ini run
     """
-    settings = state.open_db()
+    try:
+        settings = state.open_db()
+    except click.ClickException as exc:
+        click.echo(f"Error: {exc.format_message()}", err=True)
+        sys.exit(EXIT_NEEDS_FIX)
     logsetup.configure(settings.logging.level)
     path = settings.source
     daemon = Daemon(settings, reload=lambda: config.load(path))
