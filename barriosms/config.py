@@ -174,10 +174,10 @@ def load(path: str | os.PathLike) -> Settings:
             parser.read_file(fh)
     except FileNotFoundError:
         raise ConfigError([Problem(str(path), "-", None, "the file does not exist",
-                                   "create it from config/barriosms.ini.example or point --config at the right file")])
+                                   "create it from config/barriosms.ini.example or point --config at the right file")]) from None
     except (configparser.Error, UnicodeDecodeError) as exc:
         raise ConfigError([Problem(str(path), "-", None, f"cannot be parsed: {exc}".replace("\n", " "),
-                                   "fix the INI syntax (sections in [brackets], key = value lines)")])
+                                   "fix the INI syntax (sections in [brackets], key = value lines)")]) from None
     r = _Reader(path, parser)
     for section in parser.sections():
         if section not in _SECTIONS:

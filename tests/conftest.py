@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from barriosms.store import database as store
-from barriosms.store.models import Neighborhood, database
+from barriosms.store.models import Neighborhood
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_CSV = ROOT / "config" / "neighborhoods-lapaz.csv"

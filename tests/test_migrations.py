@@ -15,6 +15,11 @@ def _columns(conn: sqlite3.Connection, table: str) -> dict[str, tuple[str, bool]
     return {r[1]: (r[2].upper(), bool(r[3])) for r in conn.execute(f'PRAGMA table_info("{table}")')}
 
 
+def _unique_indexes(conn: sqlite3.Connection, table: str) -> list[tuple[str, ...]]:
+    return sorted(tuple(x[2] for x in conn.execute(f'PRAGMA index_info("{r[1]}")'))
+                  for r in conn.execute(f'PRAGMA index_list("{table}")') if r[2])
+
+
 def test_migrations_match_models(tmp_path):
     migrated = tmp_path / "migrated.db"
     store.migrate_database(migrated)
@@ -29,9 +34,7 @@ def test_migrations_match_models(tmp_path):
         table = model._meta.table_name
         assert _columns(a, table) == _columns(b, table), table
         # Unique indexes carry the guarantees (one case per message, one row per SMS): compare them.
-        uniq = lambda c: sorted(tuple(x[2] for x in c.execute(f'PRAGMA index_info("{r[1]}")'))
-                                for r in c.execute(f'PRAGMA index_list("{table}")') if r[2])
-        assert uniq(a) == uniq(b), table
+        assert _unique_indexes(a, table) == _unique_indexes(b, table), table
 
 
 def test_migrate_is_idempotent_and_recorded(db):

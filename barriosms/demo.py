@@ -1,0 +1,150 @@
+"""`./scripts/demo`: the gateway on a simulated modem, to try it without hardware.
+
+With a terminal, you text as a resident and act as staff. Without one (CI, a pipe), it plays a
+scripted conversation, prints it, stops everything it started and exits 0 only if every expected SMS
+came back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from .rig import Rig, RigError, wait_for
+
+ROOT = Path(__file__).resolve().parent.parent
+RESIDENT = "+59171234567"
+NEIGHBOUR = "+59176543210"
+TRACKING = re.compile(r"\b\d{7}\b")
+
+
+def say(who: str, text: str) -> None:
+    print(f"{who:>22} | {text}", flush=True)
+
+
+class Demo:
+    def __init__(self, rig: Rig):
+        self.rig = rig
+        self.seen = 0
+
+    def send(self, number: str, text: str) -> None:
+        say(f"resident {number}", text)
+        self.rig.text(number, text)
+
+    def replies(self, count: int = 1, timeout: float = 30) -> list[dict]:
+        try:
+            wait_for(lambda: len(self.rig.sent()) >= self.seen + count, timeout, f"{count} SMS from the gateway")
+        except RigError:
+            pass
+        new = self.rig.sent()[self.seen:]
+        self.seen += len(new)
+        for m in new:
+            say(f"gateway -> {m['to']}", m["text"])
+        return new
+
+    def staff(self, *args: str) -> str:
+        say("staff (CLI)", "barriosms " + " ".join(args))
+        out = self.rig.cli(*args, check=False)
+        for line in (out.stdout + out.stderr).strip().splitlines():
+            say("", line)
+        if out.returncode != 0:
+            raise RigError(f"barriosms {' '.join(args)} failed")
+        return out.stdout
+
+
+def scripted(demo: Demo) -> bool:
+    print("\nA scripted conversation (run ./scripts/demo in a terminal to type your own):\n")
+    demo.send(RESIDENT, "B12 hay un bache grande en la calle 3")
+    [reply] = demo.replies(1) or [None]
+    found = TRACKING.search(reply["text"]) if reply else None
+    if not found:
+        print("\nno tracking number came back: see demo/daemon.log", file=sys.stderr)
+        return False
+    tracking = found.group()
+    demo.send(RESIDENT, tracking)
+    ok = bool(demo.replies(1))
+    demo.staff("cases", "status", tracking, "in_progress", "--note", "La cuadrilla ira el lunes")
+    ok = bool(demo.replies(1)) and ok
+    demo.send(NEIGHBOUR, "hola, como reporto un problema?")
+    ok = bool(demo.replies(1)) and ok
+    demo.staff("cases", "list")
+    return ok
+
+
+HELP = """Type an SMS as a resident and press Enter. Staff commands start with '/':
+  /numero +5917xxxxxxx      text from another phone (now {number})
+  /casos                    list cases
+  /estado NUMERO ESTADO [nota]   change a case (received reviewing in_progress resolved closed rejected)
+  /salir                    stop the demo"""
+
+
+def interactive(demo: Demo) -> bool:
+    number = RESIDENT
+    print("\n" + HELP.format(number=number) + "\n")
+    while True:
+        try:
+            line = input(f"{number}> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return True
+        if not line:
+            continue
+        try:
+            if line in ("/salir", "/exit", "/quit"):
+                return True
+            if line.startswith("/numero "):
+                number = line.split(maxsplit=1)[1]
+            elif line == "/casos":
+                demo.staff("cases", "list")
+            elif line.startswith("/estado "):
+                parts = line.split(maxsplit=3)
+                if len(parts) < 3:
+                    print("use: /estado NUMERO ESTADO [nota]")
+                    continue
+                demo.staff("cases", "status", parts[1], parts[2], *(["--note", parts[3]] if len(parts) > 3 else []))
+                demo.replies(1, timeout=15)
+            elif line.startswith("/"):
+                print(HELP.format(number=number))
+            else:
+                demo.send(number, line)
+                demo.replies(1, timeout=15)
+        except RigError as exc:
+            print(f"error: {exc}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="scripts/demo", description=__doc__)
+    parser.add_argument("--folder", default=str(ROOT / "demo"), help="where to keep the demo's files")
+    parser.add_argument("--scripted", action="store_true", help="play the scripted conversation even in a terminal")
+    args = parser.parse_args(argv)
+    folder = Path(args.folder)
+    # A fresh demo every time: old cases would only confuse the conversation.
+    if folder.exists():
+        shutil.rmtree(folder)
+    rig = Rig(folder, poll_seconds=5)
+    print(f"demo folder: {folder} (config {rig.config.name}, database {rig.database.name}, logs *.log)")
+    started = time.monotonic()
+    try:
+        rig.setup(ROOT / "config" / "neighborhoods-lapaz.csv")
+        print("neighbourhoods loaded:", ", ".join(h["code"] for h in rig.cli_json("neighborhoods", "list")))
+        rig.start_sim()
+        print("starting the daemon; Gammu takes a few seconds to initialise the modem...")
+        rig.start_daemon()
+        print(f"gateway up in {time.monotonic() - started:.1f} s")
+        demo = Demo(rig)
+        ok = interactive(demo) if (sys.stdin.isatty() and not args.scripted) else scripted(demo)
+    except RigError as exc:
+        print(f"demo failed: {exc}", file=sys.stderr)
+        ok = False
+    finally:
+        codes = rig.stop()
+        print(f"stopped the daemon and the simulated modem (exit codes {codes})")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,179 @@
+"""A whole gateway on a simulated modem, as real processes: for the demo, benchmarks and
+end-to-end tests.
+
+Everything here is the production code path: `barriosms sim serve` is a separate process that
+Gammu talks to over a pseudo-terminal, and `barriosms run` is the real daemon. The rig only writes
+a config, starts and stops the processes, and reads the results (the database with sqlite3, the
+modem through its control socket).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from .sim import control
+
+
+class RigError(RuntimeError):
+    pass
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.02) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise RigError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+class Rig:
+    """Config, database, simulated modem and daemon in one folder."""
+
+    def __init__(self, folder: Path, *, slots: int = 30, poll_seconds: float = 5, multipart_timeout: float = 600,
+                 log_level: str = "INFO", gateway_options: dict[str, Any] | None = None):
+        self.folder = Path(folder).resolve()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.config = self.folder / "barriosms.ini"
+        self.database = self.folder / "barriosms.db"
+        self.device = self.folder / "modem"
+        self.control = self.folder / "modem.control"
+        self.slots = slots
+        self.sim_proc: subprocess.Popen | None = None
+        self.daemon_proc: subprocess.Popen | None = None
+        self.sim_log = self.folder / "sim.log"
+        self.daemon_log = self.folder / "daemon.log"
+        options = {"poll_seconds": poll_seconds, "multipart_timeout": multipart_timeout,
+                   "retry_base_seconds": 2, "retry_max_seconds": 30, "heartbeat_seconds": 5}
+        options.update(gateway_options or {})
+        gateway = "".join(f"{k} = {v}\n" for k, v in options.items())
+        self.config.write_text(
+            "; written by barriosms.rig: a gateway on the simulated modem\n"
+            f"[database]\npath = {self.database}\n\n"
+            f"[modem]\ndevice = {self.device}\nconnection = at\n\n"
+            f"[gateway]\n{gateway}\n[logging]\nlevel = {log_level}\n",
+            encoding="utf-8")
+
+    # -- processes ---------------------------------------------------------------------------
+
+    def _env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["BARRIOSMS_CONFIG"] = str(self.config)
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+    def cli(self, *args: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
+        """Run `barriosms ARGS` against this rig's config, as staff would."""
+        proc = subprocess.run([sys.executable, "-m", "barriosms", *args], env=self._env(), capture_output=True,
+                              text=True, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise RigError(f"barriosms {' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()}")
+        return proc
+
+    def cli_json(self, *args: str) -> Any:
+        return json.loads(self.cli(*args, "--json").stdout)
+
+    def setup(self, neighborhoods_csv: Path) -> None:
+        self.cli("db", "migrate")
+        self.cli("neighborhoods", "import", str(neighborhoods_csv))
+
+    def start_sim(self, *extra: str) -> None:
+        with open(self.sim_log, "ab") as log:
+            self.sim_proc = subprocess.Popen(
+                [sys.executable, "-m", "barriosms", "sim", "serve", "--device", str(self.device),
+                 "--control", str(self.control), "--slots", str(self.slots), *extra],
+                stdout=log, stderr=subprocess.STDOUT, env=self._env(), start_new_session=True)
+        wait_for(self._sim_ready, 20, "the simulated modem to start")
+
+    def _sim_ready(self) -> bool:
+        if self.sim_proc is not None and self.sim_proc.poll() is not None:
+            raise RigError(f"the simulated modem exited ({self.sim_proc.returncode}); see {self.sim_log}")
+        try:
+            return bool(control.send_request(str(self.control), {"cmd": "status"}, timeout=1).get("ok"))
+        except control.SimControlError:
+            return False
+
+    def start_daemon(self, wait_connected: bool = True) -> None:
+        with open(self.daemon_log, "ab") as log:
+            self.daemon_proc = subprocess.Popen([sys.executable, "-m", "barriosms", "run"], stdout=log,
+                                                stderr=subprocess.STDOUT, env=self._env(), start_new_session=True)
+        if wait_connected:
+            self.wait_connected()
+
+    def wait_connected(self, timeout: float = 60) -> None:
+        def connected() -> bool:
+            if self.daemon_proc is not None and self.daemon_proc.poll() is not None:
+                raise RigError(f"the daemon exited ({self.daemon_proc.returncode}); see {self.daemon_log}:\n"
+                               + self.daemon_log.read_text(errors="replace")[-2000:])
+            row = self.query("SELECT connected, pid FROM modem_health WHERE id = 1")
+            return bool(row and row[0][0] and row[0][1] == self.daemon_proc.pid)
+        wait_for(connected, timeout, "the daemon to connect to the modem")
+
+    def kill_daemon(self, sig: int = signal.SIGKILL) -> int:
+        assert self.daemon_proc is not None
+        self.daemon_proc.send_signal(sig)
+        return self.daemon_proc.wait(timeout=90)
+
+    def stop(self) -> dict[str, int | None]:
+        """SIGTERM the daemon, then the modem; return their exit codes."""
+        codes: dict[str, int | None] = {}
+        for name, proc in (("daemon", self.daemon_proc), ("sim", self.sim_proc)):
+            if proc is None:
+                continue
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            codes[name] = proc.returncode
+        self.daemon_proc = self.sim_proc = None
+        return codes
+
+    def __enter__(self) -> "Rig":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- the modem side ----------------------------------------------------------------------
+
+    def text(self, sender: str, text: str) -> dict:
+        """A resident sends an SMS to the municipal number."""
+        return control.inject_text(str(self.control), sender, text)
+
+    def sent(self) -> list[dict]:
+        return control.sent_messages(str(self.control))
+
+    def sim_status(self) -> dict:
+        return control.send_request(str(self.control), {"cmd": "status"})
+
+    def wait_sent(self, count: int, timeout: float = 60) -> list[dict]:
+        return wait_for(lambda: (lambda s: s if len(s) >= count else None)(self.sent()), timeout,
+                        f"{count} SMS sent by the modem", interval=0.05)
+
+    # -- the store ---------------------------------------------------------------------------
+
+    def query(self, sql: str, args: tuple = ()) -> list[tuple]:
+        if not self.database.exists():
+            return []
+        conn = sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=10)
+        try:
+            return conn.execute(sql, args).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return []
+            raise
+        finally:
+            conn.close()
