@@ -149,3 +149,17 @@ def test_to_gsm7_is_idempotent_and_always_encodable() -> None:
         assert is_gsm7(once), repr(text)
         assert to_gsm7(once) == once, repr(text)
         assert "  " not in once and once == once.strip()
+
+
+@pytest.mark.parametrize("decoded, real", [
+    ("B12 [calle] {3} € ~\x00odos ", "B12 [calle] {3} € ~"),
+    ("hola [x] €\x00\x00\x00", "hola [x] €"),
+    ("sin extension", "sin extension"),
+    ("", ""),
+    ("[", "["),
+    ("a[b", "a[b"),  # not padded (no NUL): left whole
+])
+def test_trim_decoder_padding(decoded, real):
+    from barriosms.domain.gsm import trim_decoder_padding
+
+    assert trim_decoder_padding(decoded) == real

@@ -103,3 +103,24 @@ def to_gsm7(text: str) -> str:
     out = "".join(_gsm_char(ch) for ch in text)
     # Again, because a dropped invisible character may have stood between two spaces.
     return _SPACE_RUN.sub(" ", out).strip()
+
+
+def trim_decoder_padding(text: str) -> str:
+    """Drop what Gammu appends to a decoded GSM-7 text that contains extension characters.
+
+    Gammu sizes the decoded text by the septet count, and each extension character (two septets)
+    leaves one extra character at the end: a NUL, or leftover bytes of an earlier message. The real
+    text is the prefix whose length plus its extension characters equals the decoded length, and
+    the padding starts with the NUL that ended Gammu's string; a text without that NUL (from a
+    Gammu that gets this right) is left whole.
+    """
+    total = len(text)
+    length = 0
+    extensions = 0
+    while length < total:
+        if length + extensions == total:
+            return text[:length] if text[length] == "\x00" else text
+        if text[length] in GSM7_EXTENSION:
+            extensions += 1
+        length += 1
+    return text

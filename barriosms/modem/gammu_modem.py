@@ -18,7 +18,7 @@ from pathlib import Path
 import gammu
 
 from ..config import ModemSettings
-from ..domain.gsm import is_gsm7
+from ..domain.gsm import is_gsm7, trim_decoder_padding
 from ..sms import ModemError, ModemSendError, ReceivedSms, SendResult
 
 log = logging.getLogger(__name__)
@@ -95,8 +95,7 @@ def to_received(sms: dict) -> ReceivedSms:
     if str(udh.get("Type", "")).startswith("Concatenated") and udh.get("AllParts", -1) > 1:
         ref = udh["ID16bit"] if udh.get("ID16bit", -1) not in (-1, None) else udh.get("ID8bit", -1)
         part, total = int(udh.get("PartNumber", 1)), int(udh.get("AllParts", 1))
-    # Gammu leaves one NUL per GSM extension character ([]{}€...) at the end of decoded text.
-    text = (sms.get("Text") or "").rstrip("\x00")
+    text = trim_decoder_padding(sms.get("Text") or "")
     smsc = (sms.get("SMSC") or {}).get("Number") or ""
     return ReceivedSms(location=int(sms["Location"]), folder=int(sms.get("Folder", 0)), sender=sms.get("Number") or "",
                        text=text, smsc_time=_smsc_time(sms), coding=str(sms.get("Coding", "")),

@@ -1,0 +1,114 @@
+"""`barriosms sim`: the simulated AT modem, for the demo, tests and trying barriosms without hardware."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import click
+
+from . import control as ctl
+from . import server
+
+
+def _control_option(fn):
+    return click.option("--control", "control_path", required=True, metavar="PATH",
+                        help="The control socket given to `sim serve`.")(fn)
+
+
+def _call(fn, *args):
+    try:
+        return fn(*args)
+    except ctl.SimControlError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group()
+def sim() -> None:
+    """The simulated GSM modem (AT commands on a pseudo-terminal).
+
+    Example: barriosms sim serve --device /tmp/modem --control /tmp/modem.control
+    """
+
+
+@sim.command()
+@click.option("--device", required=True, metavar="PATH", help="Becomes a symlink to the modem's pty: the gammurc device.")
+@_control_option
+@click.option("--slots", type=click.IntRange(1, 255), default=30, show_default=True, help="SIM message slots.")
+@click.option("--smsc", default="+59170000000", show_default=True, help="SMS centre number on the SIM.")
+@click.option("--trace", metavar="FILE", help="Append every byte exchanged with the client to FILE.")
+def serve(device: str, control_path: str, slots: int, smsc: str, trace: str | None) -> None:
+    """Run the simulated modem in the foreground until SIGTERM or Ctrl-C.
+
+    Example: barriosms sim serve --device /tmp/modem --control /tmp/modem.control --slots 30
+    """
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def ready(pts: str) -> None:
+        click.echo(f"simulated modem on {pts} at {device}, control at {control_path}", err=False)
+
+    try:
+        server.run(device, control_path, slots=slots, smsc=smsc, trace=trace, ready=ready)
+    except OSError as exc:
+        raise click.ClickException(f"cannot start the simulated modem: {exc}") from None
+
+
+@sim.command()
+@_control_option
+@click.option("--from", "sender", required=True, metavar="NUMBER", help="The resident's number (or a name like TIGO).")
+@click.argument("text")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def text(control_path: str, sender: str, text: str, as_json: bool) -> None:
+    """Make an SMS arrive at the modem, as if a resident sent it.
+
+    Long texts become concatenated parts; text outside GSM-7 is sent as UCS-2.
+
+    Example: barriosms sim text --control /tmp/modem.control --from +59171234567 "B12 hay un bache"
+    """
+    result = _call(ctl.inject_text, control_path, sender, text)
+    if as_json:
+        click.echo(json.dumps(result))
+    else:
+        where = f"slots {result['slots']}" if result["slots"] else "no free slot"
+        click.echo(f"{result['parts']} part(s) ({'UCS-2' if result['unicode'] else 'GSM-7'}), {where}, "
+                   f"{result['pending']} waiting for a free slot")
+
+
+@sim.command()
+@_control_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def sent(control_path: str, as_json: bool) -> None:
+    """List every SMS the modem sent (AT+CMGS), concatenated parts joined.
+
+    Example: barriosms sim sent --control /tmp/modem.control --json
+    """
+    messages = _call(ctl.sent_messages, control_path)
+    if as_json:
+        click.echo(json.dumps([{k: m[k] for k in ("to", "text", "parts", "at", "at_epoch")} for m in messages],
+                              ensure_ascii=False, indent=2))
+        return
+    if not messages:
+        click.echo("nothing sent yet")
+    for m in messages:
+        click.echo(f"{m['at']}  {m['to']}  ({m['parts']} part(s))  {m['text']}")
+
+
+@sim.command()
+@_control_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def status(control_path: str, as_json: bool) -> None:
+    """Show SIM slots used, messages waiting for a slot, notification setting and messages sent.
+
+    Example: barriosms sim status --control /tmp/modem.control
+    """
+    answer = _call(ctl.send_request, control_path, {"cmd": "status"})
+    answer.pop("ok", None)
+    if as_json:
+        click.echo(json.dumps(answer))
+    else:
+        click.echo(f"SIM {answer['used']}/{answer['total']} used, {answer['pending']} waiting, "
+                   f"CNMI {answer['cnmi']}, {answer['sent']} sent")
+
+
+if __name__ == "__main__":
+    sim()
