@@ -1,0 +1,154 @@
+"""The staff CLI, in-process with click's runner against a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+import re
+import random
+import sqlite3
+from importlib.resources import files
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from barriosms.cli import cli
+from barriosms.domain.categories import load_categories
+from barriosms.domain.replies import Templates
+from barriosms.intake import Intake, IntakeRules
+from barriosms.sms import ReceivedSms
+from barriosms.store import database as store
+
+from conftest import SAMPLE_CSV
+
+
+@pytest.fixture
+def ini(tmp_path):
+    p = tmp_path / "barriosms.ini"
+    p.write_text(f"[database]\npath = {tmp_path / 'b.db'}\n[modem]\ndevice = /dev/ttyUSB0\n")
+    return p
+
+
+@pytest.fixture
+def invoke(ini):
+    runner = CliRunner()
+
+    def run(*args: str, code: int = 0):
+        result = runner.invoke(cli, ["--config", str(ini), *args], catch_exceptions=False)
+        assert result.exit_code == code, result.output
+        return result
+    yield run
+    store.close()
+
+
+@pytest.fixture
+def ready(invoke):
+    invoke("db", "migrate")
+    invoke("neighborhoods", "import", str(SAMPLE_CSV))
+    return invoke
+
+
+def open_case(text="B12 hay un bache grande en la calle 3", sender="+59171234567") -> str:
+    intake = Intake(IntakeRules(Templates.load(), load_categories()), rng=random.Random(11))
+    intake.store(ReceivedSms(location=1, sender=sender, text=text))
+    from barriosms.store.models import Case
+    return Case.select().order_by(Case.id.desc()).get().tracking
+
+
+def walk(group: click.Group, prefix=()):
+    for name, command in group.commands.items():
+        yield prefix + (name,), command
+        if isinstance(command, click.Group):
+            yield from walk(command, prefix + (name,))
+
+
+def test_every_command_has_help_with_an_example():
+    for path, command in walk(cli):
+        assert command.help and "Example:" in command.help, " ".join(path)
+        if not isinstance(command, click.Group):
+            example = re.search(r"Example: (.*)", command.help).group(1)
+            assert re.match(r"barriosms (--config \S+ )?" + re.escape(" ".join(path)), example), example
+
+
+def test_migrate_then_nothing_to_do(invoke, tmp_path):
+    assert "applied migration(s) 1" in invoke("db", "migrate").output
+    assert "nothing to do" in invoke("db", "migrate").output
+    assert json.loads(invoke("db", "status", "--json").output)["pending"] == []
+
+
+def test_commands_refuse_missing_or_outdated_database(invoke, tmp_path):
+    result = invoke("cases", "list", code=1)
+    assert "no database at" in result.output and "barriosms db migrate" in result.output
+    sqlite3.connect(tmp_path / "b.db").close()
+    result = invoke("outbox", "list", code=1)
+    assert "schema version 0" in result.output and "barriosms db migrate" in result.output
+    assert invoke("db", "status", code=1).output.count("db migrate") == 1
+
+
+def test_run_exits_2_when_the_database_needs_a_person(invoke):
+    result = invoke("run", code=2)
+    assert "barriosms db migrate" in result.output
+
+
+def test_cases_list_show_and_status(ready):
+    tracking = open_case()
+    table = ready("cases", "list").output
+    assert tracking in table and "B12" in table and "vias" in table
+    [case] = json.loads(ready("cases", "list", "--json", "--status", "received").output)
+    assert {"tracking", "status", "neighborhood", "category", "phone", "text", "created_at", "updated_at"} <= case.keys()
+    assert case["created_at"].endswith("-04:00")  # shown in America/La_Paz
+    assert json.loads(ready("cases", "list", "--json", "--status", "closed").output) == []
+
+    out = ready("cases", "status", tracking, "in_progress", "--note", "Cuadrilla el lunes").output
+    assert "received -> in_progress" in out and "SMS queued to +59171234567" in out
+    shown = json.loads(ready("cases", "show", tracking, "--json").output)
+    assert shown["status"] == "in_progress"
+    assert shown["history"][-1]["note"] == "Cuadrilla el lunes"
+    assert [m["direction"] for m in shown["messages"]] == ["in", "out", "out"]
+    queued = json.loads(ready("outbox", "list", "--json", "--status", "queued").output)
+    assert len(queued) == 2 and queued[0]["case"] == tracking
+    human = ready("cases", "show", tracking).output
+    assert "received -> in_progress" in human and "Cuadrilla el lunes" in human
+
+
+def test_limit_and_filters(ready):
+    for i in range(3):
+        open_case(f"B0{i + 1} basura en la esquina {i}", sender=f"+5917000000{i}")
+    assert len(json.loads(ready("cases", "list", "--json").output)) == 3
+    assert len(json.loads(ready("cases", "list", "--json", "--limit", "2").output)) == 2
+    assert [c["neighborhood"] for c in json.loads(ready("cases", "list", "--json", "--neighborhood", "b-02").output)] == ["B02"]
+
+
+def test_expected_errors_exit_non_zero_with_a_message(ready):
+    assert "no case with tracking number 1234567" in ready("cases", "show", "1234567", code=1).output
+    assert "no case with tracking number" in ready("cases", "status", "1234567", "closed", code=1).output
+    assert "Invalid value" in ready("cases", "status", "1234567", "done", code=2).output
+
+
+def test_bad_csv_imports_nothing(ready, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("code,name,district,lat,lon\nB99,Nuevo,X,,\nB98,,X,,\n")
+    result = ready("neighborhoods", "import", str(bad), code=1)
+    assert "line 3: the name is empty" in result.output and "nothing imported" in result.output
+    assert "B99" not in ready("neighborhoods", "list").output
+
+
+def test_config_check(invoke, ini):
+    assert "does not exist yet" in invoke("config", "check", code=1).output
+    invoke("db", "migrate")
+    assert "OK" in invoke("config", "check").output
+    ini.write_text(ini.read_text() + "[gateway]\npoll_seconds = soon\n")
+    result = invoke("config", "check", code=1)
+    assert f"{ini}: [gateway] poll_seconds" in result.output and "Fix:" in result.output
+    data = json.loads(invoke("config", "check", "--json", code=1).output)
+    assert data["ok"] is False and data["file"] == str(ini)
+
+
+def test_config_check_reports_a_broken_template_copy(invoke, ini, tmp_path):
+    invoke("db", "migrate")
+    replies = tmp_path / "replies.ini"
+    default = files("barriosms.templates").joinpath("replies.es.ini").read_text(encoding="utf-8")
+    replies.write_text(default.replace("Numero: {tracking}", "Numero: {trackin}", 1), encoding="utf-8")
+    ini.write_text(ini.read_text() + f"[gateway]\nreplies = {replies}\n")
+    result = invoke("config", "check", code=1)
+    assert str(replies) in result.output
