@@ -34,14 +34,15 @@ CSV = ROOT / "config" / "neighborhoods-lapaz.csv"
 
 
 def machine() -> str:
-    cpu = platform.processor() or ""
+    info: dict[str, str] = {}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith(("model name", "hardware", "model\t")):
-                cpu = line.split(":", 1)[1].strip()
-                break
+            key, _, value = line.partition(":")
+            info.setdefault(key.strip().lower(), value.strip())
     except OSError:
         pass
+    # x86 names the CPU in "model name"; a Raspberry Pi names the board in "Model".
+    cpu = info.get("model name") or info.get("model") or info.get("hardware") or platform.processor()
     return f"{platform.node()} {platform.machine()} ({cpu}), {platform.system()} {platform.release()}, Python {platform.python_version()}"
 
 
