@@ -131,3 +131,15 @@ def test_kill_9_mid_processing_loses_nothing_and_duplicates_nothing(tmp_path):
         assert sorted(replies) == sorted(senders), "each reporter answered exactly once"
         codes = rig.stop()
         assert codes["daemon"] == 0
+
+
+def test_sighup_reloads_and_reconnects_without_losing_messages(rig):
+    import signal
+
+    rig.daemon_proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "reloaded configuration" in rig.daemon_log.read_text(), 15, "the reload")
+    number = "+59160000004"
+    rig.text(number, "AYUDA")  # may arrive while the modem is being reopened
+    [reply] = sent_to(rig, number, 1, timeout=30)
+    assert "Ejemplo" in reply["text"]
+    assert rig.daemon_proc.poll() is None
