@@ -107,6 +107,8 @@ class ModemThread(threading.Thread):
                     self.requests.ask("receive")
                     self.requests.ask("health")
                 else:
+                    # Still alive, only without a modem: `modem status` must tell the two apart.
+                    self.gateway.heartbeat_only()
                     self.stop_event.wait(delay)
                     delay = min(delay * 2, RECONNECT_MAX_SECONDS)
                 continue
@@ -154,7 +156,8 @@ class ModemThread(threading.Thread):
         log.info("modem connected on %s: %s %s, IMEI %s", self.settings.modem.device,
                  identity.manufacturer, identity.model, identity.imei)
         self._down_reason = None
-        self.gateway.record_connected(identity.manufacturer, identity.model, identity.imei)
+        self.gateway.record_connected(identity.manufacturer, identity.model, identity.imei,
+                                      getattr(identity, "imsi", ""), self.settings.modem.device)
         return True
 
     def _lost(self, reason: str) -> None:

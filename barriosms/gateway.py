@@ -112,12 +112,12 @@ class Gateway:
                                 sent_count=ModemHealth.sent_count + sent, last_contact_at=now, updated_at=now)
              .where(ModemHealth.id == HEALTH_ID).execute())
 
-    def record_connected(self, manufacturer: str, model: str, imei: str) -> None:
+    def record_connected(self, manufacturer: str, model: str, imei: str, imsi: str = "", device: str = "") -> None:
         with database.atomic("IMMEDIATE"):
             row = self._health()
             now = utcnow()
             row.connected, row.since, row.last_contact_at, row.updated_at = True, now, now, now
-            row.manufacturer, row.model, row.imei, row.last_error = manufacturer, model, imei, ""
+            row.manufacturer, row.model, row.imei, row.imsi, row.device = manufacturer, model, imei, imsi, device
             row.pid = os.getpid()
             row.save()
 
@@ -127,7 +127,8 @@ class Gateway:
             now = utcnow()
             if row.connected or row.since is None:
                 row.since = now
-            row.connected, row.last_error, row.updated_at, row.pid = False, error, now, os.getpid()
+            row.connected, row.last_error, row.last_error_at = False, error, now
+            row.updated_at, row.pid = now, os.getpid()
             row.save()
 
     def record_status(self, status) -> None:

@@ -9,6 +9,7 @@ from .cases import cases
 from .common import CliState
 from .config_cmd import config_group
 from .db import db
+from .modem import modem
 from .neighborhoods import neighborhoods
 from .outbox import outbox_group
 from .run import run
@@ -30,7 +31,7 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
 def _register() -> None:
     from ..sim.cli import sim
 
-    for command in (db, neighborhoods, cases, outbox_group, config_group, run, sim):
+    for command in (db, neighborhoods, cases, outbox_group, modem, config_group, run, sim):
         cli.add_command(command)
 
 

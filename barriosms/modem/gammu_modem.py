@@ -50,6 +50,7 @@ class ModemIdentity:
     manufacturer: str = ""
     model: str = ""
     imei: str = ""
+    imsi: str = ""
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,8 @@ class GammuModem:
         self._sm = sm
         try:
             self._unlock_sim()
-            identity = ModemIdentity(self._safe(sm.GetManufacturer), self._model(), self._safe(sm.GetIMEI))
+            identity = ModemIdentity(self._safe(sm.GetManufacturer), self._model(), self._safe(sm.GetIMEI),
+                                     self._safe(sm.GetSIMIMSI))
             sm.SetIncomingCallback(self._on_incoming)
             try:
                 sm.SetIncomingSMS()
@@ -176,7 +178,10 @@ class GammuModem:
             model = self._sm.GetModel()
         except gammu.GSMError:
             return ""
-        return " ".join(m for m in model if m) if isinstance(model, (tuple, list)) else str(model)
+        if isinstance(model, (tuple, list)):
+            # Gammu answers (its own name for the model, what the modem said); "unknown" says nothing.
+            return " ".join(m for m in model if m and m != "unknown")
+        return str(model)
 
     def _on_incoming(self, sm, kind, data) -> None:
         # Runs inside Gammu: never call Gammu from here.

@@ -147,6 +147,14 @@ MIGRATIONS: tuple[Migration, ...] = (
     )),
 )
 
+MIGRATIONS += (
+    Migration(2, "modem health: IMSI, device, time of the last error", (
+        'ALTER TABLE "modem_health" ADD COLUMN "imsi" VARCHAR(255) NOT NULL DEFAULT \'\'',
+        'ALTER TABLE "modem_health" ADD COLUMN "device" VARCHAR(255) NOT NULL DEFAULT \'\'',
+        'ALTER TABLE "modem_health" ADD COLUMN "last_error_at" DATETIME',
+    )),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version
 
 _HISTORY_DDL = """CREATE TABLE IF NOT EXISTS "schema_migration" (

@@ -172,6 +172,9 @@ class ModemHealth(BaseModel):
     sent_count = IntegerField(default=0)
     last_error = TextField(default="")
     pid = IntegerField(null=True)
+    imsi = CharField(default="")
+    device = CharField(default="")
+    last_error_at = DateTimeField(null=True)
 
     class Meta:
         table_name = "modem_health"

@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .. import health
+from ..modem import detect as detection
+from .common import CliState, emit_json, local_time, pass_state, short_time, table
+
+
+@click.group()
+def modem() -> None:
+    """The GSM modem: its health as the daemon sees it, and finding its port.
+
+    Example: barriosms modem status --json
+    """
+
+
+@modem.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@pass_state
+def status(state: CliState, as_json: bool) -> None:
+    """Show the modem's health as the daemon last recorded it (never touches the modem).
+
+    Exit code: 0 connected and fresh, 1 the modem is down, 3 the daemon is not running or stuck
+    (its heartbeat is stale) - so monitoring can call this command.
+
+    Example: barriosms modem status --json
+    """
+    settings = state.open_db()
+    zone = settings.zone
+    row = health.read()
+    verdict = health.assess(row, settings.gateway.heartbeat_seconds)
+    data = {"state": verdict.state, "ok": verdict.exit_code == health.OK, "problems": list(verdict.problems),
+            "heartbeat_age_seconds": round(verdict.heartbeat_age, 1) if verdict.heartbeat_age is not None else None}
+    if row is not None:
+        data.update({
+            "connected": row.connected, "since": local_time(row.since, zone), "device": row.device,
+            "manufacturer": row.manufacturer, "model": row.model, "imei": row.imei, "imsi": row.imsi,
+            "operator": row.operator, "network_state": row.network_state,
+            "signal_dbm": row.signal_dbm, "signal_percent": row.signal_percent,
+            "sim_used": row.sim_used, "sim_total": row.sim_total,
+            "received": row.received_count, "sent": row.sent_count,
+            "last_error": row.last_error, "last_error_at": local_time(row.last_error_at, zone),
+            "last_contact_at": local_time(row.last_contact_at, zone), "heartbeat_at": local_time(row.updated_at, zone),
+            "pid": row.pid,
+        })
+    if as_json:
+        emit_json(data)
+    else:
+        _print_status(row, verdict, zone)
+    sys.exit(verdict.exit_code)
+
+
+def _print_status(row, verdict, zone) -> None:
+    if row is None:
+        click.echo("modem: unknown (the daemon has never run on this database)")
+    else:
+        click.echo(f"modem:     {'connected' if row.connected else 'NOT CONNECTED'} since {short_time(row.since, zone)}"
+                   f" on {row.device or '?'}")
+        click.echo(f"identity:  {row.manufacturer} {row.model}  IMEI {row.imei or '?'}  IMSI {row.imsi or '?'}")
+        signal = (f"{row.signal_dbm} dBm ({row.signal_percent}%)" if row.signal_percent is not None else "unknown")
+        click.echo(f"network:   {row.operator or '?'} {row.network_state or ''}  signal {signal}")
+        sim = f"{row.sim_used}/{row.sim_total}" if row.sim_total else "unknown"
+        click.echo(f"SIM:       {sim} message slots used")
+        click.echo(f"counters:  {row.received_count} received, {row.sent_count} sent")
+        click.echo(f"last error: {row.last_error or '-'}"
+                   + (f" ({short_time(row.last_error_at, zone)})" if row.last_error_at else ""))
+        click.echo(f"heartbeat: {verdict.heartbeat_age:.0f} s ago (daemon pid {row.pid})")
+    for problem in verdict.problems:
+        click.echo(f"problem:   {problem}", err=True)
+
+
+def _daemon_port(state: CliState) -> str | None:
+    """The port a live daemon is using (or trying to reopen), per the config and its heartbeat."""
+    try:
+        settings = state.open_db()
+    except click.ClickException:
+        return None  # no config or database here: nothing of ours is running on it
+    verdict = health.assess(health.read(), settings.gateway.heartbeat_seconds)
+    return settings.modem.device if verdict.state in ("ok", "modem_down") else None
+
+
+@modem.command()
+@click.option("--port", "ports", multiple=True, metavar="PATH",
+              help="Probe this port too (repeatable); by default every serial port the system lists.")
+@click.option("--timeout", type=float, default=1.0, show_default=True, help="Seconds to wait for each answer.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@pass_state
+def detect(state: CliState, ports: tuple[str, ...], timeout: float, as_json: bool) -> None:
+    """Find the serial port of a USB GSM modem: list ports, probe each with AT, print the config lines.
+
+    Huawei and ZTE sticks expose several ports and only one answers commands. A port the running
+    daemon owns is not probed.
+
+    Example: barriosms modem detect
+    """
+    owned = _daemon_port(state)
+    found = detection.detect(extra_ports=ports, timeout=timeout, skip=owned)
+    if as_json:
+        emit_json([f.as_dict() for f in found])
+    else:
+        table(["port", "vendor", "product", "answers AT", "modem says"],
+              [[f.device + (f" ({f.by_id})" if f.by_id else ""), f.vendor or "-", f.product or "-",
+                {True: "yes", False: "no"}.get(f.answers, "not probed"), f.note] for f in found],
+              empty="no serial ports found: is the USB modem plugged in? (`lsusb`, `dmesg | tail`)")
+        best = detection.best(found)
+        if best:
+            click.echo("\nPut this in the [modem] section of the configuration:")
+            click.echo(f"device = {best.by_id or best.device}\nconnection = at")
+    if not any(f.answers for f in found) and not owned:
+        sys.exit(1)
