@@ -21,7 +21,7 @@ ENV_VAR = "BARRIOSMS_CONFIG"
 DEFAULT_LOCATIONS = (Path("barriosms.ini"), Path("/etc/barriosms/barriosms.ini"))
 
 # Keys of [modem] that barriosms itself interprets; everything else goes to the gammurc.
-_MODEM_OWN_KEYS = {"device", "connection", "pin", "smsc"}
+_MODEM_OWN_KEYS = {"device", "connection", "pin", "smsc", "usb_reset_command"}
 # Gammu keys we set ourselves: letting a config override them would break notifications.
 _MODEM_FORBIDDEN = {"model": "barriosms always uses model = at (the generic AT driver); remove the key"}
 
@@ -58,6 +58,8 @@ class ModemSettings:
     connection: str = "at"
     pin: str | None = None
     smsc: str | None = None
+    # Run after repeated failures to reconnect, e.g. "uhubctl -a cycle -l 1-1 -p 2" or "usbreset 12d1:1506".
+    usb_reset_command: str | None = None
     # Extra Gammu keys (logfile, logformat, ...) copied into the generated gammurc.
     gammu_options: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
@@ -70,6 +72,8 @@ class GatewaySettings:
     retry_base_seconds: float = 30.0
     retry_max_seconds: float = 1800.0
     heartbeat_seconds: float = 30.0
+    # A single modem operation running longer than this is aborted and the modem reopened.
+    modem_timeout: float = 120.0
     timezone: str = "America/La_Paz"
     region: str = "BO"
     replies: Path | None = None
@@ -217,6 +221,10 @@ def _read_modem(r: _Reader) -> ModemSettings:
     if pin is not None and not (pin.isdigit() and 4 <= len(pin) <= 8):
         r.problem("modem", "pin", "a SIM PIN is 4 to 8 digits", "write the PIN digits only, or remove the key")
     smsc = r.get("modem", "smsc")
+    if smsc is not None and not (smsc.startswith("+") and smsc[1:].isdigit() and 6 <= len(smsc) <= 16):
+        r.problem("modem", "smsc", f"{smsc!r} is not an international number",
+                  "write the SMS centre as +591 followed by its digits, or remove the key")
+    usb_reset = r.get("modem", "usb_reset_command")
     extra: dict[str, str] = {}
     if r.parser.has_section("modem"):
         for key in r.parser.options("modem"):
@@ -226,7 +234,7 @@ def _read_modem(r: _Reader) -> ModemSettings:
                 r.problem("modem", key, "cannot be changed", _MODEM_FORBIDDEN[key])
                 continue
             extra[key] = r.parser.get("modem", key).strip()
-    return ModemSettings(device, connection, pin, smsc, MappingProxyType(extra))
+    return ModemSettings(device, connection, pin, smsc, usb_reset, MappingProxyType(extra))
 
 
 def _read_gateway(r: _Reader) -> GatewaySettings:
@@ -253,6 +261,7 @@ def _read_gateway(r: _Reader) -> GatewaySettings:
         retry_base_seconds=r.number("gateway", "retry_base_seconds", d.retry_base_seconds, minimum=0.1),
         retry_max_seconds=r.number("gateway", "retry_max_seconds", d.retry_max_seconds, minimum=1),
         heartbeat_seconds=r.number("gateway", "heartbeat_seconds", d.heartbeat_seconds, minimum=1),
+        modem_timeout=r.number("gateway", "modem_timeout", d.modem_timeout, minimum=5),
         timezone=tz,
         region=region,
         replies=replies,

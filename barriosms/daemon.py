@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import signal
+import subprocess
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -35,6 +38,12 @@ log = logging.getLogger(__name__)
 # notified message waits before it is read.
 EVENT_POLL_SECONDS = 0.1
 RECONNECT_MAX_SECONDS = 60.0
+# Failed reconnections in a row before the configured USB reset command runs (and again every as many).
+USB_RESET_AFTER = 3
+# Connection losses in a row (without a successful turn of work between) before a soft reset is tried.
+SOFT_RESET_AFTER = 2
+# After aborting a stuck call, how long to wait for Gammu to give up before exiting for systemd.
+ABORT_GRACE_SECONDS = 30.0
 
 
 def build_rules(settings: Settings) -> IntakeRules:
@@ -81,6 +90,12 @@ class ModemThread(threading.Thread):
         self._pending_settings: Settings | None = None
         self._down_reason: str | None = None
         self.failed: BaseException | None = None
+        # Set by the main thread on SIGUSR1 (let go of the modem so a technician can use the gammu
+        # command on it), cleared on SIGUSR2.
+        self.hold = threading.Event()
+        self._held = False
+        self._failed_connects = 0
+        self._losses = 0
 
     def reload(self, settings: Settings) -> None:
         """Take new settings (SIGHUP): applied by the modem thread itself, between two jobs."""
@@ -101,6 +116,8 @@ class ModemThread(threading.Thread):
     def _loop(self) -> None:
         delay = 1.0
         while not self.stop_event.is_set():
+            if self._hold_if_asked():
+                continue
             if not self.modem.connected:
                 if self._connect():
                     delay = 1.0
@@ -109,17 +126,64 @@ class ModemThread(threading.Thread):
                 else:
                     # Still alive, only without a modem: `modem status` must tell the two apart.
                     self.gateway.heartbeat_only()
-                    self.stop_event.wait(delay)
+                    self._maybe_usb_reset()
+                    self._wait_for_device(delay)
                     delay = min(delay * 2, RECONNECT_MAX_SECONDS)
                 continue
             wanted = self.requests.take(EVENT_POLL_SECONDS)
             try:
                 self._work(wanted)
+                self._losses = 0
             except ModemError as exc:
                 if exc.reconnect:
                     self._lost(str(exc))
                 else:
                     log.warning("%s", exc)
+
+    def _hold_if_asked(self) -> bool:
+        if self.hold.is_set():
+            if not self._held:
+                self._disconnect()
+                self._held = True
+                reason = "released on request (SIGUSR1) for maintenance; SIGUSR2 takes it back"
+                log.warning("modem %s", reason)
+                self.gateway.record_disconnected(reason)
+            self.gateway.heartbeat_only()
+            self.stop_event.wait(1.0)
+            return True
+        if self._held:
+            self._held = False
+            log.info("taking the modem back (SIGUSR2)")
+        return False
+
+    def _wait_for_device(self, delay: float) -> None:
+        """Wait before the next attempt, but come back at once when a missing device reappears."""
+        device = self.settings.modem.device
+        missing = self.settings.modem.connection != "none" and not os.path.exists(device)
+        deadline = time.monotonic() + delay
+        while not self.stop_event.is_set() and time.monotonic() < deadline and not self.hold.is_set():
+            if missing and os.path.exists(device):
+                log.info("%s is back", device)
+                time.sleep(0.5)  # let udev finish setting up the port
+                return
+            self.stop_event.wait(0.25)
+
+    def _maybe_usb_reset(self) -> None:
+        command = self.settings.modem.usb_reset_command
+        self._failed_connects += 1
+        if not command or self._failed_connects % USB_RESET_AFTER:
+            return
+        log.warning("%d failed reconnections: running the USB reset command: %s", self._failed_connects, command)
+        try:
+            done = subprocess.run(shlex.split(command), capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            log.error("the USB reset command failed to run: %s; check [modem] usb_reset_command", exc)
+            return
+        output = (done.stdout + done.stderr).strip().replace("\n", " | ")[:500]
+        if done.returncode:
+            log.error("the USB reset command exited %d: %s", done.returncode, output)
+        else:
+            log.info("the USB reset command finished: %s", output or "no output")
 
     def _work(self, wanted: set[str]) -> None:
         if "reload" in wanted and self._pending_settings is not None:
@@ -156,12 +220,22 @@ class ModemThread(threading.Thread):
         log.info("modem connected on %s: %s %s, IMEI %s", self.settings.modem.device,
                  identity.manufacturer, identity.model, identity.imei)
         self._down_reason = None
+        self._failed_connects = 0
         self.gateway.record_connected(identity.manufacturer, identity.model, identity.imei,
                                       getattr(identity, "imsi", ""), self.settings.modem.device)
         return True
 
     def _lost(self, reason: str) -> None:
+        self._losses += 1
         log.error("lost the modem: %s; reconnecting", reason)
+        soft_reset = getattr(self.modem, "soft_reset", None)
+        if self._losses >= SOFT_RESET_AFTER and soft_reset is not None and self.modem.connected:
+            # Huawei sticks that stall often need the modem itself restarted, not only the port.
+            log.warning("the modem failed %d times in a row: asking it to reset itself", self._losses)
+            try:
+                soft_reset()
+            except ModemError as exc:
+                log.warning("soft reset failed: %s", exc)
         self._down_reason = reason
         self._disconnect()
         self.gateway.record_disconnected(reason)
@@ -197,6 +271,9 @@ class Daemon:
         self.settings = settings
         self.stop = threading.Event()
         self._hup = threading.Event()
+        self._usr1 = threading.Event()
+        self._usr2 = threading.Event()
+        self._aborted_call: float | None = None
         self._reload = reload
         self.thread = ModemThread(settings, self.stop, modem_factory)
         self.scheduler = BackgroundScheduler(timezone="UTC", job_defaults={
@@ -206,6 +283,10 @@ class Daemon:
         # Only flags: logging or stopping threads inside a handler is not safe.
         if signum == signal.SIGHUP:
             self._hup.set()
+        elif signum == signal.SIGUSR1:
+            self._usr1.set()
+        elif signum == signal.SIGUSR2:
+            self._usr2.set()
         else:
             self.stop.set()
 
@@ -218,9 +299,32 @@ class Daemon:
         self.scheduler.add_job(ask, "interval", args=["health"], seconds=g.heartbeat_seconds, id="heartbeat")
         self.scheduler.add_job(ask, "interval", args=["flush"],
                                seconds=max(1.0, min(30.0, g.multipart_timeout / 4)), id="multipart")
+        self.scheduler.add_job(self.watchdog, "interval", seconds=2, id="watchdog")
+
+    def watchdog(self) -> None:
+        """Abort a modem call that runs too long; if even that does not free it, stop for systemd.
+
+        Gammu has its own timeouts, so this is the second line of defence: a hung USB driver or a
+        read that never returns must not freeze the gateway for good.
+        """
+        busy = getattr(self.thread.modem, "busy", None)
+        if not busy:
+            return
+        what, since = busy
+        age = time.monotonic() - since
+        limit = self.thread.settings.gateway.modem_timeout
+        if age > limit and self._aborted_call != since:
+            self._aborted_call = since
+            log.error("the modem has been busy %s for %.0f s: aborting it and reopening the modem", what, age)
+            self.thread.modem.abort()  # type: ignore[attr-defined]
+        elif age > limit + ABORT_GRACE_SECONDS:
+            log.critical("the modem is still stuck %s after the abort (%.0f s): exiting so that systemd "
+                         "restarts barriosms; if this repeats, replug the modem", what, age)
+            self.thread.failed = RuntimeError(f"modem stuck {what}")
+            self.stop.set()
 
     def run(self) -> int:
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
             signal.signal(sig, self._on_signal)
         with database.connection_context():
             recovered = outbox.recover_interrupted()
@@ -236,11 +340,18 @@ class Daemon:
                 if self._hup.is_set():
                     self._hup.clear()
                     self._do_reload()
+                if self._usr1.is_set():
+                    self._usr1.clear()
+                    self.thread.hold.set()
+                if self._usr2.is_set():
+                    self._usr2.clear()
+                    self.thread.hold.clear()
         finally:
             log.info("stopping: finishing the current modem operation")
             self.scheduler.shutdown(wait=False)
             self.thread.requests.wake()
-            self.thread.join(timeout=60)
+            # A stuck thread (see watchdog) is not waited for: it is a daemon thread, the process ends.
+            self.thread.join(timeout=5 if self.thread.failed else 60)
             if self.thread.is_alive():
                 log.error("the modem thread did not stop within 60 s; exiting anyway")
         if self.thread.failed is not None:

@@ -128,3 +128,89 @@ def test_requests_coalesce():
     started = time.monotonic()
     assert r.take(0.05) == set()
     assert time.monotonic() - started >= 0.04
+
+
+def settings_with(db, tmp_path, modem_extra: str = "", gateway_extra: str = "", device: str = "/dev/fake"):
+    ini = tmp_path / "c.ini"
+    ini.write_text(f"[database]\npath = {db}\n[modem]\ndevice = {device}\n{modem_extra}\n"
+                   f"[gateway]\npoll_seconds = 60\n{gateway_extra}\n")
+    return config.load(ini)
+
+
+def test_sigusr1_hold_releases_the_modem_and_sigusr2_takes_it_back(settings, hoods):
+    modem = FakeModem()
+    thread, stop = start(settings, modem)
+    try:
+        assert wait_until(lambda: modem.connected)
+        thread.hold.set()
+        assert wait_until(lambda: not modem.connected)
+        assert wait_until(lambda: "released on request" in ModemHealth.get().last_error)
+        modem.arrive("+59171234567", "AYUDA")
+        time.sleep(0.5)
+        assert modem.sent == [] and not modem.connected  # nobody touches the modem meanwhile
+        thread.hold.clear()
+        assert wait_until(lambda: modem.connected)
+        assert wait_until(lambda: len(modem.sent) == 1)
+    finally:
+        stop.set()
+        thread.join(5)
+
+
+def test_usb_reset_command_runs_after_repeated_failures(db, tmp_path, hoods):
+    marker = tmp_path / "resets"
+    settings = settings_with(db, tmp_path, modem_extra=f"usb_reset_command = sh -c 'echo reset >> {marker}'")
+    modem = FlakyModem(failures=10**6)
+    thread, stop = start(settings, modem)
+    try:
+        assert wait_until(lambda: marker.exists(), timeout=8), "the reset command never ran"
+        assert modem.attempts >= 3
+        assert marker.read_text() == "reset\n"
+    finally:
+        stop.set()
+        thread.join(5)
+
+
+def test_a_vanished_device_is_reopened_as_soon_as_it_returns(db, tmp_path, hoods):
+    device = tmp_path / "ttyUSB0"
+    settings = settings_with(db, tmp_path, device=str(device))
+
+    class Unplugged(FakeModem):
+        def connect(self):
+            if not device.exists():
+                raise ModemError(f"cannot initialise the modem on {device}: no such device", reconnect=True)
+            return super().connect()
+
+    modem = Unplugged()
+    thread, stop = start(settings, modem)
+    try:
+        time.sleep(3.5)  # failures at 0, 1 and 3 s: the back-off is now 4 s
+        device.write_text("")
+        returned = time.monotonic()
+        assert wait_until(lambda: modem.connected, timeout=3)
+        assert time.monotonic() - returned < 1.5  # did not sit out the back-off
+    finally:
+        stop.set()
+        thread.join(5)
+
+
+def test_watchdog_aborts_a_stuck_call_then_gives_up(settings):
+    from barriosms.daemon import ABORT_GRACE_SECONDS, Daemon
+
+    class Stuck(FakeModem):
+        aborted = 0
+
+        def abort(self):
+            self.aborted += 1
+
+    modem = Stuck()
+    daemon = Daemon(settings, modem_factory=lambda s: modem)
+    limit = settings.gateway.modem_timeout
+    modem.busy = ("reading SMS from the SIM", time.monotonic() - limit - 1)
+    daemon.watchdog()
+    daemon.watchdog()  # the same stuck call is aborted once
+    assert modem.aborted == 1 and not daemon.stop.is_set()
+    modem.busy = ("reading SMS from the SIM", time.monotonic() - limit - ABORT_GRACE_SECONDS - 1)
+    daemon._aborted_call = modem.busy[1]
+    daemon.watchdog()
+    assert daemon.stop.is_set() and daemon.thread.failed is not None
+    modem.busy = None

@@ -12,6 +12,7 @@ import logging
 import os
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +30,7 @@ CONNECTION_ERRORS = tuple(
     getattr(gammu, name) for name in (
         "ERR_DEVICENOTEXIST", "ERR_DEVICEOPENERROR", "ERR_DEVICELOCKED", "ERR_DEVICEREADERROR",
         "ERR_DEVICEWRITEERROR", "ERR_DEVICEBUSY", "ERR_DEVICENOPERMISSION", "ERR_NOTCONNECTED",
-        "ERR_TIMEOUT", "ERR_DEVICENODRIVER", "ERR_PHONEOFF",
+        "ERR_TIMEOUT", "ERR_DEVICENODRIVER", "ERR_PHONEOFF", "ERR_ABORTED",
     ) if hasattr(gammu, name))
 
 
@@ -111,7 +112,28 @@ class GammuModem:
         self._sm: gammu.StateMachine | None = None
         self._dir: Path | None = None
         self._incoming = threading.Event()  # set by Gammu's callback, read by the owner thread
+        # What Gammu is doing right now and since when (monotonic): read by the daemon's watchdog,
+        # which may call abort() from its own thread.
+        self.busy: tuple[str, float] | None = None
 
+    def _enter(self, what: str) -> None:
+        self.busy = (what, time.monotonic())
+
+    def _leave(self) -> None:
+        self.busy = None
+
+    def abort(self) -> None:
+        """Ask Gammu to give up the call in progress (GSM_AbortOperation is thread-safe)."""
+        sm = self._sm
+        if sm is not None:
+            try:
+                sm.Abort()
+            except gammu.GSMError as exc:
+                log.debug("abort: %s", describe(exc))
+
+    def soft_reset(self) -> None:
+        """Ask the modem to restart itself (AT+CFUN=1,1 or the like, as Gammu knows the model)."""
+        self._call("resetting the modem", "Reset", Hard=False)
     @property
     def connected(self) -> bool:
         return self._sm is not None
@@ -122,14 +144,18 @@ class GammuModem:
         self._dir = Path(tempfile.mkdtemp(prefix="barriosms-gammu-"))
         rc = write_gammurc(self.settings, self._dir)
         sm = gammu.StateMachine()
+        self._sm = sm  # visible to abort() while Init runs
+        self._enter("initialising the modem")
         try:
             sm.ReadConfig(Filename=str(rc))
             sm.Init()
         except gammu.GSMError as exc:
+            self._sm = None
             self._cleanup_dir()
             raise ModemError(f"cannot initialise the modem on {self.settings.device}: {describe(exc)}",
                              reconnect=True) from exc
-        self._sm = sm
+        finally:
+            self._leave()
         try:
             self._unlock_sim()
             identity = ModemIdentity(self._safe(sm.GetManufacturer), self._model(), self._safe(sm.GetIMEI),
@@ -208,10 +234,13 @@ class GammuModem:
         """Call a StateMachine method, turning Gammu's errors into ModemError."""
         if self._sm is None:
             raise ModemError("the modem is not connected", reconnect=True)
+        self._enter(what)
         try:
             return getattr(self._sm, method)(**kwargs)
         except gammu.GSMError as exc:
             raise ModemError(f"{what} failed: {describe(exc)}", reconnect=_is_connection_error(exc)) from exc
+        finally:
+            self._leave()
 
     def poll_events(self) -> bool:
         """Let Gammu read what the modem sent unasked; True if a new SMS was announced."""
@@ -256,6 +285,7 @@ class GammuModem:
             part["SMSC"] = {"Number": self.settings.smsc} if self.settings.smsc else {"Location": 1}
             if self._sm is None:
                 raise ModemError("the modem is not connected", reconnect=True)
+            self._enter(f"sending to {number}")
             try:
                 refs.append(int(self._sm.SendSMS(part)))
             except gammu.GSMError as exc:
@@ -263,6 +293,8 @@ class GammuModem:
                     raise ModemError(f"sending to {number} failed: {describe(exc)}", reconnect=True) from exc
                 raise ModemSendError(f"sending to {number} failed: {describe(exc)}",
                                      permanent=_is_permanent(exc)) from exc
+            finally:
+                self._leave()
         return SendResult(tuple(refs))
 
     def status(self) -> ModemStatus:
@@ -283,6 +315,7 @@ class GammuModem:
         )
 
     def _try(self, fn):
+        self._enter(f"asking the modem ({getattr(fn, '__name__', 'status')})")
         try:
             return fn()
         except gammu.GSMError as exc:
@@ -290,6 +323,8 @@ class GammuModem:
                 raise ModemError(f"the modem stopped answering: {describe(exc)}", reconnect=True) from exc
             log.debug("%s: %s", getattr(fn, "__name__", "modem call"), describe(exc))
             return None
+        finally:
+            self._leave()
 
 
 def _is_permanent(exc: gammu.GSMError) -> bool:
