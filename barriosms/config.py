@@ -74,6 +74,8 @@ class GatewaySettings:
     heartbeat_seconds: float = 30.0
     # A single modem operation running longer than this is aborted and the modem reopened.
     modem_timeout: float = 120.0
+    # Ask the network for a status report on every SMS sent, to show delivered/undelivered.
+    delivery_reports: bool = True
     timezone: str = "America/La_Paz"
     region: str = "BO"
     replies: Path | None = None
@@ -146,6 +148,18 @@ class _Reader:
             self.problem(section, key, f"{raw} is below the minimum {minimum:g}", f"use a value of at least {minimum:g}")
             return default
         return value
+
+    def flag(self, section: str, key: str, default: bool) -> bool:
+        raw = self.get(section, key)
+        if raw is None:
+            return default
+        value = raw.lower()
+        if value in ("yes", "true", "on", "1"):
+            return True
+        if value in ("no", "false", "off", "0"):
+            return False
+        self.problem(section, key, f"{raw!r} is not yes or no", f"write {key} = yes or {key} = no")
+        return default
 
     def path_value(self, section: str, key: str) -> Path | None:
         raw = self.get(section, key)
@@ -262,6 +276,7 @@ def _read_gateway(r: _Reader) -> GatewaySettings:
         retry_max_seconds=r.number("gateway", "retry_max_seconds", d.retry_max_seconds, minimum=1),
         heartbeat_seconds=r.number("gateway", "heartbeat_seconds", d.heartbeat_seconds, minimum=1),
         modem_timeout=r.number("gateway", "modem_timeout", d.modem_timeout, minimum=5),
+        delivery_reports=r.flag("gateway", "delivery_reports", d.delivery_reports),
         timezone=tz,
         region=region,
         replies=replies,

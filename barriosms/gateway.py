@@ -28,7 +28,7 @@ class Modem(Protocol):
     def poll_events(self) -> bool: ...
     def read_all(self) -> list[ReceivedSms]: ...
     def delete(self, sms: ReceivedSms) -> None: ...
-    def send(self, number: str, text: str) -> SendResult: ...
+    def send(self, number: str, text: str, report: bool = False) -> SendResult: ...
 
 
 class Gateway:
@@ -69,7 +69,7 @@ class Gateway:
             msg = batch[0]
             outbox.mark_sending(msg)
             try:
-                result = self.modem.send(msg.recipient, msg.text)
+                result = self.modem.send(msg.recipient, msg.text, report=self.settings.delivery_reports)
             except ModemSendError as exc:
                 status = outbox.mark_failed_attempt(
                     msg, str(exc), permanent=exc.permanent, max_attempts=self.settings.send_attempts,
@@ -86,7 +86,7 @@ class Gateway:
                 # the message, since the message was not at fault.
                 outbox.requeue(msg, "modem connection lost while sending")
                 raise
-            outbox.mark_sent(msg, result)
+            outbox.mark_sent(msg, result, report_requested=self.settings.delivery_reports)
             sent += 1
             log.info("sent message %d to %s (%d part(s), reference %s)", msg.id, msg.recipient,
                      result.parts, msg.modem_reference)

@@ -56,7 +56,11 @@ class Intake:
         """Store one SMS durably and act on it; False when it was already stored (read twice)."""
         now = now or utcnow()
         with database.atomic("IMMEDIATE"):
-            if sms.is_part:
+            if sms.kind == "status_report":
+                # Not a resident's message: it only updates the delivery state of one we sent.
+                outbox.apply_status_report(sms.reference or 0, sms.delivery_status or 0, now)
+                return True
+            if sms.is_part and not sms.binary:
                 return self._store_part(sms, now)
             key = sms.dedupe_key()
             if InboundMessage.select().where(InboundMessage.dedupe_key == key).exists():
@@ -65,6 +69,13 @@ class Intake:
                 return False
             msg = self._create_message(key, sms.sender, sms.text, sms.smsc_time, now,
                                        parts=1, incomplete=False, coding=sms.coding)
+            if sms.binary or sms.message_class == 0:
+                # Data for the phone (8-bit) or a flash SMS: kept as received, never read as a report.
+                msg.intent = "binary" if sms.binary else "flash"
+                msg.save()
+                log.info("message %d from %s is %s: stored, not answered", msg.id, msg.sender,
+                         "8-bit data" if sms.binary else "a class-0 (flash) SMS")
+                return True
             self._handle(msg, now)
             return True
 

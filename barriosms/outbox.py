@@ -43,15 +43,58 @@ def mark_sending(msg: OutboundMessage) -> None:
         msg.save(only=[OutboundMessage.status, OutboundMessage.attempts])
 
 
-def mark_sent(msg: OutboundMessage, result: SendResult, now: dt.datetime | None = None) -> None:
+def mark_sent(msg: OutboundMessage, result: SendResult, now: dt.datetime | None = None,
+              report_requested: bool = False) -> None:
     with database.atomic("IMMEDIATE"):
         msg.status = "sent"
         msg.sent_at = now or utcnow()
         msg.parts = result.parts
         msg.modem_reference = ",".join(str(r) for r in result.references)
         msg.last_error = ""
+        if report_requested:
+            msg.delivery = "pending"
+            msg.awaiting_reports = msg.modem_reference
         msg.save(only=[OutboundMessage.status, OutboundMessage.sent_at, OutboundMessage.parts,
-                       OutboundMessage.modem_reference, OutboundMessage.last_error])
+                       OutboundMessage.modem_reference, OutboundMessage.last_error,
+                       OutboundMessage.delivery, OutboundMessage.awaiting_reports])
+
+
+# TP-Status (3GPP TS 23.040 9.2.3.15): below 0x20 the SMS reached the phone; 0x20-0x3F the centre
+# is still trying; from 0x40 it gave up (0x60-0x6F: after temporary errors).
+STILL_TRYING = range(0x20, 0x40)
+
+# Message references are one byte and wrap around: a report can only be about a recent message.
+REPORT_WINDOW = dt.timedelta(days=3)
+
+
+def apply_status_report(reference: int, status: int, now: dt.datetime | None = None) -> OutboundMessage | None:
+    """Match a status report to the message it is about (inside the caller's transaction)."""
+    now = now or utcnow()
+    candidates = (OutboundMessage.select()
+                  .where((OutboundMessage.delivery == "pending") & (OutboundMessage.sent_at >= now - REPORT_WINDOW))
+                  .order_by(OutboundMessage.sent_at.desc(), OutboundMessage.id.desc()))
+    for msg in candidates:
+        awaiting = [r for r in msg.awaiting_reports.split(",") if r]
+        if str(reference) not in awaiting:
+            continue
+        if status in STILL_TRYING:
+            log.info("message %d to %s: the SMS centre is still trying (status 0x%02x)", msg.id, msg.recipient, status)
+            return msg
+        if status >= 0x40:
+            msg.delivery = "undelivered"
+            msg.last_error = f"not delivered: the network gave up (status 0x{status:02x})"
+            msg.awaiting_reports = ""
+            log.warning("message %d to %s was not delivered (status 0x%02x)", msg.id, msg.recipient, status)
+        else:
+            awaiting.remove(str(reference))
+            msg.awaiting_reports = ",".join(awaiting)
+            if not awaiting:
+                msg.delivery, msg.delivered_at = "delivered", now
+        msg.save(only=[OutboundMessage.delivery, OutboundMessage.awaiting_reports, OutboundMessage.delivered_at,
+                       OutboundMessage.last_error])
+        return msg
+    log.info("status report for reference %d matches no message waiting for one; ignored", reference)
+    return None
 
 
 def mark_failed_attempt(msg: OutboundMessage, error: str, *, permanent: bool, max_attempts: int,

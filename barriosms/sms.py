@@ -21,6 +21,12 @@ class ReceivedSms:
     total_parts: int = 1
     folder: int = 0
     smsc: str = ""
+    # "deliver" (someone's SMS) or "status_report" (the network telling us an SMS we sent arrived).
+    kind: str = "deliver"
+    reference: int | None = None  # of the SMS we sent, in a status report
+    delivery_status: int | None = None  # TP-Status of a status report (0x00-0x1F delivered)
+    binary: bool = False  # 8-bit data (a WAP push, a SIM toolkit message): kept, never parsed
+    message_class: int = -1  # 0: a flash SMS, shown on the screen and not stored by phones
 
     @property
     def is_part(self) -> bool:
@@ -33,7 +39,8 @@ class ReceivedSms:
         """
         stamp = self.smsc_time.isoformat() if self.smsc_time else ""
         concat = f"{self.concat_ref}/{self.part_number}/{self.total_parts}" if self.is_part else ""
-        raw = "\x1f".join((self.sender, stamp, concat, self.text))
+        report = f"{self.kind}/{self.reference}/{self.delivery_status}" if self.kind != "deliver" else ""
+        raw = "\x1f".join((self.sender, stamp, concat, self.text, report))
         return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 

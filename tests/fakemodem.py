@@ -56,7 +56,7 @@ class FakeModem:
             raise ModemError(f"deleting SMS at SIM location {sms.location} failed: fake refusal")
         self.sim.pop(sms.location, None)
 
-    def send(self, number: str, text: str) -> SendResult:
+    def send(self, number: str, text: str, report: bool = False) -> SendResult:
         self._need()
         if self.send_errors:
             raise self.send_errors.pop(0)

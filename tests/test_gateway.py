@@ -114,8 +114,8 @@ def test_messages_arriving_during_sends_are_read_before_more_sends(gateway, mode
         outbox.queue(f"+5917000000{i}", f"msg {i}")
     original_send = modem.send
 
-    def send_and_receive(number, text):
-        result = original_send(number, text)
+    def send_and_receive(number, text, report=False):
+        result = original_send(number, text, report)
         if number.endswith("0"):
             modem.arrive("+59171111111", "B12 llego durante el envio")
         return result
@@ -133,3 +133,51 @@ def test_retry_delay_is_capped():
 
     assert [retry_delay(n, 30, 1800) for n in range(0, 9)] == [0, 30, 60, 120, 240, 480, 960, 1800, 1800]
     assert retry_delay(10_000, 30, 1800) == 1800
+
+
+def test_delivery_reports_mark_messages_delivered_or_undelivered(gateway, modem):
+    from barriosms.sms import ReceivedSms
+
+    for i in range(3):
+        outbox.queue(f"+5917000000{i}", f"msg {i}")
+    gateway.send_due()
+    refs = {m.recipient: int(m.modem_reference) for m in OutboundMessage.select()}
+    assert {m.delivery for m in OutboundMessage.select()} == {"pending"}
+
+    def report(to, status, loc):
+        modem.sim[loc] = ReceivedSms(location=loc, sender=to, text="", kind="status_report",
+                                     reference=refs[to], delivery_status=status)
+
+    report("+59170000000", 0x00, 101)  # delivered
+    report("+59170000001", 0x21, 102)  # the centre is still trying
+    report("+59170000002", 0x45, 103)  # gave up
+    gateway.receive()
+    assert modem.sim == {}  # reports are deleted from the SIM like any message
+    got = {m.recipient: (m.delivery, m.last_error) for m in OutboundMessage.select()}
+    assert got["+59170000000"] == ("delivered", "")
+    assert got["+59170000001"] == ("pending", "")
+    assert got["+59170000002"][0] == "undelivered" and "0x45" in got["+59170000002"][1]
+    assert InboundMessage.select().count() == 0  # a report is not a resident's message
+
+
+def test_binary_and_flash_messages_are_kept_and_never_answered(gateway, modem):
+    from barriosms.sms import ReceivedSms
+
+    modem.sim[1] = ReceivedSms(location=1, sender="+59171234567", text="0605040b8423f0", binary=True, coding="8bit")
+    modem.sim[2] = ReceivedSms(location=2, sender="+59171234567", text="B12 bache", message_class=0)
+    gateway.receive()
+    assert sorted(m.intent for m in InboundMessage.select()) == ["binary", "flash"]
+    assert OutboundMessage.select().count() == 0 and Case.select().count() == 0
+
+
+def test_multipart_message_is_delivered_when_every_part_is(gateway):
+    from barriosms.sms import SendResult
+
+    msg = outbox.queue("+59170000001", "x" * 200)
+    outbox.mark_sending(msg)
+    outbox.mark_sent(msg, SendResult((5, 6)), report_requested=True)
+    outbox.apply_status_report(6, 0x00)
+    assert OutboundMessage.get().delivery == "pending"
+    outbox.apply_status_report(5, 0x00)
+    assert OutboundMessage.get().delivery == "delivered" and OutboundMessage.get().delivered_at is not None
+    assert outbox.apply_status_report(5, 0x00) is None  # a repeated report changes nothing

@@ -84,7 +84,8 @@ def show(state: CliState, tracking: str, as_json: bool) -> None:
             [{"direction": "in", "at": local_time(m.received_at, zone), "phone": m.phone, "text": m.text,
               "parts": m.parts, "incomplete": m.incomplete} for m in inbound]
             + [{"direction": "out", "at": local_time(m.sent_at or m.created_at, zone), "phone": m.recipient,
-                "text": m.text, "status": m.status, "attempts": m.attempts, "error": m.last_error}
+                "text": m.text, "status": m.status, "delivery": m.delivery or None, "attempts": m.attempts,
+                "error": m.last_error}
                for m in outbound])
         emit_json(data)
         return
@@ -102,7 +103,8 @@ def show(state: CliState, tracking: str, as_json: bool) -> None:
     for m in inbound:
         click.echo(f"  {short_time(m.received_at, zone)}  in   {m.phone}: {m.text}")
     for m in outbound:
-        click.echo(f"  {short_time(m.sent_at or m.created_at, zone)}  out  [{m.status}] {m.recipient}: {m.text}"
+        state = f"{m.status}, {m.delivery}" if m.delivery else m.status
+        click.echo(f"  {short_time(m.sent_at or m.created_at, zone)}  out  [{state}] {m.recipient}: {m.text}"
                    + (f"  (error: {m.last_error})" if m.last_error else ""))
 
 

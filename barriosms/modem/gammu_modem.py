@@ -97,11 +97,22 @@ def to_received(sms: dict) -> ReceivedSms:
     if str(udh.get("Type", "")).startswith("Concatenated") and udh.get("AllParts", -1) > 1:
         ref = udh["ID16bit"] if udh.get("ID16bit", -1) not in (-1, None) else udh.get("ID8bit", -1)
         part, total = int(udh.get("PartNumber", 1)), int(udh.get("AllParts", 1))
-    text = trim_decoder_padding(sms.get("Text") or "")
+    coding = str(sms.get("Coding", ""))
+    raw_text = sms.get("Text") or ""
+    binary = coding.startswith("8bit") or isinstance(raw_text, (bytes, bytearray))
+    if isinstance(raw_text, (bytes, bytearray)):
+        text = raw_text.hex()
+    else:
+        text = trim_decoder_padding(raw_text)
     smsc = (sms.get("SMSC") or {}).get("Number") or ""
+    report = sms.get("Type") == "Status_Report"
     return ReceivedSms(location=int(sms["Location"]), folder=int(sms.get("Folder", 0)), sender=sms.get("Number") or "",
-                       text=text, smsc_time=_smsc_time(sms), coding=str(sms.get("Coding", "")),
-                       concat_ref=ref, part_number=part, total_parts=total, smsc=smsc)
+                       text=text, smsc_time=_smsc_time(sms), coding=coding,
+                       concat_ref=ref, part_number=part, total_parts=total, smsc=smsc,
+                       kind="status_report" if report else "deliver",
+                       reference=int(sms.get("MessageReference", 0)) if report else None,
+                       delivery_status=int(sms.get("DeliveryStatus", 0)) if report else None,
+                       binary=binary, message_class=int(sms.get("Class", -1)))
 
 
 class GammuModem:
@@ -272,8 +283,12 @@ class GammuModem:
         self._call(f"deleting SMS at SIM location {sms.location}", "DeleteSMS",
                    Folder=sms.folder, Location=sms.location)
 
-    def send(self, number: str, text: str) -> SendResult:
-        """Send one text, split into as many parts as it needs (UCS-2 only when it must)."""
+    def send(self, number: str, text: str, report: bool = False) -> SendResult:
+        """Send one text, split into as many parts as it needs (UCS-2 only when it must).
+
+        With `report`, each part asks the network for a status report (TP-SRR): in Gammu a
+        submitted SMS whose type is Status_Report is one that requests a report.
+        """
         parts = gammu.EncodeSMS({
             "Class": -1,
             "Unicode": not is_gsm7(text),
@@ -282,6 +297,8 @@ class GammuModem:
         refs: list[int] = []
         for part in parts:
             part["Number"] = number
+            if report:
+                part["Type"] = "Status_Report"
             part["SMSC"] = {"Number": self.settings.smsc} if self.settings.smsc else {"Location": 1}
             if self._sm is None:
                 raise ModemError("the modem is not connected", reconnect=True)

@@ -155,6 +155,16 @@ MIGRATIONS += (
     )),
 )
 
+MIGRATIONS += (
+    Migration(3, "delivery reports on outbound messages", (
+        # '' not asked for, pending, delivered, undelivered
+        'ALTER TABLE "outbound_message" ADD COLUMN "delivery" VARCHAR(255) NOT NULL DEFAULT \'\'',
+        # the modem references of the parts whose report has not come yet
+        'ALTER TABLE "outbound_message" ADD COLUMN "awaiting_reports" VARCHAR(255) NOT NULL DEFAULT \'\'',
+        'ALTER TABLE "outbound_message" ADD COLUMN "delivered_at" DATETIME',
+    )),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version
 
 _HISTORY_DDL = """CREATE TABLE IF NOT EXISTS "schema_migration" (

@@ -146,6 +146,9 @@ class OutboundMessage(BaseModel):
     in_reply_to = ForeignKeyField(InboundMessage, null=True, backref="replies", column_name="in_reply_to_id")
     created_at = DateTimeField(default=utcnow)
     sent_at = DateTimeField(null=True)
+    delivery = CharField(default="")  # '' (not asked), pending, delivered, undelivered
+    awaiting_reports = CharField(default="")
+    delivered_at = DateTimeField(null=True)
 
     class Meta:
         table_name = "outbound_message"
