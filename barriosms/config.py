@@ -11,6 +11,7 @@ from __future__ import annotations
 import configparser
 import difflib
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -76,6 +77,10 @@ class GatewaySettings:
     modem_timeout: float = 120.0
     # Ask the network for a status report on every SMS sent, to show delivered/undelivered.
     delivery_reports: bool = True
+    # Prepaid credit check by USSD (e.g. *105#), every balance_check_hours; a warning below the threshold.
+    balance_ussd: str | None = None
+    balance_check_hours: float = 24.0
+    balance_warn_below: float | None = None
     timezone: str = "America/La_Paz"
     region: str = "BO"
     replies: Path | None = None
@@ -251,6 +256,15 @@ def _read_modem(r: _Reader) -> ModemSettings:
     return ModemSettings(device, connection, pin, smsc, usb_reset, MappingProxyType(extra))
 
 
+def _ussd_code(r: _Reader) -> str | None:
+    code = r.get("gateway", "balance_ussd")
+    if code is not None and not re.fullmatch(r"[*#][*#0-9]{1,29}#", code):
+        r.problem("gateway", "balance_ussd", f"{code!r} is not a USSD code",
+                  "write the operator's balance code, e.g. balance_ussd = *105#")
+        return None
+    return code
+
+
 def _read_gateway(r: _Reader) -> GatewaySettings:
     d = GatewaySettings()
     tz = r.get("gateway", "timezone", d.timezone) or d.timezone
@@ -277,6 +291,10 @@ def _read_gateway(r: _Reader) -> GatewaySettings:
         heartbeat_seconds=r.number("gateway", "heartbeat_seconds", d.heartbeat_seconds, minimum=1),
         modem_timeout=r.number("gateway", "modem_timeout", d.modem_timeout, minimum=5),
         delivery_reports=r.flag("gateway", "delivery_reports", d.delivery_reports),
+        balance_ussd=_ussd_code(r),
+        balance_check_hours=r.number("gateway", "balance_check_hours", d.balance_check_hours, minimum=0.1),
+        balance_warn_below=(r.number("gateway", "balance_warn_below", 0.0, minimum=0)
+                            if r.get("gateway", "balance_warn_below") is not None else None),
         timezone=tz,
         region=region,
         replies=replies,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import shlex
+from datetime import datetime, timedelta, timezone
 import signal
 import subprocess
 import threading
@@ -22,7 +23,7 @@ from typing import Callable
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from . import outbox
+from . import outbox, ussd
 from .config import Settings
 from .domain.categories import load_categories
 from .domain.replies import Templates
@@ -199,12 +200,45 @@ class ModemThread(threading.Thread):
                 wanted.add("send")
         if "send" in wanted:
             self.gateway.send_due()
+            self._run_ussd()
+        if "balance" in wanted and self.settings.gateway.balance_ussd:
+            ussd.queue(self.settings.gateway.balance_ussd, purpose="balance")
+            self._run_ussd()
         if "health" in wanted:
             status = getattr(self.modem, "status", None)
             if status is not None:
                 self.gateway.record_status(status())
             else:
                 self.gateway.heartbeat_only()
+
+    def _run_ussd(self) -> None:
+        """Run USSD requests queued by `barriosms modem ussd` or the balance job, one at a time."""
+        run = getattr(self.modem, "ussd", None)
+        ussd.cancel_stale()
+        while (request := ussd.next_queued()) is not None:
+            if run is None:
+                ussd.finish(request, error="this modem cannot dial USSD codes")
+                continue
+            try:
+                answer = run(request.code)
+            except ModemError as exc:
+                ussd.finish(request, error=str(exc))
+                if exc.reconnect:
+                    raise
+                log.warning("USSD %s failed: %s", request.code, exc)
+                continue
+            ussd.finish(request, answer=answer)
+            log.info("USSD %s answered: %s", request.code, answer)
+            if request.purpose == "balance":
+                self._check_balance(answer)
+
+    def _check_balance(self, answer: str) -> None:
+        value = ussd.record_balance(answer)
+        limit = self.settings.gateway.balance_warn_below
+        if value is None:
+            log.warning("could not read an amount in the balance answer %r", answer)
+        elif limit is not None and value < limit:
+            log.warning("SIM credit is low: %.2f (warning below %.2f); recharge it or replies will stop", value, limit)
 
     def _connect(self) -> bool:
         try:
@@ -300,6 +334,9 @@ class Daemon:
         self.scheduler.add_job(ask, "interval", args=["flush"],
                                seconds=max(1.0, min(30.0, g.multipart_timeout / 4)), id="multipart")
         self.scheduler.add_job(self.watchdog, "interval", seconds=2, id="watchdog")
+        if g.balance_ussd:
+            self.scheduler.add_job(ask, "interval", args=["balance"], hours=g.balance_check_hours, id="balance",
+                                   next_run_time=datetime.now(timezone.utc) + timedelta(minutes=1))
 
     def watchdog(self) -> None:
         """Abort a modem call that runs too long; if even that does not free it, stop for systemd.

@@ -27,7 +27,8 @@ def stale_after(heartbeat_seconds: float) -> float:
     return max(MIN_STALE_SECONDS, 3 * heartbeat_seconds)
 
 
-def assess(row: ModemHealth | None, heartbeat_seconds: float, now: dt.datetime | None = None) -> Assessment:
+def assess(row: ModemHealth | None, heartbeat_seconds: float, now: dt.datetime | None = None,
+           balance_warn_below: float | None = None) -> Assessment:
     now = now or utcnow()
     if row is None:
         return Assessment("never_started", NO_DAEMON,
@@ -47,6 +48,9 @@ def assess(row: ModemHealth | None, heartbeat_seconds: float, now: dt.datetime |
         problems.append(f"the SIM is full ({row.sim_used}/{row.sim_total}): new SMS wait at the operator")
     if row.signal_percent is not None and row.signal_percent < 10:
         problems.append(f"very weak signal ({row.signal_percent}%): move the modem or use a USB extension cable")
+    if balance_warn_below is not None and row.balance is not None and row.balance < balance_warn_below:
+        problems.append(f"SIM credit is low: {row.balance:.2f} (warning below {balance_warn_below:.2f}): "
+                        "recharge it or replies will stop")
     return Assessment("ok", OK, tuple(problems), age)
 
 

@@ -20,6 +20,7 @@ class FakeModem:
     announced: bool = False
     fail_delete: bool = False
     send_errors: list[Exception] = field(default_factory=list)  # raised by the next sends, in order
+    ussd_answers: dict[str, str] = field(default_factory=dict)
     _locations: itertools.count = field(default_factory=lambda: itertools.count(1))
     _refs: itertools.count = field(default_factory=lambda: itertools.count(1))
     _clock: itertools.count = field(default_factory=lambda: itertools.count())
@@ -62,6 +63,12 @@ class FakeModem:
             raise self.send_errors.pop(0)
         self.sent.append((number, text))
         return SendResult((next(self._refs),))
+
+    def ussd(self, code: str, timeout: float = 30) -> str:
+        self._need()
+        if code not in self.ussd_answers:
+            raise ModemError(f"no answer to {code} within {timeout:.0f} s")
+        return self.ussd_answers[code]
 
     def _need(self) -> None:
         if not self.connected:

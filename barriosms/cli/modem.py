@@ -4,7 +4,7 @@ import sys
 
 import click
 
-from .. import health
+from .. import health, ussd
 from ..modem import detect as detection
 from .common import CliState, emit_json, local_time, pass_state, short_time, table
 
@@ -31,7 +31,8 @@ def status(state: CliState, as_json: bool) -> None:
     settings = state.open_db()
     zone = settings.zone
     row = health.read()
-    verdict = health.assess(row, settings.gateway.heartbeat_seconds)
+    verdict = health.assess(row, settings.gateway.heartbeat_seconds,
+                            balance_warn_below=settings.gateway.balance_warn_below)
     data = {"state": verdict.state, "ok": verdict.exit_code == health.OK, "problems": list(verdict.problems),
             "heartbeat_age_seconds": round(verdict.heartbeat_age, 1) if verdict.heartbeat_age is not None else None}
     if row is not None:
@@ -45,6 +46,7 @@ def status(state: CliState, as_json: bool) -> None:
             "last_error": row.last_error, "last_error_at": local_time(row.last_error_at, zone),
             "last_contact_at": local_time(row.last_contact_at, zone), "heartbeat_at": local_time(row.updated_at, zone),
             "pid": row.pid,
+            "balance": row.balance, "balance_text": row.balance_text, "balance_at": local_time(row.balance_at, zone),
         })
     if as_json:
         emit_json(data)
@@ -65,11 +67,44 @@ def _print_status(row, verdict, zone) -> None:
         sim = f"{row.sim_used}/{row.sim_total}" if row.sim_total else "unknown"
         click.echo(f"SIM:       {sim} message slots used")
         click.echo(f"counters:  {row.received_count} received, {row.sent_count} sent")
+        if row.balance_at:
+            click.echo(f"balance:   {row.balance if row.balance is not None else '?'} "
+                       f"({short_time(row.balance_at, zone)}: {row.balance_text})")
         click.echo(f"last error: {row.last_error or '-'}"
                    + (f" ({short_time(row.last_error_at, zone)})" if row.last_error_at else ""))
         click.echo(f"heartbeat: {verdict.heartbeat_age:.0f} s ago (daemon pid {row.pid})")
     for problem in verdict.problems:
         click.echo(f"problem:   {problem}", err=True)
+
+
+@modem.command("ussd")
+@click.argument("code")
+@click.option("--timeout", type=float, default=60, show_default=True, help="Seconds to wait for the answer.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@pass_state
+def ussd_command(state: CliState, code: str, timeout: float, as_json: bool) -> None:
+    """Dial a USSD code through the running daemon (e.g. the balance) and print the answer.
+
+    The daemon owns the modem, so this asks it through the database and waits.
+
+    Example: barriosms modem ussd '*105#'
+    """
+    settings = state.open_db()
+    verdict = health.assess(health.read(), settings.gateway.heartbeat_seconds)
+    if verdict.state != "ok":
+        raise click.ClickException("the daemon cannot run it now: " + "; ".join(verdict.problems))
+    try:
+        request = ussd.queue(code)
+    except ussd.UssdError as exc:
+        raise click.ClickException(str(exc)) from None
+    row = ussd.wait(request.id, timeout)
+    if as_json:
+        emit_json({"code": row.code, "status": row.status, "answer": row.answer, "error": row.error})
+    elif row.status == "done":
+        click.echo(row.answer)
+    if row.status != "done":
+        reason = row.error or f"no answer within {timeout:.0f} s (the request stays queued for 10 minutes)"
+        raise click.ClickException(f"USSD {row.code}: {reason}")
 
 
 def _daemon_port(state: CliState) -> str | None:

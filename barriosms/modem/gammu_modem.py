@@ -126,6 +126,7 @@ class GammuModem:
         # What Gammu is doing right now and since when (monotonic): read by the daemon's watchdog,
         # which may call abort() from its own thread.
         self.busy: tuple[str, float] | None = None
+        self._ussd_answers: list[dict] = []
 
     def _enter(self, what: str) -> None:
         self.busy = (what, time.monotonic())
@@ -224,6 +225,8 @@ class GammuModem:
         # Runs inside Gammu: never call Gammu from here.
         if kind == "SMS":
             self._incoming.set()
+        elif kind == "USSD":
+            self._ussd_answers.append(data)
 
     def disconnect(self) -> None:
         sm, self._sm = self._sm, None
@@ -313,6 +316,20 @@ class GammuModem:
             finally:
                 self._leave()
         return SendResult(tuple(refs))
+
+    def ussd(self, code: str, timeout: float = 30.0) -> str:
+        """Dial a USSD code (a balance check) and return the network's answer."""
+        self._ussd_answers.clear()
+        self._call("enabling USSD answers", "SetIncomingUSSD", Enable=True)
+        self._call(f"dialling {code}", "DialService", Number=code)
+        deadline = time.monotonic() + timeout
+        while not self._ussd_answers:
+            if time.monotonic() > deadline:
+                raise ModemError(f"no answer to {code} within {timeout:.0f} s (the operator may be slow: try again)")
+            self._call("waiting for the USSD answer", "ReadDevice")
+            time.sleep(0.05)
+        answer = self._ussd_answers.pop(0)
+        return str(answer.get("Text", "")).strip()
 
     def status(self) -> ModemStatus:
         """Signal, network and SIM use; a field Gammu cannot get stays empty."""

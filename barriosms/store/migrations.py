@@ -165,6 +165,24 @@ MIGRATIONS += (
     )),
 )
 
+MIGRATIONS += (
+    Migration(4, "USSD requests (balance checks) and the last balance seen", (
+        """CREATE TABLE "ussd_request" (
+            "id" INTEGER NOT NULL PRIMARY KEY,
+            "code" VARCHAR(255) NOT NULL,
+            "purpose" VARCHAR(255) NOT NULL,
+            "status" VARCHAR(255) NOT NULL,
+            "answer" TEXT NOT NULL,
+            "error" TEXT NOT NULL,
+            "created_at" DATETIME NOT NULL,
+            "finished_at" DATETIME)""",
+        'CREATE INDEX "ussd_request_status" ON "ussd_request" ("status")',
+        'ALTER TABLE "modem_health" ADD COLUMN "balance" REAL',
+        'ALTER TABLE "modem_health" ADD COLUMN "balance_text" TEXT NOT NULL DEFAULT \'\'',
+        'ALTER TABLE "modem_health" ADD COLUMN "balance_at" DATETIME',
+    )),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version
 
 _HISTORY_DDL = """CREATE TABLE IF NOT EXISTS "schema_migration" (

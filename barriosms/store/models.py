@@ -178,9 +178,28 @@ class ModemHealth(BaseModel):
     imsi = CharField(default="")
     device = CharField(default="")
     last_error_at = DateTimeField(null=True)
+    balance = FloatField(null=True)
+    balance_text = TextField(default="")
+    balance_at = DateTimeField(null=True)
 
     class Meta:
         table_name = "modem_health"
 
 
-ALL_MODELS = (Neighborhood, InboundMessage, SmsPart, Case, CaseEvent, OutboundMessage, ModemHealth)
+class UssdRequest(BaseModel):
+    """A USSD code to dial (a balance check), asked by the CLI or the scheduler, run by the daemon."""
+
+    id = AutoField()
+    code = CharField()
+    purpose = CharField(default="manual")  # manual, balance
+    status = CharField(default="queued", index=True)  # queued, running, done, failed
+    answer = TextField(default="")
+    error = TextField(default="")
+    created_at = DateTimeField(default=utcnow)
+    finished_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "ussd_request"
+
+
+ALL_MODELS = (Neighborhood, InboundMessage, SmsPart, Case, CaseEvent, OutboundMessage, ModemHealth, UssdRequest)
