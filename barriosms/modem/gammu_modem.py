@@ -8,8 +8,10 @@ Gammu from inside its own callback is forbidden, so the callback only records th
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 import os
+import re
 import tempfile
 import threading
 import time
@@ -19,6 +21,7 @@ from pathlib import Path
 import gammu
 
 from ..config import ModemSettings
+from ..domain import cms
 from ..domain.gsm import is_gsm7, trim_decoder_padding
 from ..sms import ModemError, ModemSendError, ReceivedSms, SendResult
 
@@ -127,6 +130,9 @@ class GammuModem:
         # which may call abort() from its own thread.
         self.busy: tuple[str, float] | None = None
         self._ussd_answers: list[dict] = []
+        self._trace: Path | None = None
+        self._own_trace = False
+        self._trace_names = itertools.count(1)
 
     def _enter(self, what: str) -> None:
         self.busy = (what, time.monotonic())
@@ -169,6 +175,7 @@ class GammuModem:
         finally:
             self._leave()
         try:
+            self._start_trace()
             self._unlock_sim()
             identity = ModemIdentity(self._safe(sm.GetManufacturer), self._model(), self._safe(sm.GetIMEI),
                                      self._safe(sm.GetSIMIMSI))
@@ -182,6 +189,46 @@ class GammuModem:
             self.disconnect()
             raise
         return identity
+
+    # -- Gammu's trace: where the +CMS ERROR code of a failed send can be read ------------------
+
+    def _start_trace(self) -> None:
+        """Gammu reports most +CMS ERRORs as ERR_UNKNOWN and logs the code: keep a trace to read it."""
+        assert self._sm is not None and self._dir is not None
+        configured = self.settings.gammu_options.get("logfile")
+        if configured:
+            # The technician's own Gammu log: read it, never rotate or replace it.
+            self._trace, self._own_trace = Path(configured), False
+            return
+        self._trace, self._own_trace = self._dir / f"gammu-{next(self._trace_names)}.log", True
+        self._sm.SetDebugFile(str(self._trace))
+        self._sm.SetDebugLevel("text")
+
+    def _trace_offset(self) -> int:
+        try:
+            return self._trace.stat().st_size if self._trace else 0
+        except OSError:
+            return 0
+
+    def _cms_error_since(self, offset: int) -> int | None:
+        if self._trace is None:
+            return None
+        try:
+            with open(self._trace, "rb") as fh:
+                fh.seek(offset)
+                found = re.findall(rb"CMS Error (\d+)", fh.read())
+        except OSError:
+            return None
+        return int(found[-1]) if found else None
+
+    def _rotate_trace(self, limit: int = 2_000_000) -> None:
+        # Gammu writes its log without O_APPEND, so it cannot be truncated under it: switch files.
+        if not self._own_trace or self._sm is None or self._dir is None or self._trace_offset() < limit:
+            return
+        old, self._trace = self._trace, self._dir / f"gammu-{next(self._trace_names)}.log"
+        self._sm.SetDebugFile(str(self._trace))
+        if old is not None:
+            old.unlink(missing_ok=True)
 
     def _unlock_sim(self) -> None:
         assert self._sm is not None
@@ -306,16 +353,29 @@ class GammuModem:
             if self._sm is None:
                 raise ModemError("the modem is not connected", reconnect=True)
             self._enter(f"sending to {number}")
+            offset = self._trace_offset()
             try:
                 refs.append(int(self._sm.SendSMS(part)))
             except gammu.GSMError as exc:
                 if _is_connection_error(exc):
                     raise ModemError(f"sending to {number} failed: {describe(exc)}", reconnect=True) from exc
-                raise ModemSendError(f"sending to {number} failed: {describe(exc)}",
-                                     permanent=_is_permanent(exc)) from exc
+                raise self._send_error(number, exc, self._cms_error_since(offset)) from exc
             finally:
                 self._leave()
+        self._rotate_trace()
         return SendResult(tuple(refs))
+
+    def _send_error(self, number: str, exc: gammu.GSMError, code: int | None) -> ModemSendError:
+        if isinstance(exc, gammu.ERR_EMPTYSMSC) or code == 330:
+            return ModemSendError(
+                "the SIM has no SMS centre number: set [modem] smsc = +591... (ask the operator) and reload "
+                "(systemctl reload barriosms); the message stays queued", permanent=False)
+        if code is not None:
+            cause = cms.classify(code)
+            kind = "permanent" if cause.permanent else "temporary"
+            return ModemSendError(f"sending to {number} failed: +CMS ERROR {code} ({cause.description}, {kind})",
+                                  permanent=cause.permanent)
+        return ModemSendError(f"sending to {number} failed: {describe(exc)}", permanent=_is_permanent(exc))
 
     def ussd(self, code: str, timeout: float = 30.0) -> str:
         """Dial a USSD code (a balance check) and return the network's answer."""
