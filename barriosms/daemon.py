@@ -27,7 +27,7 @@ from . import outbox, ussd
 from .config import Settings
 from .domain.categories import load_categories
 from .domain.replies import Templates
-from .gateway import Gateway, Modem
+from .gateway import Gateway, Modem, StoreUnavailable
 from .intake import Intake, IntakeRules
 from .modem.gammu_modem import GammuModem
 from .sms import ModemError
@@ -45,6 +45,8 @@ USB_RESET_AFTER = 3
 SOFT_RESET_AFTER = 2
 # After aborting a stuck call, how long to wait for Gammu to give up before exiting for systemd.
 ABORT_GRACE_SECONDS = 30.0
+# With the database refusing writes, how long to wait before reading the SIM again.
+STORE_RETRY_SECONDS = 15.0
 
 
 def build_rules(settings: Settings) -> IntakeRules:
@@ -97,6 +99,7 @@ class ModemThread(threading.Thread):
         self._held = False
         self._failed_connects = 0
         self._losses = 0
+        self._store_problem: str | None = None
 
     def reload(self, settings: Settings) -> None:
         """Take new settings (SIGHUP): applied by the modem thread itself, between two jobs."""
@@ -135,11 +138,19 @@ class ModemThread(threading.Thread):
             try:
                 self._work(wanted)
                 self._losses = 0
+                if self._store_problem:
+                    log.info("the database accepts writes again")
+                    self._store_problem = None
             except ModemError as exc:
                 if exc.reconnect:
                     self._lost(str(exc))
                 else:
                     log.warning("%s", exc)
+            except StoreUnavailable as exc:
+                if str(exc) != self._store_problem:
+                    log.error("%s", exc)  # once per change: the technician must act, the retries are quiet
+                    self._store_problem = str(exc)
+                self.stop_event.wait(STORE_RETRY_SECONDS)
 
     def _hold_if_asked(self) -> bool:
         if self.hold.is_set():

@@ -14,12 +14,18 @@ from typing import Protocol
 from . import outbox
 from .config import GatewaySettings
 from .intake import Intake
+from peewee import DatabaseError
+
 from .sms import ModemError, ModemSendError, ReceivedSms, SendResult
 from .store.models import ModemHealth, database, utcnow
 
 log = logging.getLogger(__name__)
 
 HEALTH_ID = 1
+
+
+class StoreUnavailable(Exception):
+    """The database refused a write (disk full, read-only, locked for too long): nothing may leave the SIM."""
 
 
 class Modem(Protocol):
@@ -45,7 +51,14 @@ class Gateway:
         """
         new = 0
         for sms in self.modem.read_all():
-            if self.intake.store(sms):
+            try:
+                stored = self.intake.store(sms)
+            except DatabaseError as exc:
+                folder = os.path.dirname(str(self.intake_database())) or "."
+                raise StoreUnavailable(
+                    f"cannot store the SMS from {sms.sender} ({exc}); it stays on the SIM until this is fixed: "
+                    f"check free space (df -h {folder}) and that the database file is writable") from exc
+            if stored:
                 new += 1
             # Only here, after the commit (synchronous=FULL), may the SIM forget the message.
             try:
@@ -96,6 +109,10 @@ class Gateway:
         if sent:
             self._count(sent=sent)
         return sent
+
+    @staticmethod
+    def intake_database() -> str:
+        return database.database or ""
 
     # -- health ------------------------------------------------------------------------------
 

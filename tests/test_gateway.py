@@ -181,3 +181,26 @@ def test_multipart_message_is_delivered_when_every_part_is(gateway):
     outbox.apply_status_report(5, 0x00)
     assert OutboundMessage.get().delivery == "delivered" and OutboundMessage.get().delivered_at is not None
     assert outbox.apply_status_report(5, 0x00) is None  # a repeated report changes nothing
+
+
+def test_database_full_keeps_messages_on_the_sim(gateway, modem):
+    from barriosms.gateway import StoreUnavailable
+    from barriosms.store.models import database
+
+    senders = []
+    # SQLite's own limit makes a write fail with "database or disk is full", as a full disk would.
+    pages = database.execute_sql("PRAGMA page_count").fetchone()[0]
+    database.execute_sql(f"PRAGMA max_page_count = {pages + 2}")
+    try:
+        with pytest.raises(StoreUnavailable, match="stays on the SIM.*df -h"):
+            for i in range(200):  # a few writes still fit in the last free pages
+                senders.append(f"+591700001{i:02d}")
+                modem.arrive(senders[-1], "B12 " + "x" * 2000)
+                gateway.receive()
+        assert modem.sim, "the message that could not be stored must still be on the SIM"
+    finally:
+        database.execute_sql("PRAGMA max_page_count = 1073741823")
+    gateway.receive()  # room again: what stayed on the SIM is stored now
+    assert modem.sim == {}
+    stored = [m.phone for m in InboundMessage.select()]
+    assert sorted(stored) == sorted(senders)  # every message once: none lost, none twice
