@@ -74,7 +74,7 @@ class GatewaySettings:
     retry_max_seconds: float = 1800.0
     heartbeat_seconds: float = 30.0
     # A single modem operation running longer than this is aborted and the modem reopened.
-    modem_timeout: float = 120.0
+    modem_timeout: float = 60.0
     # Ask the network for a status report on every SMS sent, to show delivered/undelivered.
     delivery_reports: bool = True
     # Prepaid credit check by USSD (e.g. *105#), every balance_check_hours; a warning below the threshold.

@@ -137,6 +137,16 @@ def recover_interrupted() -> int:
     return len(rows)
 
 
+def retry(ids: list[int] | None = None, *, all_failed: bool = False, now: dt.datetime | None = None) -> int:
+    """Put failed messages back in the queue with a fresh count of attempts (after a fix)."""
+    now = now or utcnow()
+    query = OutboundMessage.update(status="queued", attempts=0, next_attempt_at=now)
+    with database.atomic("IMMEDIATE"):
+        if all_failed:
+            return query.where(OutboundMessage.status == "failed").execute()
+        return query.where(OutboundMessage.id.in_(ids or []) & (OutboundMessage.status == "failed")).execute()
+
+
 def list_messages(status: str | None = None, limit: int | None = None) -> list[OutboundMessage]:
     q = OutboundMessage.select().order_by(OutboundMessage.id.desc())
     if status:

@@ -152,3 +152,16 @@ def test_config_check_reports_a_broken_template_copy(invoke, ini, tmp_path):
     ini.write_text(ini.read_text() + f"[gateway]\nreplies = {replies}\n")
     result = invoke("config", "check", code=1)
     assert str(replies) in result.output
+
+
+def test_outbox_retry_failed(ready):
+    from barriosms.store.models import OutboundMessage
+
+    open_case()
+    OutboundMessage.update(status="failed", attempts=5, last_error="no SMSC").execute()
+    [msg_id] = [m.id for m in OutboundMessage.select()]
+    assert "1 message(s) queued again" in ready("outbox", "retry", str(msg_id)).output
+    queued = json.loads(ready("outbox", "list", "--json", "--status", "queued").output)
+    assert [(m["id"], m["attempts"]) for m in queued] == [(msg_id, 0)]
+    assert "0 of 1 queued again" in ready("outbox", "retry", str(msg_id), code=1).output
+    assert "--failed" in ready("outbox", "retry", code=2).output

@@ -41,3 +41,21 @@ def list_(state: CliState, status: str | None, limit: int | None, as_json: bool)
           [[m.id, m.status, m.delivery or "-", m.recipient, m.attempts, short_time(m.created_at, zone),
             short_time(m.sent_at, zone), clip(m.text, 40), clip(m.last_error, 30)] for m in rows],
           empty="the outbox is empty")
+
+
+@outbox_group.command("retry")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--failed", "all_failed", is_flag=True, help="Every failed message.")
+@pass_state
+def retry(state: CliState, ids: tuple[int, ...], all_failed: bool) -> None:
+    """Queue failed messages again, with a fresh count of attempts (after fixing the cause).
+
+    Example: barriosms outbox retry --failed
+    """
+    if not ids and not all_failed:
+        raise click.UsageError("name message ids (see `barriosms outbox list --status failed`) or use --failed")
+    state.open_db()
+    count = outbox.retry(list(ids), all_failed=all_failed)
+    if ids and count < len(ids):
+        raise click.ClickException(f"{count} of {len(ids)} queued again: the others do not exist or have not failed")
+    click.echo(f"{count} message(s) queued again; the daemon sends them within a second")

@@ -366,10 +366,11 @@ class GammuModem:
         return SendResult(tuple(refs))
 
     def _send_error(self, number: str, exc: gammu.GSMError, code: int | None) -> ModemSendError:
-        if isinstance(exc, gammu.ERR_EMPTYSMSC) or code == 330:
+        if isinstance(exc, (gammu.ERR_EMPTYSMSC, gammu.ERR_GETTING_SMSC)) or code == 330:
             return ModemSendError(
-                "the SIM has no SMS centre number: set [modem] smsc = +591... (ask the operator) and reload "
-                "(systemctl reload barriosms); the message stays queued", permanent=False)
+                "the SIM has no SMS centre number: set [modem] smsc = +591... (ask the operator), reload "
+                "(systemctl reload barriosms) and, for messages already failed, run `barriosms outbox retry "
+                "--failed`", permanent=False)
         if code is not None:
             cause = cms.classify(code)
             kind = "permanent" if cause.permanent else "temporary"

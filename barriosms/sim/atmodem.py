@@ -22,6 +22,7 @@ from typing import Callable
 import gammu
 
 from ..domain.gsm import is_gsm7, trim_decoder_padding
+from .faults import normalise
 
 log = logging.getLogger(__name__)
 
@@ -106,10 +107,58 @@ class ATModem:
         self._busy = False
         self._cmgs: tuple[int, bytearray, float, str] | None = None  # length, data, started, text-mode number
         self.commands: list[tuple[float, str]] = []  # every command line, for benchmarks and tests
+        self.faults: dict[str, dict] = {}
+        self._timers: list[tuple[float, Callable[[], None]]] = []
+        self._next_flood = 0.0
+        self._flood_count = 0
+        self._pin_locked = False
+        self.ussd_answers: dict[str, str] = {"*105#": "Su saldo es Bs 12.50. Vigencia 30/12/2026"}
+
+    # -- faults and timers -------------------------------------------------------------------
+
+    def set_fault(self, name: str, **args) -> dict:
+        self.faults[name] = normalise(name, args)
+        if name == "pin":
+            self._pin_locked = True
+        return dict(self.faults)
+
+    def clear_fault(self, name: str | None = None) -> dict:
+        for key in ([name] if name else list(self.faults)):
+            self.faults.pop(key, None)
+            if key == "pin":
+                self._pin_locked = False
+        return dict(self.faults)
+
+    def _later(self, seconds: float, action: Callable[[], None]) -> None:
+        self._timers.append((self.clock() + seconds, action))
+
+    def next_timer(self) -> float | None:
+        """Seconds until something is due (None: nothing scheduled), for the server's select()."""
+        due = [t for t, _ in self._timers]
+        if "flood" in self.faults:
+            due.append(self._next_flood)
+        return max(0.0, min(due) - self.clock()) if due else None
+
+    def tick(self) -> None:
+        now = self.clock()
+        due = [a for t, a in self._timers if t <= now]
+        self._timers = [(t, a) for t, a in self._timers if t > now]
+        for action in due:
+            action()
+        flood = self.faults.get("flood")
+        if flood and now >= self._next_flood:
+            self._next_flood = now + flood["interval"]
+            if not self._busy and self._cmgs is None:
+                self._flood_count += 1
+                lines = (f"^RSSI:{self.signal_rssi}", "^BOOT:20515219,0,0,0,72", "^MODE:5,4",
+                         "^DSFLOWRPT:0000016E,00000000,00000000,0000000000031A0E,000000000001AC44,0003E800,0003E800")
+                self._write(f"\r\n{lines[self._flood_count % len(lines)]}\r\n")
 
     # -- I/O ---------------------------------------------------------------------------------
 
     def feed(self, data: bytes) -> None:
+        if "hang" in self.faults:
+            return  # a hung modem reads and answers nothing
         for byte in data:
             if self._cmgs is not None:
                 self._feed_message(byte)
@@ -305,18 +354,31 @@ class ATModem:
 
     def _cmd_cpin(self, mode, args):
         if mode == "read":
-            self._info("+CPIN: READY")
+            self._info("+CPIN: SIM PIN" if self._pin_locked else "+CPIN: READY")
             self._final("OK")
         elif mode == "test":
             self._final("OK")
-        else:
+        elif not self._pin_locked:
             self._error(cme=3)  # operation not allowed: no PIN is asked
+        elif args.split(",")[0].strip().strip('"') == self.faults.get("pin", {}).get("pin"):
+            self._pin_locked = False
+            self._final("OK")
+        else:
+            self._error(cme=16)  # incorrect password
+
+    def _locked(self) -> bool:
+        """SMS commands on a SIM that still wants its PIN fail, as on a real stick."""
+        if self._pin_locked:
+            self._error(cme=11)
+            return True
+        return False
 
     def _cmd_csq(self, mode, args):
         if mode == "test":
             self._info("+CSQ: (0-31,99),(0-7,99)")
         else:
-            self._info(f"+CSQ: {self.signal_rssi},99")
+            rssi = 99 if "unregistered" in self.faults else self.signal_rssi
+            self._info(f"+CSQ: {rssi},99")
         self._final("OK")
 
     def _registration(self, name: str, attr: str, mode: str, args: str) -> None:
@@ -324,8 +386,11 @@ class ATModem:
             setattr(self.settings, attr, int(args.split(",")[0] or 0))
         elif mode == "read":
             n = getattr(self.settings, attr)
-            # n=2 asks for the location area and cell too, as Gammu does.
-            self._info(f'+{name}: {n},1,"{self.identity.lac}","{self.identity.cell}"' if n == 2 else f"+{name}: {n},1")
+            if "unregistered" in self.faults:
+                self._info(f"+{name}: {n},2")  # not registered, searching
+            else:
+                # n=2 asks for the location area and cell too, as Gammu does.
+                self._info(f'+{name}: {n},1,"{self.identity.lac}","{self.identity.cell}"' if n == 2 else f"+{name}: {n},1")
         elif mode == "test":
             self._info(f"+{name}: (0-2)")
         self._final("OK")
@@ -345,10 +410,34 @@ class ATModem:
     def _cmd_ccwa(self, mode, args): self._final("OK")
 
     def _cmd_cusd(self, mode, args):
-        # USSD sessions (balance checks) are not simulated yet; accepting the setting is enough for Gammu.
         if mode == "read":
             self._info("+CUSD: 0")
+        elif mode == "test":
+            self._info("+CUSD: (0-2)")
+        elif mode == "set":
+            fields = [f.strip() for f in args.split(",")]
+            if len(fields) >= 2 and fields[1]:
+                code = self._text_in(fields[1].strip('"'))
+                self._final("OK")
+                self._later(0.2, lambda: self._ussd_answer(code))
+                return
         self._final("OK")
+
+    def _ussd_answer(self, code: str) -> None:
+        answer = self.ussd_answers.get(code)
+        if answer is None:
+            self._urc("+CUSD: 4")  # operation not supported
+        else:
+            self._urc(f'+CUSD: 0,"{self._text_out(answer)}",15')
+
+    def _text_in(self, text: str) -> str:
+        """A string argument as the client wrote it in the current character set (AT+CSCS)."""
+        if self.settings.cscs == "UCS2":
+            try:
+                return bytes.fromhex(text).decode("utf-16-be")
+            except ValueError:
+                return text
+        return text
 
     def _cmd_cops(self, mode, args):
         if mode == "set":
@@ -357,7 +446,7 @@ class ATModem:
                 self.settings.cops_format = int(fields[1])
         elif mode == "read":
             name = self.identity.operator_code if self.settings.cops_format == 2 else self.identity.operator
-            self._info(f'+COPS: 0,{self.settings.cops_format},"{name}",0')
+            self._info("+COPS: 0" if "unregistered" in self.faults else f'+COPS: 0,{self.settings.cops_format},"{name}",0')
         elif mode == "test":
             self._info(f'+COPS: (2,"{self.identity.operator}","{self.identity.operator}","{self.identity.operator_code}",0),,(0-4),(0-2)')
         self._final("OK")
@@ -366,8 +455,11 @@ class ATModem:
         if mode == "set":
             self.smsc = args.split(",")[0].strip().strip('"')
         elif mode == "read":
-            kind = 145 if self.smsc.startswith("+") else 129
-            self._info(f'+CSCA: "{self.smsc}",{kind}')
+            if "empty_smsc" in self.faults:
+                self._info('+CSCA: "",129')
+            else:
+                kind = 145 if self.smsc.startswith("+") else 129
+                self._info(f'+CSCA: "{self.smsc}",{kind}')
         self._final("OK")
 
     def _cmd_cclk(self, mode, args):
@@ -415,6 +507,8 @@ class ATModem:
         return sum(1 for s in self.slots if s is not None)
 
     def _cmd_cpms(self, mode, args):
+        if mode != "test" and self._locked():
+            return
         total = len(self.slots)
         if mode == "test":
             self._info('+CPMS: ("SM"),("SM"),("SM")')
@@ -437,6 +531,8 @@ class ATModem:
     def _cmd_cmgr(self, mode, args):
         if mode == "test":
             self._final("OK")
+            return
+        if self._locked():
             return
         try:
             index = self._slot(args)
@@ -470,6 +566,14 @@ class ATModem:
             self._info('+CMGL: (0-4)' if self.settings.cmgf == 0 else '+CMGL: ("REC UNREAD","REC READ","STO UNSENT","STO SENT","ALL")')
             self._final("OK")
             return
+        if self._locked():
+            return
+        if "cmgl_error" in self.faults:
+            self._final("ERROR")
+            return
+        if "cmgl_hang" in self.faults:
+            self._busy = False  # the command is lost: no answer ever comes, later ones are served
+            return
         wanted = args.strip().strip('"').upper() or ("0" if self.settings.cmgf == 0 else "REC UNREAD")
         if wanted in ("4", "ALL"):
             stats = {0, 1, 2, 3}
@@ -494,6 +598,11 @@ class ATModem:
             self._info(f"+CMGD: (1-{len(self.slots)}),(0-4)")
             self._final("OK")
             return
+        if self._locked():
+            return
+        if "cmgd_fail" in self.faults:
+            self._error(cms=500)
+            return
         parts = [p.strip() for p in args.split(",")]
         flag = int(parts[1]) if len(parts) > 1 and parts[1] else 0
         if flag == 4:
@@ -516,6 +625,8 @@ class ATModem:
             return
         if mode != "set":
             self._final("ERROR")
+            return
+        if self._locked():
             return
         if self.settings.cmgf == 0:
             length = int(args.split(",")[0])
@@ -544,6 +655,10 @@ class ATModem:
             log.warning("AT+CMGS: undecodable PDU (%s)", exc)
             self._error(cms=304)  # invalid PDU mode parameter
             return
+        refused = self._refuse_send(pdu if has_smsc else b"\x00" + pdu)
+        if refused is not None:
+            self._error(cms=refused)
+            return
         udh = sms.get("UDH") or {}
         concat = None
         if str(udh.get("Type", "")).startswith("Concatenated") and udh.get("AllParts", 0) > 1:
@@ -552,8 +667,59 @@ class ATModem:
         text = trim_decoder_padding(sms.get("Text") or "")
         self._record(SentPart(sms.get("Number", ""), text, next(self._refs), started, concat,
                               str(sms.get("Coding", ""))))
-        self._info(f"+CMGS: {self.sent[-1].reference}")
+        reference = self.sent[-1].reference
+        full = pdu if has_smsc else b"\x00" + pdu
+        if full[full[0] + 1] & 0x20 and "delivery_reports" in self.faults:
+            report = self.faults["delivery_reports"]
+            self._later(report["delay"], lambda: self._status_report(reference, sms.get("Number", ""), report["status"]))
+        slow = self.faults.get("slow_send")
+        if slow:
+            # The answer comes late; the modem stays busy (URCs held) until then.
+            self._later(slow["seconds"], lambda: (self._info(f"+CMGS: {reference}"), self._final("OK")))
+            return
+        self._info(f"+CMGS: {reference}")
         self._final("OK")
+
+    def _refuse_send(self, pdu: bytes) -> int | None:
+        """The +CMS ERROR code a faulty network or SIM gives this send, if any."""
+        if "unregistered" in self.faults:
+            return 331  # no network service
+        if "empty_smsc" in self.faults and pdu[0] == 0:
+            return 330  # SMSC address unknown
+        fault = self.faults.get("send_error")
+        if fault:
+            if fault["count"] > 0:
+                fault["count"] -= 1
+                if fault["count"] == 0:
+                    self.faults.pop("send_error")
+            return fault["code"]
+        return None
+
+    def _status_report(self, reference: int, number: str, status: int) -> None:
+        """The network's SMS-STATUS-REPORT for a sent message, stored or shown per AT+CNMI's ds."""
+        # Gammu cannot encode a status report, so borrow its encoding of the address and the time
+        # from a DELIVER PDU and put the report's own three one-byte fields around them.
+        deliver = gammu.EncodePDU({**_EMPTY_SMS, "Number": number, "SMSC": {"Number": self.smsc},
+                                   "Type": "Deliver", "DateTime": dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc)},
+                                  Layout="Deliver")
+        smsc_part = deliver[: deliver[0] + 1]
+        i = deliver[0] + 1
+        address = deliver[i + 1: i + 3 + (deliver[i + 1] + 1) // 2]
+        j = i + 1 + len(address) + 2  # skip PID and DCS
+        stamp = deliver[j: j + 7]
+        pdu = smsc_part + bytes([0x06, reference % 256]) + address + stamp + stamp + bytes([status])
+        stored = Stored(pdu=pdu, sender=number, text="", when=None)
+        ds = self.settings.cnmi[3] if len(self.settings.cnmi) > 3 else 0
+        if ds == 1:
+            self._urc(f"+CDS: {stored.tpdu_length}\r\n{pdu.hex().upper()}")
+            return
+        for index, slot in enumerate(self.slots, start=1):
+            if slot is None:
+                self.slots[index - 1] = stored
+                if ds == 2:
+                    self._urc(f'+CDSI: "SM",{index}')
+                return
+        self.pending.append(stored)
 
     def _record(self, part: SentPart) -> None:
         self.sent.append(part)
@@ -627,6 +793,8 @@ class ATModem:
         return None
 
     def _announce(self, index: int) -> None:
+        if "no_cmti" in self.faults:
+            return
         mode, mt = self.settings.cnmi[0], self.settings.cnmi[1]
         if mode > 0 and mt == 1:
             self._urc(f'+CMTI: "SM",{index}')
@@ -638,7 +806,10 @@ class ATModem:
     def status(self) -> dict:
         return {"used": self.used, "total": len(self.slots), "pending": len(self.pending),
                 "cnmi": list(self.settings.cnmi), "echo": self.settings.echo, "sent": len(self.sent),
-                "smsc": self.smsc}
+                "smsc": self.smsc, "faults": dict(self.faults)}
+
+
+_EMPTY_SMS = gammu.EncodeSMS({"Class": -1, "Unicode": False, "Entries": [{"ID": "ConcatenatedTextLong", "Buffer": ""}]})[0]
 
 
 def _gsm_encodable(text: str) -> bool:

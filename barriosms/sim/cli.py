@@ -9,6 +9,7 @@ import click
 
 from . import control as ctl
 from . import server
+from .faults import FAULTS, FaultError, normalise, parse_spec
 
 
 def _control_option(fn):
@@ -37,18 +38,24 @@ def sim() -> None:
 @click.option("--slots", type=click.IntRange(1, 255), default=30, show_default=True, help="SIM message slots.")
 @click.option("--smsc", default="+59170000000", show_default=True, help="SMS centre number on the SIM.")
 @click.option("--trace", metavar="FILE", help="Append every byte exchanged with the client to FILE.")
-def serve(device: str, control_path: str, slots: int, smsc: str, trace: str | None) -> None:
+@click.option("--fault", "fault_specs", multiple=True, metavar="NAME[:k=v,...]",
+              help="Start with a fault on (repeatable); `barriosms sim fault list` names them.")
+def serve(device: str, control_path: str, slots: int, smsc: str, trace: str | None, fault_specs: tuple[str, ...]) -> None:
     """Run the simulated modem in the foreground until SIGTERM or Ctrl-C.
 
-    Example: barriosms sim serve --device /tmp/modem --control /tmp/modem.control --slots 30
+    Example: barriosms sim serve --device /tmp/modem --control /tmp/modem.control --fault flood:interval=0.1
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        faults = [(name, normalise(name, args)) for name, args in map(parse_spec, fault_specs)]
+    except FaultError as exc:
+        raise click.BadParameter(str(exc), param_hint="--fault") from None
 
     def ready(pts: str) -> None:
         click.echo(f"simulated modem on {pts} at {device}, control at {control_path}", err=False)
 
     try:
-        server.run(device, control_path, slots=slots, smsc=smsc, trace=trace, ready=ready)
+        server.run(device, control_path, slots=slots, smsc=smsc, trace=trace, faults=faults, ready=ready)
     except OSError as exc:
         raise click.ClickException(f"cannot start the simulated modem: {exc}") from None
 
@@ -108,6 +115,79 @@ def status(control_path: str, as_json: bool) -> None:
     else:
         click.echo(f"SIM {answer['used']}/{answer['total']} used, {answer['pending']} waiting, "
                    f"CNMI {answer['cnmi']}, {answer['sent']} sent")
+
+
+@sim.group()
+def fault() -> None:
+    """Switch the simulated modem's fault profiles on and off while it runs.
+
+    Example: barriosms sim fault --help
+    """
+
+
+@fault.command("on")
+@_control_option
+@click.argument("name", type=click.Choice(sorted(FAULTS)))
+@click.option("--arg", "args", multiple=True, metavar="KEY=VALUE", help="A fault argument (repeatable).")
+def fault_on(control_path: str, name: str, args: tuple[str, ...]) -> None:
+    """Turn a fault on (or change its arguments).
+
+    Example: barriosms sim fault on --control /tmp/modem.control send_error --arg code=38 --arg count=2
+    """
+    values = {}
+    for item in args:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--arg")
+        values[key] = value
+    active = _call(ctl.set_fault, control_path, name, **values)
+    click.echo(f"active faults: {_describe(active)}")
+
+
+@fault.command("off")
+@_control_option
+@click.argument("name", type=click.Choice(sorted(FAULTS)))
+def fault_off(control_path: str, name: str) -> None:
+    """Turn one fault off.
+
+    Example: barriosms sim fault off --control /tmp/modem.control vanish
+    """
+    click.echo(f"active faults: {_describe(_call(ctl.clear_fault, control_path, name))}")
+
+
+@fault.command("clear")
+@_control_option
+def fault_clear(control_path: str) -> None:
+    """Turn every fault off.
+
+    Example: barriosms sim fault clear --control /tmp/modem.control
+    """
+    _call(ctl.clear_fault, control_path)
+    click.echo("active faults: none")
+
+
+@fault.command("list")
+@click.option("--control", "control_path", metavar="PATH", help="Also show which are on in this running modem.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def fault_list(control_path: str | None, as_json: bool) -> None:
+    """List the fault profiles, what each models, its arguments, and which are on.
+
+    Example: barriosms sim fault list --control /tmp/modem.control
+    """
+    active = _call(ctl.active_faults, control_path) if control_path else {}
+    if as_json:
+        click.echo(json.dumps([{"name": f.name, "models": f.models, "args": f.defaults, "on": f.name in active,
+                                "active_args": active.get(f.name)} for f in FAULTS.values()], indent=2))
+        return
+    for f in FAULTS.values():
+        mark = "ON " if f.name in active else "   "
+        args = ", ".join(f"{k}={v}" for k, v in (active.get(f.name) or f.defaults).items())
+        click.echo(f"{mark}{f.name:<17} {f.models}" + (f" [{args}]" if args else ""))
+
+
+def _describe(active: dict) -> str:
+    return ", ".join(f"{k}({', '.join(f'{a}={v}' for a, v in args.items())})" if args else k
+                     for k, args in active.items()) or "none"
 
 
 if __name__ == "__main__":

@@ -40,3 +40,16 @@ def inject_text(control_path: str, sender: str, text: str) -> dict:
 
 def sent_messages(control_path: str) -> list[dict]:
     return send_request(control_path, {"cmd": "sent"})["messages"]
+
+
+def set_fault(control_path: str, name: str, **args) -> dict:
+    return send_request(control_path, {"cmd": "fault", "on": name, "args": args})["active"]
+
+
+def clear_fault(control_path: str, name: str | None = None) -> dict:
+    request = {"cmd": "fault", "off": name} if name else {"cmd": "fault", "clear": True}
+    return send_request(control_path, request)["active"]
+
+
+def active_faults(control_path: str) -> dict:
+    return send_request(control_path, {"cmd": "faults"})["active"]

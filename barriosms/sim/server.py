@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .atmodem import ATModem
+from .faults import FaultError
 
 log = logging.getLogger(__name__)
 
@@ -52,18 +53,17 @@ class SimServer:
             "sent": lambda req: {"messages": self.modem.sent_messages()},
             "status": lambda req: self.modem.status(),
             "commands": lambda req: {"commands": [{"at_epoch": t, "line": c} for t, c in self.modem.commands]},
+            "fault": self._fault,
+            "faults": lambda req: {"active": dict(self.modem.faults)},
+            "ussd": self._ussd,
         }
+        self.vanished = False
+        self._sel: selectors.BaseSelector | None = None
 
     # -- setup ---------------------------------------------------------------------------------
 
     def open(self) -> str:
-        self.master, self.slave = pty.openpty()
-        # Raw: no line discipline between Gammu and the modem (no echo, no CR/LF translation).
-        tty.setraw(self.slave)
-        tty.setraw(self.master)
-        os.set_blocking(self.master, False)
-        name = os.ttyname(self.slave)
-        _replace_symlink(self.device, name)
+        name = self._open_pty()
         if self.control.exists() or self.control.is_symlink():
             self.control.unlink()
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -72,33 +72,100 @@ class SimServer:
         self.listener.setblocking(False)
         return name
 
+    def _open_pty(self) -> str:
+        self.master, self.slave = pty.openpty()
+        # Raw: no line discipline between Gammu and the modem (no echo, no CR/LF translation).
+        tty.setraw(self.slave)
+        tty.setraw(self.master)
+        os.set_blocking(self.master, False)
+        name = os.ttyname(self.slave)
+        _replace_symlink(self.device, name)
+        return name
+
+    def _close_pty(self) -> None:
+        try:
+            self.device.unlink()
+        except FileNotFoundError:
+            pass
+        os.close(self.master)
+        os.close(self.slave)
+
     def close(self) -> None:
         for sock in list(self._clients):
             sock.close()
         self.listener.close()
-        for path in (self.device, self.control):
-            try:
-                path.unlink()
-            except FileNotFoundError:
-                pass
-        os.close(self.master)
-        os.close(self.slave)
+        try:
+            self.control.unlink()
+        except FileNotFoundError:
+            pass
+        if not self.vanished:
+            self._close_pty()
         self.trace.close()
+
+    # -- faults -------------------------------------------------------------------------------
+
+    def _fault(self, request: dict) -> dict:
+        try:
+            if request.get("clear"):
+                was_vanished = "vanish" in self.modem.faults
+                self.modem.clear_fault()
+                if was_vanished:
+                    self._replug()
+            elif "on" in request:
+                name = request["on"]
+                self.modem.set_fault(name, **(request.get("args") or {}))
+                if name == "vanish" and not self.vanished:
+                    self._unplug()
+            elif "off" in request:
+                name = request["off"]
+                self.modem.clear_fault(name)
+                if name == "vanish" and self.vanished:
+                    self._replug()
+            else:
+                raise FaultError("say on NAME, off NAME or clear")
+        except FaultError as exc:
+            raise ValueError(str(exc)) from None
+        log.info("faults now: %s", self.modem.faults or "none")
+        return {"active": dict(self.modem.faults)}
+
+    def _unplug(self) -> None:
+        if self._sel is not None:
+            self._sel.unregister(self.master)
+        self._close_pty()
+        self.vanished = True
+        log.info("device %s vanished", self.device)
+
+    def _replug(self) -> None:
+        name = self._open_pty()
+        if self._sel is not None:
+            self._sel.register(self.master, selectors.EVENT_READ, "pty")
+        self.vanished = False
+        self.modem.take_output()  # nothing said while unplugged reaches the new connection
+        self.modem.settings.echo = True  # a replugged stick starts with its defaults
+        log.info("device %s is back on %s", self.device, name)
+
+    def _ussd(self, request: dict) -> dict:
+        self.modem.ussd_answers[str(request["code"])] = str(request["answer"])
+        return {"answers": dict(self.modem.ussd_answers)}
 
     # -- loop ----------------------------------------------------------------------------------
 
     def serve(self) -> None:
         sel = selectors.DefaultSelector()
+        self._sel = sel
         sel.register(self.master, selectors.EVENT_READ, "pty")
         sel.register(self.listener, selectors.EVENT_READ, "listen")
         while not self.stop:
-            for key, _ in sel.select(timeout=0.2):
+            timer = self.modem.next_timer()
+            timeout = 0.2 if timer is None else min(0.2, timer)
+            for key, _ in sel.select(timeout=timeout):
                 if key.data == "pty":
                     self._from_pty()
                 elif key.data == "listen":
                     self._accept(sel)
                 else:
                     self._from_client(sel, key.fileobj)
+            self.modem.tick()
             self._to_pty()
 
     def _from_pty(self) -> None:
@@ -114,6 +181,8 @@ class SimServer:
         self.modem.feed(data)
 
     def _to_pty(self) -> None:
+        if self.vanished:
+            return  # output waits in the modem; _replug drops it
         out = self.modem.take_output()
         if not out:
             return
@@ -169,7 +238,7 @@ class SimServer:
                 return {"ok": False, "error": f"unknown command {request.get('cmd')!r}; known: {sorted(self.handlers)}"}
             result = handler(request)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            return {"ok": False, "error": f"bad request: {exc}"}
+            return {"ok": False, "error": str(exc) if isinstance(exc, ValueError) else f"bad request: {exc!r}"}
         return {"ok": True, **result}
 
     def _text(self, request: dict) -> dict:
@@ -190,8 +259,11 @@ def _replace_symlink(link: Path, target: str) -> None:
 
 
 def run(device: str, control: str, *, slots: int = 30, smsc: str = "+59170000000", trace: str | None = None,
-        ready: Callable[[str], None] | None = None) -> int:
-    server = SimServer(ATModem(slots=slots, smsc=smsc), device, control, trace)
+        faults: list[tuple[str, dict]] = (), ready: Callable[[str], None] | None = None) -> int:
+    modem = ATModem(slots=slots, smsc=smsc)
+    for name, args in faults:
+        modem.set_fault(name, **args)
+    server = SimServer(modem, device, control, trace)
 
     def on_signal(signum: int, frame: Any) -> None:
         server.stop = True  # only a flag: the loop notices within 0.2 s
@@ -199,6 +271,8 @@ def run(device: str, control: str, *, slots: int = 30, smsc: str = "+59170000000
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     name = server.open()
+    if "vanish" in modem.faults:
+        server._unplug()
     try:
         if ready:
             ready(name)
