@@ -197,3 +197,22 @@ def test_modem_status_and_ussd_through_the_daemon(rig):
     data = json.loads(status.stdout)
     assert data["state"] == "ok" and data["manufacturer"] == "barriosms" and data["imsi"] == "736010123456789"
     assert rig.cli("modem", "ussd", "*105#").stdout.strip() == "Su saldo es Bs 12.50. Vigencia 30/12/2026"
+
+
+@pytest.mark.gammu_cli
+@pytest.mark.skipif(__import__("shutil").which("gammu") is None, reason="Debian's gammu command is not installed")
+def test_sigusr1_lends_the_modem_to_the_gammu_command_and_sigusr2_takes_it_back(rig, tmp_path):
+    import json
+    import subprocess
+
+    rig.daemon_proc.send_signal(signal.SIGUSR1)
+    wait_for(lambda: json.loads(rig.cli("modem", "status", "--json", check=False).stdout)["state"] == "modem_down",
+             20, "the daemon to let go of the modem")
+    gammurc = tmp_path / "gammurc"
+    gammurc.write_text(f"[gammu]\ndevice = {rig.device}\nconnection = at\nmodel = at\n")
+    numbers = residents(1)
+    report(rig, numbers)  # arrives while the technician has the modem: waits on the SIM
+    out = subprocess.run(["gammu", "-c", str(gammurc), "identify"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "barriosms" in out.stdout, out.stdout + out.stderr
+    rig.daemon_proc.send_signal(signal.SIGUSR2)
+    answered(rig, numbers, 30)
