@@ -684,7 +684,8 @@ class ATModem:
         """The +CMS ERROR code a faulty network or SIM gives this send, if any."""
         if "unregistered" in self.faults:
             return 331  # no network service
-        if "empty_smsc" in self.faults and pdu[0] == 0:
+        # An SMSC field of length 0, or of length 1 (only the number type, no digits), is empty.
+        if "empty_smsc" in self.faults and pdu[0] <= 1:
             return 330  # SMSC address unknown
         fault = self.faults.get("send_error")
         if fault:
