@@ -224,6 +224,8 @@ class ModemThread(threading.Thread):
 
     def _run_ussd(self) -> None:
         """Run USSD requests queued by `barriosms modem ussd` or the balance job, one at a time."""
+        if ussd.next_queued() is None:
+            return  # the common case, every second: a read, no write (SD cards wear out)
         run = getattr(self.modem, "ussd", None)
         ussd.cancel_stale()
         while (request := ussd.next_queued()) is not None:
