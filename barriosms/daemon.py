@@ -300,6 +300,7 @@ class ModemThread(threading.Thread):
             return
         modem_changed = settings.modem != self.settings.modem
         self.settings = settings
+        self.gateway.paused_until, self.gateway._pause = 0.0, 0.0  # the fix may be in this reload
         self.gateway.settings = settings.gateway
         self.gateway.intake.rules = rules
         if modem_changed:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import time
 from typing import Protocol
 
 from . import outbox
@@ -22,6 +23,9 @@ from .store.models import ModemHealth, database, utcnow
 log = logging.getLogger(__name__)
 
 HEALTH_ID = 1
+# Pause of the whole outbox after a network-level send failure: doubles up to the maximum.
+PAUSE_MIN_SECONDS = 5.0
+PAUSE_MAX_SECONDS = 60.0
 
 
 class StoreUnavailable(Exception):
@@ -42,6 +46,8 @@ class Gateway:
         self.modem = modem
         self.intake = intake
         self.settings = settings
+        self.paused_until = 0.0  # monotonic; sending waits while the network is out
+        self._pause = 0.0
 
     def receive(self) -> int:
         """Store every SMS on the SIM, then delete each one whose storing has committed.
@@ -74,6 +80,8 @@ class Gateway:
     def send_due(self, limit: int = 20) -> int:
         """Send queued SMS in order; stop early when the modem announces new messages."""
         sent = 0
+        if time.monotonic() < self.paused_until:
+            return 0
         for _ in range(limit):
             # One at a time: replies queued by a receive() during this turn join the queue in order.
             batch = outbox.due(limit=1)
@@ -84,6 +92,13 @@ class Gateway:
             try:
                 result = self.modem.send(msg.recipient, msg.text, report=self.settings.delivery_reports)
             except ModemSendError as exc:
+                if exc.network:
+                    # Not this message's fault: it keeps its attempts, and nothing is sent for a while.
+                    outbox.requeue(msg, str(exc))
+                    self._pause = min(PAUSE_MAX_SECONDS, max(PAUSE_MIN_SECONDS, self._pause * 2))
+                    self.paused_until = time.monotonic() + self._pause
+                    log.warning("sending paused for %.0f s: %s", self._pause, exc)
+                    break
                 status = outbox.mark_failed_attempt(
                     msg, str(exc), permanent=exc.permanent, max_attempts=self.settings.send_attempts,
                     base_seconds=self.settings.retry_base_seconds, max_seconds=self.settings.retry_max_seconds)
@@ -100,6 +115,9 @@ class Gateway:
                 outbox.requeue(msg, "modem connection lost while sending")
                 raise
             outbox.mark_sent(msg, result, report_requested=self.settings.delivery_reports)
+            if self._pause:
+                log.info("sending works again")
+                self._pause = 0.0
             sent += 1
             log.info("sent message %d to %s (%d part(s), reference %s)", msg.id, msg.recipient,
                      result.parts, msg.modem_reference)

@@ -56,9 +56,11 @@ class SendResult:
 class ModemSendError(Exception):
     """Sending failed; `permanent` says whether trying again can help."""
 
-    def __init__(self, message: str, *, permanent: bool = False):
+    def __init__(self, message: str, *, permanent: bool = False, network: bool = False):
         super().__init__(message)
         self.permanent = permanent
+        # True when no message could be sent right now (no coverage, no SMS centre): sending pauses.
+        self.network = network
 
 
 class ModemError(Exception):

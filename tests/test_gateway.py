@@ -204,3 +204,15 @@ def test_database_full_keeps_messages_on_the_sim(gateway, modem):
     assert modem.sim == {}
     stored = [m.phone for m in InboundMessage.select()]
     assert sorted(stored) == sorted(senders)  # every message once: none lost, none twice
+
+
+def test_network_outage_pauses_sending_without_using_up_attempts(gateway, modem):
+    for i in range(3):
+        outbox.queue(f"+5917000000{i}", f"msg {i}")
+    modem.send_errors = [ModemSendError("+CMS ERROR 331 (no network service)", network=True)]
+    assert gateway.send_due() == 0
+    assert [(m.status, m.attempts) for m in OutboundMessage.select()] == [("queued", 0)] * 3
+    assert gateway.send_due() == 0 and modem.sent == []  # paused: not even tried
+    gateway.paused_until = 0  # the pause is over
+    assert gateway.send_due() == 3
+    assert {m.status for m in OutboundMessage.select()} == {"sent"}

@@ -17,6 +17,16 @@ class CmsError:
     description: str
     permanent: bool
 
+    @property
+    def network(self) -> bool:
+        """The network or the SIM, not this message, is at fault: every send would fail now."""
+        return self.code in NETWORK_CODES
+
+
+# While the network is out or the SIM has no SMS centre, sending waits instead of using up the
+# attempts of every queued reply: an hour without coverage must not turn into failed replies.
+NETWORK_CODES = frozenset({17, 38, 41, 42, 47, 300, 310, 311, 313, 314, 330, 331, 332})
+
 
 _KNOWN: dict[int, tuple[str, bool]] = {
     1: ("unassigned (unallocated) number", True),

@@ -370,12 +370,12 @@ class GammuModem:
             return ModemSendError(
                 "the SIM has no SMS centre number: set [modem] smsc = +591... (ask the operator), reload "
                 "(systemctl reload barriosms) and, for messages already failed, run `barriosms outbox retry "
-                "--failed`", permanent=False)
+                "--failed`", permanent=False, network=True)
         if code is not None:
             cause = cms.classify(code)
             kind = "permanent" if cause.permanent else "temporary"
             return ModemSendError(f"sending to {number} failed: +CMS ERROR {code} ({cause.description}, {kind})",
-                                  permanent=cause.permanent)
+                                  permanent=cause.permanent, network=cause.network)
         return ModemSendError(f"sending to {number} failed: {describe(exc)}", permanent=_is_permanent(exc))
 
     def ussd(self, code: str, timeout: float = 30.0) -> str:
