@@ -9,6 +9,7 @@ technician does not have to fix them one run at a time.
 from __future__ import annotations
 
 import configparser
+import datetime as dt
 import difflib
 import os
 import re
@@ -85,6 +86,43 @@ class GatewaySettings:
     region: str = "BO"
     replies: Path | None = None
     categories: Path | None = None
+    # Language of the SMS texts and keywords: the package's replies.<language>.ini and
+    # categories.<language>.ini (es ships; ay or qu files can be added beside it).
+    language: str = "es"
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    """A daily window (local time) when SMS that are not urgent wait; may cross midnight."""
+
+    start: dt.time
+    end: dt.time
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """How the service treats residents: two-step reports, reopening, budgets, loops, quiet hours."""
+
+    # A report without a neighbourhood waits this long for the same phone to send the code.
+    pending_report_minutes: float = 60.0
+    # A resolved case may be reopened by SMS (REABRIR <numero>) within this many days.
+    reopen_days: float = 30.0
+    # Replies one phone may get (0: no limit); beyond them its messages are stored, not answered.
+    replies_per_hour: int = 6
+    replies_per_day: int = 20
+    # SMS the gateway may send in one (local) day, all kinds (0: no limit); beyond it they wait.
+    daily_sms_budget: int = 500
+    # Auto-reply loops with another machine: the same text this many times within loop_window_minutes,
+    # or this many messages each arriving within loop_fast_seconds of our reply, silence the phone
+    # for loop_mute_hours (its messages are still stored).
+    loop_repeats: int = 3
+    loop_window_minutes: float = 60.0
+    loop_fast_seconds: float = 10.0
+    loop_mute_hours: float = 24.0
+    quiet_hours: QuietHours | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +137,7 @@ class Settings:
     modem: ModemSettings
     gateway: GatewaySettings
     logging: LoggingSettings
+    service: ServiceSettings = field(default_factory=ServiceSettings)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -185,7 +224,8 @@ class _Reader:
 
 
 _GATEWAY_KEYS = {f for f in GatewaySettings.__dataclass_fields__}
-_SECTIONS = {"database", "modem", "gateway", "logging"}
+_SERVICE_KEYS = {f for f in ServiceSettings.__dataclass_fields__}
+_SECTIONS = {"database", "modem", "gateway", "logging", "service"}
 
 
 def load(path: str | os.PathLike) -> Settings:
@@ -214,6 +254,7 @@ def load(path: str | os.PathLike) -> Settings:
 
     modem = _read_modem(r)
     gateway = _read_gateway(r)
+    service = _read_service(r)
 
     level = (r.get("logging", "level", "INFO") or "INFO").upper()
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
@@ -223,7 +264,7 @@ def load(path: str | os.PathLike) -> Settings:
 
     if r.problems:
         raise ConfigError(r.problems)
-    return Settings(path, DatabaseSettings(db_path), modem, gateway, LoggingSettings(level))
+    return Settings(path, DatabaseSettings(db_path), modem, gateway, LoggingSettings(level), service)
 
 
 def _read_modem(r: _Reader) -> ModemSettings:
@@ -299,6 +340,67 @@ def _read_gateway(r: _Reader) -> GatewaySettings:
         region=region,
         replies=replies,
         categories=categories,
+        language=_language(r),
     )
     r.unknown_keys("gateway", _GATEWAY_KEYS)
     return g
+
+
+def _language(r: _Reader) -> str:
+    from .domain.errors import available_languages
+
+    language = (r.get("gateway", "language", "es") or "es").lower()
+    known = available_languages()
+    if language not in known:
+        r.problem("gateway", "language", f"no SMS texts in the language {language!r}",
+                  f"use one of {', '.join(known)}, or add barriosms/templates/replies.{language}.ini "
+                  f"and categories.{language}.ini")
+        return "es"
+    return language
+
+
+def _clock(raw: str) -> dt.time:
+    hours, _, minutes = raw.strip().partition(":")
+    return dt.time(int(hours), int(minutes or 0))
+
+
+def _quiet_hours(r: _Reader) -> QuietHours | None:
+    raw = r.get("service", "quiet_hours")
+    if raw is None or raw.lower() in ("none", "no", "off"):
+        return None
+    try:
+        start, end = (_clock(p) for p in raw.split("-"))
+    except ValueError:
+        r.problem("service", "quiet_hours", f"{raw!r} is not a time window",
+                  "write start-end in 24-hour local time, e.g. quiet_hours = 21:00-07:00, or none")
+        return None
+    if start == end:
+        r.problem("service", "quiet_hours", "the window starts and ends at the same time",
+                  "write start-end, e.g. quiet_hours = 21:00-07:00, or none for no quiet hours")
+        return None
+    return QuietHours(start, end)
+
+
+def _read_service(r: _Reader) -> ServiceSettings:
+    d = ServiceSettings()
+
+    def whole(key: str, default: int) -> int:
+        return int(r.number("service", key, default, minimum=0, convert=int))
+
+    s = ServiceSettings(
+        pending_report_minutes=r.number("service", "pending_report_minutes", d.pending_report_minutes, minimum=1),
+        reopen_days=r.number("service", "reopen_days", d.reopen_days, minimum=0),
+        replies_per_hour=whole("replies_per_hour", d.replies_per_hour),
+        replies_per_day=whole("replies_per_day", d.replies_per_day),
+        daily_sms_budget=whole("daily_sms_budget", d.daily_sms_budget),
+        loop_repeats=int(r.number("service", "loop_repeats", d.loop_repeats, minimum=2, convert=int)),
+        loop_window_minutes=r.number("service", "loop_window_minutes", d.loop_window_minutes, minimum=1),
+        loop_fast_seconds=r.number("service", "loop_fast_seconds", d.loop_fast_seconds, minimum=0),
+        loop_mute_hours=r.number("service", "loop_mute_hours", d.loop_mute_hours, minimum=0.1),
+        quiet_hours=_quiet_hours(r),
+    )
+    if s.replies_per_hour and s.replies_per_day and s.replies_per_day < s.replies_per_hour:
+        r.problem("service", "replies_per_day", f"{s.replies_per_day} is below replies_per_hour ({s.replies_per_hour})",
+                  "make replies_per_day at least replies_per_hour (0 means no limit)")
+    r.unknown_keys("service", _SERVICE_KEYS)
+    return s

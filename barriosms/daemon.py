@@ -50,8 +50,8 @@ STORE_RETRY_SECONDS = 15.0
 
 
 def build_rules(settings: Settings) -> IntakeRules:
-    return IntakeRules(templates=Templates.load(settings.gateway.replies),
-                       categories=load_categories(settings.gateway.categories),
+    return IntakeRules(templates=Templates.load(settings.gateway.replies, settings.gateway.language),
+                       categories=load_categories(settings.gateway.categories, settings.gateway.language),
                        region=settings.gateway.region,
                        multipart_timeout=settings.gateway.multipart_timeout)
 

@@ -52,6 +52,9 @@ def worst_values(templates: Templates) -> dict[str, str]:
         "note": LONG_NOTE,
         "number": NUMBER_20,
         "description": LONG_NOTE,
+        "options": "B04 Villa Fatima Alta, B10 Villa Copacabana, B16 Villa Armonia, B17 Villa San Antonio Bajo",
+        "into": "7654321",
+        "days": "365",
     }
 
 
@@ -118,6 +121,7 @@ def test_shipped_templates_leave_room(templates: Templates) -> None:
     typical = {
         "tracking": TRACKING, "status": "en proceso", "barrio": "Villa Fatima", "category": "vias",
         "code": "B12", "note": "Bacheo programado para el lunes.", "number": "1234576",
+        "options": "B04 Villa Fatima, B10 Villa Copacabana", "into": "7654321", "days": "30",
     }
     for name in templates.names:
         count = septet_count(templates.render(name, **typical)) or 999
@@ -289,3 +293,37 @@ def test_template_error_is_a_value_error_with_fields(tmp_path: Path) -> None:
     error = excinfo.value
     assert isinstance(error, TemplateError)
     assert (error.path, error.section, error.key) == (str(path), "replies", "status_note")
+
+
+def test_an_older_edited_copy_gets_the_newer_texts_and_keywords_from_the_package(tmp_path: Path) -> None:
+    text = CONFIG_COPY.read_text(encoding="utf-8")
+    # A copy made before the resident/staff workflow: no [keywords], no newer templates.
+    head, _, statuses = text.partition("[keywords]")
+    old = head.split("ambiguous =")[0] + "[statuses]" + statuses.split("[statuses]", 1)[1]
+    path = tmp_path / "replies.es.ini"
+    path.write_text(old, encoding="utf-8")
+    t = Templates.load(path)
+    assert "opted_out" in t.defaulted and "merged" in t.defaulted
+    assert t.render("opted_out") == Templates.load().render("opted_out")
+    assert t.keywords["optout"] == ("baja", "stop")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "hint"),
+    [
+        ("optout = baja, stop", "optout = baja, alta", "also given for"),
+        ("optout = baja, stop", "optout = dar de baja", "one word"),
+        ("optout = baja, stop", "optout =", "no keyword"),
+        ("optin = alta", "entrar = alta", "unknown keyword name"),
+    ],
+)
+def test_keyword_mistakes_name_the_key_and_fix(tmp_path: Path, old: str, new: str, hint: str) -> None:
+    path = edited(tmp_path, old, new)
+    with pytest.raises(TemplateError) as excinfo:
+        Templates.load(path)
+    assert hint in str(excinfo.value) and "[keywords]" in str(excinfo.value)
+
+
+def test_keywords_are_folded(tmp_path: Path) -> None:
+    path = edited(tmp_path, "reopen = reabrir", "reopen = REABRÍR, reclamar")
+    assert Templates.load(path).keywords["reopen"] == ("reabrir", "reclamar")

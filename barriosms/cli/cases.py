@@ -123,7 +123,7 @@ def status(state: CliState, tracking: str, status: str, note: str, as_json: bool
     """
     settings = state.open_db()
     try:
-        templates = Templates.load(settings.gateway.replies)
+        templates = state.templates()
         change = casework.change_status(tracking, status, templates, note=note, actor=actor(),
                                         region=settings.gateway.region)
     except casework.CaseError as exc:

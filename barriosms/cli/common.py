@@ -36,6 +36,17 @@ class CliState:
                     "the configuration has problems (run `barriosms config check`):\n" + str(exc)) from None
         return self._settings
 
+    def templates(self):
+        """The SMS texts of the configured language (and edited copy), or a ClickException."""
+        from ..domain.errors import TemplateError
+        from ..domain.replies import Templates
+
+        settings = self.settings()
+        try:
+            return Templates.load(settings.gateway.replies, settings.gateway.language)
+        except TemplateError as exc:
+            raise click.ClickException(f"{exc} (run `barriosms config check`)") from None
+
     def open_db(self) -> config.Settings:
         settings = self.settings()
         try:

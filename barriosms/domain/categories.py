@@ -93,12 +93,12 @@ def categorize(text: str, rules: CategoryRules) -> str:
 # --- loading -----------------------------------------------------------------------------------
 
 
-def load_categories(path: str | os.PathLike[str] | None = None) -> CategoryRules:
-    """Read category rules from ``path`` (None: the package default ``categories.es.ini``).
+def load_categories(path: str | os.PathLike[str] | None = None, language: str = "es") -> CategoryRules:
+    """Read category rules from ``path`` (None: the package's ``categories.<language>.ini``).
 
     Raises :class:`TemplateError` naming the file, the key and the fix.
     """
-    source = read_source(path, DEFAULT_FILE)
+    source = read_source(path, f"categories.{language}.ini")
     parser = parse_ini(source)
     check_sections(parser, source, required=(_SECTION,), optional=(_OPTIONS,))
 

@@ -142,3 +142,11 @@ def check_sections(
                 source.name, "unknown section",
                 f"rename it to one of {names} or delete it", section=section,
             )
+
+
+def available_languages() -> tuple[str, ...]:
+    """Languages with both SMS texts and category keywords in the package (replies.<lang>.ini)."""
+    files = {p.name for p in resources.files(PACKAGE_TEMPLATES).iterdir()}
+    return tuple(sorted(name[len("replies."):-len(".ini")] for name in files
+                        if name.startswith("replies.") and name.endswith(".ini")
+                        and f"categories.{name[len('replies.'):]}" in files))

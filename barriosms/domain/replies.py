@@ -27,7 +27,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from .errors import TemplateError, check_sections, parse_ini, read_source
+from .errors import IniSource, TemplateError, check_sections, parse_ini, read_source
+from .categories import fold
 from .gsm import SMS_SEPTETS, septet_count, to_gsm7
 from .statuses import STATUSES, is_status
 
@@ -43,6 +44,7 @@ __all__ = [
 DEFAULT_FILE: Final = "replies.es.ini"
 _REPLIES: Final = "replies"
 _STATUSES: Final = "statuses"
+_KEYWORDS: Final = "keywords"
 
 # Template name → placeholders it may use.
 REQUIRED_TEMPLATES: Final[Mapping[str, frozenset[str]]] = MappingProxyType({
@@ -56,6 +58,34 @@ REQUIRED_TEMPLATES: Final[Mapping[str, frozenset[str]]] = MappingProxyType({
     "invalid_tracking": frozenset({"number"}),
     "help": frozenset(),
     "unroutable": frozenset(),
+    # Added with the resident/staff workflow: an edited copy made before them gets the package's
+    # text for these (see NEWER_TEMPLATES), so an upgrade never stops the gateway.
+    "ambiguous": frozenset({"options"}),
+    "unknown_code": frozenset({"code"}),
+    "opted_out": frozenset(),
+    "opted_in": frozenset(),
+    "reopened": frozenset({"tracking"}),
+    "reopen_too_late": frozenset({"tracking", "days"}),
+    "reopen_not_resolved": frozenset({"tracking", "status"}),
+    "reopen_not_yours": frozenset({"tracking"}),
+    "note_added": frozenset({"tracking", "note"}),
+    "merged": frozenset({"tracking", "into", "status"}),
+    "status_merged": frozenset({"tracking", "into", "status"}),
+})
+
+# Templates that came after the first release: missing from an edited copy, they are taken from
+# the package's file of the same language (and `barriosms config check` says so).
+NEWER_TEMPLATES: Final = frozenset({
+    "ambiguous", "unknown_code", "opted_out", "opted_in", "reopened", "reopen_too_late",
+    "reopen_not_resolved", "reopen_not_yours", "note_added", "merged", "status_merged",
+})
+
+# Words a resident sends as commands, per language file ([keywords] section): folded (no accents,
+# lower case) when loaded. A message is that command when its first word is one of them.
+KEYWORDS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType({
+    "optout": ("baja", "stop"),
+    "optin": ("alta",),
+    "reopen": ("reabrir",),
 })
 
 # Placeholders a template must keep: without them the SMS loses its point (a confirmation
@@ -67,12 +97,16 @@ _MANDATORY: Final[Mapping[str, frozenset[str]]] = MappingProxyType({
     "status_changed": frozenset({"tracking", "status"}),
     "status_changed_note": frozenset({"tracking", "status", "note"}),
     "unknown_tracking": frozenset({"tracking"}),
+    "reopened": frozenset({"tracking"}),
+    "note_added": frozenset({"tracking", "note"}),
+    "merged": frozenset({"tracking", "into"}),
+    "status_merged": frozenset({"into", "status"}),
 })
 
 # Values that may be cut to make a reply fit, in this order of preference on equal length.
 # Never "tracking" or "status": they are what the resident asked for.
 SHORTENABLE: Final[tuple[str, ...]] = (
-    "note", "description", "barrio", "category", "number", "code",
+    "note", "options", "description", "barrio", "category", "number", "code",
 )
 ELLIPSIS: Final = ".."
 
@@ -88,13 +122,25 @@ class Templates:
         replies: Mapping[str, str],
         status_labels: Mapping[str, str],
         source: str = "<templates>",
+        keywords: Mapping[str, str] | None = None,
+        fallback: Mapping[str, str] | None = None,
+        fallback_keywords: Mapping[str, str] | None = None,
     ) -> None:
         """Validate and keep ``replies`` (name → template) and ``status_labels`` (status → label).
 
-        ``source`` is the file name shown in error messages.
+        ``source`` is the file name shown in error messages. ``fallback`` gives the texts of
+        :data:`NEWER_TEMPLATES` (and ``fallback_keywords`` the keywords) missing from ``replies``.
         """
         self.source = source
         self._labels = self._check_labels(status_labels)
+        #: Templates and keywords taken from the package because the file lacks them.
+        self.defaulted: list[str] = []
+        replies = dict(replies)
+        for name in sorted(NEWER_TEMPLATES - replies.keys()):
+            if fallback and name in fallback:
+                replies[name] = fallback[name]
+                self.defaulted.append(name)
+        self.keywords = self._check_keywords(keywords or {}, fallback_keywords or {})
         self._templates: dict[str, str] = {}
         self._fields: dict[str, frozenset[str]] = {}
         for name in replies:
@@ -120,16 +166,47 @@ class Templates:
     # --- loading -------------------------------------------------------------------------------
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str] | None = None) -> Templates:
-        """Read templates from ``path`` (None: the package default ``replies.es.ini``)."""
-        source = read_source(path, DEFAULT_FILE)
-        parser = parse_ini(source)
-        check_sections(parser, source, required=(_REPLIES, _STATUSES))
-        return cls(
-            replies=dict(parser.items(_REPLIES)),
-            status_labels=dict(parser.items(_STATUSES)),
-            source=source.name,
-        )
+    def load(cls, path: str | os.PathLike[str] | None = None, language: str = "es") -> Templates:
+        """Read templates from ``path`` (None: the package's ``replies.<language>.ini``)."""
+        default_file = f"replies.{language}.ini"
+        defaults = _sections(read_source(None, default_file))
+        if path is None:
+            replies, labels, keywords, name = defaults + (read_source(None, default_file).name,)
+        else:
+            source = read_source(path, default_file)
+            replies, labels, keywords = _sections(source)
+            name = source.name
+        return cls(replies=replies, status_labels=labels, source=name, keywords=keywords,
+                   fallback=defaults[0], fallback_keywords=defaults[2])
+
+    def _check_keywords(self, given: Mapping[str, str], fallback: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
+        for name in given:
+            if name not in KEYWORDS:
+                raise self._error("unknown keyword name", "the names are: " + ", ".join(KEYWORDS),
+                                  section=_KEYWORDS, key=name)
+        checked: dict[str, tuple[str, ...]] = {}
+        owner: dict[str, str] = {}
+        for name, builtin in KEYWORDS.items():
+            raw = given.get(name)
+            if raw is None:
+                raw = fallback.get(name, ", ".join(builtin))
+                if given:
+                    self.defaulted.append(f"keywords.{name}")
+            words = tuple(fold(w.strip()) for w in raw.split(",") if w.strip())
+            if not words:
+                raise self._error("no keyword given", f"write one or more words, e.g. {name} = {', '.join(builtin)}",
+                                  section=_KEYWORDS, key=name)
+            for word in words:
+                if not word.isalpha():
+                    raise self._error(f"the keyword {word!r} is not one word of letters",
+                                      "residents send it as the first word of the SMS: use letters only",
+                                      section=_KEYWORDS, key=name)
+                first = owner.setdefault(word, name)
+                if first != name:
+                    raise self._error(f"the keyword {word!r} is also given for {first}",
+                                      "use each word for one command only", section=_KEYWORDS, key=name)
+            checked[name] = words
+        return checked
 
     def _error(self, problem: str, fix: str, *, section: str, key: str) -> TemplateError:
         return TemplateError(self.source, problem, fix, section=section, key=key)
@@ -258,6 +335,13 @@ class Templates:
                 )
             value_septets = septet_count(current[field]) or 0
             current[field] = _shorten(current[field], value_septets - (count - SMS_SEPTETS))
+
+
+def _sections(source: IniSource) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    parser = parse_ini(source)
+    check_sections(parser, source, required=(_REPLIES, _STATUSES), optional=(_KEYWORDS,))
+    keywords = dict(parser.items(_KEYWORDS)) if parser.has_section(_KEYWORDS) else {}
+    return dict(parser.items(_REPLIES)), dict(parser.items(_STATUSES)), keywords
 
 
 def _longest_shortenable(values: Mapping[str, str]) -> str | None:

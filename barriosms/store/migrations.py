@@ -183,6 +183,77 @@ MIGRATIONS += (
     )),
 )
 
+MIGRATIONS += (
+    Migration(5, "the service for residents and staff: aliases, reporters, phones, pending reports, "
+                 "assignment, merging, budgets and broadcasts", (
+        'ALTER TABLE "neighborhood" ADD COLUMN "aliases" TEXT NOT NULL DEFAULT \'\'',
+        'ALTER TABLE "case" ADD COLUMN "assignee" VARCHAR(255) NOT NULL DEFAULT \'\'',
+        'ALTER TABLE "case" ADD COLUMN "merged_into_id" INTEGER REFERENCES "case" ("id")',
+        'ALTER TABLE "case" ADD COLUMN "resolved_at" DATETIME',
+        'CREATE INDEX "case_merged_into_id" ON "case" ("merged_into_id")',
+        # Everyone who reported the problem of a case: the first reporter, and the reporters of
+        # duplicates merged into it. All of them are told when the case changes.
+        """CREATE TABLE "case_reporter" (
+            "id" INTEGER NOT NULL PRIMARY KEY,
+            "case_id" INTEGER NOT NULL,
+            "phone" VARCHAR(255) NOT NULL,
+            "message_id" INTEGER,
+            "how" VARCHAR(255) NOT NULL,
+            "joined_at" DATETIME NOT NULL,
+            FOREIGN KEY ("case_id") REFERENCES "case" ("id") ON DELETE CASCADE,
+            FOREIGN KEY ("message_id") REFERENCES "inbound_message" ("id"))""",
+        'CREATE UNIQUE INDEX "case_reporter_case_id_phone" ON "case_reporter" ("case_id", "phone")',
+        'CREATE INDEX "case_reporter_phone" ON "case_reporter" ("phone")',
+        'INSERT INTO "case_reporter" ("case_id", "phone", "message_id", "how", "joined_at") '
+        'SELECT "id", "phone", "source_message_id", \'reported\', "created_at" FROM "case"',
+        # Per-phone state: opted out of status SMS (BAJA/ALTA), silenced as a suspected machine.
+        """CREATE TABLE "phone_state" (
+            "id" INTEGER NOT NULL PRIMARY KEY,
+            "phone" VARCHAR(255) NOT NULL,
+            "opted_out" INTEGER NOT NULL,
+            "opted_out_at" DATETIME,
+            "muted_until" DATETIME,
+            "mute_reason" TEXT NOT NULL,
+            "updated_at" DATETIME NOT NULL)""",
+        'CREATE UNIQUE INDEX "phone_state_phone" ON "phone_state" ("phone")',
+        # A report waiting for its neighbourhood (or for the choice between several) from the same phone.
+        """CREATE TABLE "pending_report" (
+            "id" INTEGER NOT NULL PRIMARY KEY,
+            "phone" VARCHAR(255) NOT NULL,
+            "message_id" INTEGER NOT NULL,
+            "description" TEXT NOT NULL,
+            "candidates" VARCHAR(255) NOT NULL,
+            "created_at" DATETIME NOT NULL,
+            "expires_at" DATETIME NOT NULL,
+            "closed_at" DATETIME,
+            "outcome" VARCHAR(255) NOT NULL,
+            FOREIGN KEY ("message_id") REFERENCES "inbound_message" ("id"))""",
+        'CREATE UNIQUE INDEX "pending_report_message_id" ON "pending_report" ("message_id")',
+        'CREATE INDEX "pending_report_phone" ON "pending_report" ("phone")',
+        # Why a message got no answer (budget, loop, ...): staff see it in `inbox list`.
+        'ALTER TABLE "inbound_message" ADD COLUMN "unanswered" TEXT NOT NULL DEFAULT \'\'',
+        """CREATE TABLE "broadcast" (
+            "id" INTEGER NOT NULL PRIMARY KEY,
+            "neighborhood_id" INTEGER NOT NULL,
+            "text" TEXT NOT NULL,
+            "recipients" INTEGER NOT NULL,
+            "parts" INTEGER NOT NULL,
+            "urgent" INTEGER NOT NULL,
+            "actor" VARCHAR(255) NOT NULL,
+            "created_at" DATETIME NOT NULL,
+            FOREIGN KEY ("neighborhood_id") REFERENCES "neighborhood" ("id"))""",
+        # Replies are urgent (the resident is waiting); status SMS and notices are not, unless
+        # staff say so: those wait out the quiet hours. hold_reason says why a queued SMS waits.
+        'ALTER TABLE "outbound_message" ADD COLUMN "urgent" INTEGER NOT NULL DEFAULT 0',
+        'ALTER TABLE "outbound_message" ADD COLUMN "hold_reason" TEXT NOT NULL DEFAULT \'\'',
+        'ALTER TABLE "outbound_message" ADD COLUMN "broadcast_id" INTEGER REFERENCES "broadcast" ("id")',
+        'UPDATE "outbound_message" SET "urgent" = 1 WHERE "kind" = \'reply\'',
+        'CREATE INDEX "outbound_message_broadcast_id" ON "outbound_message" ("broadcast_id")',
+        'CREATE INDEX "outbound_message_sent_at" ON "outbound_message" ("sent_at")',
+        'CREATE INDEX "inbound_message_received_at" ON "inbound_message" ("received_at")',
+    )),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version
 
 _HISTORY_DDL = """CREATE TABLE IF NOT EXISTS "schema_migration" (

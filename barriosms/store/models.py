@@ -55,6 +55,12 @@ class Neighborhood(BaseModel):
     lat = FloatField(null=True)
     lon = FloatField(null=True)
     created_at = DateTimeField(default=utcnow)
+    # Other names residents use for it, separated by ";" (as in the CSV's aliases column).
+    aliases = TextField(default="")
+
+    @property
+    def alias_list(self) -> list[str]:
+        return [a.strip() for a in self.aliases.split(";") if a.strip()]
 
 
 class InboundMessage(BaseModel):
@@ -72,6 +78,8 @@ class InboundMessage(BaseModel):
     # invalid_tracking, unknown_tracking, not_replyable.
     intent = CharField(default="")
     needs_staff = BooleanField(default=False, index=True)
+    # Why no SMS answered it ("" when answered or not meant to be): phone_budget, loop, muted, ...
+    unanswered = TextField(default="")
     # Deferred: Case is declared below and refers back to its source message.
     case = DeferredForeignKey("Case", null=True, column_name="case_id", backref="messages")
 
@@ -114,13 +122,68 @@ class Case(BaseModel):
     # unique: one case per source message, enforced by the database (see migration 1).
     source_message = ForeignKeyField(InboundMessage, null=True, unique=True,
                                      column_name="source_message_id", backref="opened_cases")
+    assignee = CharField(default="")  # the team or person working on it
+    # A duplicate merged into another case: closed, and its reporters follow the surviving case.
+    merged_into = ForeignKeyField("self", null=True, column_name="merged_into_id", backref="merged")
+    resolved_at = DateTimeField(null=True)  # the last time it became resolved (reopen window, stats)
+
+
+class CaseReporter(BaseModel):
+    """A phone that reported the problem of a case (the first reporter, or one of a merged duplicate)."""
+
+    id = AutoField()
+    case = ForeignKeyField(Case, backref="reporters", column_name="case_id", on_delete="CASCADE")
+    phone = CharField(index=True)
+    message = ForeignKeyField(InboundMessage, null=True, column_name="message_id")
+    how = CharField()  # reported, merged, assigned (staff routed it from the inbox)
+    joined_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "case_reporter"
+        indexes = ((("case", "phone"), True),)
+
+
+class PhoneState(BaseModel):
+    """What we know about one phone: opted out of status SMS, or silenced as a suspected machine."""
+
+    id = AutoField()
+    phone = CharField(unique=True)
+    opted_out = BooleanField(default=False)
+    opted_out_at = DateTimeField(null=True)
+    muted_until = DateTimeField(null=True)
+    mute_reason = TextField(default="")
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "phone_state"
+
+
+class PendingReport(BaseModel):
+    """A report waiting for its neighbourhood from the same phone (two steps instead of a lost report).
+
+    candidates: "" when no neighbourhood was found, else the codes to choose from ("B04,B10").
+    outcome: "" while open; completed, expired, routed (by staff), superseded.
+    """
+
+    id = AutoField()
+    phone = CharField(index=True)
+    message = ForeignKeyField(InboundMessage, unique=True, column_name="message_id", backref="pending")
+    description = TextField()
+    candidates = CharField(default="")
+    created_at = DateTimeField(default=utcnow)
+    expires_at = DateTimeField()
+    closed_at = DateTimeField(null=True)
+    outcome = CharField(default="")
+
+    class Meta:
+        table_name = "pending_report"
 
 
 class CaseEvent(BaseModel):
     id = AutoField()
     case = ForeignKeyField(Case, backref="events", column_name="case_id", on_delete="CASCADE")
     at = DateTimeField(default=utcnow)
-    kind = CharField()  # created, status, note
+    kind = CharField()  # created, status, note, assign, merge, merged_from, reopen, reporter
     old_status = CharField(null=True)
     new_status = CharField(null=True)
     note = TextField(default="")
@@ -131,12 +194,25 @@ class CaseEvent(BaseModel):
         table_name = "case_event"
 
 
+class Broadcast(BaseModel):
+    """A notice staff sent to the residents who reported in one neighbourhood."""
+
+    id = AutoField()
+    neighborhood = ForeignKeyField(Neighborhood, column_name="neighborhood_id", backref="broadcasts")
+    text = TextField()
+    recipients = IntegerField()
+    parts = IntegerField()
+    urgent = BooleanField(default=False)
+    actor = CharField(default="")
+    created_at = DateTimeField(default=utcnow)
+
+
 class OutboundMessage(BaseModel):
     id = AutoField()
     recipient = CharField(index=True)
     text = TextField()
     status = CharField(default="queued", index=True)  # queued, sending, sent, failed
-    kind = CharField(default="reply")  # reply, status_update
+    kind = CharField(default="reply")  # reply, status_update, note, merged, broadcast
     attempts = IntegerField(default=0)
     next_attempt_at = DateTimeField(default=utcnow, index=True)
     last_error = TextField(default="")
@@ -149,6 +225,10 @@ class OutboundMessage(BaseModel):
     delivery = CharField(default="")  # '' (not asked), pending, delivered, undelivered
     awaiting_reports = CharField(default="")
     delivered_at = DateTimeField(null=True)
+    # Replies are urgent; status SMS and notices wait out the quiet hours unless marked urgent.
+    urgent = BooleanField(default=False)
+    hold_reason = TextField(default="")  # why a queued SMS is waiting (quiet hours, daily budget)
+    broadcast = ForeignKeyField(Broadcast, null=True, column_name="broadcast_id", backref="messages")
 
     class Meta:
         table_name = "outbound_message"
@@ -202,4 +282,5 @@ class UssdRequest(BaseModel):
         table_name = "ussd_request"
 
 
-ALL_MODELS = (Neighborhood, InboundMessage, SmsPart, Case, CaseEvent, OutboundMessage, ModemHealth, UssdRequest)
+ALL_MODELS = (Neighborhood, InboundMessage, SmsPart, Case, CaseReporter, PhoneState, PendingReport, CaseEvent,
+              Broadcast, OutboundMessage, ModemHealth, UssdRequest)
