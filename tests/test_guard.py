@@ -42,7 +42,12 @@ def ago(*, s: float = 0, m: float = 0, h: float = 0) -> dt.datetime:
 
 
 def texts(*pairs: tuple[dt.datetime, str]) -> Recent:
-    """Earlier messages (newest first), no replies."""
+    """Earlier messages (newest first), each answered by us one second later."""
+    return Recent(inbound=pairs, replies_sent=tuple(at + dt.timedelta(seconds=1) for at, _ in pairs))
+
+
+def unanswered(*pairs: tuple[dt.datetime, str]) -> Recent:
+    """Earlier messages (newest first) that got no reply (they piled up while the modem was down)."""
     return Recent(inbound=pairs, replies_sent=())
 
 
@@ -76,6 +81,8 @@ def conversation(*delays: float) -> tuple[dt.datetime, Recent]:
                      id="same-text-twice-is-not-a-loop"),
         pytest.param("hola", texts((ago(m=30), "hola"), (ago(m=50), "hola")), LIMITS, REPEAT,
                      id="third-identical-within-the-window"),
+        pytest.param("hola", unanswered((ago(m=30), "hola"), (ago(m=50), "hola")), LIMITS, ANSWER,
+                     id="identical-texts-we-never-answered-are-a-person-resending"),
         pytest.param("ESTOY  ocupado ", texts((ago(m=1), "Estoy ocupádo"), (ago(m=2), "estoy\nocupado")),
                      LIMITS, REPEAT, id="identical-ignoring-capitals-accents-spacing"),
         pytest.param("hola", texts((ago(m=30), "hola"), (ago(m=60, s=1), "hola")), LIMITS, ANSWER,
@@ -322,3 +329,10 @@ def test_budget_left(sent_today: int, budget: int, left: int | None) -> None:
 def test_budget_left_refuses_a_negative_budget() -> None:
     with pytest.raises(ValueError):
         budget_left(0, -1)
+
+
+def test_budgets_count_queued_replies_not_only_sent_ones() -> None:
+    # Six messages read off the SIM at once: their replies are queued, none has left yet.
+    queued = tuple(T - dt.timedelta(seconds=i) for i in range(6))
+    decision = reply_decision(T, "B12 bache 7", Recent(inbound=(), replies_sent=(), replies_queued=queued), LIMITS)
+    assert decision == Decision(False, "phone_hour_budget", False)

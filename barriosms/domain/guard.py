@@ -87,11 +87,15 @@ class Recent:
     """What the store knows about one phone, newest first.
 
     ``inbound``: times and texts of its earlier messages, *not* the one being decided.
-    ``replies_sent``: when our replies to this phone were queued.
+    ``replies_sent``: when our replies to this phone left the modem (what a machine answers).
+    ``replies_queued``: when our replies to this phone were queued, sent or not (what the
+    budgets count: a burst read off the SIM at once is answered before any reply leaves);
+    empty means the same as ``replies_sent``.
     """
 
     inbound: Sequence[tuple[dt.datetime, str]]
     replies_sent: Sequence[dt.datetime]
+    replies_queued: Sequence[dt.datetime] = ()
 
 
 @dataclass(frozen=True)
@@ -121,7 +125,10 @@ def _is_repeat_loop(now: dt.datetime, text: str, recent: Recent, limits: Limits)
         1 for at, earlier in recent.inbound
         if now - at <= limits.loop_window and _same_text_key(earlier) == key
     )
-    return same >= limits.loop_repeats - 1
+    # A machine repeats itself because we keep answering it. A person whose identical texts pile up
+    # on the SIM while the modem was down (and who got no answer in between) is no loop.
+    answered = sum(1 for at in recent.replies_sent if now - at <= limits.loop_window)
+    return same >= limits.loop_repeats - 1 and answered >= limits.loop_repeats - 1
 
 
 def _is_fast_loop(now: dt.datetime, recent: Recent, limits: Limits) -> bool:
@@ -141,7 +148,7 @@ def _is_fast_loop(now: dt.datetime, recent: Recent, limits: Limits) -> bool:
 
 
 def _replies_within(now: dt.datetime, recent: Recent, span: dt.timedelta) -> int:
-    return sum(1 for at in recent.replies_sent if now - at <= span)
+    return sum(1 for at in (recent.replies_queued or recent.replies_sent) if now - at <= span)
 
 
 def reply_decision(now: dt.datetime, text: str, recent: Recent, limits: Limits) -> Decision:
