@@ -34,6 +34,14 @@ def _register() -> None:
     for command in (db, neighborhoods, cases, outbox_group, modem, config_group, run, sim):
         cli.add_command(command)
 
+    from .export import export
+    from .report import report
+    from .stats import stats
+
+    cases.add_command(export)
+    for command in (report, stats):
+        cli.add_command(command)
+
 
 _register()
 
