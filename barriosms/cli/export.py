@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .. import exports, reports
+from ..domain.statuses import STATUSES
+from .common import CliState, pass_state
+
+
+@click.command()
+@click.option("--format", "fmt", type=click.Choice(["csv", "geojson"]), default="csv", show_default=True,
+              help="csv for spreadsheets; geojson for QGIS (points at the neighbourhood).")
+@click.option("--output", "-o", "output", type=click.Path(dir_okay=False), default=None,
+              help="Write this file (all at once, with a progress bar). Default: standard output.")
+@click.option("--force", is_flag=True, help="Replace the --output file if it exists.")
+@click.option("--status", type=click.Choice(STATUSES), help="Only cases in this status.")
+@click.option("--neighborhood", metavar="CODE", help="Only cases of this neighbourhood code.")
+@click.option("--include-phone", is_flag=True,
+              help="Add the reporter's phone number (personal data: handle with care).")
+@pass_state
+def export(state: CliState, fmt: str, output: str | None, force: bool, status: str | None,
+           neighborhood: str | None, include_phone: bool) -> None:
+    """Export cases, oldest first, as CSV or GeoJSON.
+
+    Fields: tracking, status, category, neighborhood (code), neighborhood_name, district,
+    created_at, updated_at (ISO 8601, local time), reporters, assignee, text; phone only with
+    --include-phone. GeoJSON places each case at its neighbourhood's longitude and latitude; a
+    neighbourhood without coordinates gives a feature without geometry. Merged duplicates are
+    left out (their reporters are counted with the case they joined).
+
+    Example: barriosms cases export --format geojson --status received -o reclamos.geojson
+    """
+    settings = state.open_db()
+    try:
+        rows = reports.case_rows(status=status, neighborhood=neighborhood)
+    except reports.ReportError as exc:
+        raise click.ClickException(str(exc)) from None
+    write = exports.write_geojson if fmt == "geojson" else exports.write_csv
+    if output is None:
+        written = write(rows, sys.stdout, settings.zone, include_phone)
+    else:
+        try:
+            with exports.atomic_file(output, force=force) as out:
+                with click.progressbar(rows, label=f"exporting {len(rows)} case(s)", file=sys.stderr) as bar:
+                    written = write(bar, out, settings.zone, include_phone)
+        except exports.ExportError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"wrote {written.cases} case(s) to {output}")
+    if written.without_coordinates:
+        click.echo(f"{written.without_coordinates} case(s) have no coordinates (their neighbourhood has no "
+                   "lat/lon): written with \"geometry\": null", err=True)

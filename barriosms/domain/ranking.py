@@ -1,0 +1,85 @@
+"""What to attend first: the hotspot score of a neighbourhood and category.
+
+Pure: the caller passes the cases and ``now`` (naive UTC, like the store's times); nothing here
+reads the database or the clock.
+
+A case weighs ``reporters × (1 + age_in_days / 7)``: every extra resident who reported the same
+problem (including those of duplicates merged into it) and every week it has waited raise its
+weight.  A hotspot (neighbourhood × category) scores the sum of its open cases' weights, so three
+new cases outrank one new case, and one case of three weeks outranks three of a day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+from typing import Final, Iterable
+
+from .statuses import Status
+
+__all__ = ["WAITING_STATUSES", "WEEK_DAYS", "OpenCase", "Hotspot", "age_days", "case_weight", "rank_hotspots"]
+
+# The cases the ranking counts as open: those still waiting for the municipality. "resolved" is
+# open in the statuses' sense (staff still close it, a resident may reopen it) but its problem is
+# fixed, so it no longer asks for work and its age would only inflate the score.
+WAITING_STATUSES: Final[tuple[Status, ...]] = ("received", "reviewing", "in_progress")
+
+# Days of waiting that add as much weight as the case itself had when it was new.
+WEEK_DAYS: Final = 7.0
+
+
+@dataclass(frozen=True)
+class OpenCase:
+    """One open case, as much of it as the ranking needs (name and district are only carried)."""
+
+    code: str
+    category: str
+    created_at: dt.datetime
+    reporters: int = 1
+    name: str = ""
+    district: str = ""
+
+
+@dataclass(frozen=True)
+class Hotspot:
+    rank: int
+    code: str
+    name: str
+    district: str
+    category: str
+    open: int
+    reporters: int
+    oldest_days: float
+    score: float
+
+
+def age_days(created_at: dt.datetime, now: dt.datetime) -> float:
+    """Days (fractional) from ``created_at`` to ``now``; never negative (a clock set back)."""
+    return max(0.0, (now - created_at).total_seconds() / 86400)
+
+
+def case_weight(reporters: int, days: float) -> float:
+    """One case's share of the score: reporters × (1 + days / 7). A case has at least one reporter."""
+    return max(1, reporters) * (1 + max(0.0, days) / WEEK_DAYS)
+
+
+def rank_hotspots(cases: Iterable[OpenCase], now: dt.datetime, limit: int | None = None) -> list[Hotspot]:
+    """Group the cases by (neighbourhood code, category) and rank the groups, highest score first.
+
+    Equal scores are ordered by more open cases, then more reporters, then the older oldest case,
+    then code and category, so the order never depends on the order of the input.
+    """
+    groups: dict[tuple[str, str], list[OpenCase]] = {}
+    for case in cases:
+        groups.setdefault((case.code, case.category), []).append(case)
+    spots = []
+    for (code, category), members in groups.items():
+        ages = [age_days(c.created_at, now) for c in members]
+        spots.append(Hotspot(
+            rank=0, code=code, name=members[0].name, district=members[0].district, category=category,
+            open=len(members), reporters=sum(max(1, c.reporters) for c in members), oldest_days=max(ages),
+            score=sum(case_weight(c.reporters, age) for c, age in zip(members, ages))))
+    # round(): scores that are equal on paper may differ in the last bits of a float.
+    spots.sort(key=lambda s: (-round(s.score, 9), -s.open, -s.reporters, -s.oldest_days, s.code, s.category))
+    ranked = [replace(s, rank=i) for i, s in enumerate(spots, start=1)]
+    return ranked[:limit] if limit else ranked
