@@ -25,11 +25,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from . import outbox, ussd
 from .config import Settings
-from .domain.categories import load_categories
-from .domain.replies import Templates
 from .gateway import Gateway, Modem, StoreUnavailable
-from .intake import Intake, IntakeRules
+from .intake import Intake, IntakeRules, rules_from_settings
 from .modem.gammu_modem import GammuModem
+from .sendpolicy import SendPolicy
 from .sms import ModemError
 from .store.models import database
 
@@ -50,10 +49,11 @@ STORE_RETRY_SECONDS = 15.0
 
 
 def build_rules(settings: Settings) -> IntakeRules:
-    return IntakeRules(templates=Templates.load(settings.gateway.replies, settings.gateway.language),
-                       categories=load_categories(settings.gateway.categories, settings.gateway.language),
-                       region=settings.gateway.region,
-                       multipart_timeout=settings.gateway.multipart_timeout)
+    return rules_from_settings(settings)
+
+
+def build_policy(settings: Settings) -> SendPolicy:
+    return SendPolicy(settings.service, settings.zone)
 
 
 @dataclass
@@ -89,7 +89,7 @@ class ModemThread(threading.Thread):
         self.requests = Requests()
         self._factory = modem_factory or (lambda s: GammuModem(s.modem))
         self.modem = self._factory(settings)
-        self.gateway = Gateway(self.modem, Intake(build_rules(settings)), settings.gateway)
+        self.gateway = Gateway(self.modem, Intake(build_rules(settings)), settings.gateway, build_policy(settings))
         self._pending_settings: Settings | None = None
         self._down_reason: str | None = None
         self.failed: BaseException | None = None
@@ -209,6 +209,7 @@ class ModemThread(threading.Thread):
         if "flush" in wanted:
             if self.gateway.intake.flush_expired_parts():
                 wanted.add("send")
+            self.gateway.intake.expire_pending()
         if "send" in wanted:
             self.gateway.send_due()
             self._run_ussd()
@@ -303,6 +304,10 @@ class ModemThread(threading.Thread):
         self.gateway.paused_until, self.gateway._pause = 0.0, 0.0  # the fix may be in this reload
         self.gateway.settings = settings.gateway
         self.gateway.intake.rules = rules
+        self.gateway.policy = build_policy(settings)
+        released = outbox.release_held()
+        if released:
+            log.info("reload: %d held SMS looked at again under the new quiet hours and budget", released)
         if modem_changed:
             self._disconnect()
             self.modem = self._factory(settings)

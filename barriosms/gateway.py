@@ -15,6 +15,7 @@ from typing import Protocol
 from . import outbox
 from .config import GatewaySettings
 from .intake import Intake
+from .sendpolicy import SendPolicy
 from peewee import DatabaseError
 
 from .sms import ModemError, ModemSendError, ReceivedSms, SendResult
@@ -42,10 +43,12 @@ class Modem(Protocol):
 
 
 class Gateway:
-    def __init__(self, modem: Modem, intake: Intake, settings: GatewaySettings):
+    def __init__(self, modem: Modem, intake: Intake, settings: GatewaySettings,
+                 policy: SendPolicy | None = None):
         self.modem = modem
         self.intake = intake
         self.settings = settings
+        self.policy = policy  # quiet hours and daily budget (None: send everything at once)
         self.paused_until = 0.0  # monotonic; sending waits while the network is out
         self._pause = 0.0
 
@@ -88,6 +91,12 @@ class Gateway:
             if not batch:
                 break
             msg = batch[0]
+            if self.policy is not None:
+                held = self.policy.hold(msg, utcnow())
+                if held is not None:
+                    outbox.hold(msg, held.until, held.reason)
+                    log.info("message %d to %s waits: %s", msg.id, msg.recipient, held.reason)
+                    continue
             outbox.mark_sending(msg)
             try:
                 result = self.modem.send(msg.recipient, msg.text, report=self.settings.delivery_reports)

@@ -14,14 +14,23 @@ import logging
 import random
 from dataclasses import dataclass
 
-from . import outbox
-from .domain.categories import CategoryRules, categorize
+from . import outbox, subscribers
+from .casework import add_reporter, reopen_by_resident, surviving
+from .config import ServiceSettings, Settings
+from .domain.categories import CategoryRules, categorize, load_categories
+from .domain.guard import Decision, Limits, Recent, reply_decision
+from .domain.matching import Place
 from .domain.parsing import (
+    Ambiguous,
     Help,
     InvalidTracking,
     MissingDescription,
+    OptIn,
+    OptOut,
+    Reopen,
     Report,
     StatusQuery,
+    UnknownCode,
     Unroutable,
     classify,
 )
@@ -31,7 +40,17 @@ from .domain.tracking import new_tracking
 from .sms import ReceivedSms
 from peewee import fn
 
-from .store.models import Case, CaseEvent, InboundMessage, Neighborhood, SmsPart, database, utcnow
+from .store.models import (
+    Case,
+    CaseEvent,
+    InboundMessage,
+    Neighborhood,
+    OutboundMessage,
+    PendingReport,
+    SmsPart,
+    database,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +61,15 @@ class IntakeRules:
     categories: CategoryRules
     region: str = "BO"
     multipart_timeout: float = 600.0
+    service: ServiceSettings = ServiceSettings()
+
+
+def rules_from_settings(settings: Settings) -> IntakeRules:
+    """The rules of the configured language and files (TemplateError when they are not usable)."""
+    g = settings.gateway
+    return IntakeRules(templates=Templates.load(g.replies, g.language),
+                       categories=load_categories(g.categories, g.language),
+                       region=g.region, multipart_timeout=g.multipart_timeout, service=settings.service)
 
 
 class Intake:
@@ -158,47 +186,227 @@ class Intake:
             msg.save()
             log.info("message %d from %s is not from a phone number: stored, not answered", msg.id, msg.sender)
             return
-        neighborhoods = {n.code: n for n in Neighborhood.select()}
-        intent = classify(msg.text, neighborhoods.keys())
-        t = self.rules.templates
-        if isinstance(intent, Report):
-            hood = neighborhoods[intent.code]
-            case = self._open_case(msg, hood, intent.description or msg.text, now)
-            msg.intent, msg.case = "report", case
-            self._reply(msg, t.render("report_received", tracking=case.tracking, barrio=hood.name,
-                                      category=case.category), case, now)
-            log.info("message %d opened case %s (%s, %s)", msg.id, case.tracking, hood.code, case.category)
-        elif isinstance(intent, StatusQuery):
-            case = Case.get_or_none(Case.tracking == intent.tracking)
-            if case is None:
-                msg.intent = "unknown_tracking"
-                self._reply(msg, t.render("unknown_tracking", tracking=intent.tracking), None, now)
-            else:
-                msg.intent = "status"
-                self._reply(msg, status_text(t, case), None, now)
-        elif isinstance(intent, InvalidTracking):
-            msg.intent = "invalid_tracking"
-            self._reply(msg, t.render("invalid_tracking", number=intent.number), None, now)
-        elif isinstance(intent, MissingDescription):
-            msg.intent = "missing_description"
-            self._reply(msg, t.render("missing_description", code=intent.code), None, now)
-        elif isinstance(intent, Help):
-            msg.intent = "help"
-            self._reply(msg, t.render("help"), None, now)
-        else:
-            assert isinstance(intent, Unroutable)
-            msg.intent, msg.needs_staff = "unroutable", True
-            self._reply(msg, t.render("unroutable"), None, now)
-            log.info("message %d from %s has no known neighbourhood code; kept for staff", msg.id, msg.phone)
+        hoods = {n.code: n for n in Neighborhood.select()}
+        places = [Place(n.code, n.name, tuple(n.alias_list)) for n in hoods.values()]
+        intent = classify(msg.text, places, self.rules.templates.keywords)
+        decision = self._decide(msg, now)
+        if decision.reason in SILENCING:
+            # A machine answering our replies (or one we already silenced): store, never act or answer.
+            msg.intent, msg.unanswered = _intent_name(intent), decision.reason
+            msg.save()
+            log.info("message %d from %s not answered (%s)", msg.id, msg.phone, decision.reason)
+            return
+        turn = _Turn(msg, now, decision, hoods)
+        handler = getattr(self, f"_on_{type(intent).__name__.lower()}")
+        handler(turn, intent)
         msg.save()
 
-    def _open_case(self, msg: InboundMessage, hood: Neighborhood, description: str, now: dt.datetime) -> Case:
+    def _decide(self, msg: InboundMessage, now: dt.datetime) -> Decision:
+        """May this message be answered? Silences the phone when it looks like an auto-reply loop."""
+        if subscribers.muted_until(msg.phone, now) is not None:
+            return Decision(False, "muted", False)
+        service = self.rules.service
+        limits = Limits.from_settings(service)
+        since = now - max(dt.timedelta(days=1), limits.loop_window)
+        inbound = [(m.received_at, m.text) for m in InboundMessage.select(InboundMessage.received_at, InboundMessage.text)
+                   .where((InboundMessage.phone == msg.phone) & (InboundMessage.id != msg.id)
+                          & (InboundMessage.received_at >= since))
+                   .order_by(InboundMessage.received_at.desc(), InboundMessage.id.desc())]
+        rows = list(OutboundMessage.select(OutboundMessage.sent_at, OutboundMessage.created_at)
+                    .where((OutboundMessage.recipient == msg.phone) & (OutboundMessage.kind == "reply")
+                           & (OutboundMessage.created_at >= since)))
+        # Loops are judged on replies that really left (a machine answers what it received); budgets
+        # on every reply queued (a burst read off the SIM at once is answered before any leaves).
+        sent = sorted((r.sent_at for r in rows if r.sent_at is not None), reverse=True)
+        queued = sorted((r.created_at for r in rows), reverse=True)
+        decision = reply_decision(now, msg.text, Recent(inbound=inbound, replies_sent=sent, replies_queued=queued),
+                                  limits)
+        if decision.mute:
+            until = now + dt.timedelta(hours=service.loop_mute_hours)
+            subscribers.mute(msg.phone, until, decision.reason, now)
+            log.warning("%s looks like a machine answering our replies (%s): its messages are stored but not "
+                        "answered for %.0f h. If it is a person: barriosms phones unmute %s",
+                        msg.phone, decision.reason, service.loop_mute_hours, msg.phone)
+        elif not decision.answer:
+            log.info("%s reached its reply budget (%s): message %d stored, not answered",
+                     msg.phone, decision.reason, msg.id)
+        return decision
+
+    def _reply(self, turn: _Turn, text: str, case: Case | None = None) -> None:
+        if not turn.decision.answer:
+            turn.msg.unanswered = turn.decision.reason
+            return
+        outbox.queue(turn.msg.phone, text, kind="reply", case=case, in_reply_to=turn.msg, now=turn.now)
+
+    # One handler per intent (see domain.parsing).
+
+    def _on_report(self, turn: _Turn, intent: Report) -> None:
+        msg = turn.msg
+        hood = turn.hoods[intent.code]
+        case = self.open_case(msg, hood, intent.description or msg.text, turn.now)
+        msg.intent, msg.case = "report", case
+        # A complete report supersedes what the same phone left waiting for its neighbourhood.
+        for pending in self._open_pending(msg.phone, turn.now):
+            self._close_pending(pending, "superseded", turn.now, case)
+        self._reply(turn, self.rules.templates.render("report_received", tracking=case.tracking, barrio=hood.name,
+                                                      category=case.category), case)
+        log.info("message %d opened case %s (%s, %s)", msg.id, case.tracking, hood.code, case.category)
+
+    def _on_missingdescription(self, turn: _Turn, intent: MissingDescription) -> None:
+        msg, t = turn.msg, self.rules.templates
+        waiting = self._open_pending(msg.phone, turn.now)
+        if not waiting:
+            msg.intent = "missing_description"
+            self._reply(turn, t.render("missing_description", code=intent.code))
+            return
+        # The second step: the neighbourhood of what this phone sent before.
+        hood = turn.hoods[intent.code]
+        description = " ".join(p.description for p in waiting)
+        first = waiting[0]
+        case = self.open_case(first.message, hood, description, turn.now)
+        for pending in waiting:
+            self._close_pending(pending, "completed", turn.now, case)
+        msg.intent, msg.case = "neighborhood", case
+        self._reply(turn, t.render("report_received", tracking=case.tracking, barrio=hood.name,
+                                   category=case.category), case)
+        log.info("message %d gave the neighbourhood %s of %d waiting message(s): case %s", msg.id, hood.code,
+                 len(waiting), case.tracking)
+
+    def _on_ambiguous(self, turn: _Turn, intent: Ambiguous) -> None:
+        msg = turn.msg
+        msg.intent = "ambiguous"
+        candidates = ",".join(intent.codes)
+        waiting = self._open_pending(msg.phone, turn.now)
+        if intent.description or not waiting:
+            self._wait_for_neighborhood(turn, intent.description or msg.text, candidates)
+        else:
+            for pending in waiting:  # the answer to "which neighbourhood?" was itself ambiguous
+                pending.candidates = candidates
+                pending.save(only=[PendingReport.candidates])
+        options = ", ".join(f"{code} {turn.hoods[code].name}" for code in intent.codes)
+        self._reply(turn, self.rules.templates.render("ambiguous", options=options))
+
+    def _on_unknowncode(self, turn: _Turn, intent: UnknownCode) -> None:
+        turn.msg.intent = "unroutable"
+        self._wait_for_neighborhood(turn, turn.msg.text, "")
+        self._reply(turn, self.rules.templates.render("unknown_code", code=intent.code))
+
+    def _on_unroutable(self, turn: _Turn, intent: Unroutable) -> None:
+        turn.msg.intent = "unroutable"
+        self._wait_for_neighborhood(turn, turn.msg.text, "")
+        self._reply(turn, self.rules.templates.render("unroutable"))
+
+    def _on_statusquery(self, turn: _Turn, intent: StatusQuery) -> None:
+        t = self.rules.templates
+        case = Case.get_or_none(Case.tracking == intent.tracking)
+        if case is None:
+            turn.msg.intent = "unknown_tracking"
+            self._reply(turn, t.render("unknown_tracking", tracking=intent.tracking))
+            return
+        turn.msg.intent = "status"
+        if case.merged_into_id is not None:
+            keep = surviving(case)
+            self._reply(turn, t.render("status_merged", tracking=case.tracking, into=keep.tracking,
+                                       status=t.status_label(keep.status)))
+        else:
+            self._reply(turn, status_text(t, case))
+
+    def _on_invalidtracking(self, turn: _Turn, intent: InvalidTracking) -> None:
+        turn.msg.intent = "invalid_tracking"
+        self._reply(turn, self.rules.templates.render("invalid_tracking", number=intent.number))
+
+    def _on_help(self, turn: _Turn, intent: Help) -> None:
+        turn.msg.intent = "help"
+        self._reply(turn, self.rules.templates.render("help"))
+
+    def _on_optout(self, turn: _Turn, intent: OptOut) -> None:
+        turn.msg.intent = "optout"
+        subscribers.set_opted_out(turn.msg.phone, True, turn.now)
+        self._reply(turn, self.rules.templates.render("opted_out"))
+
+    def _on_optin(self, turn: _Turn, intent: OptIn) -> None:
+        turn.msg.intent = "optin"
+        subscribers.set_opted_out(turn.msg.phone, False, turn.now)
+        self._reply(turn, self.rules.templates.render("opted_in"))
+
+    def _on_reopen(self, turn: _Turn, intent: Reopen) -> None:
+        msg, t = turn.msg, self.rules.templates
+        msg.intent = "reopen"
+        if intent.tracking is None:
+            self._reply(turn, t.render("invalid_tracking", number=intent.number) if intent.number else t.render("help"))
+            return
+        found = Case.get_or_none(Case.tracking == intent.tracking)
+        if found is None:
+            self._reply(turn, t.render("unknown_tracking", tracking=intent.tracking))
+            return
+        case = surviving(found)
+        days = self.rules.service.reopen_days
+        verdict = reopen_by_resident(case, msg.phone, msg.text, days=days, now=turn.now)
+        if verdict == "reopened":
+            msg.case = case
+            self._reply(turn, t.render("reopened", tracking=case.tracking), case)
+        elif verdict == "not_yours":
+            self._reply(turn, t.render("reopen_not_yours", tracking=case.tracking))
+        elif verdict == "too_late":
+            self._reply(turn, t.render("reopen_too_late", tracking=case.tracking, days=f"{days:g}"))
+        else:
+            self._reply(turn, t.render("reopen_not_resolved", tracking=case.tracking,
+                                       status=t.status_label(case.status)))
+
+    # -- reports waiting for their neighbourhood ---------------------------------------------
+
+    def _wait_for_neighborhood(self, turn: _Turn, description: str, candidates: str) -> None:
+        msg = turn.msg
+        msg.needs_staff = True  # in `inbox list --unmatched` until the resident or staff complete it
+        minutes = self.rules.service.pending_report_minutes
+        PendingReport.create(phone=msg.phone, message=msg, description=description, candidates=candidates,
+                             created_at=turn.now, expires_at=turn.now + dt.timedelta(minutes=minutes))
+        log.info("message %d from %s has no neighbourhood%s; waiting %.0f min for it", msg.id, msg.phone,
+                 f" (one of {candidates})" if candidates else "", minutes)
+
+    @staticmethod
+    def _open_pending(phone: str, now: dt.datetime) -> list[PendingReport]:
+        return list(PendingReport.select(PendingReport, InboundMessage).join(InboundMessage)
+                    .where((PendingReport.phone == phone) & (PendingReport.outcome == "")
+                           & (PendingReport.expires_at > now))
+                    .order_by(PendingReport.created_at, PendingReport.id))
+
+    @staticmethod
+    def _close_pending(pending: PendingReport, outcome: str, now: dt.datetime, case: Case | None) -> None:
+        pending.outcome, pending.closed_at = outcome, now
+        pending.save(only=[PendingReport.outcome, PendingReport.closed_at])
+        if case is not None:
+            (InboundMessage.update(needs_staff=False, case=case)
+             .where(InboundMessage.id == pending.message_id).execute())
+
+    def expire_pending(self, now: dt.datetime | None = None) -> int:
+        """Close the waits that ran out: those messages stay for staff (`inbox list --unmatched`)."""
+        now = now or utcnow()
+        due = (PendingReport.outcome == "") & (PendingReport.expires_at <= now)
+        if not PendingReport.select().where(due).exists():
+            return 0  # the common case, every few seconds: a read, no write (SD cards wear out)
+        with database.atomic("IMMEDIATE"):
+            count = (PendingReport.update(outcome="expired", closed_at=now)
+                     .where((PendingReport.outcome == "") & (PendingReport.expires_at <= now)).execute())
+        if count:
+            log.info("%d report(s) got no neighbourhood in time; they wait for staff in `barriosms inbox list "
+                     "--unmatched`", count)
+        return count
+
+    # -- cases -------------------------------------------------------------------------------
+
+    def open_case(self, msg: InboundMessage | None, hood: Neighborhood, description: str, now: dt.datetime,
+                  *, category: str | None = None, actor: str = "sms", how: str = "reported") -> Case:
+        """Open a case for a resident's message (inside the caller's transaction)."""
         tracking = self._unused_tracking()
+        text = msg.text if msg is not None else description
         case = Case.create(tracking=tracking, neighborhood=hood,
-                           category=categorize(msg.text, self.rules.categories), text=description,
-                           phone=msg.phone, status="received", created_at=now, updated_at=now,
-                           source_message=msg)
-        CaseEvent.create(case=case, at=now, kind="created", new_status="received", actor="sms")
+                           category=category or categorize(text, self.rules.categories), text=description,
+                           phone=msg.phone if msg is not None else "", status="received", created_at=now,
+                           updated_at=now, source_message=msg)
+        CaseEvent.create(case=case, at=now, kind="created", new_status="received", actor=actor)
+        if msg is not None:
+            add_reporter(case, msg.phone, how, msg, now)
         return case
 
     def _unused_tracking(self) -> str:
@@ -208,9 +416,23 @@ class Intake:
                 return tracking
         raise RuntimeError("no free tracking number found in 1000 tries; the number space is nearly full")
 
-    @staticmethod
-    def _reply(msg: InboundMessage, text: str, case: Case | None, now: dt.datetime) -> None:
-        outbox.queue(msg.phone, text, kind="reply", case=case, in_reply_to=msg, now=now)
+
+@dataclass
+class _Turn:
+    """One message being handled: when, whether it may be answered, the neighbourhoods by code."""
+
+    msg: InboundMessage
+    now: dt.datetime
+    decision: Decision
+    hoods: dict[str, Neighborhood]
+
+
+# Decisions that mean "a machine, or a phone silenced as one": nothing is done for it.
+SILENCING = frozenset({"muted", "loop_repeat", "loop_fast"})
+
+
+def _intent_name(intent: object) -> str:
+    return type(intent).__name__.lower()
 
 
 def last_public_note(case: Case) -> str:

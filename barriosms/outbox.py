@@ -12,7 +12,9 @@ import logging
 
 from .domain.retry import retry_delay
 from .sms import SendResult
-from .store.models import Case, InboundMessage, OutboundMessage, database, utcnow
+from peewee import fn
+
+from .store.models import Broadcast, Case, InboundMessage, OutboundMessage, database, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -20,11 +22,45 @@ STATUSES = ("queued", "sending", "sent", "failed")
 
 
 def queue(recipient: str, text: str, *, kind: str = "reply", case: Case | None = None,
-          in_reply_to: InboundMessage | None = None, now: dt.datetime | None = None) -> OutboundMessage:
-    """Add an SMS to the outbox (inside the caller's transaction, if any)."""
+          in_reply_to: InboundMessage | None = None, now: dt.datetime | None = None,
+          urgent: bool | None = None, broadcast: Broadcast | None = None) -> OutboundMessage:
+    """Add an SMS to the outbox (inside the caller's transaction, if any).
+
+    A reply is urgent by default (the resident just wrote and is waiting); everything else waits
+    out the quiet hours unless `urgent` says otherwise.
+    """
     now = now or utcnow()
     return OutboundMessage.create(recipient=recipient, text=text, kind=kind, case=case,
-                                  in_reply_to=in_reply_to, created_at=now, next_attempt_at=now)
+                                  in_reply_to=in_reply_to, created_at=now, next_attempt_at=now,
+                                  urgent=(kind == "reply") if urgent is None else urgent, broadcast=broadcast)
+
+
+def hold(msg: OutboundMessage, until: dt.datetime, reason: str) -> None:
+    """Keep a queued SMS back until `until` (naive UTC) for a reason staff can read."""
+    with database.atomic("IMMEDIATE"):
+        msg.next_attempt_at, msg.hold_reason = until, reason
+        msg.save(only=[OutboundMessage.next_attempt_at, OutboundMessage.hold_reason])
+
+
+def release_held(now: dt.datetime | None = None) -> int:
+    """Let held SMS be looked at again at once (after a reload changed quiet hours or budgets)."""
+    now = now or utcnow()
+    with database.atomic("IMMEDIATE"):
+        return (OutboundMessage.update(next_attempt_at=now, hold_reason="")
+                .where((OutboundMessage.status == "queued") & (OutboundMessage.hold_reason != ""))
+                .execute())
+
+
+def queued_parts() -> int:
+    """SMS still waiting in the outbox (a not-yet-sent message counts as one)."""
+    return OutboundMessage.select().where(OutboundMessage.status.in_(("queued", "sending"))).count()
+
+
+def sent_parts_since(since: dt.datetime) -> int:
+    """SMS (parts) the modem sent since `since` (naive UTC): what the daily budget counts."""
+    total = (OutboundMessage.select(fn.COALESCE(fn.SUM(OutboundMessage.parts), 0))
+             .where((OutboundMessage.sent_at >= since) & (OutboundMessage.status == "sent")).scalar())
+    return int(total or 0)
 
 
 def due(now: dt.datetime | None = None, limit: int = 20) -> list[OutboundMessage]:
@@ -51,12 +87,13 @@ def mark_sent(msg: OutboundMessage, result: SendResult, now: dt.datetime | None 
         msg.parts = result.parts
         msg.modem_reference = ",".join(str(r) for r in result.references)
         msg.last_error = ""
+        msg.hold_reason = ""
         if report_requested:
             msg.delivery = "pending"
             msg.awaiting_reports = msg.modem_reference
         msg.save(only=[OutboundMessage.status, OutboundMessage.sent_at, OutboundMessage.parts,
                        OutboundMessage.modem_reference, OutboundMessage.last_error,
-                       OutboundMessage.delivery, OutboundMessage.awaiting_reports])
+                       OutboundMessage.delivery, OutboundMessage.awaiting_reports, OutboundMessage.hold_reason])
 
 
 # TP-Status (3GPP TS 23.040 9.2.3.15): below 0x20 the SMS reached the phone; 0x20-0x3F the centre

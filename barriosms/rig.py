@@ -41,7 +41,8 @@ class Rig:
     """Config, database, simulated modem and daemon in one folder."""
 
     def __init__(self, folder: Path, *, slots: int = 30, poll_seconds: float = 5, multipart_timeout: float = 600,
-                 log_level: str = "INFO", gateway_options: dict[str, Any] | None = None):
+                 log_level: str = "INFO", gateway_options: dict[str, Any] | None = None,
+                 service_options: dict[str, Any] | None = None):
         self.folder = Path(folder).resolve()
         self.folder.mkdir(parents=True, exist_ok=True)
         self.config = self.folder / "barriosms.ini"
@@ -53,16 +54,35 @@ class Rig:
         self.daemon_proc: subprocess.Popen | None = None
         self.sim_log = self.folder / "sim.log"
         self.daemon_log = self.folder / "daemon.log"
-        options = {"poll_seconds": poll_seconds, "multipart_timeout": multipart_timeout,
-                   "retry_base_seconds": 2, "retry_max_seconds": 30, "heartbeat_seconds": 5}
-        options.update(gateway_options or {})
-        gateway = "".join(f"{k} = {v}\n" for k, v in options.items())
+        self.log_level = log_level
+        self.gateway_options = {"poll_seconds": poll_seconds, "multipart_timeout": multipart_timeout,
+                                "retry_base_seconds": 2, "retry_max_seconds": 30, "heartbeat_seconds": 5}
+        self.gateway_options.update(gateway_options or {})
+        self.write_config(service_options)
+
+    def write_config(self, service_options: dict[str, Any] | None = None) -> None:
+        """(Re)write the config; after start_daemon, `reload()` makes the daemon read it."""
+        gateway = "".join(f"{k} = {v}\n" for k, v in self.gateway_options.items())
+        service = "".join(f"{k} = {v}\n" for k, v in (service_options or {}).items())
         self.config.write_text(
             "; written by barriosms.rig: a gateway on the simulated modem\n"
             f"[database]\npath = {self.database}\n\n"
             f"[modem]\ndevice = {self.device}\nconnection = at\n\n"
-            f"[gateway]\n{gateway}\n[logging]\nlevel = {log_level}\n",
+            f"[gateway]\n{gateway}\n[service]\n{service}\n[logging]\nlevel = {self.log_level}\n",
             encoding="utf-8")
+
+    def reload(self, timeout: float = 30) -> None:
+        """SIGHUP the daemon and wait until it has reloaded and reconnected to the modem."""
+        assert self.daemon_proc is not None
+        done = self.daemon_log.read_text(errors="replace").count("reloaded configuration")
+        self.daemon_proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: self.daemon_log.read_text(errors="replace").count("reloaded configuration") > done,
+                 timeout, "the daemon to reload")
+        self.wait_connected(timeout)
+
+    def autoresponder(self, number: str, text: str | None, delay: float = 1.0) -> dict:
+        """Make the phone `number` answer every SMS the gateway sends it (a machine), or stop (None)."""
+        return control.set_autoresponder(str(self.control), number, text, delay)
 
     # -- processes ---------------------------------------------------------------------------
 

@@ -30,8 +30,12 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
 
 def _register() -> None:
     from ..sim.cli import sim
+    from .broadcast import broadcast
+    from .inbox import inbox_group
+    from .phones import phones
 
-    for command in (db, neighborhoods, cases, outbox_group, modem, config_group, run, sim):
+    for command in (db, neighborhoods, cases, outbox_group, modem, config_group, run, sim, inbox_group, broadcast,
+                    phones):
         cli.add_command(command)
 
     from .export import export

@@ -5,7 +5,6 @@ from zoneinfo import ZoneInfo
 import click
 
 from .. import casework
-from ..domain.replies import Templates
 from ..domain.statuses import STATUSES
 from ..store.models import Case
 from .common import CliState, actor, clip, emit_json, json_option, limit_option, local_time, pass_state, short_time, table
@@ -15,6 +14,8 @@ def case_dict(case: Case, zone: ZoneInfo) -> dict:
     return {
         "tracking": case.tracking,
         "status": case.status,
+        "merged_into": case.merged_into.tracking if case.merged_into_id else None,
+        "assignee": case.assignee,
         "neighborhood": case.neighborhood.code,
         "neighborhood_name": case.neighborhood.name,
         "category": case.category,
@@ -22,7 +23,32 @@ def case_dict(case: Case, zone: ZoneInfo) -> dict:
         "text": case.text,
         "created_at": local_time(case.created_at, zone),
         "updated_at": local_time(case.updated_at, zone),
+        "resolved_at": local_time(case.resolved_at, zone),
     }
+
+
+def change_dict(change: casework.CaseChange, zone: ZoneInfo) -> dict:
+    data = case_dict(change.case, zone)
+    data["notifications"] = [{"id": m.id, "to": m.recipient, "text": m.text, "status": m.status}
+                             for m in change.notifications]
+    data["not_notified"] = [{"phone": p, "why": why} for p, why in change.skipped.items()]
+    return data
+
+
+def echo_notifications(change: casework.CaseChange) -> None:
+    for m in change.notifications:
+        click.echo(f"SMS queued to {m.recipient}: {m.text}")
+    for phone, why in change.skipped.items():
+        click.echo(f"no SMS to {phone}: {why}")
+    if not change.notifications and not change.skipped:
+        click.echo("no SMS: nobody to tell")
+
+
+def _run(action):
+    try:
+        return action()
+    except casework.CaseError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @click.group()
@@ -37,25 +63,25 @@ def cases() -> None:
 @click.option("--status", type=click.Choice(STATUSES), help="Only cases in this status.")
 @click.option("--neighborhood", metavar="CODE", help="Only cases of this neighbourhood code.")
 @click.option("--category", metavar="C", help="Only cases of this category (vias, agua, ...).")
+@click.option("--assignee", metavar="WHO", help="Only cases assigned to this team or person (\"\" for unassigned).")
 @limit_option
 @json_option
 @pass_state
 def list_(state: CliState, status: str | None, neighborhood: str | None, category: str | None,
-          limit: int | None, as_json: bool) -> None:
+          assignee: str | None, limit: int | None, as_json: bool) -> None:
     """List cases, newest first.
 
     Example: barriosms cases list --status received --neighborhood B12
     """
     settings = state.open_db()
-    try:
-        rows = casework.list_cases(status=status, neighborhood=neighborhood, category=category, limit=limit)
-    except casework.CaseError as exc:
-        raise click.ClickException(str(exc)) from None
+    rows = _run(lambda: casework.list_cases(status=status, neighborhood=neighborhood, category=category,
+                                            assignee=assignee, limit=limit))
     if as_json:
         emit_json([case_dict(c, settings.zone) for c in rows])
         return
-    table(["tracking", "status", "hood", "category", "created", "phone", "text"],
-          [[c.tracking, c.status, c.neighborhood.code, c.category, short_time(c.created_at, settings.zone),
+    table(["tracking", "status", "hood", "category", "assignee", "created", "phone", "text"],
+          [[c.tracking, c.status + (f" (-> {c.merged_into.tracking})" if c.merged_into_id else ""),
+            c.neighborhood.code, c.category, c.assignee or "-", short_time(c.created_at, settings.zone),
             c.phone, clip(c.text, 40)] for c in rows], empty="no cases match")
 
 
@@ -76,8 +102,10 @@ def show(state: CliState, tracking: str, as_json: bool) -> None:
         raise click.ClickException(str(exc)) from None
     events = casework.history(case)
     inbound, outbound = casework.messages(case)
+    people = casework.reporters(case)
     if as_json:
         data = case_dict(case, zone)
+        data["reporters"] = [{"phone": r.phone, "how": r.how, "since": local_time(r.joined_at, zone)} for r in people]
         data["history"] = [{"at": local_time(e.at, zone), "kind": e.kind, "from": e.old_status, "to": e.new_status,
                             "note": e.note, "public": e.public, "by": e.actor} for e in events]
         data["messages"] = (
@@ -92,13 +120,19 @@ def show(state: CliState, tracking: str, as_json: bool) -> None:
     click.echo(f"Case {case.tracking}  [{case.status}]")
     click.echo(f"  neighbourhood: {case.neighborhood.code} {case.neighborhood.name}")
     click.echo(f"  category:      {case.category}")
-    click.echo(f"  reporter:      {case.phone}")
+    click.echo(f"  reporters:     {', '.join(r.phone + ('' if r.how == 'reported' else f' ({r.how})') for r in people) or '-'}")
+    click.echo(f"  assigned to:   {case.assignee or '-'}")
+    if case.merged_into_id:
+        click.echo(f"  merged into:   {case.merged_into.tracking}")
     click.echo(f"  opened:        {short_time(case.created_at, zone)}   updated: {short_time(case.updated_at, zone)}")
     click.echo(f"  text:          {case.text}")
     click.echo("History:")
     for e in events:
-        change = f"{e.old_status or '-'} -> {e.new_status}" if e.kind == "status" else e.kind
-        click.echo(f"  {short_time(e.at, zone)}  {change}  {e.actor}" + (f"  \"{e.note}\"" if e.note else ""))
+        change = f"{e.old_status or '-'} -> {e.new_status}" if e.kind in ("status", "reopen", "merge") else e.kind
+        if e.kind in ("reopen", "merge"):
+            change = f"{e.kind}: {change}"
+        visibility = "" if e.public or not e.note else "  (internal)"
+        click.echo(f"  {short_time(e.at, zone)}  {change}  {e.actor}" + (f"  \"{e.note}\"" if e.note else "") + visibility)
     click.echo("Messages:")
     for m in inbound:
         click.echo(f"  {short_time(m.received_at, zone)}  in   {m.phone}: {m.text}")
@@ -111,32 +145,89 @@ def show(state: CliState, tracking: str, as_json: bool) -> None:
 @cases.command()
 @click.argument("tracking")
 @click.argument("status", type=click.Choice(STATUSES))
-@click.option("--note", default="", help="Public note: sent to the resident and given to status queries.")
+@click.option("--note", default="", help="Public note: sent to the residents and given to status queries.")
+@click.option("--internal-note", default="", help="Note for staff only: never sent.")
 @json_option
 @pass_state
-def status(state: CliState, tracking: str, status: str, note: str, as_json: bool) -> None:
-    """Change a case's status and queue an SMS telling the reporter.
+def status(state: CliState, tracking: str, status: str, note: str, internal_note: str, as_json: bool) -> None:
+    """Change a case's status and queue an SMS to each of its reporters.
 
+    Only the natural moves are allowed (received -> reviewing -> in_progress -> resolved ->
+    closed, rejected, and back when a case is reopened); the error says what is possible.
     The daemon sends the SMS; this command only writes to the database.
 
     Example: barriosms cases status 1234567 in_progress --note "La cuadrilla ira el lunes"
     """
     settings = state.open_db()
-    try:
-        templates = state.templates()
-        change = casework.change_status(tracking, status, templates, note=note, actor=actor(),
-                                        region=settings.gateway.region)
-    except casework.CaseError as exc:
-        raise click.ClickException(str(exc)) from None
-    sms = change.notification
+    templates = state.templates()
+    change = _run(lambda: casework.change_status(tracking, status, templates, note=note, internal_note=internal_note,
+                                                 actor=actor(), region=settings.gateway.region))
     if as_json:
-        data = case_dict(change.case, settings.zone)
-        data["notification"] = ({"id": sms.id, "to": sms.recipient, "text": sms.text, "status": sms.status}
-                                if sms else None)
-        emit_json(data)
+        emit_json(change_dict(change, settings.zone))
         return
     click.echo(f"case {change.case.tracking}: {change.event.old_status} -> {status}")
-    if sms:
-        click.echo(f"SMS queued to {sms.recipient}: {sms.text}")
-    else:
-        click.echo(f"no SMS: the reporter {change.case.phone} cannot receive one")
+    echo_notifications(change)
+
+
+@cases.command()
+@click.argument("tracking")
+@click.argument("text")
+@click.option("--internal", is_flag=True, help="For staff only: never sent to the residents.")
+@json_option
+@pass_state
+def note(state: CliState, tracking: str, text: str, internal: bool, as_json: bool) -> None:
+    """Add a note to a case: public notes are sent to its reporters by SMS, internal ones are not.
+
+    Example: barriosms cases note 1234567 "El material llega el jueves"
+    """
+    settings = state.open_db()
+    templates = state.templates()
+    change = _run(lambda: casework.add_note(tracking, text, templates, public=not internal, actor=actor(),
+                                            region=settings.gateway.region))
+    if as_json:
+        emit_json(change_dict(change, settings.zone))
+        return
+    click.echo(f"case {change.case.tracking}: {'internal' if internal else 'public'} note added")
+    if not internal:
+        echo_notifications(change)
+
+
+@cases.command()
+@click.argument("tracking")
+@click.argument("assignee")
+@json_option
+@pass_state
+def assign(state: CliState, tracking: str, assignee: str, as_json: bool) -> None:
+    """Assign a case to a team or a person ("" to unassign); residents are not told.
+
+    Example: barriosms cases assign 1234567 "Cuadrilla vial Sur"
+    """
+    settings = state.open_db()
+    change = _run(lambda: casework.assign(tracking, assignee, actor=actor()))
+    if as_json:
+        emit_json(change_dict(change, settings.zone))
+        return
+    click.echo(f"case {change.case.tracking}: assigned to {change.case.assignee or 'nobody'}")
+
+
+@cases.command()
+@click.argument("duplicate")
+@click.argument("into")
+@json_option
+@pass_state
+def merge(state: CliState, duplicate: str, into: str, as_json: bool) -> None:
+    """Merge a DUPLICATE report into the case INTO that stays.
+
+    The duplicate is closed; its reporters follow INTO (each gets an SMS with its number) and
+    are told of every later change, like INTO's own reporter.
+
+    Example: barriosms cases merge 2408917 5550126
+    """
+    settings = state.open_db()
+    templates = state.templates()
+    change = _run(lambda: casework.merge(duplicate, into, templates, actor=actor(), region=settings.gateway.region))
+    if as_json:
+        emit_json(change_dict(change, settings.zone))
+        return
+    click.echo(f"case {change.case.tracking} merged into {change.case.merged_into.tracking}")
+    echo_notifications(change)

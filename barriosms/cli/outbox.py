@@ -33,13 +33,14 @@ def list_(state: CliState, status: str | None, limit: int | None, as_json: bool)
             "attempts": m.attempts, "next_attempt_at": local_time(m.next_attempt_at, zone),
             "delivery": m.delivery or None, "delivered_at": local_time(m.delivered_at, zone),
             "last_error": m.last_error, "modem_reference": m.modem_reference, "parts": m.parts,
-            "case": m.case.tracking if m.case_id else None,
+            "case": m.case.tracking if m.case_id else None, "urgent": m.urgent,
+            "held": m.hold_reason or None,
             "created_at": local_time(m.created_at, zone), "sent_at": local_time(m.sent_at, zone),
         } for m in rows])
         return
-    table(["id", "status", "delivery", "to", "tries", "created", "sent", "text", "error"],
+    table(["id", "status", "delivery", "to", "tries", "created", "sent", "text", "error / waiting"],
           [[m.id, m.status, m.delivery or "-", m.recipient, m.attempts, short_time(m.created_at, zone),
-            short_time(m.sent_at, zone), clip(m.text, 40), clip(m.last_error, 30)] for m in rows],
+            short_time(m.sent_at, zone), clip(m.text, 40), clip(m.last_error or m.hold_reason, 50)] for m in rows],
           empty="the outbox is empty")
 
 

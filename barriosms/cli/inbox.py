@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import click
+
+from .. import inbox as inbox_mod
+from ..intake import Intake, rules_from_settings
+from ..domain.errors import TemplateError
+from .common import CliState, actor, clip, emit_json, json_option, limit_option, local_time, pass_state, short_time, table
+
+# What `unanswered` values mean, for the table.
+WHY = {
+    "phone_hour_budget": "reply budget of this phone (per hour) used up",
+    "phone_day_budget": "reply budget of this phone (per day) used up",
+    "loop_repeat": "same text again and again: suspected machine, phone silenced",
+    "loop_fast": "answers within seconds of our replies: suspected machine, phone silenced",
+    "muted": "phone silenced as a suspected machine",
+}
+
+
+@click.group("inbox")
+def inbox_group() -> None:
+    """Residents' messages: what could not be routed or was not answered, and routing by hand.
+
+    Example: barriosms inbox list --unmatched
+    """
+
+
+@inbox_group.command("list")
+@click.option("--unmatched", is_flag=True, help="Only messages with no neighbourhood and no case yet.")
+@click.option("--unanswered", is_flag=True, help="Only messages that got no SMS back, with the reason.")
+@click.option("--phone", metavar="NUMBER", help="Only messages from this phone (E.164, +591...).")
+@limit_option
+@json_option
+@pass_state
+def list_(state: CliState, unmatched: bool, unanswered: bool, phone: str | None, limit: int | None,
+          as_json: bool) -> None:
+    """List residents' messages, newest first.
+
+    Example: barriosms inbox list --unanswered --limit 20
+    """
+    settings = state.open_db()
+    zone = settings.zone
+    rows = inbox_mod.list_messages(unmatched=unmatched, unanswered=unanswered, phone=phone, limit=limit)
+    if as_json:
+        emit_json([{
+            "id": m.id, "phone": m.phone, "sender": m.sender, "text": m.text, "intent": m.intent,
+            "received_at": local_time(m.received_at, zone), "case": m.case.tracking if m.case_id else None,
+            "needs_staff": m.needs_staff, "unanswered": m.unanswered or None,
+            "unanswered_why": WHY.get(m.unanswered) if m.unanswered else None,
+        } for m in rows])
+        return
+    table(["id", "received", "phone", "intent", "case", "not answered", "text"],
+          [[m.id, short_time(m.received_at, zone), m.phone, m.intent, m.case.tracking if m.case_id else "-",
+            m.unanswered or "-", clip(m.text, 50)] for m in rows], empty="no messages match")
+
+
+@inbox_group.command("assign")
+@click.argument("message", type=int)
+@click.option("--neighborhood", "code", required=True, metavar="CODE", help="The neighbourhood code of the report.")
+@click.option("--category", metavar="C", help="The category (default: guessed from the text).")
+@json_option
+@pass_state
+def assign(state: CliState, message: int, code: str, category: str | None, as_json: bool) -> None:
+    """Open a case for a message that could not be routed, and SMS the resident its tracking number.
+
+    Example: barriosms inbox assign 42 --neighborhood B12 --category vias
+    """
+    settings = state.open_db()
+    try:
+        intake = Intake(rules_from_settings(settings))
+    except TemplateError as exc:
+        raise click.ClickException(f"{exc} (run `barriosms config check`)") from None
+    try:
+        routed = inbox_mod.route(message, code, intake, category=category, actor=actor())
+    except inbox_mod.InboxError as exc:
+        raise click.ClickException(str(exc)) from None
+    case, reply = routed.case, routed.reply
+    if as_json:
+        emit_json({"message": message, "tracking": case.tracking, "neighborhood": case.neighborhood.code,
+                   "category": case.category,
+                   "reply": {"id": reply.id, "to": reply.recipient, "text": reply.text} if reply else None})
+        return
+    click.echo(f"message {message}: case {case.tracking} opened ({case.neighborhood.code}, {case.category})")
+    click.echo(f"SMS queued to {reply.recipient}: {reply.text}" if reply else
+               f"no SMS: {routed.message.sender} cannot receive one")
