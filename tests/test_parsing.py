@@ -6,12 +6,18 @@ import random
 
 import pytest
 
+from barriosms.domain.matching import Place
 from barriosms.domain.parsing import (
+    Ambiguous,
     Help,
     InvalidTracking,
     MissingDescription,
+    OptIn,
+    OptOut,
+    Reopen,
     Report,
     StatusQuery,
+    UnknownCode,
     Unroutable,
     classify,
     find_code,
@@ -195,10 +201,11 @@ def test_find_code_normalises_given_codes_and_ignores_invalid_ones() -> None:
         # Unroutable: no known code.
         ("hola", Unroutable("hola")),
         ("hay un bache en la calle 3", Unroutable("hay un bache en la calle 3")),
-        ("AB12 bache", Unroutable("AB12 bache")),
-        ("B123 bache", Unroutable("B123 bache")),
-        ("B12X bache", Unroutable("B12X bache")),
-        ("X99 bache", Unroutable("X99 bache")),  # valid shape, unknown code
+        # Typed like a code, but no known one: the resident gets "unknown code".
+        ("AB12 bache", UnknownCode("AB12", "AB12 bache")),
+        ("B123 bache", UnknownCode("B123", "B123 bache")),
+        ("X99 bache", UnknownCode("X99", "X99 bache")),
+        ("B12X bache", Unroutable("B12X bache")),  # not code-shaped: a letter after the digits
         ("barrio 12 bache", Unroutable("barrio 12 bache")),
         ("estado de la calle: muy mal", Unroutable("estado de la calle: muy mal")),
         ("ayuda, hay un derrumbe", Unroutable("ayuda, hay un derrumbe")),
@@ -209,7 +216,8 @@ def test_classify(text: str, intent: object) -> None:
 
 
 def test_classify_without_codes() -> None:
-    assert classify("B12 bache", []) == Unroutable("B12 bache")
+    assert classify("B12 bache", []) == UnknownCode("B12", "B12 bache")
+    assert classify("bache en la esquina", []) == Unroutable("bache en la esquina")
     assert classify(TRACKING, []) == StatusQuery(TRACKING)
 
 
@@ -218,3 +226,96 @@ def test_intents_are_frozen() -> None:
     with pytest.raises(AttributeError):
         report.code = "C3"  # type: ignore[misc]
     assert hash(Help()) == hash(Help())
+
+
+# --- names, commands and unknown codes ---------------------------------------------------------
+
+PLACES = (
+    Place("B02", "Sopocachi"),
+    Place("B04", "Villa Fátima", ("Fatima",)),
+    Place("B12", "Villa San Antonio", ("San Antonio",)),
+    Place("B20", "San Pedro"),
+    Place("B21", "San Pedro"),  # two zones with one name: only the code tells them apart
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        # A name instead of the code: the same intents as a code.
+        ("Sopocachi hay un bache", Report("B02", "hay un bache")),
+        ("hay un bache en sopocachi", Report("B02", "hay un bache en")),
+        ("barrio Sopocachi: no hay luz", Report("B02", "no hay luz")),
+        ("zona de sopocachi no hay luz", Report("B02", "zona de no hay luz")),  # only a word just before
+        ("villa fatma, poste caido", Report("B04", "poste caido")),  # typo
+        ("VILLA FÁTIMA poste caido", Report("B04", "poste caido")),
+        ("fatima poste caido", Report("B04", "poste caido")),  # alias
+        ("Sopocachi", MissingDescription("B02")),
+        ("barrio sopocachi", MissingDescription("B02")),
+        ("Zona: Villa San Antonio.", MissingDescription("B12")),
+        # A code always wins over a name.
+        ("B12 bache en sopocachi", Report("B12", "bache en sopocachi")),
+        # A name of two places.
+        ("San Pedro", Ambiguous(("B20", "B21"), "")),
+        ("barrio san pedro", Ambiguous(("B20", "B21"), "")),
+        ("san pedro hay basura", Ambiguous(("B20", "B21"), "hay basura")),
+        # Code-shaped but unknown; a known name still comes first.
+        ("Z99 bache", UnknownCode("Z99", "Z99 bache")),
+        ("bache en z-99", UnknownCode("Z99", "bache en z-99")),
+        ("#b99 bache", UnknownCode("B99", "#b99 bache")),
+        ("sopocachi Z99 bache", Report("B02", "Z99 bache")),
+        ("B 99 bache", Unroutable("B 99 bache")),  # spaced: could be words
+        ("bache a 3 cuadras", Unroutable("bache a 3 cuadras")),
+        ("hay un bache en la calle 3 frente a la tienda",
+         Unroutable("hay un bache en la calle 3 frente a la tienda")),
+        # Commands: the first word, and nothing after it but polite words.
+        ("BAJA", OptOut()),
+        ("stop", OptOut()),
+        ("Baja por favor", OptOut()),
+        ("Hola, BAJA!", OptOut()),
+        ("alta", OptIn()),
+        ("Alta gracias", OptIn()),
+        ("baja presion de agua en sopocachi", Report("B02", "baja presion de agua en")),
+        ("baja el agua", Unroutable("baja el agua")),
+        ("quiero la baja", Unroutable("quiero la baja")),  # not the first word
+        # Reopen: the number after the word, whatever follows it.
+        (f"reabrir {TRACKING}", Reopen(TRACKING, TRACKING)),
+        ("REABRIR 240 8917 sigue el bache", Reopen(TRACKING, TRACKING)),
+        ("Reabrir caso #240-8917", Reopen(TRACKING, TRACKING)),
+        (f"reabrir {TRACKING} 2 semanas sin luz", Reopen(TRACKING, TRACKING)),
+        (f"reabrir {NOT_DAMM}", Reopen(NOT_DAMM, None)),
+        ("reabrir 12345", Reopen("12345", None)),
+        ("reabrir", Reopen("", None)),
+        ("reabrir por favor, volvio el bache", Reopen("", None)),
+        # Order: help first, then commands, then status numbers.
+        ("ayuda", Help()),
+        ("baja ayuda", Unroutable("baja ayuda")),
+        (TRACKING, StatusQuery(TRACKING)),
+    ],
+)
+def test_classify_places_and_commands(text: str, intent: object) -> None:
+    assert classify(text, PLACES) == intent
+
+
+def test_classify_accepts_codes_places_or_both() -> None:
+    assert classify("B02 bache", ["B02"]) == Report("B02", "bache")
+    assert classify("sopocachi bache", ["B02"]) == Unroutable("sopocachi bache")  # no names known
+    assert classify("sopocachi bache", [Place("B02", "Sopocachi"), "B12"]) == Report("B02", "bache")
+    assert classify("b12 bache", iter([Place("B02", "Sopocachi"), "B12"])) == Report("B12", "bache")
+
+
+def test_classify_with_other_keywords() -> None:
+    keywords = {"optout": ("salir",), "optin": ("volver",), "reopen": ("otravez",)}
+    assert classify("SALIR", PLACES, keywords) == OptOut()
+    assert classify("volver", PLACES, keywords) == OptIn()
+    assert classify(f"otra vez {TRACKING}", PLACES, keywords) == Unroutable(f"otra vez {TRACKING}")
+    assert classify(f"otravez {TRACKING}", PLACES, keywords) == Reopen(TRACKING, TRACKING)
+    assert classify("baja", PLACES, keywords) == Unroutable("baja")  # the defaults no longer apply
+    assert classify("reabrir", PLACES, {}) == Unroutable("reabrir")
+
+
+def test_new_intents_are_frozen_values() -> None:
+    assert Ambiguous(("B20", "B21"), "x") == Ambiguous(("B20", "B21"), "x")
+    assert OptOut() == OptOut() and OptOut() != OptIn()
+    with pytest.raises(AttributeError):
+        Reopen("1", None).number = "2"  # type: ignore[misc]

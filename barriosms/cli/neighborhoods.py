@@ -1,14 +1,20 @@
 from __future__ import annotations
 
+import sys
+
 import click
 
 from .. import neighborhoods as hoods
+from ..domain.matching import find_place
 from .common import CliState, emit_json, json_option, limit_option, pass_state, table
+
+# Bigger files show a progress bar while they are written (on stderr: stdout may be JSON).
+PROGRESS_ROWS = 200
 
 
 @click.group()
 def neighborhoods() -> None:
-    """The neighbourhoods residents name by code in their SMS.
+    """The neighbourhoods residents name in their SMS, by code or by name.
 
     Example: barriosms neighborhoods import config/neighborhoods-lapaz.csv
     """
@@ -19,16 +25,23 @@ def neighborhoods() -> None:
 @json_option
 @pass_state
 def import_(state: CliState, csv_file: str, as_json: bool) -> None:
-    """Add or update neighbourhoods from a CSV file (columns code,name,district,lat,lon).
+    """Add or update neighbourhoods from a CSV file (columns code,name,district,lat,lon,aliases).
 
     All or nothing: if any line is wrong nothing is imported and every bad line is listed.
-    Existing codes are updated.
+    Existing codes are updated.  The optional aliases column lists other names residents use,
+    separated by ";" ("Fatima;Villa Fatima"); an alias may not name another neighbourhood.
 
     Example: barriosms neighborhoods import config/neighborhoods-lapaz.csv
     """
     state.open_db()
     try:
-        result = hoods.import_csv(csv_file)
+        rows = hoods.read_csv(csv_file)
+        if len(rows) <= PROGRESS_ROWS:
+            result = hoods.import_rows(rows, source=csv_file)
+        else:
+            with click.progressbar(length=len(rows), label="importing",
+                                   file=sys.stderr) as bar:
+                result = hoods.import_rows(rows, on_row=lambda: bar.update(1), source=csv_file)
     except hoods.ImportProblem as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
@@ -42,16 +55,50 @@ def import_(state: CliState, csv_file: str, as_json: bool) -> None:
 @json_option
 @pass_state
 def list_(state: CliState, limit: int | None, as_json: bool) -> None:
-    """List neighbourhoods and their codes.
+    """List neighbourhoods, their codes and the other names (aliases) residents use.
 
     Example: barriosms neighborhoods list --json
     """
     state.open_db()
     rows = hoods.list_all()[:limit] if limit else hoods.list_all()
     if as_json:
-        emit_json([{"code": n.code, "name": n.name, "district": n.district, "lat": n.lat, "lon": n.lon}
-                   for n in rows])
+        emit_json([{"code": n.code, "name": n.name, "district": n.district, "lat": n.lat, "lon": n.lon,
+                    "aliases": n.alias_list} for n in rows])
         return
-    table(["code", "name", "district", "lat", "lon"],
-          [[n.code, n.name, n.district, n.lat if n.lat is not None else "", n.lon if n.lon is not None else ""]
+    table(["code", "name", "district", "lat", "lon", "aliases"],
+          [[n.code, n.name, n.district, n.lat if n.lat is not None else "", n.lon if n.lon is not None else "",
+            "; ".join(n.alias_list)]
            for n in rows], empty="no neighbourhoods yet: barriosms neighborhoods import FILE.csv")
+
+
+@neighborhoods.command("find")
+@click.argument("text")
+@json_option
+@pass_state
+def find(state: CliState, text: str, as_json: bool) -> None:
+    """Show which neighbourhood an SMS text names, and how: by code or name, exact or with typos.
+
+    What the gateway does with a resident's message, to check names and aliases.  Exits 1 when
+    no neighbourhood is found.
+
+    Example: barriosms neighborhoods find 'villa fatma'
+    """
+    state.open_db()
+    places = {p.code: p for p in hoods.places()}
+    match = find_place(text, list(places.values()))
+    if match is None:
+        raise click.ClickException(f"no neighbourhood found in {text!r}")
+    typed = text[match.start:match.end]
+    how = {0: "exact", 1: "1 typo"}.get(match.distance, f"{match.distance} typos")
+    matched = match.names or match.codes  # the name or alias that matched, or the code
+    if as_json:
+        emit_json({"text": text, "by": match.by, "exact": match.distance == 0, "typos": match.distance,
+                   "ambiguous": len(match.codes) > 1, "start": match.start, "end": match.end, "typed": typed,
+                   "places": [{"code": code, "name": places[code].name, "matched": spelling}
+                              for code, spelling in zip(match.codes, matched)]})
+        return
+    if len(match.codes) > 1:
+        click.echo(f"ambiguous: {len(match.codes)} neighbourhoods fit {typed!r} equally well")
+    table(["code", "name", "by", "matched", "how", "typed"],
+          [[code, places[code].name, match.by, spelling, how, typed]
+           for code, spelling in zip(match.codes, matched)])

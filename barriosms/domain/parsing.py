@@ -1,22 +1,23 @@
-"""What a resident's SMS asks for: a report, a status query, help, or nothing we can route.
+"""What a resident's SMS asks for: a report, a status query, help, a command, or nothing we can route.
 
 Residents type on keypads, often with one finger, sometimes dictating to a grandchild: the
-neighbourhood code comes as "b12", "B-12", "B 12", "#B12", "Barrio: b 12", first or last; the
-tracking number with spaces or after "ESTADO".  This module is pure: the caller passes the known
-neighbourhood codes and gets back one frozen intent object.
+neighbourhood comes as a code ("b12", "B-12", "#B12", "Barrio: b 12") or a name ("villa fatma",
+see :mod:`.matching`), first or last; the tracking number with spaces or after "ESTADO"; a
+command ("BAJA", "reabrir 2408917") as the first word.  This module is pure: the caller passes the
+known neighbourhoods and the command words and gets back one frozen intent object.
 """
 
 from __future__ import annotations
 
-import functools
-import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final, TypeAlias
 
 from .categories import fold
-from .tracking import is_valid_tracking
+from .matching import Place, find_code, find_place, normalize_code, valid_code
+from .replies import KEYWORDS
+from .tracking import TRACKING_LENGTH, is_valid_tracking
 
 __all__ = [
     "Report",
@@ -25,15 +26,17 @@ __all__ = [
     "InvalidTracking",
     "Help",
     "Unroutable",
+    "OptOut",
+    "OptIn",
+    "Reopen",
+    "Ambiguous",
+    "UnknownCode",
     "Intent",
     "normalize_code",
     "valid_code",
     "find_code",
     "classify",
 ]
-
-log = logging.getLogger(__name__)
-
 
 # --- intents -----------------------------------------------------------------------------------
 
@@ -83,90 +86,48 @@ class Unroutable:
     text: str
 
 
-Intent: TypeAlias = Report | MissingDescription | StatusQuery | InvalidTracking | Help | Unroutable
-
-
-# --- neighbourhood codes -----------------------------------------------------------------------
-
-_CODE: Final = re.compile(r"([A-Z]{1,4})([0-9]{1,4})")
-_NON_ALNUM: Final = re.compile(r"[\W_]+")
-# Between the letters and the digits people put spaces, dashes, dots, colons, "#".
-_SEP: Final = r"[\s.\-_:/#]{0,3}"
-# Short Spanish words that, followed by a number, are ordinary text ("a 3 cuadras", "y 2 postes",
-# "la 5"), not a code typed with a space.  Such a spaced match only counts if nothing else does.
-_SPANISH_SHORT_WORDS: Final = frozenset(
-    "a e o u y al de del el en es ha la las lo los le mi ni no se si su tu un una va ya".split()
-)
-
-
-def normalize_code(code: str) -> str:
-    """The stored spelling of a code: upper case, separators removed ("b-12" → "B12")."""
-    return _NON_ALNUM.sub("", code).upper()
-
-
-def valid_code(code: str) -> bool:
-    """True if ``code`` normalises to 1-4 letters A-Z followed by 1-4 digits."""
-    return _CODE.fullmatch(normalize_code(code)) is not None
+@dataclass(frozen=True)
+class OptOut:
+    """BAJA / STOP alone: no more notices about this phone's reports."""
 
 
 @dataclass(frozen=True)
-class _CodePattern:
-    code: str
-    letters: str
-    digits: str
-    regex: re.Pattern[str]
+class OptIn:
+    """ALTA alone: notices again (undoes a BAJA)."""
 
 
-def _code_pattern(code: str) -> _CodePattern:
-    m = _CODE.fullmatch(code)
-    assert m is not None
-    letters, digits = m.groups()
-    # Leading zeros are optional both ways: a poster says "Z-04", the resident types "Z4".
-    significant = digits.lstrip("0") or "0"
-    regex = re.compile(
-        # Not inside a longer token: "AB12", "B123", "B12X" and "calle 3" (code C3) do not match.
-        rf"(?<![^\W_]){letters}({_SEP})(0*{significant})(?![^\W_])",
-        re.IGNORECASE,
-    )
-    return _CodePattern(code, letters, digits, regex)
+@dataclass(frozen=True)
+class Reopen:
+    """REABRIR and a number: the resident says the problem of a resolved case is back.
 
-
-@functools.lru_cache(maxsize=8)
-def _patterns(codes: tuple[str, ...]) -> tuple[_CodePattern, ...]:
-    patterns = []
-    for code in codes:
-        if _CODE.fullmatch(code):
-            patterns.append(_code_pattern(code))
-        else:
-            # One bad row must not stop every other neighbourhood from being recognised.
-            log.warning("ignoring neighbourhood code %r: not 1-4 letters + 1-4 digits", code)
-    return tuple(patterns)
-
-
-def find_code(text: str, codes: Iterable[str]) -> tuple[str, int, int] | None:
-    """The first known neighbourhood code in ``text``: ``(normalised code, start, end)`` or None.
-
-    ``start``/``end`` delimit the code as typed (from its first letter to its last digit).
+    ``number`` is the digits typed after the word ("" if none); ``tracking`` is that number if
+    it is a valid tracking number, else None.  Anything after the number is the resident's reason.
     """
-    key = tuple(sorted({normalize_code(c) for c in codes}))
-    best: tuple[tuple[int, int, int, int], str, int, int] | None = None
-    for p in _patterns(key):
-        for m in p.regex.finditer(text):
-            sep, typed_digits = m.group(1), m.group(2)
-            weak = bool(sep.strip() == "" and sep) and p.letters.lower() in _SPANISH_SHORT_WORDS
-            rank = (
-                int(weak),  # "a 3 cuadras" loses to any real code in the text
-                m.start(),  # earliest wins
-                int(typed_digits != p.digits),  # "Z04" prefers code Z04 over Z4 if both exist
-                -(m.end() - m.start()),
-            )
-            if best is None or rank < best[0]:
-                best = (rank, p.code, m.start(), m.end())
-            if not weak:
-                break  # a later match of the same code can only rank lower
-    if best is None:
-        return None
-    return best[1], best[2], best[3]
+
+    number: str
+    tracking: str | None
+
+
+@dataclass(frozen=True)
+class Ambiguous:
+    """A name that fits several neighbourhoods equally well (``codes`` sorted): ask which."""
+
+    codes: tuple[str, ...]
+    description: str
+
+
+@dataclass(frozen=True)
+class UnknownCode:
+    """No known neighbourhood, but something typed like a code ("Z99", "B-99"): ``code`` normalised."""
+
+    code: str
+    text: str
+
+
+Intent: TypeAlias = (
+    Report | MissingDescription | StatusQuery | InvalidTracking | Help | Unroutable
+    | OptOut | OptIn | Reopen | Ambiguous | UnknownCode
+)
 
 
 # --- descriptions ------------------------------------------------------------------------------
@@ -225,23 +186,94 @@ def _status_number(folded: str) -> str | None:
     return re.sub(r"[^0-9]", "", m.group(1))
 
 
+# --- commands ----------------------------------------------------------------------------------
+
+# After the command word: "caso", "nro", "#" and the like, then the number, in chunks of digits
+# separated by a space or a dash ("240 8917", "240-8917").
+_REOPEN_NUMBER: Final = re.compile(
+    rf"(?:[\W_]*{_FILLER_WORDS}{_NOT_LETTER})*[\W_]*([0-9]+(?:[\s\-][0-9]+)*)"
+)
+
+
+def _command(folded: str, keywords: Mapping[str, Iterable[str]]) -> OptOut | OptIn | Reopen | None:
+    """A command given by the first word (polite words aside), or None."""
+    meaningful = [m for m in _WORD.finditer(folded) if m.group() not in _POLITE_WORDS]
+    if not meaningful:
+        return None
+    first = meaningful[0].group()
+    if first in keywords.get("reopen", ()):
+        return _reopen(folded[meaningful[0].end():])
+    if len(meaningful) > 1:
+        return None  # "baja presion de agua en B12" is a report, not a command
+    if first in keywords.get("optout", ()):
+        return OptOut()
+    if first in keywords.get("optin", ()):
+        return OptIn()
+    return None
+
+
+def _reopen(rest: str) -> Reopen:
+    """What follows the reopen word: the number, then (ignored) the resident's reason."""
+    m = _REOPEN_NUMBER.match(rest)
+    number = ""
+    if m is not None:
+        # The reason may start with a number too ("reabrir 2408917 2 semanas sin luz"): take
+        # chunks only while they still fit in a tracking number.
+        for chunk in re.split(r"[\s\-]", m.group(1)):
+            if number and len(number) + len(chunk) > TRACKING_LENGTH:
+                break
+            number += chunk
+    return Reopen(number, number if is_valid_tracking(number) else None)
+
+
+# --- unknown codes -----------------------------------------------------------------------------
+
+# Typed tightly like a code: letters then digits, at most a "-" or "#" between ("Z99", "B-99",
+# "#B99"), as a token of its own.  "calle 3" and "a 3 cuadras" have a space: they are words.
+_CODE_SHAPED: Final = re.compile(r"(?<![^\W_])([A-Za-z]{1,4})[-#]?([0-9]{1,4})(?![^\W_])")
+
+
+def _unknown_code(text: str) -> str | None:
+    m = _CODE_SHAPED.search(text)
+    return normalize_code(m.group(1) + m.group(2)) if m else None
+
+
 # --- classification ----------------------------------------------------------------------------
 
 
-def classify(text: str, codes: Iterable[str]) -> Intent:
-    """Decide what ``text`` asks for: help → status query → report (code found) → unroutable."""
+def _places(places: Iterable[Place | str]) -> tuple[Place, ...]:
+    return tuple(p if isinstance(p, Place) else Place(p, "") for p in places)
+
+
+def classify(
+    text: str,
+    places: Iterable[Place | str],
+    keywords: Mapping[str, Iterable[str]] | None = None,
+) -> Intent:
+    """Decide what ``text`` asks for.
+
+    Help → command (``keywords``: folded first words for "optout", "optin", "reopen"; default
+    :data:`.replies.KEYWORDS`) → status query → report (code, then name of one of ``places``:
+    :class:`.matching.Place` objects, or bare codes) → unknown code → unroutable.
+    """
     # Matching works on a folded copy ("ESTÁDO" = "estado"); what we keep is the resident's text.
     folded = fold(text)
     if _is_help(folded):
         return Help()
+    command = _command(folded, KEYWORDS if keywords is None else keywords)
+    if command is not None:
+        return command
     number = _status_number(folded)
     if number is not None:
         return StatusQuery(number) if is_valid_tracking(number) else InvalidTracking(number)
-    found = find_code(text, codes)
+    found = find_place(text, _places(places))
     if found is None:
-        return Unroutable(text)
-    code, start, end = found
-    description = _description(text, start, end)
+        code = _unknown_code(text)
+        return Unroutable(text) if code is None else UnknownCode(code, text)
+    description = _description(text, found.start, found.end)
     if not _HAS_CONTENT.search(description):
-        return MissingDescription(code)
-    return Report(code, description)
+        description = ""
+    if len(found.codes) > 1:
+        return Ambiguous(found.codes, description)
+    (code,) = found.codes
+    return Report(code, description) if description else MissingDescription(code)
