@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import random
 import sqlite3
@@ -165,3 +166,43 @@ def test_outbox_retry_failed(ready):
     assert [(m["id"], m["attempts"]) for m in queued] == [(msg_id, 0)]
     assert "0 of 1 queued again" in ready("outbox", "retry", str(msg_id), code=1).output
     assert "--failed" in ready("outbox", "retry", code=2).output
+
+
+def _commands(group: click.Group, path: tuple[str, ...] = ("barriosms",)):
+    for name, command in sorted(group.commands.items()):
+        if isinstance(command, click.Group):
+            yield path + (name,), command
+            yield from _commands(command, path + (name,))
+        else:
+            yield path + (name,), command
+
+
+# Long-running processes and commands whose output is itself a data format have no --json.
+NO_JSON = {("barriosms", "run"), ("barriosms", "sim", "serve"), ("barriosms", "cases", "export")}
+
+
+@pytest.mark.parametrize(("path", "command"), list(_commands(cli)), ids=lambda v: " ".join(v) if isinstance(v, tuple) else "")
+def test_every_command_has_help_an_example_and_json(path, command):
+    from click.testing import CliRunner
+
+    help_text = command.help or ""
+    assert help_text.strip(), f"{' '.join(path)} has no help"
+    example = [line.strip() for line in help_text.splitlines() if line.strip().startswith("Example:")]
+    assert example and example[0].startswith("Example: barriosms"), f"{' '.join(path)} has no example"
+    # The example names this very command (so it cannot be copied from another one by mistake).
+    words = re.sub(r"--config \S+ ", "", example[0])
+    assert " ".join(path) in words or isinstance(command, click.Group), example[0]
+    result = CliRunner().invoke(cli, [*path[1:], "--help"])
+    assert result.exit_code == 0 and "Example:" in result.output
+    if not isinstance(command, click.Group) and path not in NO_JSON:
+        assert "--json" in {o for p in command.params for o in getattr(p, "opts", [])}, f"{' '.join(path)} lacks --json"
+
+
+def test_shell_completion_script_is_generated():
+    import subprocess
+    import sys
+
+    env = {**os.environ, "_BARRIOSMS_COMPLETE": "bash_source"}
+    out = subprocess.run([sys.executable, "-c", "from barriosms.cli import main; main()"], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert "_barriosms_completion" in out.stdout and "complete " in out.stdout

@@ -47,8 +47,9 @@ def list_(state: CliState, status: str | None, limit: int | None, as_json: bool)
 @outbox_group.command("retry")
 @click.argument("ids", nargs=-1, type=int)
 @click.option("--failed", "all_failed", is_flag=True, help="Every failed message.")
+@json_option
 @pass_state
-def retry(state: CliState, ids: tuple[int, ...], all_failed: bool) -> None:
+def retry(state: CliState, ids: tuple[int, ...], all_failed: bool, as_json: bool) -> None:
     """Queue failed messages again, with a fresh count of attempts (after fixing the cause).
 
     Example: barriosms outbox retry --failed
@@ -59,4 +60,7 @@ def retry(state: CliState, ids: tuple[int, ...], all_failed: bool) -> None:
     count = outbox.retry(list(ids), all_failed=all_failed)
     if ids and count < len(ids):
         raise click.ClickException(f"{count} of {len(ids)} queued again: the others do not exist or have not failed")
-    click.echo(f"{count} message(s) queued again; the daemon sends them within a second")
+    if as_json:
+        emit_json({"queued_again": count})
+    else:
+        click.echo(f"{count} message(s) queued again; the daemon sends them within a second")

@@ -39,8 +39,9 @@ def list_(state: CliState, as_json: bool) -> None:
 
 @phones.command()
 @click.argument("phone")
+@json_option
 @pass_state
-def unmute(state: CliState, phone: str) -> None:
+def unmute(state: CliState, phone: str, as_json: bool) -> None:
     """Answer a phone again that was silenced as a suspected machine (it was a person).
 
     Example: barriosms phones unmute +59171234567
@@ -49,4 +50,7 @@ def unmute(state: CliState, phone: str) -> None:
     number = normalize_sender(phone, settings.gateway.region)
     if not subscribers.unmute(number):
         raise click.ClickException(f"{number} is not silenced (see `barriosms phones list`)")
-    click.echo(f"{number}: answered again from its next message")
+    if as_json:
+        emit_json({"phone": number, "unmuted": True})
+    else:
+        click.echo(f"{number}: answered again from its next message")

@@ -59,8 +59,9 @@ def hotspots(state: CliState, limit: int | None, district: str | None, as_json: 
 @click.option("--status", "which", type=click.Choice(["open", "all"]), default="open", show_default=True,
               help="open: received, in review or in progress; all: every case (merged duplicates never count).")
 @click.option("--force", is_flag=True, help="Replace the file if it exists.")
+@json_option
 @pass_state
-def map_(state: CliState, output: str, fmt: str | None, which: str, force: bool) -> None:
+def map_(state: CliState, output: str, fmt: str | None, which: str, force: bool, as_json: bool) -> None:
     """Draw cases per neighbourhood as one file that opens without internet.
 
     One circle per neighbourhood with cases, placed by latitude and longitude, its area
@@ -84,6 +85,10 @@ def map_(state: CliState, output: str, fmt: str | None, which: str, force: bool)
         raise click.ClickException(str(exc)) from None
     drawn = sum(1 for c in counts if c.located and c.count)
     missing = [c.code for c in counts if not c.located]
+    if as_json:
+        emit_json({"output": output, "format": fmt, "cases": sum(c.count for c in counts), "drawn": drawn,
+                   "not_drawn": missing})
+        return
     click.echo(f"wrote {output}: {sum(c.count for c in counts)} {noun} in {drawn} neighbourhood(s)")
     if missing:
         click.echo(f"not drawn (no coordinates): {', '.join(missing)}", err=True)
