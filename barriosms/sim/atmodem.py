@@ -31,6 +31,22 @@ ESC = 0x1B
 
 STAT_PDU = {0: "REC UNREAD", 1: "REC READ", 2: "STO UNSENT", 3: "STO SENT"}
 STAT_TEXT = {v: k for k, v in STAT_PDU.items()}
+# Character sets offered by AT+CSCS: only those whose text the modem can write as ASCII bytes
+# (GSM codes are 0x00-0x7F, UCS2 is hex), so a client can always decode what it reads.
+CHARSETS = ("GSM", "IRA", "UCS2")
+# AT+CMGD=<index>,<delflag>: which <stat>s each flag deletes (0: only the message at <index>).
+DELFLAG_STATS = {0: frozenset(), 1: frozenset({1}), 2: frozenset({1, 3}), 3: frozenset({1, 2, 3}),
+                 4: frozenset({0, 1, 2, 3})}
+# What AT+CNMI=? offers: <mode>,<mt>,<bm>,<ds>,<bfr>.
+CNMI_RANGES = (range(0, 3), range(0, 4), (0, 2), range(0, 3), range(0, 2))
+
+# GSM 03.38 default alphabet in code order (0x1B is the escape to the extension table), and the
+# extension table: the character set AT+CSCS="GSM" means for text-mode message text.
+GSM_BASIC = ("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+             "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
+GSM_EXTENSION = {"\x0c": 0x0A, "^": 0x14, "{": 0x28, "}": 0x29, "\\": 0x2F, "[": 0x3C, "~": 0x3D, "]": 0x3E,
+                 "|": 0x40, "€": 0x65}
+assert len(GSM_BASIC) == 128
 
 
 @dataclass
@@ -42,6 +58,7 @@ class Stored:
     sender: str = ""
     text: str = ""
     when: dt.datetime | None = None
+    unicode: bool = False  # UCS-2 data: text mode shows it as hex
 
     @property
     def tpdu_length(self) -> int:
@@ -106,9 +123,12 @@ class ATModem:
         self._held: list[bytes] = []
         self._busy = False
         self._cmgs: tuple[int, bytearray, float, str] | None = None  # length, data, started, text-mode number
+        self._swallow_ok = False  # a `;` chain is running and this command is not its last
+        self._swallowed = False
         self.commands: list[tuple[float, str]] = []  # every command line, for benchmarks and tests
         self.faults: dict[str, dict] = {}
         self._timers: list[tuple[float, Callable[[], None]]] = []
+        self.autoresponders: dict[str, dict] = {}  # number -> text, delay, answered
         self._next_flood = 0.0
         self._flood_count = 0
         self._pin_locked = False
@@ -170,6 +190,7 @@ class ATModem:
         return out
 
     def _write(self, data: bytes | str) -> None:
+        # Everything the modem says is ASCII (GSM codes are below 0x80); anything else is a bug here.
         self._out += data.encode("ascii", "replace") if isinstance(data, str) else data
 
     def _feed_command(self, byte: int) -> None:
@@ -190,6 +211,8 @@ class ATModem:
             if self._line:
                 self._line.pop()
             return
+        if byte < 0x20:
+            return  # other control characters (a stray Ctrl-Z after a cancelled send) are ignored
         self._line.append(byte)
 
     def _feed_message(self, byte: int) -> None:
@@ -205,7 +228,11 @@ class ATModem:
             return
         if self.settings.echo:
             self._out.append(byte)
-        if byte not in (ord("\r"), ord("\n")):
+        if byte == ord("\r") and self.settings.cmgf == 1:
+            # Text mode: a CR is a line break in the message and the modem prompts again.
+            data.append(ord("\n"))
+            self._write("\n> ")
+        elif byte not in (ord("\r"), ord("\n")):
             data.append(byte)
 
     # -- results -----------------------------------------------------------------------------
@@ -214,6 +241,12 @@ class ATModem:
         self._write(f"\r\n{text}\r\n")
 
     def _final(self, result: str) -> None:
+        if self._swallow_ok and result == "OK":
+            # A command in the middle of a `;` chain succeeded: only the last one's result is shown.
+            self._swallow_ok = False
+            self._swallowed = True
+            return
+        self._swallow_ok = False
         self._write(f"\r\n{result}\r\n")
         self._busy = False
         self._flush_urcs()
@@ -242,40 +275,62 @@ class ATModem:
 
     def _run_line(self, line: str) -> None:
         self.commands.append((self.clock(), line))
-        upper = line.upper()
-        if not upper.startswith("AT"):
+        if not line.upper().startswith("AT"):
             self._final("ERROR")
             return
         self._busy = True
-        body = line[2:]
-        if not body:
+        commands = _split_commands(line[2:])
+        if not commands:
             self._final("OK")
             return
-        if body[0] in "+$^%*#":
-            self._extended(body)
-            return
-        self._basic(body.upper())
+        # V.250: `AT+CMGF=0;+CMGL=4` runs each command in turn; the line stops at the first one
+        # that fails (its error is the line's result) and only the last one's OK is shown.
+        for i, command in enumerate(commands):
+            last = i == len(commands) - 1
+            self._swallow_ok, self._swallowed = not last, False
+            self._run_command(command)
+            if not last and not self._swallowed:
+                break  # it failed (already answered), or has not finished (AT+CMGS prompt)
+        self._swallow_ok = False
+
+    def _run_command(self, command: str) -> None:
+        if command[0] in "+$^%*#":
+            self._extended(command)
+        else:
+            self._basic(command.upper())
 
     def _basic(self, body: str) -> None:
-        # A run of basic commands such as "E1", "Z", "V1Q0", "&F", "I".
-        commands = re.findall(r"(&?[A-Z])(\d*)", body)
+        # A run of basic commands such as "E1", "Z", "V1Q0", "&F", "I", "S0=0", "S7?".
+        commands = re.findall(r"(&?[A-Z])(\d*(?:=\d*|\?)?)", body)
         if "".join(c + a for c, a in commands) != body:
             self._final("ERROR")
             return
         for cmd, arg in commands:
             if cmd == "E":
-                self.settings.echo = arg != "0"
+                self.settings.echo = arg not in ("", "0")  # V.250: a missing value means 0
             elif cmd in ("Z", "&F"):
                 self._reset()
             elif cmd == "I":
                 self._info(f"{self.identity.manufacturer}\r\n{self.identity.model}\r\nRevision: {self.identity.revision}")
-            elif cmd not in ("V", "Q", "X", "&C", "&D", "&K", "&W", "S"):
+            elif cmd == "S" and arg.endswith("?"):
+                self._info("000")
+            elif cmd not in ("V", "Q", "X", "H", "&C", "&D", "&K", "&W", "S"):
                 self._final("ERROR")
                 return
         self._final("OK")
 
     def _reset(self) -> None:
         self.settings = Settings()
+
+    def power_cycle(self) -> None:
+        """The stick was unplugged and plugged back: settings and half-typed input are gone, the
+        SIM keeps its messages (and the network still holds those waiting for a slot)."""
+        self._reset()
+        self._line.clear()
+        self._cmgs = None
+        self._held.clear()
+        self._busy = self._swallow_ok = False
+        self.take_output()
 
     def _extended(self, body: str) -> None:
         match = re.fullmatch(r"([+$^%*#][A-Za-z0-9]+)(=\?|\?|=(.*))?", body, re.S)
@@ -290,10 +345,15 @@ class ATModem:
         if handler is None:
             self._final("ERROR")
             return
+        sms = name.startswith("+CM") or name == "+CPMS" or name == "+CNMI"
         try:
             handler(mode, args)
         except (ValueError, IndexError):
-            self._error(cme=4 if not name.startswith("+CM") else None, cms=302 if name.startswith("+CM") else None)
+            # Invalid parameter: +CMS ERROR 304/305 (PDU/text mode) for SMS commands, +CME ERROR 4.
+            self._error(cme=None if sms else 4, cms=(305 if self.settings.cmgf else 304) if sms else None)
+        except Exception:  # noqa: BLE001 - a simulator bug must not kill the modem: answer, log
+            log.exception("AT%s%s failed inside the simulator", name, suffix)
+            self._final("ERROR")
 
     # identity --------------------------------------------------------------------------------
 
@@ -333,13 +393,13 @@ class ATModem:
     def _cmd_cscs(self, mode, args):
         if mode == "set":
             charset = args.strip().strip('"').upper()
-            if charset not in ("GSM", "IRA", "UCS2", "8859-1", "PCCP437"):
+            if charset not in CHARSETS:
                 raise ValueError(charset)
             self.settings.cscs = charset
         elif mode == "read":
             self._info(f'+CSCS: "{self.settings.cscs}"')
         elif mode == "test":
-            self._info('+CSCS: ("GSM","IRA","UCS2","8859-1","PCCP437")')
+            self._info("+CSCS: (" + ",".join(f'"{c}"' for c in CHARSETS) + ")")
         self._final("OK")
 
     def _cmd_cfun(self, mode, args):
@@ -437,7 +497,13 @@ class ATModem:
                 return bytes.fromhex(text).decode("utf-16-be")
             except ValueError:
                 return text
+        if self.settings.cscs == "GSM":
+            return gsm_decode(text.encode("latin-1", "replace"))
         return text
+
+    def _string_out(self, text: str) -> str:
+        """A string parameter (a number, an operator name) in the current character set."""
+        return text.encode("utf-16-be").hex().upper() if self.settings.cscs == "UCS2" else text
 
     def _cmd_cops(self, mode, args):
         if mode == "set":
@@ -453,13 +519,16 @@ class ATModem:
 
     def _cmd_csca(self, mode, args):
         if mode == "set":
-            self.smsc = args.split(",")[0].strip().strip('"')
+            number = self._text_in(args.split(",")[0].strip().strip('"'))
+            if not re.fullmatch(r"\+?\d{1,20}", number):
+                raise ValueError(number)
+            self.smsc = number
         elif mode == "read":
             if "empty_smsc" in self.faults:
                 self._info('+CSCA: "",129')
             else:
                 kind = 145 if self.smsc.startswith("+") else 129
-                self._info(f'+CSCA: "{self.smsc}",{kind}')
+                self._info(f'+CSCA: "{self._string_out(self.smsc)}",{kind}')
         self._final("OK")
 
     def _cmd_cclk(self, mode, args):
@@ -493,11 +562,13 @@ class ATModem:
     def _cmd_cnmi(self, mode, args):
         if mode == "set":
             values = [int(v) if v.strip() else 0 for v in args.split(",")]
+            if len(values) > 5 or any(v not in ok for v, ok in zip(values, CNMI_RANGES)):
+                raise ValueError(args)
             self.settings.cnmi = tuple((values + [0] * 5)[:5])
         elif mode == "read":
             self._info("+CNMI: " + ",".join(map(str, self.settings.cnmi)))
         elif mode == "test":
-            self._info("+CNMI: (0-2),(0-3),(0,2),(0-2),(0,1)")
+            self._info("+CNMI: (0-2),(0-3),(0,2),(0-2),(0,1)")  # keep in step with CNMI_RANGES
         self._final("OK")
 
     # SIM storage -----------------------------------------------------------------------------
@@ -552,13 +623,19 @@ class ATModem:
         where = f"{index}," if index is not None else ""
         if self.settings.cmgf == 0:
             return f"{prefix}: {where}{stored.stat},,{stored.tpdu_length}\r\n{stored.pdu.hex().upper()}"
-        when = stored.when or dt.datetime.now(dt.timezone.utc)
-        stamp = f"{when:%y/%m/%d,%H:%M:%S}-16"
-        return f'{prefix}: {where}"{STAT_PDU[stored.stat]}","{stored.sender}",,"{stamp}"\r\n{self._text_out(stored.text)}'
+        # The PDU carries the SMSC time in UTC (zone 00): the text-mode header says the same.
+        when = (stored.when or dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc)).astimezone(dt.timezone.utc)
+        stamp = f"{when:%y/%m/%d,%H:%M:%S}+00"
+        # 27.005: UCS-2 (and 8-bit) message data is shown as hex whatever AT+CSCS says.
+        body = stored.text.encode("utf-16-be").hex().upper() if stored.unicode else self._text_out(stored.text)
+        return f'{prefix}: {where}"{STAT_PDU[stored.stat]}","{self._string_out(stored.sender)}",,"{stamp}"\r\n{body}'
 
     def _text_out(self, text: str) -> str:
+        """Text in the current character set, as bytes below 0x80 (decoded as latin-1 for _write)."""
         if self.settings.cscs == "UCS2":
             return text.encode("utf-16-be").hex().upper()
+        if self.settings.cscs == "GSM":
+            return gsm_encode(text).decode("latin-1")
         return text.encode("ascii", "replace").decode("ascii")
 
     def _cmd_cmgl(self, mode, args):
@@ -577,7 +654,7 @@ class ATModem:
         wanted = args.strip().strip('"').upper() or ("0" if self.settings.cmgf == 0 else "REC UNREAD")
         if wanted in ("4", "ALL"):
             stats = {0, 1, 2, 3}
-        elif wanted.isdigit():
+        elif wanted in ("0", "1", "2", "3"):
             stats = {int(wanted)}
         elif wanted in STAT_TEXT:
             stats = {STAT_TEXT[wanted]}
@@ -605,8 +682,12 @@ class ATModem:
             return
         parts = [p.strip() for p in args.split(",")]
         flag = int(parts[1]) if len(parts) > 1 and parts[1] else 0
-        if flag == 4:
-            self.slots = [None] * len(self.slots)
+        if flag not in DELFLAG_STATS:
+            raise ValueError(flag)
+        if flag:
+            # 27.005: with a <delflag> the index is ignored and every message of those kinds goes.
+            stats = DELFLAG_STATS[flag]
+            self.slots = [s if s is None or s.stat not in stats else None for s in self.slots]
         else:
             try:
                 index = self._slot(parts[0])
@@ -630,42 +711,41 @@ class ATModem:
             return
         if self.settings.cmgf == 0:
             length = int(args.split(",")[0])
+            if not 7 <= length <= 164:  # the shortest SMS-SUBMIT TPDU; 27.005's maximum
+                raise ValueError(length)
             number = ""
         else:
             length = 0
-            number = args.split(",")[0].strip().strip('"')
+            number = self._text_in(args.split(",")[0].strip().strip('"'))
+            if not number:
+                raise ValueError("no number")
         self._cmgs = (length, bytearray(), self.clock(), number)
         self._write("\r\n> ")
 
     def _submit(self, length: int, data: bytes, started: float, number: str) -> None:
         if self.settings.cmgf == 1:
-            text = data.decode("ascii", "replace")
-            if self.settings.cscs == "UCS2":
-                text = bytes.fromhex(text).decode("utf-16-be")
-            self._record(SentPart(number, text, next(self._refs), started, None))
-            self._info(f"+CMGS: {self.sent[-1].reference}")
-            self._final("OK")
+            self._submit_text(data, started, number)
             return
         try:
             pdu = bytes.fromhex(data.decode("ascii"))
-            # The client may or may not put an SMSC field first; AT+CMGS=<length> tells which.
-            has_smsc = len(pdu) != length
+            has_smsc = _has_smsc_field(pdu, length)
             sms = gammu.DecodePDU(pdu, SMSC=has_smsc)
         except (ValueError, gammu.GSMError) as exc:
-            log.warning("AT+CMGS: undecodable PDU (%s)", exc)
+            log.warning("AT+CMGS=%d: refused PDU %r (%s)", length, bytes(data[:400]), exc)
             self._error(cms=304)  # invalid PDU mode parameter
             return
-        refused = self._refuse_send(pdu if has_smsc else b"\x00" + pdu)
+        # An SMSC field of length 0, or of length 1 (only the number type, no digits), is empty.
+        refused = self._refuse_send(pdu_smsc_empty=not has_smsc or pdu[0] <= 1)
         if refused is not None:
             self._error(cms=refused)
             return
         udh = sms.get("UDH") or {}
         concat = None
         if str(udh.get("Type", "")).startswith("Concatenated") and udh.get("AllParts", 0) > 1:
-            ref = udh["ID16bit"] if udh.get("ID16bit", -1) not in (-1, 0) else udh.get("ID8bit", -1)
+            ref = udh["ID16bit"] if str(udh["Type"]).endswith("16bit") else udh["ID8bit"]
             concat = (ref, udh["PartNumber"], udh["AllParts"])
         text = trim_decoder_padding(sms.get("Text") or "")
-        self._record(SentPart(sms.get("Number", ""), text, next(self._refs), started, concat,
+        self._record(SentPart(sms.get("Number", ""), text, self._next_mr(), started, concat,
                               str(sms.get("Coding", ""))))
         reference = self.sent[-1].reference
         full = pdu if has_smsc else b"\x00" + pdu
@@ -680,12 +760,39 @@ class ATModem:
         self._info(f"+CMGS: {reference}")
         self._final("OK")
 
-    def _refuse_send(self, pdu: bytes) -> int | None:
-        """The +CMS ERROR code a faulty network or SIM gives this send, if any."""
+    def _submit_text(self, data: bytes, started: float, number: str) -> None:
+        """Text mode: the message text in the AT+CSCS character set, sent as one SMS."""
+        try:
+            if self.settings.cscs == "UCS2":
+                text = bytes.fromhex(data.decode("ascii")).decode("utf-16-be")
+            elif self.settings.cscs == "GSM":
+                text = gsm_decode(data)
+            else:
+                text = data.decode("ascii", "replace")
+        except ValueError:
+            self._error(cms=305)  # invalid text mode parameter
+            return
+        refused = self._refuse_send(pdu_smsc_empty=True)
+        if refused is not None:
+            self._error(cms=refused)
+            return
+        self._record(SentPart(number, text, self._next_mr(), started, None))
+        self._info(f"+CMGS: {self.sent[-1].reference}")
+        self._final("OK")
+
+    def _next_mr(self) -> int:
+        # TP-Message-Reference is one octet: it wraps after 255, as on a real SIM.
+        return next(self._refs) % 256
+
+    def _refuse_send(self, pdu_smsc_empty: bool) -> int | None:
+        """The +CMS ERROR code a faulty network or SIM gives this send, if any.
+
+        `pdu_smsc_empty`: the message names no SMSC itself (text mode, or a PDU whose SMSC field
+        is empty), so the modem needs the one stored on the SIM.
+        """
         if "unregistered" in self.faults:
             return 331  # no network service
-        # An SMSC field of length 0, or of length 1 (only the number type, no digits), is empty.
-        if "empty_smsc" in self.faults and pdu[0] <= 1:
+        if pdu_smsc_empty and ("empty_smsc" in self.faults or not self.smsc):
             return 330  # SMSC address unknown
         fault = self.faults.get("send_error")
         if fault:
@@ -725,6 +832,22 @@ class ATModem:
     def _record(self, part: SentPart) -> None:
         self.sent.append(part)
         log.info("sent to %s: %r", part.to, part.text)
+        responder = self.autoresponders.get(part.to)
+        last_part = part.concat is None or part.concat[1] == part.concat[2]
+        if responder is not None and last_part:
+            # Another machine (an "out of office" phone, a gateway) answering whatever it receives.
+            responder["answered"] += 1
+            self._later(responder["delay"], lambda: self.deliver_sms(part.to, responder["text"]))
+
+    def set_autoresponder(self, number: str, text: str | None, delay: float = 1.0) -> dict:
+        """Make `number` answer every SMS sent to it with `text` after `delay` s (text None: stop)."""
+        if text is None:
+            self.autoresponders.pop(number, None)
+        else:
+            if not text or delay < 0:
+                raise ValueError("an auto-responder needs a text and a delay >= 0")
+            self.autoresponders[number] = {"text": text, "delay": float(delay), "answered": 0}
+        return {n: dict(r) for n, r in self.autoresponders.items()}
 
     def sent_messages(self) -> list[dict]:
         """What was sent, concatenated parts joined (a message still missing parts shows what it has)."""
@@ -759,30 +882,50 @@ class ATModem:
 
     # arrivals --------------------------------------------------------------------------------
 
-    def deliver_sms(self, sender: str, text: str, when: dt.datetime | None = None) -> dict:
-        """A resident's SMS reaches the modem: split into parts as a phone would, stored in free slots."""
-        when = when or dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc)
+    def deliver_sms(self, sender: str, text: str, smsc_time: dt.datetime | None = None) -> dict:
+        """A resident's SMS reaches the modem: split into parts as a phone would, stored in free slots.
+
+        Text outside GSM-7 goes as UCS-2, as phones do. Parts that find no free slot wait in
+        `pending` (the SMSC retries) and are stored, with their +CMTI, when AT+CMGD frees one.
+        Returns parts, slots (those stored now), pending, unicode and at_epoch.
+        """
+        if not sender or not text:
+            raise ValueError("an SMS needs a sender and some text")
+        smsc_time = smsc_time or dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc)
         unicode = not _gsm_encodable(text)
         parts = gammu.EncodeSMS({"Class": -1, "Unicode": unicode,
                                  "Entries": [{"ID": "ConcatenatedTextLong", "Buffer": text}]})
         if len(parts) > 1:
-            # Each phone numbers its concatenated messages; give each injection its own reference.
-            ref = next(self._concat_refs) % 256
-            for p in parts:
-                p["UDH"]["ID8bit"] = ref
+            self._renumber(parts)
         slots: list[int] = []
         for part in parts:
-            part["Number"] = sender
-            part["SMSC"] = {"Number": self.smsc}
-            part["DateTime"] = when
-            part["Type"] = "Deliver"
-            pdu = gammu.EncodePDU(part, Layout="Deliver")
-            stored = Stored(pdu=pdu, sender=sender, text=part.get("Text", ""), when=when)
+            part.update(Number=sender, SMSC={"Number": self.smsc}, DateTime=smsc_time, Type="Deliver")
+            try:
+                pdu = gammu.EncodePDU(part, Layout="Deliver")
+            except gammu.GSMError as exc:
+                raise ValueError(f"Gammu cannot encode an SMS from {sender!r}: {exc}") from None
+            stored = Stored(pdu=pdu, sender=sender, text=part.get("Text", ""), when=smsc_time, unicode=unicode)
             slot = self._store(stored)
             if slot is not None:
                 slots.append(slot)
         return {"parts": len(parts), "slots": slots, "pending": len(self.pending),
                 "unicode": unicode, "at_epoch": self.clock()}
+
+    def _renumber(self, parts: list[dict]) -> None:
+        """Give this concatenated message its own reference, as a phone numbers each one it sends.
+
+        Gammu's EncodeSMS takes the reference from the clock, so two messages encoded in the same
+        moment share it and a client would join their parts. EncodePDU writes the UDH bytes as
+        given, so the reference octet of the concatenation element (00 03 ref total seq) is set
+        there, and ID8bit kept in step.
+        """
+        ref = next(self._concat_refs) % 256
+        for part in parts:
+            udh = part["UDH"]
+            header = bytearray(udh["Text"])
+            if udh["Type"] == "ConcatenatedMessages" and header[1:3] == b"\x00\x03":
+                header[3] = ref
+                udh["Text"], udh["ID8bit"] = bytes(header), ref
 
     def _store(self, stored: Stored) -> int | None:
         for i, slot in enumerate(self.slots):
@@ -816,3 +959,61 @@ _EMPTY_SMS = gammu.EncodeSMS({"Class": -1, "Unicode": False, "Entries": [{"ID": 
 def _gsm_encodable(text: str) -> bool:
     # The same rule the gateway uses for its replies: one GSM-7 alphabet, defined once.
     return is_gsm7(text)
+
+
+def gsm_encode(text: str) -> bytes:
+    """Text as GSM 03.38 codes, one byte each (extension characters as ESC + code); '?' if absent."""
+    out = bytearray()
+    for ch in text:
+        if ch in GSM_EXTENSION:
+            out += bytes((0x1B, GSM_EXTENSION[ch]))
+        else:
+            code = GSM_BASIC.find(ch)
+            out.append(code if code >= 0 and ch != "\x1b" else 0x3F)
+    return bytes(out)
+
+
+_GSM_EXTENSION_BY_CODE = {code: ch for ch, code in GSM_EXTENSION.items()}
+
+
+def gsm_decode(data: bytes) -> str:
+    """GSM 03.38 codes (one byte each, ESC + code for the extension table) as text."""
+    out, escape = [], False
+    for byte in data:
+        if escape:
+            out.append(_GSM_EXTENSION_BY_CODE.get(byte, " "))  # 23.038: unknown extension reads as space
+            escape = False
+        elif byte == 0x1B:
+            escape = True
+        else:
+            out.append(GSM_BASIC[byte & 0x7F])
+    return "".join(out)
+
+
+def _has_smsc_field(pdu: bytes, length: int) -> bool:
+    """Whether a PDU given to AT+CMGS=<length> starts with an SMSC field.
+
+    27.005: <length> counts the TPDU only, so the PDU is either exactly <length> octets (no SMSC
+    field) or an SMSC field (its first octet is its length, usually 00: use the stored AT+CSCA)
+    followed by <length> octets. Anything else is a client bug: refused, as real modems do.
+    """
+    if len(pdu) == length:
+        return False
+    if pdu and len(pdu) == pdu[0] + 1 + length:
+        return True
+    raise ValueError(f"{len(pdu)} octets do not match AT+CMGS={length}")
+
+
+def _split_commands(body: str) -> list[str]:
+    """The commands of one line after "AT", split at `;` outside quoted strings."""
+    commands, current, quoted = [], [], False
+    for ch in body:
+        if ch == '"':
+            quoted = not quoted
+        if ch == ";" and not quoted:
+            commands.append("".join(current).strip())
+            current = []
+        else:
+            current.append(ch)
+    commands.append("".join(current).strip())
+    return [c for c in commands if c]

@@ -24,6 +24,12 @@ def _call(fn, *args):
         raise click.ClickException(str(exc)) from None
 
 
+def _check_rssi(ctx: click.Context, param: click.Parameter, value: int) -> int:
+    if not (0 <= value <= 31 or value == 99):
+        raise click.BadParameter("27.007 <rssi> is 0-31, or 99 for unknown")
+    return value
+
+
 @click.group()
 def sim() -> None:
     """The simulated GSM modem (AT commands on a pseudo-terminal).
@@ -38,9 +44,12 @@ def sim() -> None:
 @click.option("--slots", type=click.IntRange(1, 255), default=30, show_default=True, help="SIM message slots.")
 @click.option("--smsc", default="+59170000000", show_default=True, help="SMS centre number on the SIM.")
 @click.option("--trace", metavar="FILE", help="Append every byte exchanged with the client to FILE.")
+@click.option("--signal", "signal_rssi", type=int, default=20, show_default=True, callback=_check_rssi,
+              help="What AT+CSQ answers as <rssi> (0-31; 99: unknown).")
 @click.option("--fault", "fault_specs", multiple=True, metavar="NAME[:k=v,...]",
               help="Start with a fault on (repeatable); `barriosms sim fault list` names them.")
-def serve(device: str, control_path: str, slots: int, smsc: str, trace: str | None, fault_specs: tuple[str, ...]) -> None:
+def serve(device: str, control_path: str, slots: int, smsc: str, trace: str | None, signal_rssi: int,
+          fault_specs: tuple[str, ...]) -> None:
     """Run the simulated modem in the foreground until SIGTERM or Ctrl-C.
 
     Example: barriosms sim serve --device /tmp/modem --control /tmp/modem.control --fault flood:interval=0.1
@@ -55,7 +64,8 @@ def serve(device: str, control_path: str, slots: int, smsc: str, trace: str | No
         click.echo(f"simulated modem on {pts} at {device}, control at {control_path}", err=False)
 
     try:
-        server.run(device, control_path, slots=slots, smsc=smsc, trace=trace, faults=faults, ready=ready)
+        server.run(device, control_path, slots=slots, smsc=smsc, trace=trace, faults=faults, ready=ready,
+                   signal_rssi=signal_rssi)
     except OSError as exc:
         raise click.ClickException(f"cannot start the simulated modem: {exc}") from None
 
@@ -91,13 +101,18 @@ def sent(control_path: str, as_json: bool) -> None:
     """
     messages = _call(ctl.sent_messages, control_path)
     if as_json:
-        click.echo(json.dumps([{k: m[k] for k in ("to", "text", "parts", "at", "at_epoch")} for m in messages],
-                              ensure_ascii=False, indent=2))
+        keys = ("to", "text", "parts", "expected_parts", "at", "at_epoch")
+        click.echo(json.dumps([{k: m[k] for k in keys} for m in messages], ensure_ascii=False, indent=2))
         return
     if not messages:
         click.echo("nothing sent yet")
+        return
+    width = max(len("TO"), *(len(m["to"]) for m in messages))
+    click.echo(f"{'SENT AT (UTC)':<26}  {'TO':<{width}}  PARTS  TEXT")
     for m in messages:
-        click.echo(f"{m['at']}  {m['to']}  ({m['parts']} part(s))  {m['text']}")
+        parts = f"{m['parts']}/{m['expected_parts']}" if m["parts"] != m["expected_parts"] else str(m["parts"])
+        text = m["text"].replace("\n", " ")
+        click.echo(f"{m['at'][:26]:<26}  {m['to']:<{width}}  {parts:<5}  {text}")
 
 
 @sim.command()
@@ -108,8 +123,7 @@ def status(control_path: str, as_json: bool) -> None:
 
     Example: barriosms sim status --control /tmp/modem.control
     """
-    answer = _call(ctl.send_request, control_path, {"cmd": "status"})
-    answer.pop("ok", None)
+    answer = _call(ctl.status, control_path)
     if as_json:
         click.echo(json.dumps(answer))
     else:
@@ -125,11 +139,22 @@ def fault() -> None:
     """
 
 
+_json_flag = click.option("--json", "as_json", is_flag=True, help="Print the active faults as JSON.")
+
+
+def _show_faults(active: dict, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps({"active": active}))
+    else:
+        click.echo(f"active faults: {_describe(active)}")
+
+
 @fault.command("on")
 @_control_option
 @click.argument("name", type=click.Choice(sorted(FAULTS)))
 @click.option("--arg", "args", multiple=True, metavar="KEY=VALUE", help="A fault argument (repeatable).")
-def fault_on(control_path: str, name: str, args: tuple[str, ...]) -> None:
+@_json_flag
+def fault_on(control_path: str, name: str, args: tuple[str, ...], as_json: bool) -> None:
     """Turn a fault on (or change its arguments).
 
     Example: barriosms sim fault on --control /tmp/modem.control send_error --arg code=38 --arg count=2
@@ -140,30 +165,30 @@ def fault_on(control_path: str, name: str, args: tuple[str, ...]) -> None:
         if not sep:
             raise click.BadParameter(f"{item!r} is not KEY=VALUE", param_hint="--arg")
         values[key] = value
-    active = _call(ctl.set_fault, control_path, name, **values)
-    click.echo(f"active faults: {_describe(active)}")
+    _show_faults(_call(ctl.set_fault, control_path, name, **values), as_json)
 
 
 @fault.command("off")
 @_control_option
 @click.argument("name", type=click.Choice(sorted(FAULTS)))
-def fault_off(control_path: str, name: str) -> None:
+@_json_flag
+def fault_off(control_path: str, name: str, as_json: bool) -> None:
     """Turn one fault off.
 
     Example: barriosms sim fault off --control /tmp/modem.control vanish
     """
-    click.echo(f"active faults: {_describe(_call(ctl.clear_fault, control_path, name))}")
+    _show_faults(_call(ctl.clear_fault, control_path, name), as_json)
 
 
 @fault.command("clear")
 @_control_option
-def fault_clear(control_path: str) -> None:
+@_json_flag
+def fault_clear(control_path: str, as_json: bool) -> None:
     """Turn every fault off.
 
     Example: barriosms sim fault clear --control /tmp/modem.control
     """
-    _call(ctl.clear_fault, control_path)
-    click.echo("active faults: none")
+    _show_faults(_call(ctl.clear_fault, control_path), as_json)
 
 
 @fault.command("list")

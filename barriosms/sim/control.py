@@ -1,4 +1,9 @@
-"""Client of the simulated modem's control socket (JSON lines over a Unix socket)."""
+"""Client of the simulated modem's control socket (JSON lines over a Unix socket).
+
+One request per connection: a JSON object on one line, e.g. {"cmd": "text", "from": "+59171234567",
+"text": "B12 hay un bache"}; the answer is one JSON line with "ok" true and the result's fields, or
+"ok" false and "error". Commands: text, sent, status, signal, autoreply, commands, fault, faults, ussd.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,11 @@ import socket
 
 
 class SimControlError(Exception):
-    pass
+    """The simulated modem could not be reached, or refused the request (the message says which)."""
 
 
 def send_request(control_path: str, request: dict, timeout: float = 5) -> dict:
+    """Send one request and return the answer (with "ok": true); SimControlError otherwise."""
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(timeout)
@@ -39,7 +45,26 @@ def inject_text(control_path: str, sender: str, text: str) -> dict:
 
 
 def sent_messages(control_path: str) -> list[dict]:
+    """Messages sent through AT+CMGS, concatenated parts joined: to, text, parts, expected_parts,
+    at (ISO-8601 UTC of the first part's AT+CMGS), at_epoch, references."""
     return send_request(control_path, {"cmd": "sent"})["messages"]
+
+
+def status(control_path: str) -> dict:
+    """used, total, pending, cnmi, echo, sent, smsc, faults."""
+    answer = send_request(control_path, {"cmd": "status"})
+    answer.pop("ok", None)
+    return answer
+
+
+def set_signal(control_path: str, rssi: int) -> int:
+    """Set what AT+CSQ answers (27.007 <rssi>: 0-31, 99 unknown)."""
+    return send_request(control_path, {"cmd": "signal", "rssi": rssi})["rssi"]
+
+
+def set_autoresponder(control_path: str, number: str, text: str | None, delay: float = 1.0) -> dict:
+    """Make `number` answer every SMS the modem sends it with `text` after `delay` s (None: stop)."""
+    return send_request(control_path, {"cmd": "autoreply", "number": number, "text": text, "delay": delay})["autoresponders"]
 
 
 def set_fault(control_path: str, name: str, **args) -> dict:

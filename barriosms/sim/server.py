@@ -23,6 +23,10 @@ from .faults import FaultError
 
 log = logging.getLogger(__name__)
 
+# What the modem said that nobody has read yet (no client has the port open, or it stopped
+# reading) is kept up to this size; beyond it the oldest bytes go, as a tty buffer overflows.
+MAX_UNREAD = 64 * 1024
+
 
 class Trace:
     """Optional AT trace file: one line per chunk, with time and direction."""
@@ -48,10 +52,17 @@ class SimServer:
         self.trace = Trace(trace)
         self.stop = False
         self._clients: dict[socket.socket, bytearray] = {}
+        self._unread = bytearray()  # modem output the pty did not take yet
+        self._pts = ""
+        # The control protocol: one entry per command; a handler takes the request and returns
+        # the answer's fields (ValueError: {"ok": false, "error": ...}).
         self.handlers: dict[str, Callable[[dict], dict]] = {
             "text": self._text,
             "sent": lambda req: {"messages": self.modem.sent_messages()},
             "status": lambda req: self.modem.status(),
+            "signal": self._signal,
+            "autoreply": lambda req: {"autoresponders": self.modem.set_autoresponder(
+                req["number"], req.get("text"), float(req.get("delay", 1.0)))},
             "commands": lambda req: {"commands": [{"at_epoch": t, "line": c} for t, c in self.modem.commands]},
             "fault": self._fault,
             "faults": lambda req: {"active": dict(self.modem.faults)},
@@ -78,17 +89,22 @@ class SimServer:
         tty.setraw(self.slave)
         tty.setraw(self.master)
         os.set_blocking(self.master, False)
+        # The slave stays open here for the modem's whole life: with no slave fd open, reads on
+        # the master fail with EIO between two clients.
         name = os.ttyname(self.slave)
         _replace_symlink(self.device, name)
+        self._pts = name
         return name
 
     def _close_pty(self) -> None:
         try:
-            self.device.unlink()
-        except FileNotFoundError:
+            if os.readlink(self.device) == self._pts:  # another modem may have taken the path since
+                self.device.unlink()
+        except (FileNotFoundError, OSError):
             pass
         os.close(self.master)
         os.close(self.slave)
+        self._unread.clear()
 
     def close(self) -> None:
         for sock in list(self._clients):
@@ -140,9 +156,15 @@ class SimServer:
         if self._sel is not None:
             self._sel.register(self.master, selectors.EVENT_READ, "pty")
         self.vanished = False
-        self.modem.take_output()  # nothing said while unplugged reaches the new connection
-        self.modem.settings.echo = True  # a replugged stick starts with its defaults
+        self.modem.power_cycle()  # starts with its defaults; nothing said while unplugged gets through
         log.info("device %s is back on %s", self.device, name)
+
+    def _signal(self, request: dict) -> dict:
+        rssi = int(request["rssi"])
+        if not (0 <= rssi <= 31 or rssi == 99):
+            raise ValueError("rssi is 0-31 (27.007 +CSQ), or 99 for unknown")
+        self.modem.signal_rssi = rssi
+        return {"rssi": rssi}
 
     def _ussd(self, request: dict) -> dict:
         self.modem.ussd_answers[str(request["code"])] = str(request["answer"])
@@ -158,15 +180,17 @@ class SimServer:
         while not self.stop:
             timer = self.modem.next_timer()
             timeout = 0.2 if timer is None else min(0.2, timer)
-            for key, _ in sel.select(timeout=timeout):
+            for key, events in sel.select(timeout=timeout):
                 if key.data == "pty":
-                    self._from_pty()
+                    if events & selectors.EVENT_READ:
+                        self._from_pty()
                 elif key.data == "listen":
                     self._accept(sel)
                 else:
                     self._from_client(sel, key.fileobj)
             self.modem.tick()
             self._to_pty()
+            self._want_write(sel)
 
     def _from_pty(self) -> None:
         try:
@@ -181,19 +205,34 @@ class SimServer:
         self.modem.feed(data)
 
     def _to_pty(self) -> None:
+        """Write what the modem said, without ever blocking the loop on a client that does not read."""
         if self.vanished:
             return  # output waits in the modem; _replug drops it
         out = self.modem.take_output()
-        if not out:
-            return
-        self.trace.write("out", out)
-        view = memoryview(out)
-        while view:
+        if out:
+            self.trace.write("out", out)
+            self._unread += out
+        if len(self._unread) > MAX_UNREAD:
+            log.warning("nobody reads the modem: %d bytes of its output dropped", len(self._unread) - MAX_UNREAD)
+            del self._unread[:-MAX_UNREAD]
+        while self._unread:
             try:
-                n = os.write(self.master, view)
-                view = view[n:]
-            except BlockingIOError:
-                time.sleep(0.001)
+                n = os.write(self.master, self._unread)
+            except (BlockingIOError, InterruptedError):
+                return  # the pty is full: the selector says when it can take more
+            except OSError as exc:
+                log.warning("writing to the pty failed (%s): output dropped", exc)
+                self._unread.clear()
+                return
+            del self._unread[:n]
+
+    def _want_write(self, sel: selectors.BaseSelector) -> None:
+        """Ask the selector for EVENT_WRITE on the pty only while output is waiting (else it spins)."""
+        if self.vanished:
+            return
+        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if self._unread else 0)
+        if sel.get_key(self.master).events != events:
+            sel.modify(self.master, events, "pty")
 
     def _accept(self, sel: selectors.BaseSelector) -> None:
         try:
@@ -222,11 +261,11 @@ class SimServer:
             line, _, rest = bytes(buf).partition(b"\n")
             buf[:] = rest
             answer = self.handle(line)
-            conn.setblocking(True)
+            conn.settimeout(2)  # a control client that does not read must not stop the modem
             try:
                 conn.sendall(json.dumps(answer, ensure_ascii=False).encode("utf-8") + b"\n")
-            except OSError:
-                pass
+            except OSError as exc:
+                log.warning("control client went away before its answer: %s", exc)
             finally:
                 conn.setblocking(False)
 
@@ -251,6 +290,9 @@ class SimServer:
 
 
 def _replace_symlink(link: Path, target: str) -> None:
+    if (link.exists() or link.is_symlink()) and not link.is_symlink():
+        # Never replace a real file or device node (say --device /dev/ttyUSB0 by mistake).
+        raise FileExistsError(f"{link} exists and is not a symlink: choose another --device path")
     tmp = link.with_name(link.name + ".tmp")
     if tmp.is_symlink() or tmp.exists():
         tmp.unlink()
@@ -259,8 +301,9 @@ def _replace_symlink(link: Path, target: str) -> None:
 
 
 def run(device: str, control: str, *, slots: int = 30, smsc: str = "+59170000000", trace: str | None = None,
-        faults: list[tuple[str, dict]] = (), ready: Callable[[str], None] | None = None) -> int:
-    modem = ATModem(slots=slots, smsc=smsc)
+        faults: list[tuple[str, dict]] = (), ready: Callable[[str], None] | None = None, signal_rssi: int = 20) -> int:
+    """Serve the modem until SIGTERM/SIGINT; `ready(pts)` is called once the pty and socket exist."""
+    modem = ATModem(slots=slots, smsc=smsc, signal_rssi=signal_rssi)
     for name, args in faults:
         modem.set_fault(name, **args)
     server = SimServer(modem, device, control, trace)
