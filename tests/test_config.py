@@ -20,6 +20,35 @@ def test_example_config_is_valid():
     assert settings.modem.device == "/dev/ttyUSB0"
     assert settings.gateway.timezone == "America/La_Paz"
     assert settings.gateway.poll_seconds == 5
+    assert settings.gateway.language == "es"
+    assert str(settings.service.quiet_hours) == "21:00-07:00"
+    assert (settings.service.replies_per_hour, settings.service.daily_sms_budget) == (6, 500)
+
+
+def test_service_defaults_and_no_quiet_hours(tmp_path):
+    s = config.load(write(tmp_path, "[database]\npath = b.db\n[modem]\ndevice = /dev/x\n[service]\nquiet_hours = none\n"))
+    assert s.service.quiet_hours is None
+    assert s.service == config.ServiceSettings()
+    night = config.load(write(tmp_path, "[database]\npath = b.db\n[modem]\ndevice = /dev/x\n[service]\nquiet_hours = 22-6:30\n"))
+    assert str(night.service.quiet_hours) == "22:00-06:30"
+
+
+def test_a_language_file_added_to_the_package_becomes_selectable(tmp_path, monkeypatch):
+    from barriosms.domain import errors
+
+    monkeypatch.setattr(errors, "available_languages", lambda: ("ay", "es"))
+    s = config.load(write(tmp_path, "[database]\npath = b.db\n[modem]\ndevice = /dev/x\n[gateway]\nlanguage = AY\n"))
+    assert s.gateway.language == "ay"
+    monkeypatch.undo()
+    assert errors.available_languages() == ("es",)  # what the package ships today
+
+
+def test_templates_of_a_language_without_files_name_the_missing_file():
+    from barriosms.domain.errors import TemplateError
+    from barriosms.domain.replies import Templates
+
+    with pytest.raises(TemplateError, match="replies.qu.ini"):
+        Templates.load(None, "qu")
 
 
 def test_defaults_and_relative_paths(tmp_path):
@@ -56,6 +85,14 @@ def test_extra_modem_keys_go_to_gammu(tmp_path):
     ("[database]\npath=b.db\n[modem]\ndevice=/x\n[gateway]\nreplies = nowhere.ini\n", "gateway", "replies", "existing file"),
     ("[database]\npath=b.db\n[modem]\ndevice=/x\n[logging]\nlevel = LOUD\n", "logging", "level", "DEBUG, INFO"),
     ("[database]\npath=b.db\n[modem]\ndevice=/x\n[web]\nport = 1\n", "web", None, "use only"),
+    ("[database]\npath=b.db\n[modem]\ndevice=/x\n[gateway]\nlanguage = xx\n", "gateway", "language", "replies.xx.ini"),
+    ("[database]\npath=b.db\n[modem]\ndevice=/x\n[service]\nquiet_hours = 9pm-7am\n", "service", "quiet_hours", "21:00-07:00"),
+    ("[database]\npath=b.db\n[modem]\ndevice=/x\n[service]\nquiet_hours = 25:00-07:00\n", "service", "quiet_hours", "24-hour"),
+    ("[database]\npath=b.db\n[modem]\ndevice=/x\n[service]\nquiet_hours = 07:00-07:00\n", "service", "quiet_hours", "or none"),
+    ("[database]\npath=b.db\n[modem]\ndevice=/x\n[service]\nreplies_per_hour = -1\n", "service", "replies_per_hour", "at least 0"),
+    ("[database]\npath=b.db\n[modem]\ndevice=/x\n[service]\nreplies_per_hour = 10\nreplies_per_day = 5\n", "service", "replies_per_day", "at least replies_per_hour"),
+    ("[database]\npath=b.db\n[modem]\ndevice=/x\n[service]\nloop_repeats = 1\n", "service", "loop_repeats", "at least 2"),
+    ("[database]\npath=b.db\n[modem]\ndevice=/x\n[service]\nquiet_hour = none\n", "service", "quiet_hour", "did you mean 'quiet_hours'"),
 ])
 def test_every_problem_names_file_key_and_fix(tmp_path, text, section, key, fix):
     p = write(tmp_path, text)
