@@ -69,3 +69,34 @@ def test_newer_schema_is_refused(db):
     database.execute_sql("INSERT INTO schema_migration VALUES (999, 'future', '2030-01-01')")
     with pytest.raises(store.StoreError, match="upgrade barriosms"):
         store.require_current()
+
+
+def test_migration_5_makes_every_existing_reporter_a_case_reporter(tmp_path):
+    from barriosms.store.migrations import MIGRATIONS
+
+    path = tmp_path / "v4.db"
+    conn = sqlite3.connect(path)
+    conn.execute('CREATE TABLE "schema_migration" ("version" INTEGER NOT NULL PRIMARY KEY, '
+                 '"name" VARCHAR(255) NOT NULL, "applied_at" DATETIME NOT NULL)')
+    for m in MIGRATIONS[:4]:  # a database as version 4 left it, with one case and one reply
+        for sql in m.statements:
+            conn.execute(sql)
+        conn.execute("INSERT INTO schema_migration VALUES (?, ?, '2026-11-01')", (m.version, m.name))
+    conn.execute("INSERT INTO neighborhood VALUES (1, 'B12', 'Villa San Antonio', '', NULL, NULL, '2026-11-01')")
+    conn.execute("INSERT INTO inbound_message (id, dedupe_key, sender, phone, text, received_at, parts, incomplete, "
+                 "coding, intent, needs_staff) VALUES (7, 'k', '71234567', '+59171234567', 'B12 bache', "
+                 "'2026-11-01', 1, 0, '', 'report', 0)")
+    conn.execute('INSERT INTO "case" VALUES (3, \'2408917\', 1, \'vias\', \'bache\', \'+59171234567\', \'received\', '
+                 "'2026-11-01 10:00:00', '2026-11-01', 7)")
+    conn.execute("INSERT INTO outbound_message (recipient, text, status, kind, attempts, next_attempt_at, last_error, "
+                 "modem_reference, parts, created_at) VALUES ('+59171234567', 'x', 'sent', 'reply', 1, "
+                 "'2026-11-01', '', '', 1, '2026-11-01')")
+    conn.commit()
+    conn.close()
+    store.migrate_database(path)
+    store.close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT case_id, phone, message_id, how, joined_at FROM case_reporter").fetchall() == [
+        (3, "+59171234567", 7, "reported", "2026-11-01 10:00:00")]
+    assert conn.execute("SELECT urgent, hold_reason FROM outbound_message").fetchall() == [(1, "")]
+    assert conn.execute("SELECT aliases FROM neighborhood").fetchall() == [("",)]
