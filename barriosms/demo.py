@@ -71,13 +71,22 @@ def scripted(demo: Demo) -> bool:
     ok = bool(demo.replies(1)) and ok
     demo.send(NEIGHBOUR, "hola, como reporto un problema?")
     ok = bool(demo.replies(1)) and ok
+    # Two steps: the neighbourhood forgotten, then given by name.
+    demo.send(NEIGHBOUR, "hay basura acumulada en la esquina hace una semana")
+    ok = bool(demo.replies(1)) and ok
+    demo.send(NEIGHBOUR, "Sopocachi")
+    [second] = demo.replies(1) or [None]
+    ok = bool(second and TRACKING.search(second["text"])) and ok
     demo.staff("cases", "list")
+    demo.staff("report", "hotspots")
     return ok
 
 
 HELP = """Type an SMS as a resident and press Enter. Staff commands start with '/':
   /numero +5917xxxxxxx      text from another phone (now {number})
   /casos                    list cases
+  /sin-barrio               messages waiting for their neighbourhood (inbox list --unmatched)
+  /prioridades              what to fix first (report hotspots)
   /estado NUMERO ESTADO [nota]   change a case (received reviewing in_progress resolved closed rejected)
   /salir                    stop the demo"""
 
@@ -100,6 +109,10 @@ def interactive(demo: Demo) -> bool:
                 number = line.split(maxsplit=1)[1]
             elif line == "/casos":
                 demo.staff("cases", "list")
+            elif line == "/sin-barrio":
+                demo.staff("inbox", "list", "--unmatched")
+            elif line == "/prioridades":
+                demo.staff("report", "hotspots")
             elif line.startswith("/estado "):
                 parts = line.split(maxsplit=3)
                 if len(parts) < 3:
