@@ -176,6 +176,13 @@ class Rig:
     def sent(self) -> list[dict]:
         return control.sent_messages(str(self.control))
 
+    def sent_to(self, number: str, count: int, timeout: float = 30) -> list[dict]:
+        """Wait until the modem has sent at least `count` SMS to `number`; all of them, in order."""
+        def enough() -> list[dict] | None:
+            mine = [m for m in self.sent() if m["to"] == number]
+            return mine if len(mine) >= count else None
+        return wait_for(enough, timeout, f"{count} SMS to {number}")
+
     def sim_status(self) -> dict:
         return control.send_request(str(self.control), {"cmd": "status"})
 

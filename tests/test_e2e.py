@@ -19,10 +19,7 @@ TRACKING = re.compile(r"\b\d{7}\b")
 
 
 def sent_to(rig: Rig, number: str, count: int, timeout: float = 30) -> list[dict]:
-    def enough():
-        mine = [m for m in rig.sent() if m["to"] == number]
-        return mine if len(mine) >= count else None
-    return wait_for(enough, timeout, f"{count} SMS to {number}")
+    return rig.sent_to(number, count, timeout)
 
 
 @pytest.fixture(scope="module")

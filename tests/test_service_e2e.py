@@ -30,10 +30,7 @@ EXTRA_CSV = ("code,name,district,lat,lon,aliases\n"
 
 
 def sent_to(rig: Rig, number: str, count: int, timeout: float = 30) -> list[dict]:
-    def enough():
-        mine = [m for m in rig.sent() if m["to"] == number]
-        return mine if len(mine) >= count else None
-    return wait_for(enough, timeout, f"{count} SMS to {number}")
+    return rig.sent_to(number, count, timeout)
 
 
 def settled(rig: Rig, number: str, seconds: float = 4) -> list[dict]:
