@@ -27,3 +27,34 @@ def hoods(db):
 
     import_csv(SAMPLE_CSV)
     return {n.code: n for n in Neighborhood.select()}
+
+
+# The staff CLI through click's runner, against a config in tmp_path (shared by the CLI tests).
+@pytest.fixture
+def ini(tmp_path):
+    p = tmp_path / "barriosms.ini"
+    p.write_text(f"[database]\npath = {tmp_path / 'b.db'}\n[modem]\ndevice = /dev/ttyUSB0\n")
+    return p
+
+
+@pytest.fixture
+def invoke(ini):
+    from click.testing import CliRunner
+
+    from barriosms.cli import cli
+
+    runner = CliRunner()
+
+    def run(*args: str, code: int = 0):
+        result = runner.invoke(cli, ["--config", str(ini), *args], catch_exceptions=False)
+        assert result.exit_code == code, result.output
+        return result
+    yield run
+    store.close()
+
+
+@pytest.fixture
+def ready(invoke):
+    invoke("db", "migrate")
+    invoke("neighborhoods", "import", str(SAMPLE_CSV))
+    return invoke

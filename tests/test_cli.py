@@ -11,42 +11,13 @@ from importlib.resources import files
 
 import click
 import pytest
-from click.testing import CliRunner
 
 from barriosms.cli import cli
 from barriosms.domain.categories import load_categories
 from barriosms.domain.replies import Templates
 from barriosms.intake import Intake, IntakeRules
 from barriosms.sms import ReceivedSms
-from barriosms.store import database as store
 
-from conftest import SAMPLE_CSV
-
-
-@pytest.fixture
-def ini(tmp_path):
-    p = tmp_path / "barriosms.ini"
-    p.write_text(f"[database]\npath = {tmp_path / 'b.db'}\n[modem]\ndevice = /dev/ttyUSB0\n")
-    return p
-
-
-@pytest.fixture
-def invoke(ini):
-    runner = CliRunner()
-
-    def run(*args: str, code: int = 0):
-        result = runner.invoke(cli, ["--config", str(ini), *args], catch_exceptions=False)
-        assert result.exit_code == code, result.output
-        return result
-    yield run
-    store.close()
-
-
-@pytest.fixture
-def ready(invoke):
-    invoke("db", "migrate")
-    invoke("neighborhoods", "import", str(SAMPLE_CSV))
-    return invoke
 
 
 def open_case(text="B12 hay un bache grande en la calle 3", sender="+59171234567") -> str:

@@ -14,7 +14,6 @@ import pytest
 from barriosms import exports, reports
 from barriosms.store.models import Neighborhood
 
-from test_cli import ini, invoke, ready  # noqa: F401  (the CLI fixtures)
 from test_reports import NOW, add_case, merge
 
 ZONE = ZoneInfo("America/La_Paz")

@@ -11,7 +11,6 @@ from barriosms import mapping, reports
 from barriosms.reports import HoodCount
 from barriosms.store.models import Neighborhood
 
-from test_cli import ini, invoke, ready  # noqa: F401  (the CLI fixtures)
 from test_reports import add_case, merge
 
 SVG = "{http://www.w3.org/2000/svg}"

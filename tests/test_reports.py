@@ -13,7 +13,6 @@ from barriosms import reports
 from barriosms.cli.stats import duration, start_of_day_utc
 from barriosms.store.models import Case, CaseReporter, Neighborhood, utcnow
 
-from test_cli import ini, invoke, ready  # noqa: F401  (the CLI fixtures)
 
 NOW = dt.datetime(2026, 11, 24, 12, 0)
 _numbers = itertools.count(2000001)
