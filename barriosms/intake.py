@@ -9,6 +9,7 @@ again and the dedupe key recognises it) or leaves it fully handled.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import hashlib
 import logging
 import random
@@ -17,11 +18,12 @@ from dataclasses import dataclass
 from . import outbox, subscribers
 from .casework import add_reporter, reopen_by_resident, surviving
 from .config import ServiceSettings, Settings
-from .domain.categories import CategoryRules, categorize, load_categories
+from .domain.categories import CategoryRules, categorize, fold, load_categories
 from .domain.guard import Decision, Limits, Recent, reply_decision
 from .domain.matching import Place
 from .domain.parsing import (
     Ambiguous,
+    Courtesy,
     Help,
     InvalidTracking,
     MissingDescription,
@@ -189,10 +191,14 @@ class Intake:
         hoods = {n.code: n for n in Neighborhood.select()}
         places = [Place(n.code, n.name, tuple(n.alias_list)) for n in hoods.values()]
         intent = classify(msg.text, places, self.rules.templates.keywords)
-        decision = self._decide(msg, now)
+        # A resident asking again and again how their case goes is no machine repeating itself.
+        decision = self._decide(msg, now, repeat_check=not isinstance(intent, StatusQuery))
         if decision.reason in SILENCING:
-            # A machine answering our replies (or one we already silenced): store, never act or answer.
-            msg.intent, msg.unanswered = _intent_name(intent), decision.reason
+            # A machine answering our replies (or one we already silenced): store, never act or answer,
+            # except that BAJA and ALTA are always honoured.
+            msg.intent, msg.unanswered = INTENT_NAMES[type(intent)], decision.reason
+            if isinstance(intent, (OptOut, OptIn)):
+                subscribers.set_opted_out(msg.phone, isinstance(intent, OptOut), now)
             msg.save()
             log.info("message %d from %s not answered (%s)", msg.id, msg.phone, decision.reason)
             return
@@ -201,7 +207,7 @@ class Intake:
         handler(turn, intent)
         msg.save()
 
-    def _decide(self, msg: InboundMessage, now: dt.datetime) -> Decision:
+    def _decide(self, msg: InboundMessage, now: dt.datetime, *, repeat_check: bool = True) -> Decision:
         """May this message be answered? Silences the phone when it looks like an auto-reply loop."""
         if subscribers.muted_until(msg.phone, now) is not None:
             return Decision(False, "muted", False)
@@ -220,7 +226,7 @@ class Intake:
         sent = sorted((r.sent_at for r in rows if r.sent_at is not None), reverse=True)
         queued = sorted((r.created_at for r in rows), reverse=True)
         decision = reply_decision(now, msg.text, Recent(inbound=inbound, replies_sent=sent, replies_queued=queued),
-                                  limits)
+                                  limits, repeat_check=repeat_check)
         if decision.mute:
             until = now + dt.timedelta(hours=service.loop_mute_hours)
             subscribers.mute(msg.phone, until, decision.reason, now)
@@ -245,9 +251,11 @@ class Intake:
         hood = turn.hoods[intent.code]
         case = self.open_case(msg, hood, intent.description or msg.text, turn.now)
         msg.intent, msg.case = "report", case
-        # A complete report supersedes what the same phone left waiting for its neighbourhood.
+        # A complete report supersedes what the same phone left waiting for its neighbourhood, when
+        # it is the same text sent again with the code; a different problem keeps waiting.
         for pending in self._open_pending(msg.phone, turn.now):
-            self._close_pending(pending, "superseded", turn.now, case)
+            if _same_report(pending.description, case.text):
+                self._close_pending(pending, "superseded", turn.now, case)
         self._reply(turn, self.rules.templates.render("report_received", tracking=case.tracking, barrio=hood.name,
                                                       category=case.category), case)
         log.info("message %d opened case %s (%s, %s)", msg.id, case.tracking, hood.code, case.category)
@@ -288,8 +296,13 @@ class Intake:
 
     def _on_unknowncode(self, turn: _Turn, intent: UnknownCode) -> None:
         turn.msg.intent = "unroutable"
-        self._wait_for_neighborhood(turn, turn.msg.text, "")
+        if intent.description:
+            self._wait_for_neighborhood(turn, intent.description, "")
+        # A code alone leaves nothing to complete: the resident sends code and problem again.
         self._reply(turn, self.rules.templates.render("unknown_code", code=intent.code))
+
+    def _on_courtesy(self, turn: _Turn, intent: Courtesy) -> None:
+        turn.msg.intent = "courtesy"  # "gracias": stored, not answered (that would invite another)
 
     def _on_unroutable(self, turn: _Turn, intent: Unroutable) -> None:
         turn.msg.intent = "unroutable"
@@ -431,8 +444,18 @@ class _Turn:
 SILENCING = frozenset({"muted", "loop_repeat", "loop_fast"})
 
 
-def _intent_name(intent: object) -> str:
-    return type(intent).__name__.lower()
+# What a message is called in the store (`inbox list`) when it is stored without being acted on.
+INTENT_NAMES: dict[type, str] = {
+    Report: "report", MissingDescription: "missing_description", StatusQuery: "status",
+    InvalidTracking: "invalid_tracking", Help: "help", Unroutable: "unroutable", UnknownCode: "unroutable",
+    Ambiguous: "ambiguous", OptOut: "optout", OptIn: "optin", Reopen: "reopen", Courtesy: "courtesy",
+}
+
+
+def _same_report(waiting: str, report: str) -> bool:
+    """Whether a complete report repeats the text that was waiting for its neighbourhood."""
+    a, b = " ".join(fold(waiting).split()), " ".join(fold(report).split())
+    return bool(a) and (a in b or b in a or difflib.SequenceMatcher(None, a, b).ratio() >= 0.6)
 
 
 def last_public_note(case: Case) -> str:

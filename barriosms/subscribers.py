@@ -64,7 +64,7 @@ def unmute(phone: str, now: dt.datetime | None = None) -> bool:
     state = PhoneState.get_or_none(PhoneState.phone == phone)
     if state is None or state.muted_until is None or state.muted_until <= now:
         return False
-    state.muted_until, state.updated_at = None, now
+    state.muted_until, state.mute_reason, state.updated_at = None, "", now
     state.save()
     return True
 

@@ -287,6 +287,24 @@ def test_a_complete_report_supersedes_the_waiting_one(desk):
     assert code.intent == "missing_description" and Case.select().count() == 1
 
 
+def test_a_report_of_another_problem_leaves_the_waiting_one_waiting(desk):
+    desk.says("hay un bache enorme frente a la escuela", T0)
+    desk.says("B03 no hay luz en la plaza desde ayer", T0 + 5 * MINUTE)
+    assert PendingReport.get().outcome == ""  # still waiting for its own neighbourhood
+    completed = desk.says("B07", T0 + 6 * MINUTE)
+    case = Case.get(Case.id == completed.case_id)
+    assert (case.neighborhood.code, case.text) == ("B07", "hay un bache enorme frente a la escuela")
+
+
+def test_a_silenced_phone_can_still_opt_out_and_back_in(desk):
+    PhoneState.create(phone=RESIDENT, muted_until=T0 + dt.timedelta(hours=24), mute_reason="loop_fast", updated_at=T0)
+    baja = desk.says("BAJA", T0 + MINUTE)
+    assert baja.unanswered == "muted" and answers_to(baja) == []
+    assert PhoneState.get().opted_out is True
+    desk.says("ALTA", T0 + 2 * MINUTE)
+    assert PhoneState.get().opted_out is False
+
+
 def test_another_phone_cannot_complete_a_waiting_report(desk):
     desk.says("hay un bache enorme frente a la escuela", T0)
     other = desk.says("B05", T0 + MINUTE, sender=NEIGHBOUR)
@@ -553,8 +571,6 @@ def test_expire_pending_writes_nothing_when_none_is_due(desk):
     assert total_changes() == after
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a thank-you ('gracias', 'hola') is classified Unroutable: it is answered "
-                                      "'falta el barrio', waits as a report and a code then opens a case 'gracias'")
 def test_a_thank_you_after_the_tracking_number_is_no_report(desk):
     desk.says("B12 bache en la calle 3", T0)
     thanks = desk.says("gracias", T0 + MINUTE)
@@ -564,8 +580,6 @@ def test_a_thank_you_after_the_tracking_number_is_no_report(desk):
     assert Case.select().count() == 1
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: an unknown code alone ('Z99') waits with the description 'Z99'; the "
-                                      "right code then opens a case whose text is 'Z99', with no problem in it")
 def test_an_unknown_code_alone_leaves_nothing_to_complete(desk):
     desk.says("Z99", T0)
     code = desk.says("B05", T0 + MINUTE)
@@ -573,9 +587,6 @@ def test_an_unknown_code_alone_leaves_nothing_to_complete(desk):
     assert "falta el problema" in answer_to(code)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a resident asking the status of a case 3 times in an hour (the tracking "
-                                      "number, answered each time) counts as an auto-reply loop: muted for 24 h, so "
-                                      "the next report opens no case")
 def test_asking_the_status_three_times_is_no_loop(desk):
     desk.says("B12 bache en la calle 3", T0)
     tracking = Case.get().tracking
@@ -586,8 +597,6 @@ def test_asking_the_status_three_times_is_no_loop(desk):
     assert not PhoneState.select().exists()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a silenced message's intent is the class name ('statusquery', "
-                                      "'missingdescription') instead of the names the handlers store ('status', ...)")
 def test_a_silenced_message_keeps_the_usual_intent_name(desk):
     desk.intake.store(sms("B12 bache en la calle 3"), now=T0)
     tracking = Case.get().tracking

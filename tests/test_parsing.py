@@ -18,6 +18,7 @@ from barriosms.domain.parsing import (
     Report,
     StatusQuery,
     UnknownCode,
+    Courtesy,
     Unroutable,
     classify,
     find_code,
@@ -199,12 +200,17 @@ def test_find_code_normalises_given_codes_and_ignores_invalid_ones() -> None:
         ("caso", Help()),
         ("👍", Help()),
         # Unroutable: no known code.
-        ("hola", Unroutable("hola")),
+        ("hola", Help()),  # someone starting a conversation gets the instructions
+        ("gracias", Courtesy()),
+        ("Muchas gracias, Dios le pague", Courtesy()),
+        ("ok gracias", Courtesy()),
+        ("gracias, sigue el bache en B12", Report("B12", "gracias, sigue el bache en")),
         ("hay un bache en la calle 3", Unroutable("hay un bache en la calle 3")),
         # Typed like a code, but no known one: the resident gets "unknown code".
-        ("AB12 bache", UnknownCode("AB12", "AB12 bache")),
-        ("B123 bache", UnknownCode("B123", "B123 bache")),
-        ("X99 bache", UnknownCode("X99", "X99 bache")),
+        ("AB12 bache", UnknownCode("AB12", "AB12 bache", "bache")),
+        ("B123 bache", UnknownCode("B123", "B123 bache", "bache")),
+        ("X99 bache", UnknownCode("X99", "X99 bache", "bache")),
+        ("X99", UnknownCode("X99", "X99", "")),
         ("B12X bache", Unroutable("B12X bache")),  # not code-shaped: a letter after the digits
         ("barrio 12 bache", Unroutable("barrio 12 bache")),
         ("estado de la calle: muy mal", Unroutable("estado de la calle: muy mal")),
@@ -216,7 +222,7 @@ def test_classify(text: str, intent: object) -> None:
 
 
 def test_classify_without_codes() -> None:
-    assert classify("B12 bache", []) == UnknownCode("B12", "B12 bache")
+    assert classify("B12 bache", []) == UnknownCode("B12", "B12 bache", "bache")
     assert classify("bache en la esquina", []) == Unroutable("bache en la esquina")
     assert classify(TRACKING, []) == StatusQuery(TRACKING)
 
@@ -260,9 +266,9 @@ PLACES = (
         ("barrio san pedro", Ambiguous(("B20", "B21"), "")),
         ("san pedro hay basura", Ambiguous(("B20", "B21"), "hay basura")),
         # Code-shaped but unknown; a known name still comes first.
-        ("Z99 bache", UnknownCode("Z99", "Z99 bache")),
-        ("bache en z-99", UnknownCode("Z99", "bache en z-99")),
-        ("#b99 bache", UnknownCode("B99", "#b99 bache")),
+        ("Z99 bache", UnknownCode("Z99", "Z99 bache", "bache")),
+        ("bache en z-99", UnknownCode("Z99", "bache en z-99", "bache en")),
+        ("#b99 bache", UnknownCode("B99", "#b99 bache", "bache")),
         ("sopocachi Z99 bache", Report("B02", "Z99 bache")),
         ("B 99 bache", Unroutable("B 99 bache")),  # spaced: could be words
         ("bache a 3 cuadras", Unroutable("bache a 3 cuadras")),

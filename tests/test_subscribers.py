@@ -69,8 +69,6 @@ def test_unmute_lifts_only_a_current_silence(db):
     assert state(CARLA).muted_until == until
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: subscribers.unmute clears muted_until but keeps mute_reason, so "
-                                      "`phones list` shows a phone that is no longer silenced with a reason")
 def test_unmute_forgets_why_the_phone_was_silenced(db):
     subscribers.mute(ANA, T0 + dt.timedelta(hours=24), "loop_repeat", T0)
     subscribers.unmute(ANA, T0 + dt.timedelta(hours=1))

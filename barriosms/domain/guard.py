@@ -151,17 +151,19 @@ def _replies_within(now: dt.datetime, recent: Recent, span: dt.timedelta) -> int
     return sum(1 for at in (recent.replies_queued or recent.replies_sent) if now - at <= span)
 
 
-def reply_decision(now: dt.datetime, text: str, recent: Recent, limits: Limits) -> Decision:
+def reply_decision(now: dt.datetime, text: str, recent: Recent, limits: Limits, *,
+                   repeat_check: bool = True) -> Decision:
     """Whether the message ``text`` arriving ``now`` gets a reply.  Loops are checked first.
 
     - "loop_repeat" (mute): the same text (ignoring accents, capitals and spacing) already came
-      ``loop_repeats - 1`` times within ``loop_window``: the Nth identical message is not answered;
+      ``loop_repeats - 1`` times within ``loop_window``: the Nth identical message is not answered
+      (``repeat_check=False`` for texts a person does repeat, such as a tracking number);
     - "loop_fast" (mute): this message and the ``loop_repeats - 1`` before it each arrived within
       ``loop_fast`` after a reply of ours sent after the message before it;
     - "phone_hour_budget" / "phone_day_budget": ``replies_per_hour`` replies within the last hour
       (``replies_per_day`` within the last 24 hours) were already queued; 0 means no limit.
     """
-    if _is_repeat_loop(now, text, recent, limits):
+    if repeat_check and _is_repeat_loop(now, text, recent, limits):
         return Decision(False, "loop_repeat", True)
     if _is_fast_loop(now, recent, limits):
         return Decision(False, "loop_fast", True)

@@ -31,6 +31,7 @@ __all__ = [
     "Reopen",
     "Ambiguous",
     "UnknownCode",
+    "Courtesy",
     "Intent",
     "normalize_code",
     "valid_code",
@@ -118,15 +119,24 @@ class Ambiguous:
 
 @dataclass(frozen=True)
 class UnknownCode:
-    """No known neighbourhood, but something typed like a code ("Z99", "B-99"): ``code`` normalised."""
+    """No known neighbourhood, but something typed like a code ("Z99", "B-99"): ``code`` normalised.
+
+    ``description`` is the text without that code ("" when the code came alone).
+    """
 
     code: str
     text: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Courtesy:
+    """Only thanks or an acknowledgement ("gracias", "ok", "muchas gracias"): nothing to answer."""
 
 
 Intent: TypeAlias = (
     Report | MissingDescription | StatusQuery | InvalidTracking | Help | Unroutable
-    | OptOut | OptIn | Reopen | Ambiguous | UnknownCode
+    | OptOut | OptIn | Reopen | Ambiguous | UnknownCode | Courtesy
 )
 
 
@@ -168,6 +178,16 @@ _HELP_WORDS: Final = frozenset({"ayuda", "info", "informacion", "help", "menu"})
 # A status word with no number is someone who does not know what to send: help explains it.
 _BARE_STATUS_WORDS: Final = frozenset({"estado", "consulta", "caso"})
 _POLITE_WORDS: Final = frozenset({"por", "favor", "porfa", "porfavor", "gracias", "hola"})
+# A message made only of these (and polite words) thanks or acknowledges: answering it would cost an
+# SMS and invite another "gracias"; it is stored, not answered.
+_THANKS_WORDS: Final = frozenset({"gracias", "ok", "okey", "oki", "listo", "bueno", "muchas", "mil", "recibido",
+                                  "entendido", "ya", "dios", "le", "les", "pague", "bendiga", "amen"})
+
+
+def _is_courtesy(folded: str) -> bool:
+    words = _WORD.findall(folded)
+    return bool(words) and all(w in _THANKS_WORDS | _POLITE_WORDS for w in words) and any(
+        w in _THANKS_WORDS for w in words)
 
 
 def _is_help(folded: str) -> bool:
@@ -175,6 +195,8 @@ def _is_help(folded: str) -> bool:
     if not words:
         return True  # empty, blank, "?", an emoji: nothing we could act on
     keywords = [w for w in words if w not in _POLITE_WORDS]
+    if not keywords:
+        return True  # "hola", "hola por favor": someone starting a conversation
     return len(keywords) == 1 and keywords[0] in _HELP_WORDS | _BARE_STATUS_WORDS
 
 
@@ -233,9 +255,13 @@ def _reopen(rest: str) -> Reopen:
 _CODE_SHAPED: Final = re.compile(r"(?<![^\W_])([A-Za-z]{1,4})[-#]?([0-9]{1,4})(?![^\W_])")
 
 
-def _unknown_code(text: str) -> str | None:
+def _unknown_code(text: str) -> UnknownCode | None:
     m = _CODE_SHAPED.search(text)
-    return normalize_code(m.group(1) + m.group(2)) if m else None
+    if m is None:
+        return None
+    description = _description(text, m.start(1), m.end(2))
+    return UnknownCode(normalize_code(m.group(1) + m.group(2)), text,
+                       description if _HAS_CONTENT.search(description) else "")
 
 
 # --- classification ----------------------------------------------------------------------------
@@ -258,6 +284,8 @@ def classify(
     """
     # Matching works on a folded copy ("ESTÁDO" = "estado"); what we keep is the resident's text.
     folded = fold(text)
+    if _is_courtesy(folded):
+        return Courtesy()
     if _is_help(folded):
         return Help()
     command = _command(folded, KEYWORDS if keywords is None else keywords)
@@ -268,8 +296,8 @@ def classify(
         return StatusQuery(number) if is_valid_tracking(number) else InvalidTracking(number)
     found = find_place(text, _places(places))
     if found is None:
-        code = _unknown_code(text)
-        return Unroutable(text) if code is None else UnknownCode(code, text)
+        unknown = _unknown_code(text)
+        return Unroutable(text) if unknown is None else unknown
     description = _description(text, found.start, found.end)
     if not _HAS_CONTENT.search(description):
         description = ""
