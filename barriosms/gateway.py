@@ -49,6 +49,7 @@ class Gateway:
         self.intake = intake
         self.settings = settings
         self.policy = policy  # quiet hours and daily budget (None: send everything at once)
+        self.claimer = outbox.default_claimer()
         self.paused_until = 0.0  # monotonic; sending waits while the network is out
         self._pause = 0.0
 
@@ -97,7 +98,8 @@ class Gateway:
                     outbox.hold(msg, held.until, held.reason)
                     log.info("message %d to %s waits: %s", msg.id, msg.recipient, held.reason)
                     continue
-            outbox.mark_sending(msg)
+            if not outbox.claim(msg, self.claimer):
+                continue  # another sender on this database took it first
             try:
                 result = self.modem.send(msg.recipient, msg.text, report=self.settings.delivery_reports)
             except ModemSendError as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import socket
 
 from .domain.retry import retry_delay
 from .sms import SendResult
@@ -72,11 +73,33 @@ def due(now: dt.datetime | None = None, limit: int = 20) -> list[OutboundMessage
                 .limit(limit))
 
 
-def mark_sending(msg: OutboundMessage) -> None:
+def default_claimer() -> str:
+    """Who claims SMS for sending from this process: the machine's name (a modem's name is added
+    where a daemon has several)."""
+    return socket.gethostname() or "localhost"
+
+
+def claim(msg: OutboundMessage, claimer: str | None = None, now: dt.datetime | None = None) -> bool:
+    """Take a queued SMS for sending; False when another sender took it first.
+
+    One conditional UPDATE: with several senders on one database (modems of one daemon, daemons on
+    several machines) exactly one of them wins, so no SMS leaves twice.
+    """
+    now = now or utcnow()
+    claimer = claimer or default_claimer()
     with database.atomic("IMMEDIATE"):
-        msg.status = "sending"
-        msg.attempts += 1
-        msg.save(only=[OutboundMessage.status, OutboundMessage.attempts])
+        taken = (OutboundMessage.update(status="sending", attempts=OutboundMessage.attempts + 1,
+                                        claimed_by=claimer, claimed_at=now)
+                 .where((OutboundMessage.id == msg.id) & (OutboundMessage.status == "queued"))
+                 .execute())
+    if taken:
+        msg.status, msg.attempts, msg.claimed_by, msg.claimed_at = "sending", msg.attempts + 1, claimer, now
+    return taken == 1
+
+
+def mark_sending(msg: OutboundMessage, claimer: str | None = None) -> None:
+    if not claim(msg, claimer):
+        raise RuntimeError(f"outbound message {msg.id} is not queued any more (another sender took it)")
 
 
 def mark_sent(msg: OutboundMessage, result: SendResult, now: dt.datetime | None = None,
@@ -158,14 +181,25 @@ def requeue(msg: OutboundMessage, reason: str) -> None:
         msg.save(only=[OutboundMessage.status, OutboundMessage.attempts, OutboundMessage.last_error])
 
 
-def recover_interrupted() -> int:
+# A claim older than this by a sender that never came back (a daemon on another machine that died)
+# is taken over: a send takes seconds, never minutes.
+STALE_CLAIM = dt.timedelta(minutes=15)
+
+
+def recover_interrupted(claimer: str | None = None, now: dt.datetime | None = None) -> int:
     """Put back in the queue the messages a killed daemon left in 'sending'.
 
-    We cannot know whether the modem sent them before the process died. Sending again risks a
-    duplicate SMS; not sending risks a resident never getting a tracking number, which is worse.
+    Only this sender's own claims (and unattributed or stale ones): another daemon sharing the
+    database may be sending its own right now. We cannot know whether the modem sent them before
+    the process died. Sending again risks a duplicate SMS; not sending risks a resident never
+    getting a tracking number, which is worse.
     """
+    claimer = claimer or default_claimer()
+    now = now or utcnow()
+    mine = ((OutboundMessage.claimed_by == claimer) | (OutboundMessage.claimed_by == "")
+            | OutboundMessage.claimed_at.is_null() | (OutboundMessage.claimed_at < now - STALE_CLAIM))
     with database.atomic("IMMEDIATE"):
-        rows = list(OutboundMessage.select().where(OutboundMessage.status == "sending"))
+        rows = list(OutboundMessage.select().where((OutboundMessage.status == "sending") & mine))
         for msg in rows:
             log.warning("outbound message %d to %s was being sent when barriosms stopped; sending it "
                         "again (the resident may receive it twice)", msg.id, msg.recipient)

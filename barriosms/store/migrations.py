@@ -254,6 +254,15 @@ MIGRATIONS += (
     )),
 )
 
+MIGRATIONS += (
+    Migration(6, "outbox claims: who is sending a message, since when", (
+        # Several senders (modems of one daemon, daemons sharing a database) claim a queued SMS with
+        # one conditional UPDATE; after a crash each recovers only its own claims, or stale ones.
+        'ALTER TABLE "outbound_message" ADD COLUMN "claimed_by" VARCHAR(255) NOT NULL DEFAULT \'\'',
+        'ALTER TABLE "outbound_message" ADD COLUMN "claimed_at" DATETIME',
+    )),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version
 
 _HISTORY_DDL = """CREATE TABLE IF NOT EXISTS "schema_migration" (

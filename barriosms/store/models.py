@@ -229,6 +229,8 @@ class OutboundMessage(BaseModel):
     urgent = BooleanField(default=False)
     hold_reason = TextField(default="")  # why a queued SMS is waiting (quiet hours, daily budget)
     broadcast = ForeignKeyField(Broadcast, null=True, column_name="broadcast_id", backref="messages")
+    claimed_by = CharField(default="")  # the sender (host, modem) that took it for sending
+    claimed_at = DateTimeField(null=True)
 
     class Meta:
         table_name = "outbound_message"

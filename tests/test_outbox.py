@@ -1,0 +1,65 @@
+"""The outbox claim: with several senders on one database (the modems of one daemon, daemons on
+several machines) every queued SMS is taken by exactly one of them, and a restarted sender takes
+back only what it had claimed (or what was abandoned long ago)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+
+from barriosms import outbox
+from barriosms.store.models import OutboundMessage, database
+
+T0 = dt.datetime(2026, 11, 24, 12, 0, 0)
+
+
+def queue(n: int) -> list[OutboundMessage]:
+    return [outbox.queue(f"+5917100{i:04d}", f"mensaje {i}", now=T0) for i in range(n)]
+
+
+def test_a_claim_is_won_once(db):
+    [msg] = queue(1)
+    assert outbox.claim(msg, "pi-a/entel", now=T0)
+    again = OutboundMessage.get_by_id(msg.id)
+    assert not outbox.claim(again, "pi-b/tigo", now=T0)
+    row = OutboundMessage.get_by_id(msg.id)
+    assert (row.status, row.attempts, row.claimed_by, row.claimed_at) == ("sending", 1, "pi-a/entel", T0)
+
+
+def test_racing_senders_never_take_the_same_sms(db):
+    queue(60)
+    wins: dict[str, list[int]] = {"a": [], "b": [], "c": []}
+    start = threading.Barrier(len(wins))
+
+    def sender(name: str) -> None:
+        with database.connection_context():  # each sender its own connection, as separate processes
+            # A list, not an open cursor: a connection that still reads an old snapshot cannot write
+            # (SQLite answers SQLITE_BUSY_SNAPSHOT at once), which is why outbox.due() returns lists.
+            candidates = list(OutboundMessage.select().where(OutboundMessage.status == "queued")
+                              .order_by(OutboundMessage.id))
+            start.wait()
+            for msg in candidates:
+                if outbox.claim(msg, name, now=T0):
+                    wins[name].append(msg.id)
+
+    threads = [threading.Thread(target=sender, args=(n,)) for n in wins]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    taken = [i for ids in wins.values() for i in ids]
+    assert sorted(taken) == sorted(set(taken)), "an SMS was claimed twice"
+    assert len(taken) == 60
+    assert OutboundMessage.select().where(OutboundMessage.attempts != 1).count() == 0
+
+
+def test_recovery_takes_back_only_own_or_stale_claims(db):
+    mine, theirs, abandoned, legacy = queue(4)
+    outbox.claim(mine, "pi-a", now=T0)
+    outbox.claim(theirs, "pi-b", now=T0)
+    outbox.claim(abandoned, "pi-c", now=T0 - dt.timedelta(hours=1))
+    outbox.mark_sending(legacy, "x")
+    OutboundMessage.update(claimed_by="", claimed_at=None).where(OutboundMessage.id == legacy.id).execute()
+    assert outbox.recover_interrupted("pi-a", now=T0 + dt.timedelta(minutes=1)) == 3
+    status = {m.id: m.status for m in OutboundMessage.select()}
+    assert status == {mine.id: "queued", theirs.id: "sending", abandoned.id: "queued", legacy.id: "queued"}
