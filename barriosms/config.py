@@ -131,6 +131,15 @@ class LoggingSettings:
 
 
 @dataclass(frozen=True)
+class BackupSettings:
+    """Where `barriosms backup` writes its copies, and how many it keeps there."""
+
+    # None (only when Settings is built by hand): the `backups` folder beside the database.
+    folder: Path | None = None
+    keep: int = 14
+
+
+@dataclass(frozen=True)
 class Settings:
     source: Path
     database: DatabaseSettings
@@ -138,6 +147,7 @@ class Settings:
     gateway: GatewaySettings
     logging: LoggingSettings
     service: ServiceSettings = field(default_factory=ServiceSettings)
+    backup: BackupSettings = field(default_factory=BackupSettings)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -225,7 +235,7 @@ class _Reader:
 
 _GATEWAY_KEYS = {f for f in GatewaySettings.__dataclass_fields__}
 _SERVICE_KEYS = {f for f in ServiceSettings.__dataclass_fields__}
-_SECTIONS = {"database", "modem", "gateway", "logging", "service"}
+_SECTIONS = {"database", "modem", "gateway", "logging", "service", "backup"}
 
 
 def load(path: str | os.PathLike) -> Settings:
@@ -255,6 +265,7 @@ def load(path: str | os.PathLike) -> Settings:
     modem = _read_modem(r)
     gateway = _read_gateway(r)
     service = _read_service(r)
+    backup = _read_backup(r, db_path)
 
     level = (r.get("logging", "level", "INFO") or "INFO").upper()
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
@@ -264,7 +275,18 @@ def load(path: str | os.PathLike) -> Settings:
 
     if r.problems:
         raise ConfigError(r.problems)
-    return Settings(path, DatabaseSettings(db_path), modem, gateway, LoggingSettings(level), service)
+    return Settings(path, DatabaseSettings(db_path), modem, gateway, LoggingSettings(level), service, backup)
+
+
+def _read_backup(r: _Reader, db_path: Path) -> BackupSettings:
+    folder = r.path_value("backup", "folder") or db_path.parent / "backups"
+    if folder.exists() and not folder.is_dir():
+        r.problem("backup", "folder", f"{folder} is a file, not a folder",
+                  "point it at a folder (it is created if missing), or remove the key for the backups folder "
+                  "beside the database")
+    keep = int(r.number("backup", "keep", BackupSettings.keep, minimum=1, convert=int))
+    r.unknown_keys("backup", {f for f in BackupSettings.__dataclass_fields__})
+    return BackupSettings(folder, keep)
 
 
 def _read_modem(r: _Reader) -> ModemSettings:

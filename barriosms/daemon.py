@@ -23,7 +23,7 @@ from typing import Callable
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from . import outbox, ussd
+from . import outbox, runlock, ussd
 from .config import Settings
 from .gateway import Gateway, Modem, StoreUnavailable
 from .intake import Intake, IntakeRules, rules_from_settings
@@ -380,6 +380,16 @@ class Daemon:
             self.stop.set()
 
     def run(self) -> int:
+        # One daemon per database (see runlock.py), before anything touches the outbox or the modem.
+        # The kernel releases the lock when this process ends, however it ends.
+        try:
+            with runlock.hold(self.settings.database.path):
+                return self._run()
+        except (runlock.AlreadyRunning, runlock.LockUnavailable) as exc:
+            log.error("%s", exc)
+            return 2  # as for a wrong config: systemd's RestartPreventExitStatus=2, a person must look
+
+    def _run(self) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
             signal.signal(sig, self._on_signal)
         with database.connection_context():

@@ -46,6 +46,12 @@ def _register() -> None:
     for command in (report, stats):
         cli.add_command(command)
 
+    from .backup import backup, restore
+    from .doctor import doctor
+
+    for command in (backup, restore, doctor):
+        cli.add_command(command)
+
 
 _register()
 

@@ -1,0 +1,85 @@
+"""`barriosms backup` and `barriosms restore`: thin click commands over barriosms.backup."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .. import backup as backups
+from .common import CliState, emit_json, json_option, pass_state
+
+
+@click.command()
+@click.option("--to", "folder", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write the backup into this folder. Default: [backup] folder (a backups folder beside the database).")
+@json_option
+@pass_state
+def backup(state: CliState, folder: Path | None, as_json: bool) -> None:
+    """Copy the database into a verified backup, and keep the newest [backup] keep of them.
+
+    Safe while the daemon runs (SQLite's online backup API). The file is named
+    barriosms-YYYYmmdd-HHMMSS.db (UTC); it is written under a temporary name, checked with
+    PRAGMA integrity_check, and only then given its name, so a failure leaves nothing behind.
+    Rotation deletes only older files of that name in the folder, never the new one.
+
+    Example: barriosms backup --to /media/usb/barriosms
+    """
+    settings = state.settings()
+    target = folder or settings.backup.folder or backups.default_folder(settings.database.path)
+    try:
+        made = backups.make(settings.database.path, target, settings.backup.keep)
+    except backups.BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        emit_json({"path": str(made.path), "size": made.size, "seconds": round(made.seconds, 2),
+                   "schema_version": made.schema_version, "cases": made.cases, "integrity": "ok",
+                   "removed": [str(p) for p in made.removed]})
+        return
+    click.echo(f"{made.path}: {backups.megabytes(made.size)} in {made.seconds:.1f} s, integrity ok, "
+               f"schema version {made.schema_version}, {made.cases} case(s)")
+    for path in made.removed:
+        click.echo(f"removed old backup {path}")
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@json_option
+@pass_state
+def restore(state: CliState, file: Path, yes: bool, as_json: bool) -> None:
+    """Replace the database with a backup. Stop the daemon first (`sudo systemctl stop barriosms`).
+
+    FILE is checked first (integrity_check ok, a barriosms schema not newer than this version);
+    the current database is kept as <database>.before-restore-<stamp>; the backup is then swapped
+    in atomically and brought up to date with the pending migrations. Refused while the daemon runs.
+
+    Example: barriosms restore /var/lib/barriosms/backups/barriosms-20261124-030000.db
+    """
+    settings = state.settings()
+
+    def confirm(plan: backups.RestorePlan) -> bool:
+        if yes:
+            return True
+        now = ("no database there yet" if plan.current_cases is None
+               else f"the current database has {plan.current_cases} case(s)")
+        return click.confirm(f"Replace {plan.database} ({now}) with {plan.source.path} "
+                             f"({plan.source.cases} case(s), schema version {plan.source.schema_version})?",
+                             err=True)
+
+    try:
+        done = backups.restore(settings.database.path, file, confirm=confirm)
+    except backups.BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        emit_json({"database": str(done.database), "restored_from": str(done.source),
+                   "kept": str(done.kept) if done.kept else None, "kept_how": done.kept_how,
+                   "schema_version": done.schema_version, "migrations": list(done.migrations),
+                   "cases": done.cases})
+        return
+    click.echo(f"{done.database}: restored from {done.source} ({done.cases} case(s))")
+    if done.kept:
+        click.echo(f"the previous database is kept as {done.kept} ({done.kept_how})")
+    if done.migrations:
+        click.echo(f"applied migration(s) {', '.join(map(str, done.migrations))}")
+    click.echo("start the daemon again: sudo systemctl start barriosms")
