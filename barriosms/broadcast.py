@@ -14,7 +14,7 @@ from .domain.gsm import SMS_SEPTETS, septet_count, to_gsm7
 from .domain.guard import budget_left, local_day_start
 from .domain.parsing import normalize_code
 from .domain.phones import is_replyable
-from .store.models import Broadcast, Case, CaseReporter, Neighborhood, database, utcnow
+from .store.models import Broadcast, Case, CaseReporter, Neighborhood, utcnow, write_tx
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def send(p: Plan, *, urgent: bool = False, actor: str = "", now: dt.datetime | N
         raise BroadcastError(f"nobody to tell in {p.neighborhood.code}: no resident who reported there can "
                              "receive it")
     now = now or utcnow()
-    with database.atomic("IMMEDIATE"):
+    with write_tx():
         b = Broadcast.create(neighborhood=p.neighborhood, text=p.text, recipients=len(p.recipients), parts=p.parts,
                              urgent=urgent, actor=actor, created_at=now)
         for phone in p.recipients:

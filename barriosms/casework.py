@@ -24,8 +24,8 @@ from .store.models import (
     InboundMessage,
     Neighborhood,
     OutboundMessage,
-    database,
     utcnow,
+    write_tx,
 )
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,7 @@ def change_status(tracking: str, status: str, templates: Templates, *, note: str
         raise CaseError(f"unknown status {status!r}; use one of: {', '.join(STATUSES)}")
     note, internal_note = " ".join(note.split()), " ".join(internal_note.split())
     now = now or utcnow()
-    with database.atomic("IMMEDIATE"):
+    with write_tx():
         case = _load_for_change(tracking)
         try:
             check_transition(case.status, status)
@@ -180,7 +180,7 @@ def add_note(tracking: str, text: str, templates: Templates, *, public: bool, ac
     if not text:
         raise CaseError("the note is empty")
     now = now or utcnow()
-    with database.atomic("IMMEDIATE"):
+    with write_tx():
         case = _load_for_change(tracking)
         event = CaseEvent.create(case=case, at=now, kind="note", note=text, public=public, actor=actor)
         case.updated_at = now
@@ -197,7 +197,7 @@ def assign(tracking: str, assignee: str, *, actor: str = "", now: dt.datetime | 
     """Give a case to a team or a person ("" takes it back); recorded, never sent to residents."""
     assignee = " ".join(assignee.split())
     now = now or utcnow()
-    with database.atomic("IMMEDIATE"):
+    with write_tx():
         case = _load_for_change(tracking)
         if case.assignee == assignee:
             raise CaseError(f"case {case.tracking} is already assigned to {assignee or 'nobody'}")
@@ -213,7 +213,7 @@ def merge(duplicate: str, into: str, templates: Templates, *, actor: str = "", r
     """Merge a duplicate report into the case that stays: the duplicate is closed, its reporters
     follow the surviving case (and are told its number), and later changes reach them too."""
     now = now or utcnow()
-    with database.atomic("IMMEDIATE"):
+    with write_tx():
         dup = _load_for_change(duplicate)
         keep = _load_for_change(into)
         if dup.id == keep.id:

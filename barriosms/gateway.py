@@ -19,7 +19,7 @@ from .sendpolicy import SendPolicy
 from peewee import DatabaseError
 
 from .sms import ModemError, ModemSendError, ReceivedSms, SendResult
-from .store.models import ModemHealth, database, utcnow
+from .store.models import ModemHealth, database, utcnow, write_tx
 
 log = logging.getLogger(__name__)
 
@@ -152,14 +152,14 @@ class Gateway:
         return row
 
     def _count(self, *, received: int = 0, sent: int = 0) -> None:
-        with database.atomic("IMMEDIATE"):
+        with write_tx():
             now = utcnow()
             (ModemHealth.update(received_count=ModemHealth.received_count + received,
                                 sent_count=ModemHealth.sent_count + sent, last_contact_at=now, updated_at=now)
              .where(ModemHealth.id == HEALTH_ID).execute())
 
     def record_connected(self, manufacturer: str, model: str, imei: str, imsi: str = "", device: str = "") -> None:
-        with database.atomic("IMMEDIATE"):
+        with write_tx():
             row = self._health()
             now = utcnow()
             row.connected, row.since, row.last_contact_at, row.updated_at = True, now, now, now
@@ -168,7 +168,7 @@ class Gateway:
             row.save()
 
     def record_disconnected(self, error: str) -> None:
-        with database.atomic("IMMEDIATE"):
+        with write_tx():
             row = self._health()
             now = utcnow()
             if row.connected or row.since is None:
@@ -179,7 +179,7 @@ class Gateway:
 
     def record_status(self, status) -> None:
         """Write a heartbeat with what the modem reports (see GammuModem.status)."""
-        with database.atomic("IMMEDIATE"):
+        with write_tx():
             row = self._health()
             now = utcnow()
             row.updated_at = row.last_contact_at = now
@@ -190,7 +190,7 @@ class Gateway:
             row.save()
 
     def heartbeat_only(self, now: dt.datetime | None = None) -> None:
-        with database.atomic("IMMEDIATE"):
+        with write_tx():
             row = self._health()
             row.updated_at = now or utcnow()
             row.pid = os.getpid()

@@ -12,7 +12,8 @@ from .domain.parsing import normalize_code
 from .domain.phones import is_replyable
 from .domain.replies import Templates
 from .intake import Intake
-from .store.models import Case, CaseEvent, InboundMessage, Neighborhood, OutboundMessage, PendingReport, database, utcnow
+from .store.models import (Case, CaseEvent, InboundMessage, Neighborhood, OutboundMessage, PendingReport, utcnow,
+                           write_tx)
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ def list_messages(*, unmatched: bool = False, unanswered: bool = False, phone: s
     """Newest first. unmatched: waiting for a neighbourhood (no case yet); unanswered: got no SMS back."""
     q = InboundMessage.select().order_by(InboundMessage.received_at.desc(), InboundMessage.id.desc())
     if unmatched:
-        q = q.where(InboundMessage.needs_staff & InboundMessage.case.is_null())
+        q = q.where((InboundMessage.needs_staff == True) & InboundMessage.case.is_null())  # noqa: E712
     if unanswered:
         q = q.where(InboundMessage.unanswered != "")
     if phone:
@@ -55,7 +56,7 @@ def route(message_id: int, code: str, intake: Intake, *, category: str | None = 
     """Open a case for a message staff routed by hand, and queue the tracking number to its sender."""
     now = now or utcnow()
     templates: Templates = intake.rules.templates
-    with database.atomic("IMMEDIATE"):
+    with write_tx():
         msg = get(message_id)
         if msg.case_id is not None:
             raise InboxError(f"message {message_id} already belongs to case {msg.case.tracking}")

@@ -50,8 +50,8 @@ from .store.models import (
     OutboundMessage,
     PendingReport,
     SmsPart,
-    database,
     utcnow,
+    write_tx,
 )
 
 log = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ class Intake:
     def store(self, sms: ReceivedSms, now: dt.datetime | None = None) -> bool:
         """Store one SMS durably and act on it; False when it was already stored (read twice)."""
         now = now or utcnow()
-        with database.atomic("IMMEDIATE"):
+        with write_tx():
             if sms.kind == "status_report":
                 # Not a resident's message: it only updates the delivery state of one we sent.
                 outbox.apply_status_report(sms.reference or 0, sms.delivery_status or 0, now)
@@ -167,7 +167,7 @@ class Intake:
         now = now or utcnow()
         limit = now - dt.timedelta(seconds=self.rules.multipart_timeout)
         flushed = 0
-        with database.atomic("IMMEDIATE"):
+        with write_tx():
             stale = (SmsPart.select(SmsPart.sender, SmsPart.concat_ref, SmsPart.total_parts)
                      .where(SmsPart.message.is_null())
                      .group_by(SmsPart.sender, SmsPart.concat_ref, SmsPart.total_parts)
@@ -398,7 +398,7 @@ class Intake:
         due = (PendingReport.outcome == "") & (PendingReport.expires_at <= now)
         if not PendingReport.select().where(due).exists():
             return 0  # the common case, every few seconds: a read, no write (SD cards wear out)
-        with database.atomic("IMMEDIATE"):
+        with write_tx():
             count = (PendingReport.update(outcome="expired", closed_at=now)
                      .where((PendingReport.outcome == "") & (PendingReport.expires_at <= now)).execute())
         if count:
@@ -460,7 +460,7 @@ def _same_report(waiting: str, report: str) -> bool:
 
 def last_public_note(case: Case) -> str:
     event = (CaseEvent.select()
-             .where((CaseEvent.case == case) & CaseEvent.public & (CaseEvent.note != ""))
+             .where((CaseEvent.case == case) & (CaseEvent.public == True) & (CaseEvent.note != ""))  # noqa: E712
              .order_by(CaseEvent.at.desc(), CaseEvent.id.desc())
              .first())
     return event.note if event else ""

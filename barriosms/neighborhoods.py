@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .domain.matching import Place, is_generic, name_key
 from .domain.parsing import normalize_code, valid_code
-from .store.models import Neighborhood, database, utcnow
+from .store.models import Neighborhood, utcnow, write_tx
 
 COLUMNS = ("code", "name", "district", "lat", "lon", "aliases")
 REQUIRED = ("code", "name")
@@ -178,7 +178,7 @@ def import_rows(rows: list[Row], *, on_row: Callable[[], None] | None = None,
     already imported that ``rows`` do not mention.  ``on_row`` is called after each row.
     """
     added = updated = 0
-    with database.atomic("IMMEDIATE"):
+    with write_tx():
         codes = {row.code for row in rows}
         stored = [_row(n) for n in Neighborhood.select() if n.code not in codes]
         clashes = _name_clashes(rows, stored)

@@ -15,7 +15,7 @@ from .domain.retry import retry_delay
 from .sms import SendResult
 from peewee import fn
 
-from .store.models import Broadcast, Case, InboundMessage, OutboundMessage, database, utcnow
+from .store.models import Broadcast, Case, InboundMessage, OutboundMessage, utcnow, write_tx
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def queue(recipient: str, text: str, *, kind: str = "reply", case: Case | None =
 
 def hold(msg: OutboundMessage, until: dt.datetime, reason: str) -> None:
     """Keep a queued SMS back until `until` (naive UTC) for a reason staff can read."""
-    with database.atomic("IMMEDIATE"):
+    with write_tx():
         msg.next_attempt_at, msg.hold_reason = until, reason
         msg.save(only=[OutboundMessage.next_attempt_at, OutboundMessage.hold_reason])
 
@@ -46,7 +46,7 @@ def hold(msg: OutboundMessage, until: dt.datetime, reason: str) -> None:
 def release_held(now: dt.datetime | None = None) -> int:
     """Let held SMS be looked at again at once (after a reload changed quiet hours or budgets)."""
     now = now or utcnow()
-    with database.atomic("IMMEDIATE"):
+    with write_tx():
         return (OutboundMessage.update(next_attempt_at=now, hold_reason="")
                 .where((OutboundMessage.status == "queued") & (OutboundMessage.hold_reason != ""))
                 .execute())
@@ -87,7 +87,7 @@ def claim(msg: OutboundMessage, claimer: str | None = None, now: dt.datetime | N
     """
     now = now or utcnow()
     claimer = claimer or default_claimer()
-    with database.atomic("IMMEDIATE"):
+    with write_tx():
         taken = (OutboundMessage.update(status="sending", attempts=OutboundMessage.attempts + 1,
                                         claimed_by=claimer, claimed_at=now)
                  .where((OutboundMessage.id == msg.id) & (OutboundMessage.status == "queued"))
@@ -104,7 +104,7 @@ def mark_sending(msg: OutboundMessage, claimer: str | None = None) -> None:
 
 def mark_sent(msg: OutboundMessage, result: SendResult, now: dt.datetime | None = None,
               report_requested: bool = False) -> None:
-    with database.atomic("IMMEDIATE"):
+    with write_tx():
         msg.status = "sent"
         msg.sent_at = now or utcnow()
         msg.parts = result.parts
@@ -161,7 +161,7 @@ def mark_failed_attempt(msg: OutboundMessage, error: str, *, permanent: bool, ma
                         base_seconds: float, max_seconds: float, now: dt.datetime | None = None) -> str:
     """Record a failed attempt; returns the new status (queued for a retry, or failed)."""
     now = now or utcnow()
-    with database.atomic("IMMEDIATE"):
+    with write_tx():
         msg.last_error = error
         if permanent or msg.attempts >= max_attempts:
             msg.status = "failed"
@@ -174,7 +174,7 @@ def mark_failed_attempt(msg: OutboundMessage, error: str, *, permanent: bool, ma
 
 def requeue(msg: OutboundMessage, reason: str) -> None:
     """Undo mark_sending when the modem, not the message, failed: the attempt does not count."""
-    with database.atomic("IMMEDIATE"):
+    with write_tx():
         msg.status = "queued"
         msg.attempts = max(0, msg.attempts - 1)
         msg.last_error = reason
@@ -198,7 +198,7 @@ def recover_interrupted(claimer: str | None = None, now: dt.datetime | None = No
     now = now or utcnow()
     mine = ((OutboundMessage.claimed_by == claimer) | (OutboundMessage.claimed_by == "")
             | OutboundMessage.claimed_at.is_null() | (OutboundMessage.claimed_at < now - STALE_CLAIM))
-    with database.atomic("IMMEDIATE"):
+    with write_tx():
         rows = list(OutboundMessage.select().where((OutboundMessage.status == "sending") & mine))
         for msg in rows:
             log.warning("outbound message %d to %s was being sent when barriosms stopped; sending it "
@@ -212,7 +212,7 @@ def retry(ids: list[int] | None = None, *, all_failed: bool = False, now: dt.dat
     """Put failed messages back in the queue with a fresh count of attempts (after a fix)."""
     now = now or utcnow()
     query = OutboundMessage.update(status="queued", attempts=0, next_attempt_at=now)
-    with database.atomic("IMMEDIATE"):
+    with write_tx():
         if all_failed:
             return query.where(OutboundMessage.status == "failed").execute()
         return query.where(OutboundMessage.id.in_(ids or []) & (OutboundMessage.status == "failed")).execute()

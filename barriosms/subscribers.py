@@ -39,7 +39,7 @@ def opted_out(phones: list[str]) -> set[str]:
     if not phones:
         return set()
     return {s.phone for s in PhoneState.select(PhoneState.phone)
-            .where(PhoneState.phone.in_(phones) & PhoneState.opted_out)}
+            .where(PhoneState.phone.in_(phones) & (PhoneState.opted_out == True))}  # noqa: E712
 
 
 def muted_until(phone: str, now: dt.datetime | None = None) -> dt.datetime | None:

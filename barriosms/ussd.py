@@ -10,7 +10,7 @@ import datetime as dt
 import re
 import time
 
-from .store.models import ModemHealth, UssdRequest, database, utcnow
+from .store.models import ModemHealth, UssdRequest, utcnow, write_tx
 
 # A USSD code is digits, * and #, as typed on a phone: *105#, *#100#, #123*1#.
 _CODE = re.compile(r"^[*#0-9]{2,30}$")
@@ -31,7 +31,7 @@ def queue(code: str, purpose: str = "manual") -> UssdRequest:
     if not valid_code(code):
         raise UssdError(f"{code!r} is not a USSD code: it starts with * or #, ends with # and has only digits, * and #"
                         " (e.g. *105#)")
-    with database.atomic("IMMEDIATE"):
+    with write_tx():
         return UssdRequest.create(code=code, purpose=purpose, created_at=utcnow())
 
 
@@ -49,7 +49,7 @@ def next_queued() -> UssdRequest | None:
 
 
 def finish(row: UssdRequest, *, answer: str = "", error: str = "") -> None:
-    with database.atomic("IMMEDIATE"):
+    with write_tx():
         row.status = "failed" if error else "done"
         row.answer, row.error, row.finished_at = answer, error, utcnow()
         row.save()
@@ -57,7 +57,7 @@ def finish(row: UssdRequest, *, answer: str = "", error: str = "") -> None:
 
 def cancel_stale(older_than: dt.timedelta = dt.timedelta(minutes=10)) -> int:
     """Requests nobody ran in time (the daemon was down) fail, instead of running hours later."""
-    with database.atomic("IMMEDIATE"):
+    with write_tx():
         return (UssdRequest.update(status="failed", error="not run: the daemon did not pick it up in time",
                                    finished_at=utcnow())
                 .where((UssdRequest.status.in_(["queued", "running"]))
@@ -71,7 +71,7 @@ def parse_balance(answer: str) -> float | None:
 
 def record_balance(answer: str, now: dt.datetime | None = None) -> float | None:
     value = parse_balance(answer)
-    with database.atomic("IMMEDIATE"):
+    with write_tx():
         (ModemHealth.update(balance=value, balance_text=answer[:500], balance_at=now or utcnow())
          .where(ModemHealth.id == 1).execute())
     return value

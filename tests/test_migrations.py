@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+from peewee import SqliteDatabase
 
 from barriosms.store import database as store
 from barriosms.store.migrations import LATEST_VERSION, current_version, migrate
@@ -25,7 +26,7 @@ def test_migrations_match_models(tmp_path):
     store.migrate_database(migrated)
     store.close()
     modelled = tmp_path / "models.db"
-    database.init(str(modelled))
+    database.initialize(SqliteDatabase(str(modelled)))
     database.connect()
     database.create_tables(ALL_MODELS)
     database.close()

@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Iterator
 
 from .migrations import LATEST_VERSION, current_version, migrate
-from .models import database
+from peewee import SqliteDatabase
+
+from .models import PRAGMAS, database
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +45,8 @@ def create_or_open(path: str | os.PathLike) -> None:
 
 
 def _connect(path: Path) -> None:
-    if not database.is_closed():
-        database.close()
-    database.init(str(path))
+    close()
+    database.initialize(SqliteDatabase(str(path), pragmas=PRAGMAS, timeout=10, autoconnect=False))
     try:
         database.connect()
     except Exception as exc:  # peewee wraps sqlite3 errors in its own classes
@@ -77,5 +78,5 @@ def thread_connection() -> Iterator[None]:
 
 
 def close() -> None:
-    if not database.is_closed():
+    if database.obj is not None and not database.is_closed():
         database.close()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from peewee import SqliteDatabase
+from peewee import Database, SqliteDatabase
 
 from .models import utcnow
 
@@ -271,7 +271,7 @@ _HISTORY_DDL = """CREATE TABLE IF NOT EXISTS "schema_migration" (
     "applied_at" DATETIME NOT NULL)"""
 
 
-def current_version(db: SqliteDatabase) -> int:
+def current_version(db: Database) -> int:
     """The newest migration applied to this database (0 for an empty one)."""
     if "schema_migration" not in db.get_tables():
         return 0
@@ -279,18 +279,23 @@ def current_version(db: SqliteDatabase) -> int:
     return int(row[0] or 0)
 
 
-def pending(db: SqliteDatabase) -> list[Migration]:
+def pending(db: Database) -> list[Migration]:
     version = current_version(db)
     return [m for m in MIGRATIONS if m.version > version]
 
 
-def migrate(db: SqliteDatabase) -> list[Migration]:
+def _write(db: Database):
+    # SQLite: take the write lock first (BEGIN IMMEDIATE); PostgreSQL: a plain transaction.
+    return db.atomic("IMMEDIATE") if isinstance(getattr(db, "obj", db), SqliteDatabase) else db.atomic()
+
+
+def migrate(db: Database) -> list[Migration]:
     """Apply every pending migration, each in its own transaction with its history row."""
     applied: list[Migration] = []
-    with db.atomic("IMMEDIATE"):
+    with _write(db):
         db.execute_sql(_HISTORY_DDL)
     for m in pending(db):
-        with db.atomic("IMMEDIATE"):
+        with _write(db):
             # Re-check inside the write lock: another process may have migrated meanwhile.
             if current_version(db) >= m.version:
                 continue

@@ -11,8 +11,8 @@ import datetime as dt
 
 from peewee import (
     AutoField,
-    BooleanField,
     CharField,
+    DatabaseProxy,
     DateTimeField,
     DeferredForeignKey,
     FloatField,
@@ -33,7 +33,35 @@ PRAGMAS = {
     "busy_timeout": 10000,
 }
 
-database = SqliteDatabase(None, pragmas=PRAGMAS, timeout=10, autoconnect=False)
+# Which database is used is decided once the config is read (store.database.open_database):
+# SQLite, or PostgreSQL when several gateways share one.
+database = DatabaseProxy()
+
+
+def write_tx():
+    """A transaction that will write.
+
+    On SQLite BEGIN IMMEDIATE takes the write lock first, so two writers never both hold a read
+    lock they then try to upgrade (one would fail at once with "database is locked"); PostgreSQL
+    locks rows as it goes and needs nothing special.
+    """
+    if isinstance(database.obj, SqliteDatabase):
+        return database.atomic("IMMEDIATE")
+    return database.atomic()
+
+
+class BooleanField(IntegerField):
+    """A yes/no stored as 0/1 in both SQLite and PostgreSQL (one frozen schema for both).
+
+    Compare it explicitly in queries (`Model.flag == True`): PostgreSQL refuses an integer where
+    it expects a condition.
+    """
+
+    def db_value(self, value):
+        return None if value is None else int(bool(value))
+
+    def python_value(self, value):
+        return None if value is None else bool(value)
 
 
 def utcnow() -> dt.datetime:
