@@ -458,9 +458,7 @@ def test_udevadm_would_catch_a_broken_rule(tmp_path):
                            "installs it when run as root)")
 @pytest.mark.parametrize("script", [
     "scripts/install.sh", "scripts/test", "scripts/demo",
-    pytest.param("scripts/_venv.sh", marks=pytest.mark.xfail(strict=True, reason=(
-        "SC2148: a sourced file needs '# shellcheck shell=bash' at the top; SC1087: \"$ROOT[test]\" must be "
-        "\"${ROOT}[test]\" (not an array). Remove this xfail once scripts/_venv.sh is fixed"))),
+    "scripts/_venv.sh",
 ])
 def test_shellcheck(script):
     # -x -P SCRIPTDIR: follow `source "$(dirname "$0")/_venv.sh"` to the file beside the script.
