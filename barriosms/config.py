@@ -51,7 +51,19 @@ class ConfigError(Exception):
 
 @dataclass(frozen=True)
 class DatabaseSettings:
+    # The SQLite file; with a url, only where this machine keeps its run lock (and backups folder).
     path: Path
+    # postgresql://user:password@host:port/name: one database shared by several gateways and tools.
+    url: str | None = None
+
+    @property
+    def target(self) -> str | Path:
+        """What store.open_database takes: the URL of a shared database, else the file."""
+        return self.url or self.path
+
+    @property
+    def shared(self) -> bool:
+        return self.url is not None
 
 
 @dataclass(frozen=True)
@@ -256,11 +268,18 @@ def load(path: str | os.PathLike) -> Settings:
         if section not in _SECTIONS:
             r.problem(section, None, "unknown section", f"use only {', '.join(sorted(_SECTIONS))}")
 
+    db_url = r.get("database", "url")
+    if db_url is not None and not re.fullmatch(r"postgres(ql)?://[^/\s]+/\w[\w-]*", db_url):
+        r.problem("database", "url", f"{_hide_password(db_url)!r} is not a PostgreSQL URL",
+                  "write url = postgresql://user:password@host:5432/barriosms, or remove it to use the SQLite file")
+        db_url = None
     db_path = r.path_value("database", "path")
     if db_path is None:
-        r.problem("database", "path", "missing", "set the SQLite file, e.g. path = /var/lib/barriosms/barriosms.db")
-        db_path = Path("barriosms.db")
-    r.unknown_keys("database", {"path"})
+        if db_url is None:
+            r.problem("database", "path", "missing",
+                      "set the SQLite file, e.g. path = /var/lib/barriosms/barriosms.db (or url = postgresql://...)")
+        db_path = (r.path.parent / "barriosms.db") if db_url else Path("barriosms.db")
+    r.unknown_keys("database", {"path", "url"})
 
     modem = _read_modem(r)
     gateway = _read_gateway(r)
@@ -275,7 +294,11 @@ def load(path: str | os.PathLike) -> Settings:
 
     if r.problems:
         raise ConfigError(r.problems)
-    return Settings(path, DatabaseSettings(db_path), modem, gateway, LoggingSettings(level), service, backup)
+    return Settings(path, DatabaseSettings(db_path, db_url), modem, gateway, LoggingSettings(level), service, backup)
+
+
+def _hide_password(url: str) -> str:
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
 
 
 def _read_backup(r: _Reader, db_path: Path) -> BackupSettings:

@@ -271,17 +271,24 @@ def run_all(config_option: str | os.PathLike | None, *, now: dt.datetime | None 
         return checks + [Check("other checks", True, "skipped until the configuration loads", note=True)]
     checks.append(check_templates(settings))
     db_path = settings.database.path
-    database = check_database(db_path)
-    checks.append(database)
     newest, version = None, None
-    if database.ok:
-        version = schema_version(db_path)
-        checks.append(check_schema(version))
-        newest = newest_received(db_path)
+    if settings.database.shared:
+        # A PostgreSQL server: its integrity and backups are the server's business (pg_dump).
+        shared, version = check_shared_database(settings.database.url or "")
+        checks.append(shared)
+        if version is not None:
+            checks.append(check_schema(version))
+    else:
+        database = check_database(db_path)
+        checks.append(database)
+        if database.ok:
+            version = schema_version(db_path)
+            checks.append(check_schema(version))
+            newest = newest_received(db_path)
     checks.append(check_daemon(db_path, holder))
     if version == LATEST_VERSION:
         try:
-            row = _health_row(db_path)
+            row = _health_row(settings.database.target)
         except Exception as exc:  # noqa: BLE001 - peewee and the store wrap sqlite3's errors their own way
             checks.append(Check("heartbeat", False, f"cannot read the modem_health row of {db_path}: {exc}",
                                 AS_OWNER_FIX))
@@ -292,14 +299,38 @@ def run_all(config_option: str | os.PathLike | None, *, now: dt.datetime | None 
     checks.append(check_disk(db_path, disk_usage))
     checks.append(check_clock(now, newest))
     checks.append(check_journald(journal_socket, systemd_runtime))
-    checks.append(check_backups(settings.backup.folder or backup.default_folder(db_path), now))
+    if settings.database.shared:
+        checks.append(Check("backups", True, "the database is on a PostgreSQL server: back it up there with "
+                                             "pg_dump (barriosms backup copies SQLite files only)", note=True))
+    else:
+        checks.append(check_backups(settings.backup.folder or backup.default_folder(db_path), now))
     return checks
 
 
-def _health_row(db_path: Path):
+def check_shared_database(url: str) -> tuple[Check, int | None]:
+    """Connect to the shared PostgreSQL database and read its schema version."""
+    from .store import database as store
+    from .store.migrations import current_version
+    from .store.models import database
+
+    try:
+        store.open_database(url, check_schema=False)
+        try:
+            version = current_version(database)
+        finally:
+            where = store.describe()
+            store.close()
+    except Exception as exc:  # noqa: BLE001 - StoreError, or the driver's own error
+        return Check("database", False, f"cannot use the database: {exc}",
+                     "check [database] url (host, port, user, password) and that the PostgreSQL server runs "
+                     "and accepts this machine (pg_hba.conf)"), None
+    return Check("database", True, f"{where} answers"), version
+
+
+def _health_row(target: Path | str):
     from .store import database as store
 
-    store.open_database(db_path, check_schema=False)
+    store.open_database(target, check_schema=False)
     try:
         return health.read()
     finally:

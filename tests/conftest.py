@@ -58,3 +58,29 @@ def ready(invoke):
     invoke("db", "migrate")
     invoke("neighborhoods", "import", str(SAMPLE_CSV))
     return invoke
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A real PostgreSQL server on a loopback port (skips, saying why, where none can be started)."""
+    from pgserver import Server, Unavailable
+
+    try:
+        server = Server()
+        server.start()
+    except Unavailable as exc:
+        pytest.skip(f"no PostgreSQL server: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pg_db(pg_server, request):
+    """A fresh PostgreSQL database, migrated the way `barriosms db migrate` does it; its URL."""
+    import re
+
+    name = "t_" + re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:50]
+    url = pg_server.create_database(name)
+    store.migrate_database(url)
+    yield url
+    store.close()

@@ -86,6 +86,7 @@ def test_extra_modem_keys_go_to_gammu(tmp_path):
     ("[database]\npath=b.db\n[modem]\ndevice=/x\n[logging]\nlevel = LOUD\n", "logging", "level", "DEBUG, INFO"),
     ("[database]\npath=b.db\n[modem]\ndevice=/x\n[web]\nport = 1\n", "web", None, "use only"),
     ("[database]\npath=b.db\n[modem]\ndevice=/x\n[gateway]\nlanguage = xx\n", "gateway", "language", "replies.xx.ini"),
+    ("[database]\nurl = mysql://u:p@h/db\n[modem]\ndevice=/x\n", "database", "url", "postgresql://user:password@host"),
     ("[database]\npath=b.db\n[modem]\ndevice=/x\n[service]\nquiet_hours = 9pm-7am\n", "service", "quiet_hours", "21:00-07:00"),
     ("[database]\npath=b.db\n[modem]\ndevice=/x\n[service]\nquiet_hours = 25:00-07:00\n", "service", "quiet_hours", "24-hour"),
     ("[database]\npath=b.db\n[modem]\ndevice=/x\n[service]\nquiet_hours = 07:00-07:00\n", "service", "quiet_hours", "or none"),
@@ -132,3 +133,13 @@ def test_locate_order(tmp_path, monkeypatch):
     monkeypatch.delenv(config.ENV_VAR)
     (tmp_path / "barriosms.ini").write_text("")
     assert config.locate(None) == Path("barriosms.ini")
+
+
+def test_a_shared_database_url(tmp_path):
+    s = config.load(write(tmp_path, "[database]\nurl = postgresql://gw:secreto@10.0.0.5:5432/barriosms\n"
+                                    "[modem]\ndevice = /dev/x\n"))
+    assert s.database.shared and s.database.target == "postgresql://gw:secreto@10.0.0.5:5432/barriosms"
+    assert s.database.path == tmp_path / "barriosms.db"  # where this machine keeps its run lock
+    with pytest.raises(config.ConfigError) as info:
+        config.load(write(tmp_path, "[database]\nurl = postgresql://gw:secreto@\n[modem]\ndevice = /dev/x\n"))
+    assert "secreto" not in str(info.value)

@@ -26,6 +26,7 @@ def backup(state: CliState, folder: Path | None, as_json: bool) -> None:
     Example: barriosms backup --to /media/usb/barriosms
     """
     settings = state.settings()
+    _sqlite_only(settings, "back it up with pg_dump on the server")
     target = folder or settings.backup.folder or backups.default_folder(settings.database.path)
     try:
         made = backups.make(settings.database.path, target, settings.backup.keep)
@@ -67,6 +68,7 @@ def restore(state: CliState, file: Path, yes: bool, as_json: bool) -> None:
                              f"({plan.source.cases} case(s), schema version {plan.source.schema_version})?",
                              err=True)
 
+    _sqlite_only(settings, "restore it with pg_restore on the server")
     try:
         done = backups.restore(settings.database.path, file, confirm=confirm)
     except backups.BackupError as exc:
@@ -83,3 +85,9 @@ def restore(state: CliState, file: Path, yes: bool, as_json: bool) -> None:
     if done.migrations:
         click.echo(f"applied migration(s) {', '.join(map(str, done.migrations))}")
     click.echo("start the daemon again: sudo systemctl start barriosms")
+
+
+def _sqlite_only(settings, what: str) -> None:
+    if settings.database.shared:
+        raise click.ClickException(f"the database is on a PostgreSQL server ([database] url): {what}; "
+                                   "barriosms backup and restore handle the SQLite file only")

@@ -50,7 +50,7 @@ class CliState:
     def open_db(self) -> config.Settings:
         settings = self.settings()
         try:
-            store.open_database(settings.database.path)
+            store.open_database(settings.database.target)
         except store.StoreError as exc:
             raise click.ClickException(str(exc)) from None
         return settings

@@ -48,7 +48,7 @@ def check(state: CliState, as_json: bool) -> None:
             load_categories(settings.gateway.categories, language)
         except TemplateError as exc:
             problems.append(str(exc))
-        if not settings.database.path.exists():
+        if not settings.database.shared and not settings.database.path.exists():
             problems.append(f"{path}: [database] path: {settings.database.path} does not exist yet. "
                             "Fix: run `barriosms db migrate` to create it")
     if as_json:

@@ -26,17 +26,17 @@ def migrate(state: CliState, as_json: bool) -> None:
     """
     settings = state.settings()
     try:
-        applied = store.migrate_database(settings.database.path)
+        applied = store.migrate_database(settings.database.target)
     except store.StoreError as exc:
         raise click.ClickException(str(exc)) from None
     version = current_version(database)
     if as_json:
-        emit_json({"database": str(settings.database.path), "applied": applied, "version": version})
+        emit_json({"database": store.describe(), "applied": applied, "version": version})
     elif applied:
-        click.echo(f"{settings.database.path}: applied migration(s) {', '.join(map(str, applied))}; "
+        click.echo(f"{store.describe()}: applied migration(s) {', '.join(map(str, applied))}; "
                    f"schema version {version}")
     else:
-        click.echo(f"{settings.database.path}: already at schema version {version}, nothing to do")
+        click.echo(f"{store.describe()}: already at schema version {version}, nothing to do")
 
 
 @db.command()
@@ -48,16 +48,19 @@ def status(state: CliState, as_json: bool) -> None:
     Example: barriosms db status --json
     """
     settings = state.settings()
-    if not settings.database.path.exists():
+    if not settings.database.shared and not settings.database.path.exists():
         raise click.ClickException(f"no database at {settings.database.path}: create it with `barriosms db migrate`")
-    store.create_or_open(settings.database.path)
+    try:
+        store.create_or_open(settings.database.target)
+    except store.StoreError as exc:
+        raise click.ClickException(str(exc)) from None
     version = current_version(database)
     pending = [m.version for m in MIGRATIONS if m.version > version]
     if as_json:
-        emit_json({"database": str(settings.database.path), "version": version, "latest": LATEST_VERSION,
+        emit_json({"database": store.describe(), "version": version, "latest": LATEST_VERSION,
                    "pending": pending})
     else:
-        click.echo(f"{settings.database.path}: schema version {version} of {LATEST_VERSION}"
+        click.echo(f"{store.describe()}: schema version {version} of {LATEST_VERSION}"
                    + (f"; run `barriosms db migrate` to apply {pending}" if pending else " (up to date)"))
     if pending:
         raise SystemExit(1)

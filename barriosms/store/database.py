@@ -1,9 +1,14 @@
-"""Opening the SQLite store and checking that its schema is the one this code expects."""
+"""Opening the store and checking that its schema is the one this code expects.
+
+The store is one SQLite file, or a PostgreSQL database (`[database] url = postgresql://...`)
+when several gateways and tools share it.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -20,12 +25,21 @@ class StoreError(Exception):
     """The database cannot be used as it is; the message says what to run."""
 
 
+def is_url(target: str | os.PathLike) -> bool:
+    return str(target).startswith(("postgresql://", "postgres://"))
+
+
 def open_database(path: str | os.PathLike, *, check_schema: bool = True) -> None:
-    """Point the shared peewee database at `path` and connect this thread.
+    """Point the shared peewee database at `path` (a file, or a postgresql:// URL) and connect this thread.
 
     The file must exist (only `barriosms db migrate` creates one), so a typo in the config does not
     silently start an empty database.
     """
+    if is_url(path):
+        _connect_url(str(path))
+        if check_schema:
+            require_current()
+        return
     path = Path(path)
     if not path.exists():
         raise StoreError(f"no database at {path}: create it with `barriosms db migrate`")
@@ -36,6 +50,9 @@ def open_database(path: str | os.PathLike, *, check_schema: bool = True) -> None
 
 def create_or_open(path: str | os.PathLike) -> None:
     """Like open_database, but create the file (and its folder) when missing; no schema check."""
+    if is_url(path):
+        _connect_url(str(path))
+        return
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -53,15 +70,54 @@ def _connect(path: Path) -> None:
         raise StoreError(f"cannot open the database {path}: {exc}") from exc
 
 
+def _connect_url(url: str) -> None:
+    from playhouse.db_url import parse
+
+    close()
+    try:
+        import psycopg2  # noqa: F401 - peewee's PostgreSQL driver
+    except ImportError:
+        raise StoreError("a postgresql:// database needs psycopg2: pip install 'barriosms[postgresql]' "
+                         "(or apt-get install python3-psycopg2 on 32-bit Raspberry Pi OS)") from None
+    from peewee import PostgresqlDatabase
+
+    options = parse(url)
+    name = options.pop("database")
+    # Fail fast when the server is away, rather than hang a start-up for minutes.
+    options.setdefault("connect_timeout", 10)
+    database.initialize(PostgresqlDatabase(name, autoconnect=False, **options))
+    try:
+        database.connect()
+    except Exception as exc:  # peewee wraps psycopg2 errors in its own classes
+        raise StoreError(f"cannot connect to the database {_safe(url)}: {str(exc).strip()}") from exc
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
+
+
+def describe() -> str:
+    """Where the store is, for messages: the file, or the server without the password."""
+    obj = database.obj
+    if obj is None:
+        return "(not opened)"
+    if isinstance(obj, SqliteDatabase):
+        return str(obj.database)
+    host = obj.connect_params.get("host", "localhost")
+    port = obj.connect_params.get("port", 5432)
+    return f"postgresql://{host}:{port}/{obj.database}"
+
+
 def require_current() -> None:
     version = current_version(database)
     if version < LATEST_VERSION:
         raise StoreError(
-            f"the database {database.database} has schema version {version}, this barriosms needs "
+            f"the database {describe()} has schema version {version}, this barriosms needs "
             f"{LATEST_VERSION}: run `barriosms db migrate`")
     if version > LATEST_VERSION:
         raise StoreError(
-            f"the database {database.database} has schema version {version}, newer than this barriosms "
+            f"the database {describe()} has schema version {version}, newer than this barriosms "
             f"({LATEST_VERSION}): upgrade barriosms")
 
 

@@ -9,6 +9,7 @@ has shipped.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 from peewee import Database, SqliteDatabase
@@ -271,6 +272,49 @@ _HISTORY_DDL = """CREATE TABLE IF NOT EXISTS "schema_migration" (
     "applied_at" DATETIME NOT NULL)"""
 
 
+def for_dialect(db: Database, sql: str) -> str:
+    """The frozen SQLite statement as the database in use needs it.
+
+    The migrations are written once, for SQLite; PostgreSQL differs only in a few type names
+    (yes/no columns are 0/1 integers in both, see models.BooleanField).
+    """
+    if isinstance(getattr(db, "obj", db), SqliteDatabase):
+        return sql
+    sql = sql.replace('"id" INTEGER NOT NULL PRIMARY KEY', '"id" SERIAL PRIMARY KEY')
+    sql = re.sub(r"\bDATETIME\b", "TIMESTAMP", sql)
+    return re.sub(r"\bREAL\b", "DOUBLE PRECISION", sql)
+
+
+_FOREIGN_KEY = re.compile(r',\s*FOREIGN KEY \("(\w+)"\) REFERENCES "(\w+)" \("(\w+)"\)(?: ON DELETE CASCADE)?')
+_CREATE = re.compile(r'CREATE TABLE "(\w+)"')
+
+
+def _statements(db: Database, statements: tuple[str, ...]) -> list[str]:
+    """A migration's statements for the database in use.
+
+    SQLite accepts a foreign key to a table created later in the same migration; PostgreSQL does
+    not, so there such a key is added by an ALTER TABLE at the end of the migration.
+    """
+    if isinstance(getattr(db, "obj", db), SqliteDatabase):
+        return list(statements)
+    existing = set(db.get_tables())
+    created = {m.group(1) for sql in statements if (m := _CREATE.search(sql))}
+    out, later = [], []
+    for sql in statements:
+        create = _CREATE.search(sql)
+        if create:
+            table = create.group(1)
+            for fk in list(_FOREIGN_KEY.finditer(sql)):
+                target = fk.group(2)
+                if target not in existing and target != table and target in created:
+                    sql = sql.replace(fk.group(0), "")
+                    clause = fk.group(0).lstrip(", \n\t")
+                    later.append(f'ALTER TABLE "{table}" ADD {clause}')
+            existing.add(table)
+        out.append(for_dialect(db, sql))
+    return out + later
+
+
 def current_version(db: Database) -> int:
     """The newest migration applied to this database (0 for an empty one)."""
     if "schema_migration" not in db.get_tables():
@@ -293,15 +337,16 @@ def migrate(db: Database) -> list[Migration]:
     """Apply every pending migration, each in its own transaction with its history row."""
     applied: list[Migration] = []
     with _write(db):
-        db.execute_sql(_HISTORY_DDL)
+        db.execute_sql(for_dialect(db, _HISTORY_DDL))
     for m in pending(db):
         with _write(db):
             # Re-check inside the write lock: another process may have migrated meanwhile.
             if current_version(db) >= m.version:
                 continue
-            for sql in m.statements:
+            for sql in _statements(db, m.statements):
                 db.execute_sql(sql)
-            db.execute_sql('INSERT INTO "schema_migration" ("version", "name", "applied_at") VALUES (?, ?, ?)',
+            p = db.param
+            db.execute_sql(f'INSERT INTO "schema_migration" ("version", "name", "applied_at") VALUES ({p}, {p}, {p})',
                            (m.version, m.name, utcnow()))
         log.info("applied migration %d: %s", m.version, m.name)
         applied.append(m)
