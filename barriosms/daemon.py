@@ -6,6 +6,22 @@ Threads:
   answering and sending (see gateway.Gateway);
 - APScheduler's thread only *asks* the modem thread for work (poll the SIM, look at the outbox,
   write a heartbeat), so a slow modem never piles up jobs.
+
+systemd (Type=notify, WatchdogSec=; see sdnotify.py), all sent by the main thread:
+- READY=1 once the database is open, the scheduler runs and the modem thread has made its first
+  connection attempt, whether it connected or not. READY means "the daemon works"; a missing or dead
+  stick is what `barriosms modem status` and the STATUS line report, and waiting for it would leave
+  `systemctl start` hanging until systemd gives up and restarts a daemon that was fine.
+- STATUS= whenever the modem thread's one-line state changes (connected, unavailable, lost, held,
+  waiting for the clock, database refusing writes) or the daemon stops looking healthy.
+- RELOADING=1 on SIGHUP, READY=1 once the modem thread has applied (or refused) the new settings.
+- STOPPING=1 when the main loop ends, whatever ended it.
+- WATCHDOG=1 every half WatchdogSec, only while `Daemon.health_problem()` finds nothing. Each ping
+  vouches for all three threads: the main thread sends it from its own wait loop (the loop that
+  handles signals and would stop the process), the modem thread's heartbeat says its loop still
+  turns (or it is inside a modem call younger than its time limit), and the stamp left by the
+  scheduler's watchdog job says the scheduler still fires jobs. A ping sent from a scheduler job
+  would vouch only for the scheduler, and one sent by the modem thread only for that thread.
 """
 
 from __future__ import annotations
@@ -22,8 +38,11 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from apscheduler.schedulers.background import BackgroundScheduler
+from peewee import DatabaseError
 
 from . import outbox, runlock, ussd
+from . import sdnotify
+from .clock import clock_problem, newest_stored_utc
 from .config import Settings
 from .gateway import Gateway, Modem, StoreUnavailable
 from .intake import Intake, IntakeRules, rules_from_settings
@@ -46,6 +65,20 @@ SOFT_RESET_AFTER = 2
 ABORT_GRACE_SECONDS = 30.0
 # With the database refusing writes, how long to wait before reading the SIM again.
 STORE_RETRY_SECONDS = 15.0
+# While the system clock is not believable (see clock.py), how often to look at it again.
+CLOCK_CHECK_SECONDS = 5.0
+# Health (see Daemon.health_problem). The modem thread's loop turns at least every few seconds when
+# idle or waiting for the modem; a busy turn may run many modem calls (each bounded by the watchdog
+# job) and up to a minute of USB reset command: without a turn and outside a modem call this long,
+# it is stuck.
+STALL_SECONDS = 120.0
+# After the watchdog job has aborted a call, how long the call may take to give up before it counts
+# as stuck for systemd (the daemon exits by itself after ABORT_GRACE_SECONDS).
+ABORT_SETTLE_SECONDS = 10.0
+# The scheduler's watchdog job runs every 2 s; a scheduler that ran no job for this long is dead.
+SCHEDULER_STALL_SECONDS = 30.0
+# Without systemd's watchdog, how often the main thread still looks at the daemon's health (to log it).
+HEALTH_CHECK_SECONDS = 5.0
 
 
 def build_rules(settings: Settings) -> IntakeRules:
@@ -82,7 +115,8 @@ class Requests:
 
 class ModemThread(threading.Thread):
     def __init__(self, settings: Settings, stop: threading.Event,
-                 modem_factory: Callable[[Settings], Modem] | None = None):
+                 modem_factory: Callable[[Settings], Modem] | None = None,
+                 now: Callable[[], datetime] | None = None):
         super().__init__(name="modem", daemon=True)
         self.settings = settings
         self.stop_event = stop
@@ -100,11 +134,48 @@ class ModemThread(threading.Thread):
         self._failed_connects = 0
         self._losses = 0
         self._store_problem: str | None = None
+        # Read by the main thread (see Daemon): when the loop last turned (monotonic), whether the
+        # first connection attempt is behind it (READY=1 waits for that) and how many reloads are done.
+        self.heartbeat = time.monotonic()
+        self.started_up = threading.Event()
+        self.reloads_asked = self.reloads_done = 0
+        self._reload_lock = threading.Lock()
+        self._modem_status = f"starting: opening the modem on {settings.modem.device}"
+        # The system clock, injectable for tests; while it is not believable nothing leaves the SIM.
+        self._now = now or (lambda: datetime.now(timezone.utc))
+        self._clock_problem: str | None = None
+        self._clock_checked = float("-inf")
 
-    def reload(self, settings: Settings) -> None:
-        """Take new settings (SIGHUP): applied by the modem thread itself, between two jobs."""
-        self._pending_settings = settings
+    @property
+    def status(self) -> str:
+        """One line on what the gateway is doing, for `systemctl status` (sent by the main thread)."""
+        if self._clock_problem and self.modem.connected:
+            return "waiting for the system clock (NTP) before reading the SIM; check timedatectl"
+        return self._store_problem or self._modem_status
+
+    def reload(self, settings: Settings) -> int:
+        """Take new settings (SIGHUP): applied by the modem thread itself, between two jobs.
+
+        Returns the number that `reloads_done` reaches once they are applied (or refused).
+        """
+        with self._reload_lock:
+            self._pending_settings = settings
+            self.reloads_asked += 1
+            asked = self.reloads_asked
         self.requests.ask("reload")
+        return asked
+
+    def _take_reload(self) -> None:
+        # Here, at the top of a turn, and not only between two jobs on a connected modem: a reload
+        # is how a technician fixes the [modem] section of a gateway that cannot connect.
+        with self._reload_lock:
+            settings, self._pending_settings = self._pending_settings, None
+            asked = self.reloads_asked
+        if settings is not None:
+            self._apply_settings(settings)
+            if not self.modem.connected and not self.hold.is_set():
+                self._modem_status = f"reopening the modem on {self.settings.modem.device} after a reload"
+            self.reloads_done = asked
 
     def run(self) -> None:
         try:
@@ -120,10 +191,14 @@ class ModemThread(threading.Thread):
     def _loop(self) -> None:
         delay = 1.0
         while not self.stop_event.is_set():
+            self.heartbeat = time.monotonic()
+            self._take_reload()
             if self._hold_if_asked():
                 continue
             if not self.modem.connected:
-                if self._connect():
+                connected = self._connect()
+                self.started_up.set()
+                if connected:
                     delay = 1.0
                     self.requests.ask("receive")
                     self.requests.ask("health")
@@ -160,6 +235,8 @@ class ModemThread(threading.Thread):
                 reason = "released on request (SIGUSR1) for maintenance; SIGUSR2 takes it back"
                 log.warning("modem %s", reason)
                 self.gateway.record_disconnected(reason)
+                self._modem_status = f"modem {reason}"
+                self.started_up.set()
             self.gateway.heartbeat_only()
             self.stop_event.wait(1.0)
             return True
@@ -173,7 +250,9 @@ class ModemThread(threading.Thread):
         device = self.settings.modem.device
         missing = self.settings.modem.connection != "none" and not os.path.exists(device)
         deadline = time.monotonic() + delay
-        while not self.stop_event.is_set() and time.monotonic() < deadline and not self.hold.is_set():
+        while (not self.stop_event.is_set() and time.monotonic() < deadline and not self.hold.is_set()
+               and self._pending_settings is None):
+            self.heartbeat = time.monotonic()
             if missing and os.path.exists(device):
                 log.info("%s is back", device)
                 time.sleep(0.5)  # let udev finish setting up the port
@@ -198,11 +277,12 @@ class ModemThread(threading.Thread):
             log.info("the USB reset command finished: %s", output or "no output")
 
     def _work(self, wanted: set[str]) -> None:
-        if "reload" in wanted and self._pending_settings is not None:
-            self._apply_settings(self._pending_settings)
-            self._pending_settings = None
-            return
         announced = self.modem.poll_events()
+        if (announced or wanted - {"health", "reload"}) and not self._clock_is_sane():
+            # Nothing is read, stored or sent with a wrong time: SMS wait on the SIM, replies in the
+            # outbox. An announcement is not lost: the SIM is read as soon as the clock is sane.
+            announced = False
+            wanted &= {"health"}
         if announced or "receive" in wanted:
             self.gateway.receive()
             wanted.add("send")
@@ -222,6 +302,26 @@ class ModemThread(threading.Thread):
                 self.gateway.record_status(status())
             else:
                 self.gateway.heartbeat_only()
+
+    def _clock_is_sane(self) -> bool:
+        """Whether the system clock can be believed (see clock.py), looked at every few seconds."""
+        now = time.monotonic()
+        if now - self._clock_checked < CLOCK_CHECK_SECONDS:
+            return self._clock_problem is None
+        self._clock_checked = now
+        try:
+            newest = newest_stored_utc()
+        except DatabaseError:
+            newest = None  # the store's trouble is reported where it is written to
+        problem = clock_problem(self._now(), newest)
+        if problem and not self._clock_problem:
+            log.warning("%s; SMS stay on the SIM until then", problem)  # once, not every few seconds
+        elif self._clock_problem and not problem:
+            log.info("the system clock is believable again (%s UTC): reading the SIM",
+                     f"{self._now().astimezone(timezone.utc):%Y-%m-%d %H:%M}")
+            self.requests.ask("receive")
+        self._clock_problem = problem
+        return problem is None
 
     def _run_ussd(self) -> None:
         """Run USSD requests queued by `barriosms modem ussd` or the balance job, one at a time."""
@@ -264,6 +364,7 @@ class ModemThread(threading.Thread):
                 log.error("modem unavailable: %s; retrying (up to every %.0f s)", reason, RECONNECT_MAX_SECONDS)
                 self._down_reason = reason
                 self.gateway.record_disconnected(reason)
+            self._modem_status = f"modem unavailable, retrying: {reason}"
             return False
         log.info("modem connected on %s: %s %s, IMEI %s", self.settings.modem.device,
                  identity.manufacturer, identity.model, identity.imei)
@@ -271,6 +372,8 @@ class ModemThread(threading.Thread):
         self._failed_connects = 0
         self.gateway.record_connected(identity.manufacturer, identity.model, identity.imei,
                                       getattr(identity, "imsi", ""), self.settings.modem.device)
+        self._modem_status = (f"modem connected on {self.settings.modem.device}: "
+                              f"{identity.manufacturer} {identity.model}".strip())
         return True
 
     def _lost(self, reason: str) -> None:
@@ -285,6 +388,7 @@ class ModemThread(threading.Thread):
             except ModemError as exc:
                 log.warning("soft reset failed: %s", exc)
         self._down_reason = reason
+        self._modem_status = f"lost the modem, reconnecting: {reason}"
         self._disconnect()
         self.gateway.record_disconnected(reason)
 
@@ -320,7 +424,7 @@ class ModemThread(threading.Thread):
 
 class Daemon:
     def __init__(self, settings: Settings, modem_factory: Callable[[Settings], Modem] | None = None,
-                 reload: Callable[[], Settings] | None = None):
+                 reload: Callable[[], Settings] | None = None, now: Callable[[], datetime] | None = None):
         self.settings = settings
         self.stop = threading.Event()
         self._hup = threading.Event()
@@ -328,7 +432,17 @@ class Daemon:
         self._usr2 = threading.Event()
         self._aborted_call: float | None = None
         self._reload = reload
-        self.thread = ModemThread(settings, self.stop, modem_factory)
+        self.thread = ModemThread(settings, self.stop, modem_factory, now)
+        # systemd (see the module docstring); all of it is used by the main thread only.
+        self.notify = sdnotify.Notifier()
+        watchdog = sdnotify.watchdog_interval()
+        self._ping_every = watchdog / 2 if watchdog else None
+        self._ready = False
+        self._reloading: int | None = None  # the reload whose READY=1 is still owed
+        self._shown = ""  # the STATUS= last sent
+        self._unhealthy: str | None = None
+        self._next_look = 0.0
+        self._scheduler_beat = time.monotonic()  # set by the scheduler's watchdog job
         self.scheduler = BackgroundScheduler(timezone="UTC", job_defaults={
             "coalesce": True, "max_instances": 1, "misfire_grace_time": 30})
 
@@ -361,8 +475,10 @@ class Daemon:
         """Abort a modem call that runs too long; if even that does not free it, stop for systemd.
 
         Gammu has its own timeouts, so this is the second line of defence: a hung USB driver or a
-        read that never returns must not freeze the gateway for good.
+        read that never returns must not freeze the gateway for good. Each run also stamps the time,
+        which tells the main thread that the scheduler still fires jobs (see health_problem).
         """
+        self._scheduler_beat = time.monotonic()
         busy = getattr(self.thread.modem, "busy", None)
         if not busy:
             return
@@ -403,6 +519,7 @@ class Daemon:
         self.thread.start()
         try:
             while not self.stop.wait(0.2):
+                self._tell_systemd()
                 if self._hup.is_set():
                     self._hup.clear()
                     self._do_reload()
@@ -413,6 +530,7 @@ class Daemon:
                     self._usr2.clear()
                     self.thread.hold.clear()
         finally:
+            self.notify.stopping("stopping: finishing the current modem operation")
             log.info("stopping: finishing the current modem operation")
             self.scheduler.shutdown(wait=False)
             self.thread.requests.wake()
@@ -428,12 +546,78 @@ class Daemon:
     def _do_reload(self) -> None:
         if self._reload is None:
             return
+        if self._ready:  # before READY=1, systemd is still waiting for the start to finish
+            self.notify.reloading("reloading the configuration")
         try:
             settings = self._reload()
         except Exception as exc:  # noqa: BLE001 - a bad edit must not stop a running gateway
             log.error("reload refused, still running with the old configuration: %s", exc)
+            if self._ready:
+                self.notify.ready(self._shown)
             return
-        self.thread.reload(settings)
+        self._reloading = self.thread.reload(settings)  # READY=1 when the modem thread has applied it
+
+    def _tell_systemd(self) -> None:
+        """The main loop's dealings with systemd, every turn: a few attribute reads when nothing changes."""
+        thread = self.thread
+        if not self._ready:
+            if not thread.started_up.is_set():
+                return  # the modem thread's first connection attempt is still running
+            self._ready = True
+            self._shown = thread.status
+            self.notify.ready(self._shown)
+        elif self._reloading is not None and thread.reloads_done >= self._reloading:
+            self._reloading = None
+            self.notify.ready(self._shown)
+        now = time.monotonic()
+        if now >= self._next_look:
+            self._look(now)
+        status = self._unhealthy or thread.status
+        if status != self._shown:
+            self._shown = status
+            self.notify.status(status)
+
+    def _look(self, now: float) -> None:
+        problem = self.health_problem(now)
+        if problem is None:
+            if self._unhealthy is not None:
+                log.info("healthy again after: %s", self._unhealthy)
+                self._unhealthy = None
+            if self._ping_every and not self.notify.watchdog():
+                return  # not taken (systemd's queue full?): again next turn
+            self._next_look = now + (self._ping_every or HEALTH_CHECK_SECONDS)
+            return
+        # No ping, and another look next turn: a long turn of work may only be between two modem calls.
+        if self._unhealthy is None:  # logged and shown once, not again as its seconds go up
+            log.error("%s%s", problem, "; no longer telling systemd's watchdog that all is well, so "
+                      "it restarts barriosms" if self._ping_every else "")
+            self._unhealthy = f"unhealthy: {problem}"
+
+    def health_problem(self, now: float | None = None) -> str | None:
+        """Why systemd's watchdog must not be told that all is well, or None (see the module docstring).
+
+        The modem thread shows progress by turning its loop (every turn stamps `heartbeat`: it turns
+        every 0.1 s when idle or waiting for the clock, every 0.25 s while waiting to reconnect,
+        every second while the modem is lent out (SIGUSR1), every 15 s while the database refuses
+        writes) or by being inside a modem call younger than the call's time limit, which the
+        watchdog job enforces.
+        """
+        now = time.monotonic() if now is None else now
+        thread = self.thread
+        if not thread.is_alive():
+            return "the modem thread has stopped"
+        busy = getattr(thread.modem, "busy", None)
+        if busy:
+            what, since = busy
+            if now - since > thread.settings.gateway.modem_timeout + ABORT_SETTLE_SECONDS:
+                return f"the modem is still stuck {what} after {now - since:.0f} s: aborting it did not free it"
+        elif now - thread.heartbeat > STALL_SECONDS:
+            return f"the modem thread has made no progress for {now - thread.heartbeat:.0f} s"
+        if not self.scheduler.running:
+            return "the scheduler has stopped"
+        if now - self._scheduler_beat > SCHEDULER_STALL_SECONDS:
+            return f"the scheduler has run no job for {now - self._scheduler_beat:.0f} s"
+        return None
 
 
 def _version() -> str:

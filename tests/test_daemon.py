@@ -217,3 +217,259 @@ def test_watchdog_aborts_a_stuck_call_then_gives_up(settings):
     daemon.watchdog()
     assert daemon.stop.is_set() and daemon.thread.failed is not None
     modem.busy = None
+
+
+# -- the whole daemon under a fake systemd: notifications, watchdog, clock, quiet logs -----------
+
+import contextlib
+import datetime as dt
+import signal
+import socket
+import types
+import uuid
+
+from barriosms import daemon as daemon_module
+from barriosms.daemon import Daemon
+
+
+class FakeSystemd:
+    """systemd's end of NOTIFY_SOCKET: collects the datagrams the daemon sends, one string each."""
+
+    def __init__(self, address: str):
+        self.address = address
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(b"\0" + address[1:].encode() if address.startswith("@") else address)
+        self.sock.setblocking(False)
+        self.messages: list[str] = []
+
+    def received(self) -> list[str]:
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                self.messages.append(self.sock.recv(4096).decode())
+        return self.messages
+
+    def find(self, field: str, start: int = 0) -> int | None:
+        """Index of the first message from `start` with a line that starts with `field`."""
+        for i, message in enumerate(self.received()[start:], start):
+            if any(line.startswith(field) for line in message.splitlines()):
+                return i
+        return None
+
+    def wait_for(self, field: str, start: int = 0, timeout: float = 3.0) -> str:
+        assert wait_until(lambda: self.find(field, start) is not None, timeout), (field, self.received())
+        return self.messages[self.find(field, start)]
+
+    def pings_within(self, seconds: float) -> int:
+        start = len(self.received())
+        time.sleep(seconds)
+        return sum(m == "WATCHDOG=1" for m in self.received()[start:])
+
+
+@pytest.fixture
+def systemd(request, tmp_path, monkeypatch):
+    kind = getattr(request, "param", "path")  # or "abstract": an abstract socket name, "@..."
+    address = str(tmp_path / "notify") if kind == "path" else f"@barriosms-test-{uuid.uuid4().hex}"
+    fake = FakeSystemd(address)
+    monkeypatch.setenv("NOTIFY_SOCKET", address)
+    monkeypatch.setenv("WATCHDOG_USEC", "400000")  # a ping every 0.2 s: every turn of the main loop
+    monkeypatch.delenv("WATCHDOG_PID", raising=False)
+    yield fake
+    fake.sock.close()
+
+
+@pytest.fixture
+def quick(db, tmp_path, monkeypatch):
+    """Settings with every periodic job at its shortest, and Daemon.run usable outside the main thread."""
+    names = ("SIGTERM", "SIGINT", "SIGHUP", "SIGUSR1", "SIGUSR2")
+    monkeypatch.setattr(daemon_module, "signal", types.SimpleNamespace(
+        signal=lambda *args: None, **{n: getattr(signal, n) for n in names}))
+    ini = tmp_path / "quick.ini"
+    ini.write_text(f"[database]\npath = {db}\n[modem]\ndevice = /dev/fake\n"
+                   "[gateway]\npoll_seconds = 0.5\nheartbeat_seconds = 1\nmultipart_timeout = 4\n")
+    return config.load(ini)
+
+
+@contextlib.contextmanager
+def running(daemon: Daemon):
+    codes: list[int] = []
+    runner = threading.Thread(target=lambda: codes.append(daemon.run()), name="main-of-test")
+    runner.start()
+    try:
+        yield codes
+    finally:
+        daemon.stop.set()
+        release = getattr(daemon.thread.modem, "release", None)
+        if release is not None:
+            release.set()  # a Freezable modem left frozen by a failed assertion
+        runner.join(10)
+        assert not runner.is_alive()
+
+
+class Freezable(FakeModem):
+    """Blocks the modem thread inside poll_events(), as a hung USB read would; abort() does not help."""
+
+    def __init__(self):
+        super().__init__()
+        self.freeze = threading.Event()
+        self.release = threading.Event()
+        self.busy: tuple[str, float] | None = None
+        self.stuck_for: float | None = None  # what `busy` claims: a call that began this long ago
+        self.aborts = 0
+
+    def poll_events(self):
+        if self.freeze.is_set():
+            if self.stuck_for is not None:
+                self.busy = ("reading the modem", time.monotonic() - self.stuck_for)
+            self.release.wait(10)
+            self.busy = None
+        return super().poll_events()
+
+    def abort(self):
+        self.aborts += 1
+
+
+@pytest.mark.parametrize("systemd", ["path", "abstract"], indirect=True)
+def test_ready_after_start_then_pings_and_stopping(quick, systemd):
+    modem = FakeModem()
+    daemon = Daemon(quick, modem_factory=lambda s: modem)
+    with running(daemon) as codes:
+        ready = systemd.wait_for("READY=1")
+        assert "STATUS=modem connected on /dev/fake: Fake In-memory" in ready.splitlines()
+        assert systemd.pings_within(1.0) >= 3
+    assert codes == [0]
+    stopping = systemd.wait_for("STOPPING=1")
+    assert systemd.messages.index(stopping) > systemd.messages.index(ready)
+
+
+def test_ready_without_the_modem_and_status_follows_it(quick, systemd):
+    modem = FlakyModem(failures=1)
+    daemon = Daemon(quick, modem_factory=lambda s: modem)
+    with running(daemon):
+        ready = systemd.wait_for("READY=1")
+        # READY means the daemon works: the missing stick is the status, not a start that never ends.
+        assert "STATUS=modem unavailable, retrying: cannot initialise the modem on /dev/fake: No such file" in ready
+        assert systemd.pings_within(0.6) >= 2
+        systemd.wait_for("STATUS=modem connected on /dev/fake: Fake In-memory", timeout=4)  # back-off 1 s
+        mark = len(systemd.received())
+        modem.failures = 10**6
+        modem.connected = False  # unplugged
+        # ("lost the modem" lasts only until the reconnection fails: too short to be sent)
+        systemd.wait_for("STATUS=modem unavailable, retrying: cannot initialise the modem on /dev/fake: No such file",
+                         mark)
+
+
+def test_pings_stop_while_the_modem_thread_makes_no_progress(quick, systemd, monkeypatch):
+    monkeypatch.setattr(daemon_module, "STALL_SECONDS", 0.5)
+    modem = Freezable()
+    daemon = Daemon(quick, modem_factory=lambda s: modem)
+    with running(daemon):
+        systemd.wait_for("READY=1")
+        assert systemd.pings_within(0.6) >= 2
+        mark = len(systemd.received())
+        modem.freeze.set()
+        time.sleep(0.7)
+        assert systemd.pings_within(1.0) == 0
+        assert "made no progress" in systemd.wait_for("STATUS=unhealthy: ", mark)
+        modem.freeze.clear()
+        modem.release.set()
+        assert systemd.pings_within(0.6) >= 2  # free again: fed again
+
+
+def test_pings_stop_when_a_modem_call_stays_stuck_after_the_abort(quick, systemd):
+    from barriosms.daemon import ABORT_SETTLE_SECONDS
+
+    modem = Freezable()
+    modem.stuck_for = quick.gateway.modem_timeout + ABORT_SETTLE_SECONDS + 1
+    daemon = Daemon(quick, modem_factory=lambda s: modem)
+    with running(daemon):
+        systemd.wait_for("READY=1")
+        modem.freeze.set()
+        assert wait_until(lambda: modem.busy is not None)
+        time.sleep(0.3)
+        assert systemd.pings_within(1.0) == 0  # long before STALL_SECONDS: the call is over its limit
+        assert "still stuck reading the modem" in systemd.wait_for("STATUS=unhealthy: ")
+        modem.freeze.clear()
+        modem.release.set()
+        assert systemd.pings_within(0.6) >= 2
+        assert not daemon.stop.is_set()
+
+
+def test_pings_stop_when_the_scheduler_stops(quick, systemd):
+    modem = FakeModem()
+    daemon = Daemon(quick, modem_factory=lambda s: modem)
+    with running(daemon):
+        systemd.wait_for("READY=1")
+        assert systemd.pings_within(0.6) >= 2
+        daemon.scheduler.shutdown(wait=False)
+        time.sleep(0.3)
+        assert systemd.pings_within(1.0) == 0
+        assert "scheduler has stopped" in systemd.wait_for("STATUS=unhealthy: ")
+        daemon.scheduler.start()  # what a fixed scheduler would look like: fed again
+        assert systemd.pings_within(0.6) >= 2
+        # A scheduler that runs but fires no job (its watchdog job stamps the time) is as dead.
+        daemon._scheduler_beat = time.monotonic() - daemon_module.SCHEDULER_STALL_SECONDS - 1
+        assert "scheduler has run no job" in daemon.health_problem()
+
+
+def test_sighup_sends_reloading_then_ready(quick, systemd):
+    modem = FakeModem()
+    daemon = Daemon(quick, modem_factory=lambda s: modem, reload=lambda: config.load(quick.source))
+    with running(daemon):
+        first = systemd.messages.index(systemd.wait_for("READY=1"))
+        daemon._on_signal(signal.SIGHUP, None)
+        reloading = systemd.wait_for("RELOADING=1", first + 1)
+        assert any(line.startswith("MONOTONIC_USEC=") for line in reloading.splitlines())
+        at = systemd.messages.index(reloading)
+        systemd.wait_for("READY=1", at + 1)
+        assert daemon.thread.reloads_done == 1
+
+
+def test_a_bad_clock_holds_the_sim_keeps_the_pings_and_says_why(quick, systemd, monkeypatch, caplog, hoods):
+    monkeypatch.setattr(daemon_module, "CLOCK_CHECK_SECONDS", 0.1)
+    caplog.set_level(logging.INFO, logger="barriosms.daemon")
+    clock = {"now": dt.datetime(1970, 1, 1, 0, 2, tzinfo=dt.timezone.utc)}  # a Pi before NTP
+    modem = FakeModem()
+    daemon = Daemon(quick, modem_factory=lambda s: modem, now=lambda: clock["now"])
+    with running(daemon):
+        systemd.wait_for("READY=1")
+        modem.arrive("+59171234567", "B12 bache en la calle 3")
+        waiting = systemd.wait_for("STATUS=waiting for the system clock (NTP) before reading the SIM; "
+                                   "check timedatectl")
+        assert systemd.pings_within(1.0) >= 3  # alive and doing the right thing
+        assert len(modem.sim) == 1 and modem.sent == []
+        warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert warnings == ["the system clock says 1970-01-01 00:02 UTC, before this release (2026-11-01): "
+                            "waiting for NTP; check timedatectl; SMS stay on the SIM until then"]
+        clock["now"] = dt.datetime.now(dt.timezone.utc)  # NTP synced
+        assert wait_until(lambda: len(modem.sent) == 1)
+        assert modem.sim == {} and Case.select().count() == 1
+        systemd.wait_for("STATUS=modem connected on /dev/fake: Fake In-memory", systemd.messages.index(waiting))
+
+
+def test_an_idle_daemon_logs_nothing(quick, caplog):
+    caplog.set_level(logging.DEBUG, logger="barriosms")
+    modem = FakeModem()
+    daemon = Daemon(quick, modem_factory=lambda s: modem)
+    with running(daemon):
+        assert wait_until(lambda: modem.connected and daemon._ready)
+        time.sleep(0.5)  # the first turn after connecting: receive, health
+        caplog.clear()
+        time.sleep(2.5)  # five polls, two heartbeats, the outbox and multipart jobs, the clock check
+        assert [r.getMessage() for r in caplog.records if r.name.startswith("barriosms")] == []
+
+
+def test_a_reload_is_applied_while_the_modem_cannot_connect(db, tmp_path, hoods):
+    broken = settings_with(db, tmp_path, device="/dev/wrong")
+    fixed = settings_with(db, tmp_path, device="/dev/fake")
+    modems = {"/dev/wrong": FlakyModem(failures=10**6), "/dev/fake": FakeModem()}
+    stop = threading.Event()
+    thread = ModemThread(broken, stop, modem_factory=lambda s: modems[s.modem.device])
+    thread.start()
+    try:
+        assert wait_until(lambda: modems["/dev/wrong"].attempts >= 2, timeout=4)  # now waiting 2 s
+        asked = thread.reload(fixed)  # the technician fixed [modem] device and sent SIGHUP
+        assert wait_until(lambda: modems["/dev/fake"].connected, timeout=1)
+        assert thread.reloads_done == asked
+    finally:
+        stop.set()
+        thread.join(5)

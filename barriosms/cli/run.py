@@ -21,6 +21,11 @@ def run(state: CliState) -> None:
     SIGTERM or Ctrl-C stop it gracefully; SIGHUP reloads the configuration and reconnects the modem.
     Exits 2 when the configuration or the database must be fixed first.
 
+    Under systemd (Type=notify) it reports ready once the modem has been tried, even when the modem
+    is missing; its state shows in `systemctl status`; with WatchdogSec= it keeps systemd's watchdog
+    fed only while its threads make progress, so a hung gateway is restarted. Log lines carry their
+    priority for the journal (`journalctl -u barriosms -p warning`).
+
     Example: barriosms --config /etc/barriosms/barriosms.ini run
     """
     try:
