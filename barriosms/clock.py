@@ -13,14 +13,24 @@ import datetime as dt
 EARLIEST_SANE = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)
 # How far before the newest stored record the clock may be (fake-hwclock saves only now and then).
 BEHIND_TOLERANCE = dt.timedelta(days=1)
+# How long to wait for a clock that is after this release but behind the newest record. That record
+# may itself be the wrong one (written while the clock ran ahead): waiting for ever would stop the
+# gateway for good, so after this the clock is trusted (and the log says so).
+BEHIND_WAIT_LIMIT = dt.timedelta(hours=1)
 
 
-def clock_problem(now_utc: dt.datetime, newest_stored_utc: dt.datetime | None) -> str | None:
-    """What is wrong with `now_utc` (aware or naive UTC), or None when it is believable."""
+def clock_problem(now_utc: dt.datetime, newest_stored_utc: dt.datetime | None,
+                  waited: dt.timedelta = dt.timedelta(0)) -> str | None:
+    """What is wrong with `now_utc` (aware or naive UTC), or None when it is believable.
+
+    `waited`: how long the clock has been behind the newest record already.
+    """
     now = _aware(now_utc)
     if now < EARLIEST_SANE:
         return (f"the system clock says {_show(now)}, before this release ({EARLIEST_SANE:%Y-%m-%d}): "
                 "waiting for NTP; check timedatectl")
+    if waited >= BEHIND_WAIT_LIMIT:
+        return None
     if newest_stored_utc is not None and now < _aware(newest_stored_utc) - BEHIND_TOLERANCE:
         return (f"the system clock says {_show(now)}, more than a day before the newest record in the "
                 f"database ({_show(_aware(newest_stored_utc))}): waiting for NTP; check timedatectl")

@@ -145,6 +145,8 @@ class ModemThread(threading.Thread):
         self._now = now or (lambda: datetime.now(timezone.utc))
         self._clock_problem: str | None = None
         self._clock_checked = float("-inf")
+        self._clock_behind_since: float | None = None  # monotonic: since when behind the newest record
+        self._clock_trusted = False
 
     @property
     def status(self) -> str:
@@ -313,7 +315,18 @@ class ModemThread(threading.Thread):
             newest = newest_stored_utc()
         except DatabaseError:
             newest = None  # the store's trouble is reported where it is written to
-        problem = clock_problem(self._now(), newest)
+        waited = timedelta(seconds=now - self._clock_behind_since) if self._clock_behind_since is not None else timedelta(0)
+        problem = clock_problem(self._now(), newest, waited)
+        behind = clock_problem(self._now(), newest) is not None
+        if behind and problem is None:
+            if self._clock_behind_since is not None and not self._clock_trusted:
+                log.error("the system clock stayed behind the newest record in the database for %s: trusting it; "
+                          "a record written while the clock ran ahead may look out of order", waited)
+                self._clock_trusted = True
+        else:
+            self._clock_trusted = False
+        self._clock_behind_since = (self._clock_behind_since if self._clock_behind_since is not None else now) \
+            if behind else None
         if problem and not self._clock_problem:
             log.warning("%s; SMS stay on the SIM until then", problem)  # once, not every few seconds
         elif self._clock_problem and not problem:

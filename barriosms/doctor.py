@@ -17,12 +17,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import backup, config, health, runlock
+from .clock import BEHIND_TOLERANCE, EARLIEST_SANE
 from .store.migrations import LATEST_VERSION
 
 # No gateway of this release ran before this date: a clock earlier than it has not been set.
-RELEASE_DATE = dt.datetime(2026, 11, 1)
+# The daemon's own rule (clock.py), as naive UTC for doctor's naive-UTC times.
+RELEASE_DATE = EARLIEST_SANE.replace(tzinfo=None)
 # The clock may lag the newest stored message by this much (fake-hwclock saves the time only now and then).
-CLOCK_BEHIND_TOLERANCE = dt.timedelta(days=1)
+CLOCK_BEHIND_TOLERANCE = BEHIND_TOLERANCE
 # Above this size the full integrity_check takes minutes on a Raspberry Pi: quick_check instead.
 BIG_DATABASE_BYTES = 200 * 1000 * 1000
 MIN_FREE_BYTES = 200 * 1000 * 1000

@@ -48,3 +48,15 @@ def test_newest_stored_time(db):
     later = queued + dt.timedelta(days=3)
     InboundMessage.create(dedupe_key="k", sender="+59171234567", phone="+59171234567", text="x", received_at=later)
     assert newest_stored_utc() == later
+
+
+def test_a_clock_behind_the_newest_record_is_trusted_after_the_wait_limit():
+    from barriosms.clock import BEHIND_WAIT_LIMIT
+
+    newest = dt.datetime(2027, 3, 1, tzinfo=dt.timezone.utc)  # written while the clock ran ahead?
+    now = dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc)
+    assert clock_problem(now, newest) is not None
+    assert clock_problem(now, newest, BEHIND_WAIT_LIMIT - dt.timedelta(seconds=1)) is not None
+    assert clock_problem(now, newest, BEHIND_WAIT_LIMIT) is None
+    # Never before this release, however long it waited.
+    assert clock_problem(dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc), None, BEHIND_WAIT_LIMIT * 10) is not None
