@@ -32,14 +32,15 @@ class FakeModem:
     def disconnect(self) -> None:
         self.connected = False
 
-    def arrive(self, sender: str, text: str, *, concat: tuple[int, int, int] | None = None) -> ReceivedSms:
+    def arrive(self, sender: str, text: str, *, concat: tuple[int, int, int] | None = None,
+               announce: bool = True) -> ReceivedSms:
         loc = next(self._locations)
         when = dt.datetime(2026, 11, 24, 12, 0, 0) + dt.timedelta(seconds=next(self._clock))
         ref, part, total = concat or (None, 1, 1)
         sms = ReceivedSms(location=loc, sender=sender, text=text, smsc_time=when,
                           concat_ref=ref, part_number=part, total_parts=total)
         self.sim[loc] = sms
-        self.announced = True
+        self.announced = self.announced or announce
         return sms
 
     def poll_events(self) -> bool:

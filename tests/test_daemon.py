@@ -74,8 +74,7 @@ def test_poll_request_finds_messages_without_notification(settings, hoods):
     thread, stop = start(settings, modem)
     try:
         assert wait_until(lambda: modem.connected)
-        modem.arrive("+59171234567", "AYUDA")
-        modem.announced = False  # as when a full SIM sends no +CMTI
+        modem.arrive("+59171234567", "AYUDA", announce=False)  # as when a full SIM sends no +CMTI
         time.sleep(0.3)
         assert modem.sent == []
         thread.requests.ask("receive")
