@@ -23,7 +23,9 @@ ENV_VAR = "BARRIOSMS_CONFIG"
 DEFAULT_LOCATIONS = (Path("barriosms.ini"), Path("/etc/barriosms/barriosms.ini"))
 
 # Keys of [modem] that barriosms itself interprets; everything else goes to the gammurc.
-_MODEM_OWN_KEYS = {"device", "connection", "pin", "smsc", "usb_reset_command"}
+_MODEM_OWN_KEYS = {"device", "connection", "pin", "smsc", "usb_reset_command", "operator"}
+# [modem NAME] names: they end up in the database and in `barriosms modem status`.
+_MODEM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
 # Gammu keys we set ourselves: letting a config override them would break notifications.
 _MODEM_FORBIDDEN = {"model": "barriosms always uses model = at (the generic AT driver); remove the key"}
 
@@ -76,6 +78,11 @@ class ModemSettings:
     usb_reset_command: str | None = None
     # Extra Gammu keys (logfile, logformat, ...) copied into the generated gammurc.
     gammu_options: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # "default" for a lone [modem] section, NAME for [modem NAME].
+    name: str = "default"
+    # The operator of this SIM (Entel, Tigo, Viva): SMS that are not replies leave through a modem
+    # of the recipient's operator when there is one (cheaper, and faster to deliver).
+    operator: str | None = None
 
 
 @dataclass(frozen=True)
@@ -160,6 +167,12 @@ class Settings:
     logging: LoggingSettings
     service: ServiceSettings = field(default_factory=ServiceSettings)
     backup: BackupSettings = field(default_factory=BackupSettings)
+    # Every modem ([modem NAME] sections); empty when built by hand: then only `modem`.
+    modems: tuple[ModemSettings, ...] = ()
+
+    @property
+    def all_modems(self) -> tuple[ModemSettings, ...]:
+        return self.modems or (self.modem,)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -265,8 +278,8 @@ def load(path: str | os.PathLike) -> Settings:
                                    "fix the INI syntax (sections in [brackets], key = value lines)")]) from None
     r = _Reader(path, parser)
     for section in parser.sections():
-        if section not in _SECTIONS:
-            r.problem(section, None, "unknown section", f"use only {', '.join(sorted(_SECTIONS))}")
+        if section not in _SECTIONS and not section.startswith("modem "):
+            r.problem(section, None, "unknown section", f"use only {', '.join(sorted(_SECTIONS))} (or [modem NAME])")
 
     db_url = r.get("database", "url")
     if db_url is not None and not re.fullmatch(r"postgres(ql)?://[^/\s]+/\w[\w-]*", db_url):
@@ -281,7 +294,8 @@ def load(path: str | os.PathLike) -> Settings:
         db_path = (r.path.parent / "barriosms.db") if db_url else Path("barriosms.db")
     r.unknown_keys("database", {"path", "url"})
 
-    modem = _read_modem(r)
+    modems = _read_modems(r)
+    modem = modems[0]
     gateway = _read_gateway(r)
     service = _read_service(r)
     backup = _read_backup(r, db_path)
@@ -294,7 +308,8 @@ def load(path: str | os.PathLike) -> Settings:
 
     if r.problems:
         raise ConfigError(r.problems)
-    return Settings(path, DatabaseSettings(db_path, db_url), modem, gateway, LoggingSettings(level), service, backup)
+    return Settings(path, DatabaseSettings(db_path, db_url), modem, gateway, LoggingSettings(level), service, backup,
+                    modems)
 
 
 def _hide_password(url: str) -> str:
@@ -312,34 +327,59 @@ def _read_backup(r: _Reader, db_path: Path) -> BackupSettings:
     return BackupSettings(folder, keep)
 
 
-def _read_modem(r: _Reader) -> ModemSettings:
-    device = r.get("modem", "device")
+def _read_modems(r: _Reader) -> tuple[ModemSettings, ...]:
+    """One [modem] section, or several [modem NAME] sections (one USB stick and SIM each)."""
+    named = [s for s in r.parser.sections() if s.startswith("modem ")]
+    if named and r.parser.has_section("modem"):
+        r.problem("modem", None, "both [modem] and [modem NAME] sections",
+                  "with several modems name every one: rename [modem] to [modem NAME]")
+    if not named:
+        return (_read_modem(r, "modem", "default"),)
+    modems, devices = [], {}
+    for section in named:
+        name = section[len("modem "):].strip()
+        if not _MODEM_NAME.fullmatch(name):
+            r.problem(section, None, f"{name!r} is not a usable modem name",
+                      "use letters, digits, - and _ (e.g. [modem entel])")
+            continue
+        modem = _read_modem(r, section, name)
+        if modem.device and modem.device in devices:
+            r.problem(section, "device", f"{modem.device} is also the device of [modem {devices[modem.device]}]",
+                      "give each modem its own port (`barriosms modem detect` lists them)")
+        devices.setdefault(modem.device, name)
+        modems.append(modem)
+    return tuple(modems) or (ModemSettings(""),)
+
+
+def _read_modem(r: _Reader, section: str, name: str) -> ModemSettings:
+    device = r.get(section, "device")
     if device is None:
-        r.problem("modem", "device", "missing",
+        r.problem(section, "device", "missing",
                   "set the modem's serial port, e.g. device = /dev/ttyUSB0 (`barriosms modem detect` finds it)")
         device = ""
-    connection = r.get("modem", "connection", "at") or "at"
+    connection = r.get(section, "connection", "at") or "at"
     if not connection.startswith("at") and connection != "none":
-        r.problem("modem", "connection", f"{connection!r} is not an AT connection",
+        r.problem(section, "connection", f"{connection!r} is not an AT connection",
                   "use at (or at115200 etc.) for a USB GSM modem")
-    pin = r.get("modem", "pin")
+    pin = r.get(section, "pin")
     if pin is not None and not (pin.isdigit() and 4 <= len(pin) <= 8):
-        r.problem("modem", "pin", "a SIM PIN is 4 to 8 digits", "write the PIN digits only, or remove the key")
-    smsc = r.get("modem", "smsc")
+        r.problem(section, "pin", "a SIM PIN is 4 to 8 digits", "write the PIN digits only, or remove the key")
+    smsc = r.get(section, "smsc")
     if smsc is not None and not (smsc.startswith("+") and smsc[1:].isdigit() and 6 <= len(smsc) <= 16):
-        r.problem("modem", "smsc", f"{smsc!r} is not an international number",
+        r.problem(section, "smsc", f"{smsc!r} is not an international number",
                   "write the SMS centre as +591 followed by its digits, or remove the key")
-    usb_reset = r.get("modem", "usb_reset_command")
+    usb_reset = r.get(section, "usb_reset_command")
+    operator = r.get(section, "operator")
     extra: dict[str, str] = {}
-    if r.parser.has_section("modem"):
-        for key in r.parser.options("modem"):
+    if r.parser.has_section(section):
+        for key in r.parser.options(section):
             if key in _MODEM_OWN_KEYS:
                 continue
             if key in _MODEM_FORBIDDEN:
-                r.problem("modem", key, "cannot be changed", _MODEM_FORBIDDEN[key])
+                r.problem(section, key, "cannot be changed", _MODEM_FORBIDDEN[key])
                 continue
-            extra[key] = r.parser.get("modem", key).strip()
-    return ModemSettings(device, connection, pin, smsc, usb_reset, MappingProxyType(extra))
+            extra[key] = r.parser.get(section, key).strip()
+    return ModemSettings(device, connection, pin, smsc, usb_reset, MappingProxyType(extra), name, operator)
 
 
 def _ussd_code(r: _Reader) -> str | None:

@@ -26,6 +26,7 @@ systemd (Type=notify, WatchdogSec=; see sdnotify.py), all sent by the main threa
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shlex
@@ -40,10 +41,10 @@ from typing import Callable
 from apscheduler.schedulers.background import BackgroundScheduler
 from peewee import DatabaseError
 
-from . import outbox, runlock, ussd
+from . import health, outbox, runlock, ussd
 from . import sdnotify
 from .clock import clock_problem, newest_stored_utc
-from .config import Settings
+from .config import ModemSettings, Settings
 from .gateway import Gateway, Modem, StoreUnavailable
 from .intake import Intake, IntakeRules, rules_from_settings
 from .modem.gammu_modem import GammuModem
@@ -116,14 +117,20 @@ class Requests:
 class ModemThread(threading.Thread):
     def __init__(self, settings: Settings, stop: threading.Event,
                  modem_factory: Callable[[Settings], Modem] | None = None,
-                 now: Callable[[], datetime] | None = None):
-        super().__init__(name="modem", daemon=True)
+                 now: Callable[[], datetime] | None = None, modem_settings: ModemSettings | None = None,
+                 primary: bool = True):
+        # One thread per modem ([modem NAME]): each owns its stick; the primary one also dials USSD.
+        self.ms = modem_settings or settings.modem
+        several = len(settings.all_modems) > 1
+        super().__init__(name=f"modem-{self.ms.name}" if several else "modem", daemon=True)
         self.settings = settings
+        self.primary = primary
         self.stop_event = stop
         self.requests = Requests()
         self._factory = modem_factory or (lambda s: GammuModem(s.modem))
-        self.modem = self._factory(settings)
-        self.gateway = Gateway(self.modem, Intake(build_rules(settings)), settings.gateway, build_policy(settings))
+        self.modem = self._make_modem(settings)
+        self.gateway = Gateway(self.modem, Intake(build_rules(settings)), settings.gateway, build_policy(settings),
+                               name=self.ms.name, operator=self.ms.operator)
         self._pending_settings: Settings | None = None
         self._down_reason: str | None = None
         self.failed: BaseException | None = None
@@ -134,19 +141,24 @@ class ModemThread(threading.Thread):
         self._failed_connects = 0
         self._losses = 0
         self._store_problem: str | None = None
+        self.aborted_call: float | None = None  # the stuck call the watchdog already aborted
         # Read by the main thread (see Daemon): when the loop last turned (monotonic), whether the
         # first connection attempt is behind it (READY=1 waits for that) and how many reloads are done.
         self.heartbeat = time.monotonic()
         self.started_up = threading.Event()
         self.reloads_asked = self.reloads_done = 0
         self._reload_lock = threading.Lock()
-        self._modem_status = f"starting: opening the modem on {settings.modem.device}"
+        self._modem_status = f"starting: opening the modem on {self.ms.device}"
         # The system clock, injectable for tests; while it is not believable nothing leaves the SIM.
         self._now = now or (lambda: datetime.now(timezone.utc))
         self._clock_problem: str | None = None
         self._clock_checked = float("-inf")
         self._clock_behind_since: float | None = None  # monotonic: since when behind the newest record
         self._clock_trusted = False
+
+    def _make_modem(self, settings: Settings) -> Modem:
+        # The factory sees this thread's [modem NAME] as `settings.modem`.
+        return self._factory(dataclasses.replace(settings, modem=self.ms))
 
     @property
     def status(self) -> str:
@@ -176,7 +188,7 @@ class ModemThread(threading.Thread):
         if settings is not None:
             self._apply_settings(settings)
             if not self.modem.connected and not self.hold.is_set():
-                self._modem_status = f"reopening the modem on {self.settings.modem.device} after a reload"
+                self._modem_status = f"reopening the modem on {self.ms.device} after a reload"
             self.reloads_done = asked
 
     def run(self) -> None:
@@ -249,8 +261,8 @@ class ModemThread(threading.Thread):
 
     def _wait_for_device(self, delay: float) -> None:
         """Wait before the next attempt, but come back at once when a missing device reappears."""
-        device = self.settings.modem.device
-        missing = self.settings.modem.connection != "none" and not os.path.exists(device)
+        device = self.ms.device
+        missing = self.ms.connection != "none" and not os.path.exists(device)
         deadline = time.monotonic() + delay
         while (not self.stop_event.is_set() and time.monotonic() < deadline and not self.hold.is_set()
                and self._pending_settings is None):
@@ -262,7 +274,7 @@ class ModemThread(threading.Thread):
             self.stop_event.wait(0.25)
 
     def _maybe_usb_reset(self) -> None:
-        command = self.settings.modem.usb_reset_command
+        command = self.ms.usb_reset_command
         self._failed_connects += 1
         if not command or self._failed_connects % USB_RESET_AFTER:
             return
@@ -338,6 +350,8 @@ class ModemThread(threading.Thread):
 
     def _run_ussd(self) -> None:
         """Run USSD requests queued by `barriosms modem ussd` or the balance job, one at a time."""
+        if not self.primary:
+            return  # one modem dials USSD: the first [modem NAME]
         if ussd.next_queued() is None:
             return  # the common case, every second: a read, no write (SD cards wear out)
         run = getattr(self.modem, "ussd", None)
@@ -379,13 +393,13 @@ class ModemThread(threading.Thread):
                 self.gateway.record_disconnected(reason)
             self._modem_status = f"modem unavailable, retrying: {reason}"
             return False
-        log.info("modem connected on %s: %s %s, IMEI %s", self.settings.modem.device,
+        log.info("modem connected on %s: %s %s, IMEI %s", self.ms.device,
                  identity.manufacturer, identity.model, identity.imei)
         self._down_reason = None
         self._failed_connects = 0
         self.gateway.record_connected(identity.manufacturer, identity.model, identity.imei,
-                                      getattr(identity, "imsi", ""), self.settings.modem.device)
-        self._modem_status = (f"modem connected on {self.settings.modem.device}: "
+                                      getattr(identity, "imsi", ""), self.ms.device)
+        self._modem_status = (f"modem connected on {self.ms.device}: "
                               f"{identity.manufacturer} {identity.model}".strip())
         return True
 
@@ -416,7 +430,14 @@ class ModemThread(threading.Thread):
         except Exception as exc:  # noqa: BLE001 - keep running on the old rules
             log.error("reload: templates or categories not usable, keeping the old ones: %s", exc)
             return
-        modem_changed = settings.modem != self.settings.modem
+        same_name = [m for m in settings.all_modems if m.name == self.ms.name]
+        if not same_name:
+            log.warning("reload: [modem %s] is gone from the configuration; modems are added or removed at a "
+                        "restart (systemctl restart barriosms)", self.ms.name)
+        new_ms = same_name[0] if same_name else self.ms
+        modem_changed = new_ms != self.ms
+        self.ms = new_ms
+        self.gateway.operator = new_ms.operator
         self.settings = settings
         self.gateway.paused_until, self.gateway._pause = 0.0, 0.0  # the fix may be in this reload
         self.gateway.settings = settings.gateway
@@ -427,7 +448,7 @@ class ModemThread(threading.Thread):
             log.info("reload: %d held SMS looked at again under the new quiet hours and budget", released)
         if modem_changed:
             self._disconnect()
-            self.modem = self._factory(settings)
+            self.modem = self._make_modem(settings)
             self.gateway.modem = self.modem
         else:
             # SIGHUP also means "reconnect": the technician may have replugged the stick.
@@ -443,15 +464,19 @@ class Daemon:
         self._hup = threading.Event()
         self._usr1 = threading.Event()
         self._usr2 = threading.Event()
-        self._aborted_call: float | None = None
         self._reload = reload
-        self.thread = ModemThread(settings, self.stop, modem_factory, now)
+        self.threads = [ModemThread(settings, self.stop, modem_factory, now, ms, primary=(i == 0))
+                        for i, ms in enumerate(settings.all_modems)]
+        self.thread = self.threads[0]  # the primary one (USSD, balance)
+        if len(self.threads) > 1:
+            for t in self.threads:
+                t.gateway.peers = self._peers
         # systemd (see the module docstring); all of it is used by the main thread only.
         self.notify = sdnotify.Notifier()
         watchdog = sdnotify.watchdog_interval()
         self._ping_every = watchdog / 2 if watchdog else None
         self._ready = False
-        self._reloading: int | None = None  # the reload whose READY=1 is still owed
+        self._reloading: list[int] | None = None  # the reload (per thread) whose READY=1 is still owed
         self._shown = ""  # the STATUS= last sent
         self._unhealthy: str | None = None
         self._next_look = 0.0
@@ -470,9 +495,20 @@ class Daemon:
         else:
             self.stop.set()
 
+    def _peers(self) -> dict[str, str | None]:
+        """The healthy modems (of this daemon and of others sharing the database) and their operators."""
+        configured = {m.name: m.operator for m in self.settings.all_modems}
+        up = health.healthy(self.settings.gateway.heartbeat_seconds)
+        return {name: configured.get(name) or operator or None for name, operator in up.items()}
+
+    def _ask(self, what: str) -> None:
+        for thread in self.threads:
+            if what != "balance" or thread.primary:
+                thread.requests.ask(what)
+
     def _schedule(self) -> None:
         g = self.settings.gateway
-        ask = self.thread.requests.ask
+        ask = self._ask
         self.scheduler.add_job(ask, "interval", args=["receive"], seconds=g.poll_seconds, id="poll")
         # The CLI queues status SMS in the database; look at the outbox often so they leave quickly.
         self.scheduler.add_job(ask, "interval", args=["send"], seconds=1, id="outbox")
@@ -492,21 +528,29 @@ class Daemon:
         which tells the main thread that the scheduler still fires jobs (see health_problem).
         """
         self._scheduler_beat = time.monotonic()
-        busy = getattr(self.thread.modem, "busy", None)
+        for thread in self.threads:
+            self._watch(thread)
+
+    def _watch(self, thread: ModemThread) -> None:
+        busy = getattr(thread.modem, "busy", None)
         if not busy:
             return
         what, since = busy
         age = time.monotonic() - since
-        limit = self.thread.settings.gateway.modem_timeout
-        if age > limit and self._aborted_call != since:
-            self._aborted_call = since
-            log.error("the modem has been busy %s for %.0f s: aborting it and reopening the modem", what, age)
-            self.thread.modem.abort()  # type: ignore[attr-defined]
+        limit = thread.settings.gateway.modem_timeout
+        if age > limit and thread.aborted_call != since:
+            thread.aborted_call = since
+            log.error("the modem %shas been busy %s for %.0f s: aborting it and reopening the modem",
+                      self._which(thread), what, age)
+            thread.modem.abort()  # type: ignore[attr-defined]
         elif age > limit + ABORT_GRACE_SECONDS:
-            log.critical("the modem is still stuck %s after the abort (%.0f s): exiting so that systemd "
-                         "restarts barriosms; if this repeats, replug the modem", what, age)
-            self.thread.failed = RuntimeError(f"modem stuck {what}")
+            log.critical("the modem %sis still stuck %s after the abort (%.0f s): exiting so that systemd "
+                         "restarts barriosms; if this repeats, replug the modem", self._which(thread), what, age)
+            thread.failed = RuntimeError(f"modem stuck {what}")
             self.stop.set()
+
+    def _which(self, thread: ModemThread) -> str:
+        return f"[{thread.ms.name}] " if len(self.threads) > 1 else ""
 
     def run(self) -> int:
         # One daemon per database (see runlock.py), before anything touches the outbox or the modem.
@@ -526,10 +570,12 @@ class Daemon:
         if recovered:
             log.warning("%d message(s) interrupted by the last stop will be sent again", recovered)
         log.info("barriosms %s starting (pid %d), database %s, modem %s", _version(), os.getpid(),
-                 self.settings.database.path, self.settings.modem.device)
+                 self.settings.database.path, ", ".join(f"{t.ms.name} on {t.ms.device}" if len(self.threads) > 1
+                                                        else t.ms.device for t in self.threads))
         self._schedule()
         self.scheduler.start()
-        self.thread.start()
+        for thread in self.threads:
+            thread.start()
         try:
             while not self.stop.wait(0.2):
                 self._tell_systemd()
@@ -538,20 +584,25 @@ class Daemon:
                     self._do_reload()
                 if self._usr1.is_set():
                     self._usr1.clear()
-                    self.thread.hold.set()
+                    for thread in self.threads:
+                        thread.hold.set()
                 if self._usr2.is_set():
                     self._usr2.clear()
-                    self.thread.hold.clear()
+                    for thread in self.threads:
+                        thread.hold.clear()
         finally:
             self.notify.stopping("stopping: finishing the current modem operation")
             log.info("stopping: finishing the current modem operation")
             self.scheduler.shutdown(wait=False)
-            self.thread.requests.wake()
-            # A stuck thread (see watchdog) is not waited for: it is a daemon thread, the process ends.
-            self.thread.join(timeout=5 if self.thread.failed else 60)
-            if self.thread.is_alive():
-                log.error("the modem thread did not stop within 60 s; exiting anyway")
-        if self.thread.failed is not None:
+            for thread in self.threads:
+                thread.requests.wake()
+            deadline = time.monotonic() + 60
+            for thread in self.threads:
+                # A stuck thread (see watchdog) is not waited for: it is a daemon thread, the process ends.
+                thread.join(timeout=5 if thread.failed else max(0.1, deadline - time.monotonic()))
+                if thread.is_alive():
+                    log.error("the modem thread %sdid not stop within 60 s; exiting anyway", self._which(thread))
+        if any(thread.failed is not None for thread in self.threads):
             return 1
         log.info("stopped")
         return 0
@@ -568,27 +619,35 @@ class Daemon:
             if self._ready:
                 self.notify.ready(self._shown)
             return
-        self._reloading = self.thread.reload(settings)  # READY=1 when the modem thread has applied it
+        self.settings = settings
+        # READY=1 when every modem thread has applied it.
+        self._reloading = [thread.reload(settings) for thread in self.threads]
 
     def _tell_systemd(self) -> None:
         """The main loop's dealings with systemd, every turn: a few attribute reads when nothing changes."""
-        thread = self.thread
         if not self._ready:
-            if not thread.started_up.is_set():
-                return  # the modem thread's first connection attempt is still running
+            if not all(thread.started_up.is_set() for thread in self.threads):
+                return  # a modem thread's first connection attempt is still running
             self._ready = True
-            self._shown = thread.status
+            self._shown = self.status
             self.notify.ready(self._shown)
-        elif self._reloading is not None and thread.reloads_done >= self._reloading:
+        elif self._reloading is not None and all(
+                thread.reloads_done >= asked for thread, asked in zip(self.threads, self._reloading)):
             self._reloading = None
             self.notify.ready(self._shown)
         now = time.monotonic()
         if now >= self._next_look:
             self._look(now)
-        status = self._unhealthy or thread.status
+        status = self._unhealthy or self.status
         if status != self._shown:
             self._shown = status
             self.notify.status(status)
+
+    @property
+    def status(self) -> str:
+        if len(self.threads) == 1:
+            return self.thread.status
+        return "; ".join(f"{thread.ms.name}: {thread.status}" for thread in self.threads)
 
     def _look(self, now: float) -> None:
         problem = self.health_problem(now)
@@ -616,16 +675,18 @@ class Daemon:
         watchdog job enforces.
         """
         now = time.monotonic() if now is None else now
-        thread = self.thread
-        if not thread.is_alive():
-            return "the modem thread has stopped"
-        busy = getattr(thread.modem, "busy", None)
-        if busy:
-            what, since = busy
-            if now - since > thread.settings.gateway.modem_timeout + ABORT_SETTLE_SECONDS:
-                return f"the modem is still stuck {what} after {now - since:.0f} s: aborting it did not free it"
-        elif now - thread.heartbeat > STALL_SECONDS:
-            return f"the modem thread has made no progress for {now - thread.heartbeat:.0f} s"
+        for thread in self.threads:
+            which = self._which(thread)
+            if not thread.is_alive():
+                return f"the modem thread {which}has stopped"
+            busy = getattr(thread.modem, "busy", None)
+            if busy:
+                what, since = busy
+                if now - since > thread.settings.gateway.modem_timeout + ABORT_SETTLE_SECONDS:
+                    return (f"the modem {which}is still stuck {what} after {now - since:.0f} s: aborting it did not "
+                            "free it")
+            elif now - thread.heartbeat > STALL_SECONDS:
+                return f"the modem thread {which}has made no progress for {now - thread.heartbeat:.0f} s"
         if not self.scheduler.running:
             return "the scheduler has stopped"
         if now - self._scheduler_beat > SCHEDULER_STALL_SECONDS:

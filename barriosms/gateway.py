@@ -10,7 +10,7 @@ import datetime as dt
 import logging
 import os
 import time
-from typing import Protocol
+from typing import Callable, Protocol
 
 from . import outbox
 from .config import GatewaySettings
@@ -19,11 +19,10 @@ from .sendpolicy import SendPolicy
 from peewee import DatabaseError
 
 from .sms import ModemError, ModemSendError, ReceivedSms, SendResult
-from .store.models import ModemHealth, database, utcnow, write_tx
+from .store.models import ModemHealth, OutboundMessage, database, utcnow, write_tx
 
 log = logging.getLogger(__name__)
 
-HEALTH_ID = 1
 # Pause of the whole outbox after a network-level send failure: doubles up to the maximum.
 PAUSE_MIN_SECONDS = 5.0
 PAUSE_MAX_SECONDS = 60.0
@@ -44,12 +43,16 @@ class Modem(Protocol):
 
 class Gateway:
     def __init__(self, modem: Modem, intake: Intake, settings: GatewaySettings,
-                 policy: SendPolicy | None = None):
+                 policy: SendPolicy | None = None, name: str = "default", operator: str | None = None):
         self.modem = modem
+        self.name = name  # [modem NAME]: its health row, the SMS it received, the replies it sends
+        self.operator = operator
+        # With several modems: the healthy ones and their operators (None: this is the only modem).
+        self.peers: Callable[[], dict[str, str | None]] | None = None
         self.intake = intake
         self.settings = settings
         self.policy = policy  # quiet hours and daily budget (None: send everything at once)
-        self.claimer = outbox.default_claimer()
+        self.claimer = f"{outbox.default_claimer()}/{name}"
         self.paused_until = 0.0  # monotonic; sending waits while the network is out
         self._pause = 0.0
 
@@ -62,7 +65,7 @@ class Gateway:
         new = 0
         for sms in self.modem.read_all():
             try:
-                stored = self.intake.store(sms)
+                stored = self.intake.store(sms, modem=self.name)
             except DatabaseError as exc:
                 folder = os.path.dirname(str(self.intake_database())) or "."
                 raise StoreUnavailable(
@@ -88,10 +91,9 @@ class Gateway:
             return 0
         for _ in range(limit):
             # One at a time: replies queued by a receive() during this turn join the queue in order.
-            batch = outbox.due(limit=1)
-            if not batch:
+            msg = self._next_due()
+            if msg is None:
                 break
-            msg = batch[0]
             if self.policy is not None:
                 held = self.policy.hold(msg, utcnow())
                 if held is not None:
@@ -139,6 +141,14 @@ class Gateway:
             self._count(sent=sent)
         return sent
 
+    def _next_due(self) -> OutboundMessage | None:
+        if self.peers is None:  # the only modem: everything is its own
+            batch = outbox.due(limit=1)
+            return batch[0] if batch else None
+        operators = self.peers()
+        operators[self.name] = self.operator or operators.get(self.name)
+        return outbox.for_modem(outbox.due(limit=50), self.name, operators)
+
     @staticmethod
     def intake_database() -> str:
         return database.database or ""
@@ -146,9 +156,9 @@ class Gateway:
     # -- health ------------------------------------------------------------------------------
 
     def _health(self) -> ModemHealth:
-        row = ModemHealth.get_or_none(ModemHealth.id == HEALTH_ID)
+        row = ModemHealth.get_or_none(ModemHealth.name == self.name)
         if row is None:
-            row = ModemHealth.create(id=HEALTH_ID)
+            row = ModemHealth.create(name=self.name)
         return row
 
     def _count(self, *, received: int = 0, sent: int = 0) -> None:
@@ -156,7 +166,7 @@ class Gateway:
             now = utcnow()
             (ModemHealth.update(received_count=ModemHealth.received_count + received,
                                 sent_count=ModemHealth.sent_count + sent, last_contact_at=now, updated_at=now)
-             .where(ModemHealth.id == HEALTH_ID).execute())
+             .where(ModemHealth.name == self.name).execute())
 
     def record_connected(self, manufacturer: str, model: str, imei: str, imsi: str = "", device: str = "") -> None:
         with write_tx():

@@ -54,5 +54,16 @@ def assess(row: ModemHealth | None, heartbeat_seconds: float, now: dt.datetime |
     return Assessment("ok", OK, tuple(problems), age)
 
 
-def read() -> ModemHealth | None:
-    return ModemHealth.get_or_none(ModemHealth.id == 1)
+def read(name: str | None = None) -> ModemHealth | None:
+    """The health row of one modem ([modem NAME]); None: the first one."""
+    if name is None:
+        return ModemHealth.select().order_by(ModemHealth.id).first()
+    return ModemHealth.get_or_none(ModemHealth.name == name)
+
+
+def healthy(heartbeat_seconds: float, now: dt.datetime | None = None) -> dict[str, str]:
+    """The modems that are connected with a fresh heartbeat, by name, with the operator they report."""
+    now = now or utcnow()
+    limit = now - dt.timedelta(seconds=stale_after(heartbeat_seconds))
+    return {row.name: row.operator for row in ModemHealth.select(ModemHealth.name, ModemHealth.operator)
+            .where((ModemHealth.connected == True) & (ModemHealth.updated_at >= limit))}  # noqa: E712

@@ -82,9 +82,13 @@ class Intake:
 
     # -- storing -----------------------------------------------------------------------------
 
-    def store(self, sms: ReceivedSms, now: dt.datetime | None = None) -> bool:
-        """Store one SMS durably and act on it; False when it was already stored (read twice)."""
+    def store(self, sms: ReceivedSms, now: dt.datetime | None = None, modem: str = "") -> bool:
+        """Store one SMS durably and act on it; False when it was already stored (read twice).
+
+        `modem`: the [modem NAME] it came in on; its replies leave through the same one.
+        """
         now = now or utcnow()
+        self._modem = modem
         with write_tx():
             if sms.kind == "status_report":
                 # Not a resident's message: it only updates the delivery state of one we sent.
@@ -112,6 +116,7 @@ class Intake:
     def _create_message(self, key: str, sender: str, text: str, smsc_time: dt.datetime | None,
                         now: dt.datetime, *, parts: int, incomplete: bool, coding: str) -> InboundMessage:
         return InboundMessage.create(
+            modem=getattr(self, "_modem", ""),
             dedupe_key=key, sender=sender, phone=normalize_sender(sender, self.rules.region),
             text=text, smsc_time=smsc_time, received_at=now, parts=parts, incomplete=incomplete,
             coding=coding)
@@ -165,6 +170,7 @@ class Intake:
     def flush_expired_parts(self, now: dt.datetime | None = None) -> int:
         """Hand over, as incomplete, messages whose missing parts did not come in time."""
         now = now or utcnow()
+        self._modem = ""  # parts waited too long: whichever modem is free answers
         limit = now - dt.timedelta(seconds=self.rules.multipart_timeout)
         flushed = 0
         with write_tx():
@@ -242,7 +248,8 @@ class Intake:
         if not turn.decision.answer:
             turn.msg.unanswered = turn.decision.reason
             return
-        outbox.queue(turn.msg.phone, text, kind="reply", case=case, in_reply_to=turn.msg, now=turn.now)
+        outbox.queue(turn.msg.phone, text, kind="reply", case=case, in_reply_to=turn.msg, now=turn.now,
+                     modem=turn.msg.modem)
 
     # One handler per intent (see domain.parsing).
 

@@ -24,16 +24,18 @@ STATUSES = ("queued", "sending", "sent", "failed")
 
 def queue(recipient: str, text: str, *, kind: str = "reply", case: Case | None = None,
           in_reply_to: InboundMessage | None = None, now: dt.datetime | None = None,
-          urgent: bool | None = None, broadcast: Broadcast | None = None) -> OutboundMessage:
+          urgent: bool | None = None, broadcast: Broadcast | None = None, modem: str = "") -> OutboundMessage:
     """Add an SMS to the outbox (inside the caller's transaction, if any).
 
     A reply is urgent by default (the resident just wrote and is waiting); everything else waits
-    out the quiet hours unless `urgent` says otherwise.
+    out the quiet hours unless `urgent` says otherwise. `modem`: the modem it must leave through
+    ("" any: see `for_modem`).
     """
     now = now or utcnow()
     return OutboundMessage.create(recipient=recipient, text=text, kind=kind, case=case,
                                   in_reply_to=in_reply_to, created_at=now, next_attempt_at=now,
-                                  urgent=(kind == "reply") if urgent is None else urgent, broadcast=broadcast)
+                                  urgent=(kind == "reply") if urgent is None else urgent, broadcast=broadcast,
+                                  modem=modem)
 
 
 def hold(msg: OutboundMessage, until: dt.datetime, reason: str) -> None:
@@ -95,6 +97,47 @@ def claim(msg: OutboundMessage, claimer: str | None = None, now: dt.datetime | N
     if taken:
         msg.status, msg.attempts, msg.claimed_by, msg.claimed_at = "sending", msg.attempts + 1, claimer, now
     return taken == 1
+
+
+# Operators as the modem config may name them, as phonenumbers names the carrier of a number.
+OPERATOR_ALIASES = {"viva": "nuevatel"}
+
+
+def operator_of(number: str) -> str:
+    """The carrier of a phone number by its prefix ("" when unknown), lower case."""
+    import phonenumbers
+    from phonenumbers import carrier
+
+    try:
+        return carrier.name_for_number(phonenumbers.parse(number, None), "en").lower()
+    except phonenumbers.NumberParseException:
+        return ""
+
+
+def _same_operator(a: str | None, b: str) -> bool:
+    if not a or not b:
+        return False
+    a = a.strip().lower()
+    return OPERATOR_ALIASES.get(a, a) == OPERATOR_ALIASES.get(b, b) or a in b or b in a
+
+
+def for_modem(candidates: list[OutboundMessage], modem: str, operators: dict[str, str | None]) -> OutboundMessage | None:
+    """The first of the due `candidates` that the modem `modem` should send.
+
+    `operators`: the healthy modems (this one included) and the operator of each. A reply leaves
+    through the modem its report came in on; other SMS through a modem of the recipient's operator;
+    either falls back to any healthy modem when its own is down.
+    """
+    for msg in candidates:
+        if msg.modem == modem:
+            return msg
+        if msg.modem and msg.modem in operators:
+            continue  # its own modem is up: it sends it
+        wanted = operator_of(msg.recipient)
+        serving = [name for name, op in operators.items() if _same_operator(op, wanted)]
+        if not serving or modem in serving:
+            return msg
+    return None
 
 
 def mark_sending(msg: OutboundMessage, claimer: str | None = None) -> None:
@@ -196,7 +239,9 @@ def recover_interrupted(claimer: str | None = None, now: dt.datetime | None = No
     """
     claimer = claimer or default_claimer()
     now = now or utcnow()
-    mine = ((OutboundMessage.claimed_by == claimer) | (OutboundMessage.claimed_by == "")
+    # The claims of this sender, and of its modems ("host/modem"): one daemon restarts them all.
+    mine = ((OutboundMessage.claimed_by == claimer) | OutboundMessage.claimed_by.startswith(claimer + "/")
+            | (OutboundMessage.claimed_by == "")
             | OutboundMessage.claimed_at.is_null() | (OutboundMessage.claimed_at < now - STALE_CLAIM))
     with write_tx():
         rows = list(OutboundMessage.select().where((OutboundMessage.status == "sending") & mine))

@@ -69,9 +69,9 @@ def parse_balance(answer: str) -> float | None:
     return float(match.group(1).replace(",", ".")) if match else None
 
 
-def record_balance(answer: str, now: dt.datetime | None = None) -> float | None:
+def record_balance(answer: str, now: dt.datetime | None = None, modem: str = "default") -> float | None:
     value = parse_balance(answer)
     with write_tx():
         (ModemHealth.update(balance=value, balance_text=answer[:500], balance_at=now or utcnow())
-         .where(ModemHealth.id == 1).execute())
+         .where(ModemHealth.name == modem).execute())
     return value

@@ -143,3 +143,27 @@ def test_a_shared_database_url(tmp_path):
     with pytest.raises(config.ConfigError) as info:
         config.load(write(tmp_path, "[database]\nurl = postgresql://gw:secreto@\n[modem]\ndevice = /dev/x\n"))
     assert "secreto" not in str(info.value)
+
+
+def test_several_named_modems(tmp_path):
+    s = config.load(write(tmp_path, "[database]\npath = b.db\n"
+                                    "[modem entel]\ndevice = /dev/serial/by-id/huawei\noperator = Entel\nlogformat = textall\n"
+                                    "[modem tigo]\ndevice = /dev/serial/by-id/zte\noperator = Tigo\npin = 1234\n"))
+    assert [(m.name, m.device, m.operator) for m in s.all_modems] == [
+        ("entel", "/dev/serial/by-id/huawei", "Entel"), ("tigo", "/dev/serial/by-id/zte", "Tigo")]
+    assert s.modem.name == "entel" and dict(s.modems[0].gammu_options) == {"logformat": "textall"}
+    assert s.modems[1].pin == "1234"
+    single = config.load(write(tmp_path, "[database]\npath = b.db\n[modem]\ndevice = /dev/ttyUSB0\n"))
+    assert [m.name for m in single.all_modems] == ["default"]
+
+
+@pytest.mark.parametrize("text, where, hint", [
+    ("[modem]\ndevice = /x\n[modem b]\ndevice = /y\n", "[modem]", "rename [modem] to [modem NAME]"),
+    ("[modem a b]\ndevice = /x\n", "[modem a b]", "letters, digits"),
+    ("[modem a]\ndevice = /x\n[modem b]\ndevice = /x\n", "[modem b] device", "its own port"),
+    ("[modem a]\nconnection = at\n", "[modem a] device", "barriosms modem detect"),
+])
+def test_named_modem_mistakes(tmp_path, text, where, hint):
+    with pytest.raises(config.ConfigError) as info:
+        config.load(write(tmp_path, "[database]\npath = b.db\n" + text))
+    assert where in str(info.value) and hint in str(info.value)

@@ -212,7 +212,7 @@ def test_watchdog_aborts_a_stuck_call_then_gives_up(settings):
     daemon.watchdog()  # the same stuck call is aborted once
     assert modem.aborted == 1 and not daemon.stop.is_set()
     modem.busy = ("reading SMS from the SIM", time.monotonic() - limit - ABORT_GRACE_SECONDS - 1)
-    daemon._aborted_call = modem.busy[1]
+    daemon.thread.aborted_call = modem.busy[1]
     daemon.watchdog()
     assert daemon.stop.is_set() and daemon.thread.failed is not None
     modem.busy = None
@@ -472,3 +472,47 @@ def test_a_reload_is_applied_while_the_modem_cannot_connect(db, tmp_path, hoods)
     finally:
         stop.set()
         thread.join(5)
+
+
+def test_two_modems_each_answer_their_own_and_share_the_rest(quick, db, tmp_path, hoods):
+    """[modem entel] and [modem tigo]: a reply leaves through the modem its report came in on; a
+    status SMS through the modem of the recipient's operator; when one stick is gone, the other
+    sends everything."""
+    from barriosms import casework
+    from barriosms.daemon import Daemon
+    from barriosms.domain.replies import Templates
+    from barriosms.store.models import Case, OutboundMessage
+
+    ini = tmp_path / "two.ini"
+    ini.write_text(f"[database]\npath = {db}\n"
+                   "[modem entel]\ndevice = /dev/fake-entel\noperator = Entel\n"
+                   "[modem tigo]\ndevice = /dev/fake-tigo\noperator = Tigo\n"
+                   "[gateway]\npoll_seconds = 60\nheartbeat_seconds = 1\n")
+    settings = config.load(ini)
+    assert [m.name for m in settings.all_modems] == ["entel", "tigo"]
+    modems = {"entel": FakeModem(), "tigo": FlakyModem(failures=0)}
+    daemon = Daemon(settings, modem_factory=lambda s: modems[s.modem.name])
+    with running(daemon) as codes:
+        assert wait_until(lambda: all(m.connected for m in modems.values()))
+        tigo_resident = "+59176543210"
+        # The Tigo resident's report happens to arrive on the Entel SIM: the reply goes back through it.
+        modems["entel"].arrive(tigo_resident, "B12 bache en la calle 3")
+        assert wait_until(lambda: len(modems["entel"].sent) == 1)
+        assert modems["entel"].sent[0][0] == tigo_resident and modems["tigo"].sent == []
+        assert wait_until(lambda: all(t.gateway._health().connected for t in daemon.threads))
+        # A status SMS leaves through the recipient's operator.
+        tracking = Case.get().tracking
+        casework.change_status(tracking, "in_progress", Templates.load())
+        assert wait_until(lambda: len(modems["tigo"].sent) == 1)
+        assert modems["tigo"].sent[0][0] == tigo_resident
+        # The Tigo stick is unplugged: its SMS fall back to the Entel one.
+        modems["tigo"].connected = False
+        modems["tigo"].failures = 10**6
+        assert wait_until(lambda: not daemon.threads[1].gateway._health().connected)
+        casework.change_status(tracking, "resolved", Templates.load())
+        assert wait_until(lambda: len(modems["entel"].sent) == 2, timeout=10)
+        assert modems["entel"].sent[1][0] == tigo_resident
+        assert OutboundMessage.select().where(OutboundMessage.status == "sent").count() == 3
+        sent_by = {m.claimed_by.split("/")[-1] for m in OutboundMessage.select()}
+        assert sent_by == {"entel", "tigo"}
+    assert codes == [0]

@@ -63,3 +63,38 @@ def test_recovery_takes_back_only_own_or_stale_claims(db):
     assert outbox.recover_interrupted("pi-a", now=T0 + dt.timedelta(minutes=1)) == 3
     status = {m.id: m.status for m in OutboundMessage.select()}
     assert status == {mine.id: "queued", theirs.id: "sending", abandoned.id: "queued", legacy.id: "queued"}
+
+
+def test_a_daemon_takes_back_the_claims_of_all_its_modems(db):
+    entel, tigo, other = queue(3)
+    outbox.claim(entel, "pi-a/entel", now=T0)
+    outbox.claim(tigo, "pi-a/tigo", now=T0)
+    outbox.claim(other, "pi-ab/entel", now=T0)  # another machine whose name starts alike
+    assert outbox.recover_interrupted("pi-a", now=T0) == 2
+    assert OutboundMessage.get_by_id(other.id).status == "sending"
+
+
+def test_a_modem_sends_its_replies_and_its_operators_sms(db):
+    entel_reply = outbox.queue("+59171000001", "respuesta", now=T0, modem="entel")
+    tigo_reply = outbox.queue("+59176000001", "respuesta", now=T0, modem="tigo")
+    to_tigo = outbox.queue("+59176000002", "aviso", kind="status_update", now=T0)
+    to_entel = outbox.queue("+59171000002", "aviso", kind="status_update", now=T0)
+    to_viva = outbox.queue("+59170000003", "aviso", kind="status_update", now=T0)
+    due = outbox.due(now=T0)
+    both = {"entel": "Entel", "tigo": "Tigo"}
+    picks = {}
+    for modem in both:
+        left = list(due)
+        picks[modem] = []
+        while (msg := outbox.for_modem(left, modem, both)) is not None:
+            picks[modem].append(msg.id)
+            left.remove(msg)
+    assert picks["entel"] == [entel_reply.id, to_entel.id, to_viva.id]  # Viva: nobody serves it, any modem
+    assert picks["tigo"] == [tigo_reply.id, to_tigo.id, to_viva.id]
+    # The Tigo stick is down: everything falls back to the one that works, its replies included.
+    only_entel = {"entel": "Entel"}
+    assert outbox.for_modem([tigo_reply], "entel", only_entel) == tigo_reply
+    assert outbox.for_modem([to_tigo], "entel", only_entel) == to_tigo
+    # "Viva" in the config is Nuevatel in the numbering plan.
+    assert outbox.for_modem([to_viva], "viva", {"viva": "Viva", "entel": "Entel"}) == to_viva
+    assert outbox.for_modem([to_viva], "entel", {"viva": "Viva", "entel": "Entel"}) is None

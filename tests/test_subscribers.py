@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
 
 from barriosms import subscribers
 from barriosms.store.models import PhoneState

@@ -23,17 +23,40 @@ def modem() -> None:
 def status(state: CliState, as_json: bool) -> None:
     """Show the modem's health as the daemon last recorded it (never touches the modem).
 
-    Exit code: 0 connected and fresh, 1 the modem is down, 3 the daemon is not running or stuck
-    (its heartbeat is stale) - so monitoring can call this command.
+    With several [modem NAME] sections, each modem in turn. Exit code (the worst of them): 0
+    connected and fresh, 1 a modem is down, 3 the daemon is not running or stuck (its heartbeat
+    is stale) - so monitoring can call this command.
 
     Example: barriosms modem status --json
     """
     settings = state.open_db()
     zone = settings.zone
-    row = health.read()
-    verdict = health.assess(row, settings.gateway.heartbeat_seconds,
-                            balance_warn_below=settings.gateway.balance_warn_below)
-    data = {"state": verdict.state, "ok": verdict.exit_code == health.OK, "problems": list(verdict.problems),
+    names = [m.name for m in settings.all_modems]
+    several = len(names) > 1
+    reports, worst = [], health.OK
+    for name in names:
+        # A lone [modem] reads the first row (a database from before named modems has one, "default").
+        row = health.read(name if several else None)
+        verdict = health.assess(row, settings.gateway.heartbeat_seconds,
+                                balance_warn_below=settings.gateway.balance_warn_below)
+        worst = max(worst, verdict.exit_code)
+        reports.append((name, row, verdict, _status_dict(name, row, verdict, zone)))
+    if as_json:
+        data = dict(reports[0][3])  # the first modem's fields at the top, as with one modem
+        data["modems"] = [r[3] for r in reports]
+        data["ok"] = worst == health.OK
+        emit_json(data)
+    else:
+        for i, (name, row, verdict, _) in enumerate(reports):
+            if several:
+                click.echo(("" if i == 0 else "\n") + f"[modem {name}]")
+            _print_status(row, verdict, zone)
+    sys.exit(worst)
+
+
+def _status_dict(name: str, row, verdict, zone) -> dict:
+    data = {"name": name, "state": verdict.state, "ok": verdict.exit_code == health.OK,
+            "problems": list(verdict.problems),
             "heartbeat_age_seconds": round(verdict.heartbeat_age, 1) if verdict.heartbeat_age is not None else None}
     if row is not None:
         data.update({
@@ -48,11 +71,7 @@ def status(state: CliState, as_json: bool) -> None:
             "pid": row.pid,
             "balance": row.balance, "balance_text": row.balance_text, "balance_at": local_time(row.balance_at, zone),
         })
-    if as_json:
-        emit_json(data)
-    else:
-        _print_status(row, verdict, zone)
-    sys.exit(verdict.exit_code)
+    return data
 
 
 def _print_status(row, verdict, zone) -> None:

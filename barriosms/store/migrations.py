@@ -264,6 +264,16 @@ MIGRATIONS += (
     )),
 )
 
+MIGRATIONS += (
+    Migration(7, "several modems: a health row per modem, the modem each SMS came in on and leaves through", (
+        'ALTER TABLE "modem_health" ADD COLUMN "name" VARCHAR(255) NOT NULL DEFAULT \'default\'',
+        'CREATE UNIQUE INDEX "modem_health_name" ON "modem_health" ("name")',
+        'ALTER TABLE "inbound_message" ADD COLUMN "modem" VARCHAR(255) NOT NULL DEFAULT \'\'',
+        # '' any modem; a name: the modem a reply must leave through (the one the report came in on).
+        'ALTER TABLE "outbound_message" ADD COLUMN "modem" VARCHAR(255) NOT NULL DEFAULT \'\'',
+    )),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version
 
 _HISTORY_DDL = """CREATE TABLE IF NOT EXISTS "schema_migration" (

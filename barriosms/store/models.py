@@ -108,6 +108,7 @@ class InboundMessage(BaseModel):
     needs_staff = BooleanField(default=False, index=True)
     # Why no SMS answered it ("" when answered or not meant to be): phone_budget, loop, muted, ...
     unanswered = TextField(default="")
+    modem = CharField(default="")  # the modem ([modem NAME]) it came in on
     # Deferred: Case is declared below and refers back to its source message.
     case = DeferredForeignKey("Case", null=True, column_name="case_id", backref="messages")
 
@@ -259,15 +260,17 @@ class OutboundMessage(BaseModel):
     broadcast = ForeignKeyField(Broadcast, null=True, column_name="broadcast_id", backref="messages")
     claimed_by = CharField(default="")  # the sender (host, modem) that took it for sending
     claimed_at = DateTimeField(null=True)
+    modem = CharField(default="")  # "" any modem; else the one it must leave through
 
     class Meta:
         table_name = "outbound_message"
 
 
 class ModemHealth(BaseModel):
-    """One row (id 1) the daemon rewrites; the CLI reads it without touching the modem."""
+    """One row per modem (by name) the daemon rewrites; the CLI reads it without touching the modem."""
 
     id = AutoField()
+    name = CharField(unique=True, default="default")
     updated_at = DateTimeField(default=utcnow)
     connected = BooleanField(default=False)
     since = DateTimeField(null=True)
