@@ -290,14 +290,19 @@ def run_all(config_option: str | os.PathLike | None, *, now: dt.datetime | None 
     checks.append(check_daemon(db_path, holder))
     if version == LATEST_VERSION:
         try:
-            row = _health_row(settings.database.target)
+            names = [m.name for m in settings.all_modems]
+            rows = _health_rows(settings.database.target, names if len(names) > 1 else [None])
         except Exception as exc:  # noqa: BLE001 - peewee and the store wrap sqlite3's errors their own way
             checks.append(Check("heartbeat", False, f"cannot read the modem_health row of {db_path}: {exc}",
                                 AS_OWNER_FIX))
         else:
             g = settings.gateway
-            checks.append(check_heartbeat(row, g.heartbeat_seconds, now))
-            checks += check_modem(row, g.heartbeat_seconds, now, g.balance_warn_below)
+            checks.append(check_heartbeat(rows[0], g.heartbeat_seconds, now))
+            for name, row in zip(names, rows):
+                found = check_modem(row, g.heartbeat_seconds, now, g.balance_warn_below)
+                if len(names) > 1:  # [modem NAME]: say which stick each line is about
+                    found = [Check(c.name, c.ok, f"[{name}] {c.message}", c.fix, c.note) for c in found]
+                checks += found
     checks.append(check_disk(db_path, disk_usage))
     checks.append(check_clock(now, newest))
     checks.append(check_journald(journal_socket, systemd_runtime))
@@ -329,11 +334,11 @@ def check_shared_database(url: str) -> tuple[Check, int | None]:
     return Check("database", True, f"{where} answers"), version
 
 
-def _health_row(target: Path | str):
+def _health_rows(target: Path | str, names: list[str | None]):
     from .store import database as store
 
     store.open_database(target, check_schema=False)
     try:
-        return health.read()
+        return [health.read(name) for name in names]
     finally:
         store.close()

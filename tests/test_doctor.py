@@ -209,3 +209,20 @@ def test_doctor_with_a_broken_config_still_reports(invoke, ini):
     result = invoke("doctor", code=1)
     assert "PROBLEM  config" in result.output and "[backup] kep: unknown key" in result.output
     assert "skipped until the configuration loads" in result.output
+
+
+def test_doctor_names_the_stick_that_is_down(ready, ini, tmp_path, machine):
+    text = ini.read_text().replace("[modem]\ndevice = /dev/ttyUSB0\n",
+                                   "[modem entel]\ndevice = /dev/ttyUSB0\n[modem tigo]\ndevice = /dev/ttyUSB2\n")
+    ini.write_text(text)
+    ready("backup")
+    ModemHealth.create(name="entel", updated_at=utcnow(), connected=True, since=utcnow(), device="/dev/ttyUSB0",
+                       operator="Entel", signal_percent=70, pid=4242)
+    ModemHealth.create(name="tigo", updated_at=utcnow(), connected=False, since=utcnow(), device="/dev/ttyUSB2",
+                       last_error="No such file or directory", pid=4242)
+    with runlock.hold(tmp_path / "b.db"):
+        data = json.loads(ready("doctor", "--json", code=1).output)
+    modem = [c for c in data["checks"] if c["name"] == "modem"]
+    assert [c["ok"] for c in modem] == [True, False]
+    assert modem[0]["message"].startswith("[entel] the modem is connected")
+    assert modem[1]["message"] == "[tigo] the modem is not connected: No such file or directory"
