@@ -249,7 +249,9 @@ def recover_interrupted(claimer: str | None = None, now: dt.datetime | None = No
             log.warning("outbound message %d to %s was being sent when barriosms stopped; sending it "
                         "again (the resident may receive it twice)", msg.id, msg.recipient)
             msg.status = "queued"
-            msg.save(only=[OutboundMessage.status])
+            # The process died, not the send: like requeue(), the attempt does not count.
+            msg.attempts = max(0, msg.attempts - 1)
+            msg.save(only=[OutboundMessage.status, OutboundMessage.attempts])
     return len(rows)
 
 

@@ -63,6 +63,8 @@ def test_recovery_takes_back_only_own_or_stale_claims(db):
     assert outbox.recover_interrupted("pi-a", now=T0 + dt.timedelta(minutes=1)) == 3
     status = {m.id: m.status for m in OutboundMessage.select()}
     assert status == {mine.id: "queued", theirs.id: "sending", abandoned.id: "queued", legacy.id: "queued"}
+    # A process that died mid-send is not the message's fault: its attempt is given back.
+    assert OutboundMessage.get_by_id(mine.id).attempts == 0
 
 
 def test_a_daemon_takes_back_the_claims_of_all_its_modems(db):
