@@ -419,9 +419,10 @@ class Intake:
                   *, category: str | None = None, actor: str = "sms", how: str = "reported") -> Case:
         """Open a case for a resident's message (inside the caller's transaction)."""
         tracking = self._unused_tracking()
-        text = msg.text if msg is not None else description
+        # The category from the problem as described (in a two-step report, the first message's
+        # text, not the one that only named the neighbourhood).
         case = Case.create(tracking=tracking, neighborhood=hood,
-                           category=category or categorize(text, self.rules.categories), text=description,
+                           category=category or categorize(description, self.rules.categories), text=description,
                            phone=msg.phone if msg is not None else "", status="received", created_at=now,
                            updated_at=now, source_message=msg)
         CaseEvent.create(case=case, at=now, kind="created", new_status="received", actor=actor)

@@ -21,6 +21,6 @@ def test_scripted_demo_runs_and_exits_0(tmp_path):
     assert f"resident +59171234567 | {tracking}" in out  # the status query
     assert "in_progress" in out and "La cuadrilla ira el lunes" in out
     assert "falta el barrio" in out  # the two-step report, completed by the name "Sopocachi"
-    assert len(re.findall(r"Numero: \d{7}", out)) == 2 and "B02" in out
+    assert len(re.findall(r"Numero: \d{7}", out)) == 2 and "Barrio Sopocachi (residuos)" in out
     assert "exit codes {'daemon': 0, 'sim': 0}" in out
     assert not (folder / "modem").exists() and not (folder / "modem.control").exists()

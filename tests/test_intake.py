@@ -606,3 +606,11 @@ def test_a_silenced_message_keeps_the_usual_intent_name(desk):
     code = desk.says("B05", T0 + 2 * MINUTE)
     assert (ask.unanswered, code.unanswered) == ("muted", "muted")
     assert (ask.intent, code.intent) == ("status", "missing_description")
+
+
+def test_a_two_step_report_is_categorised_by_everything_that_waited(desk):
+    desk.says("buenas tardes vecino, le escribo desde la zona", T0)
+    desk.says("hay basura acumulada en la esquina", T0 + MINUTE)
+    done = desk.says("B05", T0 + 2 * MINUTE)
+    case = Case.get(Case.id == done.case_id)
+    assert case.category == "residuos" and "basura" in case.text

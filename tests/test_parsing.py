@@ -202,6 +202,9 @@ def test_find_code_normalises_given_codes_and_ignores_invalid_ones() -> None:
         # Unroutable: no known code.
         ("hola", Help()),  # someone starting a conversation gets the instructions
         ("gracias", Courtesy()),
+        ("hola, como reporto un problema?", Help()),
+        ("¿Cómo hago un reclamo?", Help()),
+        ("como se arregla el bache de la esquina", Unroutable("como se arregla el bache de la esquina")),
         ("Muchas gracias, Dios le pague", Courtesy()),
         ("ok gracias", Courtesy()),
         ("gracias, sigue el bache en B12", Report("B12", "gracias, sigue el bache en")),

@@ -184,6 +184,17 @@ _THANKS_WORDS: Final = frozenset({"gracias", "ok", "okey", "oki", "listo", "buen
                                   "entendido", "ya", "dios", "le", "les", "pague", "bendiga", "amen"})
 
 
+# "¿como reporto un problema?", "como hago un reclamo": someone asking how the service works.
+_HOW_WORDS: Final = frozenset({"como", "donde", "que"})
+_HOW_TO_VERBS: Final = frozenset({"reporto", "reportar", "reporta", "reclamo", "reclamar", "reclama", "denuncio",
+                                  "denunciar", "envio", "enviar", "mando", "mandar", "hago", "funciona", "uso", "usar"})
+
+
+def _is_how_to(folded: str) -> bool:
+    words = _WORD.findall(folded)
+    return bool(_HOW_WORDS & set(words[:4])) and bool(_HOW_TO_VERBS & set(words)) and len(words) <= 12
+
+
 def _is_courtesy(folded: str) -> bool:
     words = _WORD.findall(folded)
     return bool(words) and all(w in _THANKS_WORDS | _POLITE_WORDS for w in words) and any(
@@ -297,7 +308,10 @@ def classify(
     found = find_place(text, _places(places))
     if found is None:
         unknown = _unknown_code(text)
-        return Unroutable(text) if unknown is None else unknown
+        if unknown is not None:
+            return unknown
+        # A question about how to report is answered with the instructions, not kept as a report.
+        return Help() if _is_how_to(folded) else Unroutable(text)
     description = _description(text, found.start, found.end)
     if not _HAS_CONTENT.search(description):
         description = ""
