@@ -186,8 +186,12 @@ def locate(explicit: str | os.PathLike | None = None) -> Path:
     if os.environ.get(ENV_VAR):
         return Path(os.environ[ENV_VAR])
     for candidate in DEFAULT_LOCATIONS:
-        if candidate.exists():
-            return candidate
+        try:
+            if candidate.exists():
+                return candidate
+        except OSError:
+            continue  # e.g. run as the service user from a folder it may not read: not found here
+
     raise ConfigError([Problem(
         "barriosms.ini", "-", None,
         "no configuration file found (looked in ./barriosms.ini and /etc/barriosms/barriosms.ini)",

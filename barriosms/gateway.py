@@ -19,7 +19,7 @@ from .sendpolicy import SendPolicy
 from peewee import DatabaseError
 
 from .sms import ModemError, ModemSendError, ReceivedSms, SendResult
-from .store.models import ModemHealth, OutboundMessage, database, utcnow, write_tx
+from .store.models import ModemHealth, OutboundMessage, utcnow, write_tx
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +67,9 @@ class Gateway:
             try:
                 stored = self.intake.store(sms, modem=self.name)
             except DatabaseError as exc:
-                folder = os.path.dirname(str(self.intake_database())) or "."
                 raise StoreUnavailable(
                     f"cannot store the SMS from {sms.sender} ({exc}); it stays on the SIM until this is fixed: "
-                    f"check free space (df -h {folder}) and that the database file is writable") from exc
+                    f"{self._store_hint()}") from exc
             if stored:
                 new += 1
             # Only here, after the commit (synchronous=FULL), may the SIM forget the message.
@@ -150,8 +149,14 @@ class Gateway:
         return outbox.for_modem(outbox.due(limit=50), self.name, operators)
 
     @staticmethod
-    def intake_database() -> str:
-        return database.database or ""
+    def _store_hint() -> str:
+        from .store.database import describe
+
+        where = describe()
+        if where.startswith("postgresql://"):
+            return f"check that the PostgreSQL server {where} runs, accepts writes and has free space"
+        folder = os.path.dirname(where) or "."
+        return f"check free space (df -h {folder}) and that the database file is writable"
 
     # -- health ------------------------------------------------------------------------------
 

@@ -167,3 +167,18 @@ def test_named_modem_mistakes(tmp_path, text, where, hint):
     with pytest.raises(config.ConfigError) as info:
         config.load(write(tmp_path, "[database]\npath = b.db\n" + text))
     assert where in str(info.value) and hint in str(info.value)
+
+
+def test_locate_skips_a_place_it_may_not_look_at(monkeypatch, tmp_path):
+    class Unreadable:
+        def exists(self):
+            raise PermissionError(13, "Permission denied")
+
+    found = tmp_path / "etc.ini"
+    found.write_text("")
+    monkeypatch.delenv(config.ENV_VAR, raising=False)
+    monkeypatch.setattr(config, "DEFAULT_LOCATIONS", (Unreadable(), found))
+    assert config.locate() == found
+    monkeypatch.setattr(config, "DEFAULT_LOCATIONS", (Unreadable(),))
+    with pytest.raises(config.ConfigError, match="no configuration file found"):
+        config.locate()
