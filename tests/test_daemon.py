@@ -512,7 +512,9 @@ def test_two_modems_each_answer_their_own_and_share_the_rest(quick, db, tmp_path
         casework.change_status(tracking, "resolved", Templates.load())
         assert wait_until(lambda: len(modems["entel"].sent) == 2, timeout=10)
         assert modems["entel"].sent[1][0] == tigo_resident
-        assert OutboundMessage.select().where(OutboundMessage.status == "sent").count() == 3
+        # The fake records the SMS before the daemon marks its row sent: wait for the row too.
+        assert wait_until(lambda: OutboundMessage.select().where(
+            OutboundMessage.status == "sent").count() == 3)
         sent_by = {m.claimed_by.split("/")[-1] for m in OutboundMessage.select()}
         assert sent_by == {"entel", "tigo"}
     assert codes == [0]
