@@ -159,6 +159,32 @@ class BackupSettings:
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    """The public website (`barriosms web`): where it listens, what it shows, how it limits abuse."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # The address people use (https://reclamos.example.bo), for Open311 discovery; "" = as requested.
+    public_url: str = ""
+    # The municipal SMS number residents write to, shown on the home page ("" = not shown).
+    sms_number: str = ""
+    site_name: str = "Alcaldia"
+    # Map tiles: the page stays useful (list and counts) when they cannot load.
+    tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    tile_attribution: str = "© OpenStreetMap"
+    # Reports one address may submit (web form and Open311 together).
+    submissions_per_hour: int = 5
+    submissions_per_day: int = 20
+    # Reverse proxies in front of the site whose X-Forwarded-For may be believed (0: none).
+    trusted_proxies: int = 0
+    threads: int = 4
+    # Keys an Open311 client must send to create requests (comma-separated; "" = none needed).
+    open311_api_keys: tuple[str, ...] = ()
+    # Show what residents wrote on public pages (phone numbers and e-mail addresses are masked).
+    show_descriptions: bool = True
+
+
+@dataclass(frozen=True)
 class Settings:
     source: Path
     database: DatabaseSettings
@@ -169,6 +195,7 @@ class Settings:
     backup: BackupSettings = field(default_factory=BackupSettings)
     # Every modem ([modem NAME] sections); empty when built by hand: then only `modem`.
     modems: tuple[ModemSettings, ...] = ()
+    web: WebSettings = field(default_factory=WebSettings)
 
     @property
     def all_modems(self) -> tuple[ModemSettings, ...]:
@@ -264,7 +291,7 @@ class _Reader:
 
 _GATEWAY_KEYS = {f for f in GatewaySettings.__dataclass_fields__}
 _SERVICE_KEYS = {f for f in ServiceSettings.__dataclass_fields__}
-_SECTIONS = {"database", "modem", "gateway", "logging", "service", "backup"}
+_SECTIONS = {"database", "modem", "gateway", "logging", "service", "backup", "web"}
 
 
 def load(path: str | os.PathLike) -> Settings:
@@ -303,6 +330,7 @@ def load(path: str | os.PathLike) -> Settings:
     gateway = _read_gateway(r)
     service = _read_service(r)
     backup = _read_backup(r, db_path)
+    web = _read_web(r)
 
     level = (r.get("logging", "level", "INFO") or "INFO").upper()
     if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
@@ -313,7 +341,7 @@ def load(path: str | os.PathLike) -> Settings:
     if r.problems:
         raise ConfigError(r.problems)
     return Settings(path, DatabaseSettings(db_path, db_url), modem, gateway, LoggingSettings(level), service, backup,
-                    modems)
+                    modems, web)
 
 
 def _hide_password(url: str) -> str:
@@ -329,6 +357,63 @@ def _read_backup(r: _Reader, db_path: Path) -> BackupSettings:
     keep = int(r.number("backup", "keep", BackupSettings.keep, minimum=1, convert=int))
     r.unknown_keys("backup", {f for f in BackupSettings.__dataclass_fields__})
     return BackupSettings(folder, keep)
+
+
+_WEB_KEYS = {"listen", "public_url", "sms_number", "site_name", "tile_url", "tile_attribution",
+             "submissions_per_hour", "submissions_per_day", "trusted_proxies", "threads", "open311_api_keys",
+             "show_descriptions"}
+
+
+def _read_web(r: _Reader) -> WebSettings:
+    d = WebSettings()
+    host, port = d.host, d.port
+    listen = r.get("web", "listen")
+    if listen is not None:
+        m = re.fullmatch(r"(\[[0-9a-fA-F:]+\]|[\w.-]+):(\d{1,5})", listen)
+        if not m or not 0 < int(m.group(2)) < 65536:
+            r.problem("web", "listen", f"{listen!r} is not host:port",
+                      "write listen = 127.0.0.1:8080 (this machine only) or 0.0.0.0:8080 (the whole network)")
+        else:
+            host, port = m.group(1).strip("[]"), int(m.group(2))
+    public_url = (r.get("web", "public_url", "") or "").rstrip("/")
+    if public_url and not re.fullmatch(r"https?://[^\s/]+(/[^\s]*)?", public_url):
+        r.problem("web", "public_url", f"{public_url!r} is not a web address",
+                  "write the address people use, e.g. public_url = https://reclamos.lapaz.bo, or remove the key")
+        public_url = ""
+    sms_number = r.get("web", "sms_number", "") or ""
+    if sms_number and not re.fullmatch(r"\+?[0-9][0-9 -]{2,19}", sms_number):
+        r.problem("web", "sms_number", f"{sms_number!r} is not a phone number",
+                  "write the number residents send SMS to, e.g. sms_number = 71234567")
+        sms_number = ""
+    tile_url = r.get("web", "tile_url", d.tile_url) or d.tile_url
+    if not re.fullmatch(r"https?://[^\s]+", tile_url) or not all(f"{{{k}}}" in tile_url for k in "zxy"):
+        r.problem("web", "tile_url", f"{tile_url!r} is not a tile address with {{z}}, {{x}} and {{y}}",
+                  "write e.g. tile_url = https://tile.openstreetmap.org/{z}/{x}/{y}.png (or your own tile server)")
+        tile_url = d.tile_url
+    per_hour = int(r.number("web", "submissions_per_hour", d.submissions_per_hour, minimum=1, convert=int))
+    per_day = int(r.number("web", "submissions_per_day", d.submissions_per_day, minimum=1, convert=int))
+    if per_day < per_hour:
+        r.problem("web", "submissions_per_day", f"{per_day} is below submissions_per_hour ({per_hour})",
+                  "make the daily limit at least the hourly one")
+    keys = tuple(k.strip() for k in (r.get("web", "open311_api_keys", "") or "").split(",") if k.strip())
+    for key in keys:
+        if len(key) < 16:
+            r.problem("web", "open311_api_keys", "a key is shorter than 16 characters",
+                      "use long random keys, e.g. from: python3 -c 'import secrets; print(secrets.token_urlsafe(24))'")
+            break
+    web = WebSettings(
+        host=host, port=port, public_url=public_url, sms_number=sms_number,
+        site_name=r.get("web", "site_name", d.site_name) or d.site_name,
+        tile_url=tile_url,
+        tile_attribution=r.get("web", "tile_attribution", d.tile_attribution) or d.tile_attribution,
+        submissions_per_hour=per_hour, submissions_per_day=per_day,
+        trusted_proxies=int(r.number("web", "trusted_proxies", d.trusted_proxies, minimum=0, convert=int)),
+        threads=int(r.number("web", "threads", d.threads, minimum=1, convert=int)),
+        open311_api_keys=keys,
+        show_descriptions=r.flag("web", "show_descriptions", d.show_descriptions),
+    )
+    r.unknown_keys("web", _WEB_KEYS)
+    return web
 
 
 def _read_modems(r: _Reader) -> tuple[ModemSettings, ...]:

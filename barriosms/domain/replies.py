@@ -71,6 +71,8 @@ REQUIRED_TEMPLATES: Final[Mapping[str, frozenset[str]]] = MappingProxyType({
     "note_added": frozenset({"tracking", "note"}),
     "merged": frozenset({"tracking", "into", "status"}),
     "status_merged": frozenset({"tracking", "into", "status"}),
+    # Added with the website: a report made on the web, confirmed by SMS to the phone given there.
+    "web_received": frozenset({"tracking", "barrio", "category"}),
 })
 
 # Templates that came after the first release: missing from an edited copy, they are taken from
@@ -78,6 +80,7 @@ REQUIRED_TEMPLATES: Final[Mapping[str, frozenset[str]]] = MappingProxyType({
 NEWER_TEMPLATES: Final = frozenset({
     "ambiguous", "unknown_code", "opted_out", "opted_in", "reopened", "reopen_too_late",
     "reopen_not_resolved", "reopen_not_yours", "note_added", "merged", "status_merged",
+    "web_received",
 })
 
 # Words a resident sends as commands, per language file ([keywords] section): folded (no accents,
@@ -101,6 +104,7 @@ _MANDATORY: Final[Mapping[str, frozenset[str]]] = MappingProxyType({
     "note_added": frozenset({"tracking", "note"}),
     "merged": frozenset({"tracking", "into"}),
     "status_merged": frozenset({"into", "status"}),
+    "web_received": frozenset({"tracking"}),
 })
 
 # Values that may be cut to make a reply fit, in this order of preference on equal length.

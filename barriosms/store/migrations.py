@@ -274,6 +274,51 @@ MIGRATIONS += (
     )),
 )
 
+MIGRATIONS += (
+    Migration(8, "the website: where a case came from and its point, web submissions, municipal projects", (
+        # sms, web or open311; a point the resident put on the map (else the neighbourhood's).
+        'ALTER TABLE "case" ADD COLUMN "channel" VARCHAR(255) NOT NULL DEFAULT \'sms\'',
+        'ALTER TABLE "case" ADD COLUMN "lat" REAL',
+        'ALTER TABLE "case" ADD COLUMN "lon" REAL',
+        # The public map and lists count cases per neighbourhood and status.
+        'CREATE INDEX "case_neighborhood_id_status" ON "case" ("neighborhood_id", "status")',
+        'CREATE INDEX "case_created_at" ON "case" ("created_at")',
+        'CREATE INDEX "case_updated_at" ON "case" ("updated_at")',
+        # One row per web form sent: the form's one-time token makes a double submit one case.
+        """CREATE TABLE "web_submission" (
+            "id" INTEGER NOT NULL PRIMARY KEY,
+            "token" VARCHAR(255) NOT NULL,
+            "case_id" INTEGER NOT NULL,
+            "created_at" DATETIME NOT NULL,
+            FOREIGN KEY ("case_id") REFERENCES "case" ("id") ON DELETE CASCADE)""",
+        'CREATE UNIQUE INDEX "web_submission_token" ON "web_submission" ("token")',
+        'CREATE INDEX "web_submission_case_id" ON "web_submission" ("case_id")',
+        # Municipal works in a neighbourhood, shown on its public page and managed from the CLI.
+        """CREATE TABLE "project" (
+            "id" INTEGER NOT NULL PRIMARY KEY,
+            "neighborhood_id" INTEGER NOT NULL,
+            "title" VARCHAR(255) NOT NULL,
+            "description" TEXT NOT NULL,
+            "status" VARCHAR(255) NOT NULL,
+            "budget" REAL,
+            "start_date" DATE,
+            "end_date" DATE,
+            "lat" REAL,
+            "lon" REAL,
+            "created_at" DATETIME NOT NULL,
+            "updated_at" DATETIME NOT NULL,
+            FOREIGN KEY ("neighborhood_id") REFERENCES "neighborhood" ("id"))""",
+        'CREATE INDEX "project_neighborhood_id" ON "project" ("neighborhood_id")',
+        # Secrets generated once and shared by every process using the database (the web forms' signing key).
+        """CREATE TABLE "site_secret" (
+            "id" INTEGER NOT NULL PRIMARY KEY,
+            "name" VARCHAR(255) NOT NULL,
+            "value" VARCHAR(255) NOT NULL,
+            "created_at" DATETIME NOT NULL)""",
+        'CREATE UNIQUE INDEX "site_secret_name" ON "site_secret" ("name")',
+    )),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version
 
 _HISTORY_DDL = """CREATE TABLE IF NOT EXISTS "schema_migration" (

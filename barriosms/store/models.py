@@ -13,6 +13,7 @@ from peewee import (
     AutoField,
     CharField,
     DatabaseProxy,
+    DateField,
     DateTimeField,
     DeferredForeignKey,
     FloatField,
@@ -155,6 +156,13 @@ class Case(BaseModel):
     # A duplicate merged into another case: closed, and its reporters follow the surviving case.
     merged_into = ForeignKeyField("self", null=True, column_name="merged_into_id", backref="merged")
     resolved_at = DateTimeField(null=True)  # the last time it became resolved (reopen window, stats)
+    channel = CharField(default="sms")  # sms, web, open311: how the report reached us
+    # A point the resident marked on the web map; None: the neighbourhood's coordinates stand for it.
+    lat = FloatField(null=True)
+    lon = FloatField(null=True)
+
+    class Meta:
+        indexes = ((("neighborhood", "status"), False),)
 
 
 class CaseReporter(BaseModel):
@@ -266,6 +274,50 @@ class OutboundMessage(BaseModel):
         table_name = "outbound_message"
 
 
+class WebSubmission(BaseModel):
+    """A web form that opened a case: its one-time token makes a second submit return the same case."""
+
+    id = AutoField()
+    token = CharField(unique=True)
+    case = ForeignKeyField(Case, column_name="case_id", backref="web_submissions", on_delete="CASCADE")
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "web_submission"
+
+
+PROJECT_STATUSES = ("planned", "in_progress", "done", "suspended")
+
+
+class Project(BaseModel):
+    """Municipal works in a neighbourhood (title, status, budget in Bs, dates, place), shown on the website."""
+
+    id = AutoField()
+    neighborhood = ForeignKeyField(Neighborhood, column_name="neighborhood_id", backref="projects")
+    title = CharField()
+    description = TextField(default="")
+    status = CharField(default="planned")  # one of PROJECT_STATUSES
+    budget = FloatField(null=True)
+    start_date = DateField(null=True)
+    end_date = DateField(null=True)
+    lat = FloatField(null=True)
+    lon = FloatField(null=True)
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+
+class SiteSecret(BaseModel):
+    """A random secret made once and shared by every process on this database."""
+
+    id = AutoField()
+    name = CharField(unique=True)
+    value = CharField()
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "site_secret"
+
+
 class ModemHealth(BaseModel):
     """One row per modem (by name) the daemon rewrites; the CLI reads it without touching the modem."""
 
@@ -316,4 +368,4 @@ class UssdRequest(BaseModel):
 
 
 ALL_MODELS = (Neighborhood, InboundMessage, SmsPart, Case, CaseReporter, PhoneState, PendingReport, CaseEvent,
-              Broadcast, OutboundMessage, ModemHealth, UssdRequest)
+              Broadcast, OutboundMessage, ModemHealth, UssdRequest, WebSubmission, Project, SiteSecret)

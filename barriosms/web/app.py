@@ -1,0 +1,173 @@
+"""The WSGI application: Flask, with the website's pages and the Open311 GeoReport v2 API.
+
+It shares the database with the daemon and the CLI and never touches the modem: an SMS it wants
+sent (a tracking number for a web report) goes into the outbox, and the daemon sends it.
+Every answer carries the security headers; bad input gets a 4xx in plain Spanish (JSON errors as
+Open311 defines them under /open311), never a 5xx.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from urllib.parse import unquote_to_bytes
+
+from flask import Flask, Response, current_app, render_template, request
+from werkzeug.exceptions import BadRequest, HTTPException
+
+from ..config import Settings
+from ..domain.categories import CategoryRules
+from ..domain.replies import Templates
+from ..intake import IntakeRules, rules_from_settings
+from ..store import database as store
+from ..store.models import database
+from .security import FormTokens, SubmissionLimiter, client_address, security_headers, site_secret
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 64 * 1024  # a report is a few lines; anything bigger is refused with 413
+
+
+@dataclass
+class WebContext:
+    """What every request handler needs, made once per process."""
+
+    settings: Settings
+    rules: IntakeRules
+    tokens: FormTokens
+    limiter: SubmissionLimiter
+
+    @property
+    def templates(self) -> Templates:
+        return self.rules.templates
+
+    @property
+    def categories(self) -> CategoryRules:
+        return self.rules.categories
+
+
+def context() -> WebContext:
+    """The running application's WebContext (inside a request)."""
+    return current_app.extensions["barriosms"]
+
+
+def submitter() -> str:
+    """The address a submission counts against (see [web] trusted_proxies)."""
+    return client_address(request.remote_addr, request.headers.get("X-Forwarded-For"),
+                          context().settings.web.trusted_proxies)
+
+
+def create_app(settings: Settings, *, open_db: bool = True) -> Flask:
+    """The application for `settings`; opens the database (schema checked) unless told not to."""
+    if open_db:
+        store.open_database(settings.database.target)
+    app = Flask(__name__, static_folder=None)
+    app.config.update(
+        MAX_CONTENT_LENGTH=MAX_BODY,
+        MAX_FORM_MEMORY_SIZE=MAX_BODY,
+        MAX_FORM_PARTS=50,
+        JSON_SORT_KEYS=False,
+        TEMPLATES_AUTO_RELOAD=False,
+    )
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+    web = settings.web
+    app.extensions["barriosms"] = WebContext(
+        settings=settings,
+        rules=rules_from_settings(settings),
+        tokens=FormTokens(site_secret()),
+        limiter=SubmissionLimiter(web.submissions_per_hour, web.submissions_per_day),
+    )
+    headers = security_headers(web.tile_url)
+
+    @app.before_request
+    def _connect_and_check_input():
+        # peewee keeps one connection per thread; waitress's threads live long, so reuse it.
+        database.connect(reuse_if_open=True)
+        _refuse_malformed_input()
+
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        for name, value in headers.items():
+            response.headers.setdefault(name, value)
+        if "Cache-Control" not in response.headers:
+            response.headers["Cache-Control"] = "no-store" if request.method != "GET" else "no-cache"
+        return response
+
+    @app.teardown_request
+    def _drop_broken_connection(exc):
+        if exc is not None and not database.is_closed():
+            # A failed request may have left the connection unusable (a PostgreSQL restart):
+            # the next request on this thread opens a fresh one.
+            try:
+                database.close()
+            except Exception:  # noqa: BLE001 - closing a broken connection may fail too
+                pass
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        return _error_response(exc.code or 500, _spanish(exc))
+
+    @app.errorhandler(Exception)
+    def _crash(exc: Exception):
+        log.exception("the website failed on %s %s", request.method, request.path)
+        return _error_response(500, "Ocurrio un error en el servidor. Intente otra vez en unos minutos.")
+
+    from . import open311, pages
+
+    app.register_blueprint(pages.blueprint)
+    app.register_blueprint(open311.blueprint, url_prefix="/open311")
+    return app
+
+
+def _refuse_malformed_input() -> None:
+    """Invalid UTF-8 or NUL characters anywhere in the query or the form: 400, before any handler."""
+    raw_query = request.query_string
+    try:
+        unquote_to_bytes(raw_query.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("La direccion tiene caracteres no validos.") from None
+    if request.method in ("POST", "PUT", "PATCH"):
+        ctype = request.mimetype
+        if ctype == "application/x-www-form-urlencoded":
+            body = request.get_data(cache=True)
+            try:
+                unquote_to_bytes(body.replace(b"+", b" ")).decode("utf-8")
+            except UnicodeDecodeError:
+                raise BadRequest("El formulario tiene caracteres no validos (no es UTF-8).") from None
+        elif ctype not in ("multipart/form-data", ""):
+            raise BadRequest("Envie el formulario como application/x-www-form-urlencoded.")
+    sources = [request.args] + ([request.form] if request.method in ("POST", "PUT", "PATCH") else [])
+    for values in sources:
+        for key, value in values.items(multi=True):
+            if "\x00" in key or "\x00" in value or "\ufffd" in key or "\ufffd" in value:
+                raise BadRequest("El formulario tiene caracteres no validos.")
+
+
+_SPANISH = {
+    400: "La solicitud no es valida.",
+    403: "No se puede hacer esto desde aqui.",
+    404: "No encontramos esta pagina.",
+    405: "Este metodo no se usa aqui.",
+    413: "Lo enviado es demasiado grande.",
+    415: "Formato no aceptado.",
+    429: "Demasiados envios desde esta conexion. Espere un rato y vuelva a intentar.",
+}
+
+
+def _spanish(exc: HTTPException) -> str:
+    # Our own aborts carry a Spanish description; werkzeug's defaults are English.
+    own = exc.description if exc.description and exc.description != type(exc).description else ""
+    return own or _SPANISH.get(exc.code or 500, "Ocurrio un error.")
+
+
+def _error_response(code: int, message: str):
+    if request.path.startswith("/open311/"):
+        from .open311 import error_response
+
+        return error_response(code, message)
+    try:
+        body = render_template("error.html", code=code, message=message)
+    except Exception:  # noqa: BLE001 - the error page itself must never fail
+        body = f"<!doctype html><meta charset=utf-8><title>Error {code}</title><p>{code}: error</p>"
+    return Response(body, status=code, mimetype="text/html")

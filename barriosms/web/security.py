@@ -1,0 +1,158 @@
+"""The website's defences: signed one-time form tokens, per-address submission limits, headers.
+
+No cookies and no sessions: a form carries a token signed with a secret kept in the database
+(`site_secret`, shared by every process on it), valid for a day; a cross-site POST is also refused
+by its Origin / Sec-Fetch-Site headers. The token is also the form's identity, so a double submit
+opens one case (see webreports.submit).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from peewee import IntegrityError
+
+from ..store.models import SiteSecret, utcnow, write_tx
+
+TOKEN_MAX_AGE = 24 * 3600  # a form left open for a day must be reloaded
+
+
+def site_secret(name: str = "web_forms") -> bytes:
+    """The named secret, made on first use (two processes racing agree on the first one stored)."""
+    row = SiteSecret.get_or_none(SiteSecret.name == name)
+    if row is None:
+        try:
+            with write_tx():
+                SiteSecret.create(name=name, value=secrets.token_urlsafe(32), created_at=utcnow())
+        except IntegrityError:
+            pass
+        row = SiteSecret.get(SiteSecret.name == name)
+    return row.value.encode()
+
+
+class FormTokens:
+    """`issue()` a token for a form; `check(token)` says whether it is ours and fresh."""
+
+    def __init__(self, secret: bytes, max_age: float = TOKEN_MAX_AGE, clock=time.time):
+        self._secret = secret
+        self.max_age = max_age
+        self._clock = clock
+
+    def _sign(self, body: str) -> str:
+        mac = hmac.new(self._secret, body.encode(), hashlib.sha256).digest()[:18]
+        return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+    def issue(self) -> str:
+        body = f"{int(self._clock())}.{secrets.token_urlsafe(12)}"
+        return f"{body}.{self._sign(body)}"
+
+    def check(self, token: str) -> str:
+        """"" when valid, else why not: "missing", "forged", "expired"."""
+        if not token:
+            return "missing"
+        if len(token) > 200 or token.count(".") != 2:
+            return "forged"
+        issued, nonce, mac = token.split(".")
+        if not hmac.compare_digest(self._sign(f"{issued}.{nonce}"), mac):
+            return "forged"
+        try:
+            age = self._clock() - int(issued)
+        except ValueError:
+            return "forged"
+        if age > self.max_age or age < -300:
+            return "expired"
+        return ""
+
+
+@dataclass
+class Verdict:
+    allowed: bool
+    retry_after: int = 0  # seconds until one more submission is allowed
+
+
+class SubmissionLimiter:
+    """Submissions per address per hour and per day, in memory (one `barriosms web` process).
+
+    Only accepted submissions count against an address; the counts are lost on restart, which at
+    worst lets one more burst through.
+    """
+
+    def __init__(self, per_hour: int, per_day: int, clock=time.monotonic):
+        self.per_hour, self.per_day = per_hour, per_day
+        self._clock = clock
+        self._seen: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def check(self, address: str) -> Verdict:
+        now = self._clock()
+        with self._lock:
+            times = self._seen.get(address)
+            if not times:
+                return Verdict(True)
+            while times and now - times[0] > 86400:
+                times.popleft()
+            last_hour = [t for t in times if now - t <= 3600]
+            if len(last_hour) >= self.per_hour:
+                return Verdict(False, int(3600 - (now - last_hour[0])) + 1)
+            if len(times) >= self.per_day:
+                return Verdict(False, int(86400 - (now - times[0])) + 1)
+            return Verdict(True)
+
+    def record(self, address: str) -> None:
+        with self._lock:
+            self._seen.setdefault(address, deque()).append(self._clock())
+            if len(self._seen) > 100_000:  # a flood of addresses: forget the quietest
+                for key in [k for k, v in self._seen.items() if len(v) <= 1][:50_000]:
+                    del self._seen[key]
+
+
+def client_address(remote_addr: str | None, forwarded_for: str | None, trusted_proxies: int) -> str:
+    """The submitter's address: the peer, or with N trusted proxies the Nth entry from the right of
+    X-Forwarded-For (entries further left could be written by the client itself)."""
+    if trusted_proxies and forwarded_for:
+        hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
+        if len(hops) >= trusted_proxies:
+            return hops[-trusted_proxies]
+    return remote_addr or "unknown"
+
+
+def cross_site(origin: str | None, fetch_site: str | None, host: str) -> bool:
+    """Whether a POST comes from another site (a forged form), by the headers browsers send."""
+    if fetch_site and fetch_site not in ("same-origin", "none"):
+        return True
+    if origin and origin != "null":
+        return urlsplit(origin).netloc != host
+    return origin == "null"
+
+
+def security_headers(tile_url: str) -> dict[str, str]:
+    """Headers for every response: a CSP without inline script (map tiles from their server only)."""
+    tiles = urlsplit(tile_url)
+    tile_origin = f"{tiles.scheme}://{tiles.netloc}".replace("{s}", "*")
+    csp = "; ".join([
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        f"img-src 'self' data: {tile_origin}",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ])
+    return {
+        "Content-Security-Policy": csp,
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "no-referrer",
+        "Permissions-Policy": "geolocation=(self), camera=(), microphone=()",
+        "Cross-Origin-Opener-Policy": "same-origin",
+    }

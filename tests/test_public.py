@@ -1,0 +1,70 @@
+"""What the public sees: masked descriptions, no personal data, filters and counts."""
+
+from __future__ import annotations
+
+import pytest
+
+from barriosms import casework, public
+from barriosms.domain.categories import load_categories
+from barriosms.domain.replies import Templates
+from barriosms.intake import IntakeRules
+from barriosms.webreports import WebReport, submit
+
+
+@pytest.fixture
+def rules():
+    return IntakeRules(templates=Templates.load(), categories=load_categories(None))
+
+
+def test_mask_hides_phones_and_emails():
+    assert public.mask("llamar al 71234567 o +591 7 123 4567, ana@correo.bo") == \
+        "llamar al [numero oculto] o [numero oculto], [correo oculto]"
+    assert public.mask("calle 3 numero 45") == "calle 3 numero 45"
+
+
+def test_a_case_shows_public_notes_only_and_no_phone(hoods, rules):
+    done = submit(WebReport("B02", "Bache frente a mi casa, mi celular 71234567", phone="71234567"), rules)
+    t = done.case.tracking
+    casework.add_note(t, "Cuadrilla enviada", Templates.load(), public=True)
+    casework.add_note(t, "la vecina es muy insistente", Templates.load(), public=False)
+    seen = public.case(t)
+    assert [n.text for n in seen.notes] == ["Cuadrilla enviada"]
+    assert "71234567" not in repr(seen) and "insistente" not in repr(seen)
+    assert seen.description == "Bache frente a mi casa, mi celular [numero oculto]"
+    assert public.case(t, show_descriptions=False).description == ""
+
+
+@pytest.mark.parametrize("typed, reason", [("", "invalid"), ("123", "invalid"), ("abcdefg", "invalid")])
+def test_mistyped_numbers_are_invalid(db, typed, reason):
+    with pytest.raises(public.NotFound) as err:
+        public.case(typed)
+    assert err.value.reason == reason
+
+
+def test_a_swapped_digit_is_invalid_not_another_case(hoods, rules):
+    t = submit(WebReport("B02", "Hay un bache grande"), rules).case.tracking
+    swapped = t[:2] + t[3] + t[2] + t[4:] if t[2] != t[3] else t[:-1] + str((int(t[-1]) + 1) % 10)
+    with pytest.raises(public.NotFound) as err:
+        public.case(swapped)
+    assert err.value.reason == "invalid"
+
+
+def test_counts_and_filters(hoods, rules):
+    a = submit(WebReport("B02", "Hay un bache grande"), rules).case
+    submit(WebReport("B02", "No hay agua desde ayer"), rules)
+    submit(WebReport("B03", "Basura en la esquina"), rules)
+    casework.change_status(a.tracking, "resolved", Templates.load())
+    by_code = {c.code: c for c in public.counts()}
+    assert (by_code["B02"].open, by_code["B02"].done, by_code["B03"].open, by_code["B01"].total) == (1, 1, 1, 0)
+    rows, total = public.cases(public.CaseFilter(neighborhood="B02", state="abiertos"))
+    assert total == 1 and rows[0].category == "agua"
+    rows, total = public.cases(public.CaseFilter(state="cerrados"))
+    assert [r.tracking for r in rows] == [a.tracking]
+    geo = public.map_geojson(state="abiertos")
+    props = {f["properties"]["code"]: f["properties"] for f in geo["features"]}
+    assert props["B02"]["open"] == 1 and props["B02"]["done"] == 0
+
+
+def test_neighborhood_search_ignores_accents(hoods):
+    assert [h.code for h in public.neighborhoods("fatima")] == ["B04"]
+    assert [h.code for h in public.neighborhoods("b 04")] == ["B04"]
