@@ -370,7 +370,7 @@ def _read_web(r: _Reader) -> WebSettings:
     listen = r.get("web", "listen")
     if listen is not None:
         m = re.fullmatch(r"(\[[0-9a-fA-F:]+\]|[\w.-]+):(\d{1,5})", listen)
-        if not m or not 0 < int(m.group(2)) < 65536:
+        if not m or not 0 <= int(m.group(2)) < 65536:
             r.problem("web", "listen", f"{listen!r} is not host:port",
                       "write listen = 127.0.0.1:8080 (this machine only) or 0.0.0.0:8080 (the whole network)")
         else:

@@ -52,6 +52,12 @@ def _register() -> None:
     for command in (backup, restore, doctor):
         cli.add_command(command)
 
+    from .projects import projects
+    from .web import web
+
+    for command in (projects, web):
+        cli.add_command(command)
+
 
 _register()
 

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .. import logsetup
+from .common import CliState, pass_state
+from .run import EXIT_NEEDS_FIX
+
+
+@click.command()
+@click.option("--listen", metavar="HOST:PORT", default=None,
+              help="Override [web] listen for this run (e.g. 0.0.0.0:8080).")
+@pass_state
+def web(state: CliState, listen: str | None) -> None:
+    """Serve the public website and the Open311 API (what barriosms-web.service starts).
+
+    Residents report and follow cases; everyone sees the map. It shares the database with the
+    gateway and never touches the modem: a tracking SMS goes through the outbox. SIGTERM or Ctrl-C
+    stop it. Exits 2 when the configuration or the database must be fixed first.
+
+    Example: barriosms web --listen 0.0.0.0:8080
+    """
+    import dataclasses
+
+    from ..store.database import StoreError
+    from ..web.server import run as serve
+
+    try:
+        settings = state.settings()
+        if listen is not None:
+            host, _, port = listen.rpartition(":")
+            if not host or not port.isdigit() or not 0 <= int(port) < 65536:
+                raise click.BadParameter("write HOST:PORT, e.g. 127.0.0.1:8080", param_hint="--listen")
+            settings = dataclasses.replace(settings, web=dataclasses.replace(
+                settings.web, host=host.strip("[]"), port=int(port)))
+        logsetup.configure(settings.logging.level)
+        sys.exit(serve(settings))
+    except click.BadParameter:
+        raise
+    except (click.ClickException, StoreError) as exc:
+        message = exc.format_message() if isinstance(exc, click.ClickException) else str(exc)
+        click.echo(f"Error: {message}", err=True)
+        sys.exit(EXIT_NEEDS_FIX)
+    except OSError as exc:
+        click.echo(f"Error: cannot listen on {settings.web.host}:{settings.web.port}: {exc.strerror} "
+                   "(another program uses the port? change [web] listen)", err=True)
+        sys.exit(EXIT_NEEDS_FIX)
