@@ -183,3 +183,32 @@ def test_locate_skips_a_place_it_may_not_look_at(monkeypatch, tmp_path):
     monkeypatch.setattr(config, "DEFAULT_LOCATIONS", (Unreadable(),))
     with pytest.raises(config.ConfigError, match="no configuration file found"):
         config.locate()
+
+
+def test_web_section(tmp_path):
+    base = "[database]\npath = b.db\n[modem]\ndevice = /dev/x\n"
+    assert config.load(write(tmp_path, base)).web == config.WebSettings()
+    s = config.load(write(tmp_path, base + "[web]\nlisten = [::1]:9000\nsms_number = 7123 4567\n"
+                                           "public_url = https://reclamos.lapaz.bo/\ntrusted_proxies = 1\n"
+                                           "open311_api_keys = aaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbbbb\n"
+                                           "show_descriptions = no\n"))
+    w = s.web
+    assert (w.host, w.port, w.sms_number, w.public_url) == ("::1", 9000, "7123 4567", "https://reclamos.lapaz.bo")
+    assert w.open311_api_keys == ("aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbbbb") and not w.show_descriptions
+    assert w.trusted_proxies == 1
+
+
+@pytest.mark.parametrize("line, key, fix", [
+    ("listen = 8080", "listen", "127.0.0.1:8080"),
+    ("listen = localhost:99999", "listen", "127.0.0.1:8080"),
+    ("public_url = reclamos.bo", "public_url", "https://"),
+    ("sms_number = llamenos", "sms_number", "71234567"),
+    ("tile_url = https://tiles.example/{z}/{x}.png", "tile_url", "{z}/{x}/{y}"),
+    ("submissions_per_hour = 10\nsubmissions_per_day = 5", "submissions_per_day", "at least the hourly"),
+    ("open311_api_keys = short", "open311_api_keys", "secrets.token_urlsafe"),
+])
+def test_web_section_problems_name_the_key_and_the_fix(tmp_path, line, key, fix):
+    with pytest.raises(config.ConfigError) as err:
+        config.load(write(tmp_path, f"[database]\npath = b.db\n[modem]\ndevice = /dev/x\n[web]\n{line}\n"))
+    [problem] = err.value.problems
+    assert (problem.section, problem.key) == ("web", key) and fix in problem.fix
