@@ -9,7 +9,10 @@ Open311 defines them under /open311), never a 5xx.
 from __future__ import annotations
 
 import logging
+import os
+import threading
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import unquote_to_bytes
 
 from flask import Flask, Response, current_app, render_template, request
@@ -79,9 +82,11 @@ def create_app(settings: Settings, *, open_db: bool = True) -> Flask:
         limiter=SubmissionLimiter(web.submissions_per_hour, web.submissions_per_day),
     )
     headers = security_headers(web.tile_url)
+    follow_file = _FileFollower(None if settings.database.url else settings.database.path)
 
     @app.before_request
     def _connect_and_check_input():
+        follow_file()
         # peewee keeps one connection per thread; waitress's threads live long, so reuse it.
         database.connect(reuse_if_open=True)
         _refuse_malformed_input()
@@ -118,6 +123,31 @@ def create_app(settings: Settings, *, open_db: bool = True) -> Flask:
     app.register_blueprint(pages.blueprint)
     app.register_blueprint(open311.blueprint, url_prefix="/open311")
     return app
+
+
+class _FileFollower:
+    """Reopen this thread's SQLite connection when the database file was replaced.
+
+    `barriosms restore` puts a backup in place under the same name (a new file): a long-lived
+    connection would go on reading the old one. One stat per request notices it.
+    """
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self._local = threading.local()
+
+    def __call__(self) -> None:
+        if self.path is None:
+            return
+        try:
+            inode = os.stat(self.path).st_ino
+        except OSError:
+            return  # the open connection answers, or the request fails with the real error
+        seen = getattr(self._local, "inode", None)
+        if seen is not None and seen != inode and not database.is_closed():
+            log.info("the database file %s was replaced (a restore?): reopening it", self.path)
+            database.close()
+        self._local.inode = inode
 
 
 def _refuse_malformed_input() -> None:

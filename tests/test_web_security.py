@@ -1,0 +1,86 @@
+"""The website's defences, without a server: form tokens, submission limits, addresses, headers."""
+
+from __future__ import annotations
+
+import pytest
+
+from barriosms.web.security import (FormTokens, SubmissionLimiter, client_address, cross_site,
+                                    security_headers, site_secret)
+
+
+class Clock:
+    def __init__(self, t: float = 1_800_000_000.0):
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_tokens_are_ours_fresh_and_unforgeable():
+    clock = Clock()
+    tokens = FormTokens(b"k" * 32, clock=clock)
+    token = tokens.issue()
+    assert tokens.check(token) == ""
+    assert tokens.issue() != token  # each form its own (it is also the form's identity)
+    assert FormTokens(b"other" * 8, clock=clock).check(token) == "forged"
+    issued, nonce, mac = token.split(".")
+    assert tokens.check(f"{int(issued) + 100}.{nonce}.{mac}") == "forged"
+    assert tokens.check("") == "missing"
+    assert tokens.check("a.b") == "forged" and tokens.check("x" * 500) == "forged"
+    clock.t += tokens.max_age + 1
+    assert tokens.check(token) == "expired"
+
+
+def test_the_limiter_counts_per_address_per_hour_and_per_day():
+    clock = Clock(0)
+    limiter = SubmissionLimiter(per_hour=2, per_day=3, clock=clock)
+    for _ in range(2):
+        assert limiter.check("10.0.0.1").allowed
+        limiter.record("10.0.0.1")
+    verdict = limiter.check("10.0.0.1")
+    assert not verdict.allowed and 0 < verdict.retry_after <= 3601
+    assert limiter.check("10.0.0.2").allowed  # another address is not held back
+    clock.t += 3601
+    assert limiter.check("10.0.0.1").allowed
+    limiter.record("10.0.0.1")
+    day = limiter.check("10.0.0.1")
+    assert not day.allowed and day.retry_after > 3600  # the daily limit: wait for the day to pass
+    clock.t += 86401
+    assert limiter.check("10.0.0.1").allowed
+
+
+@pytest.mark.parametrize("peer, forwarded, proxies, expected", [
+    ("10.0.0.9", None, 0, "10.0.0.9"),
+    ("10.0.0.9", "1.2.3.4", 0, "10.0.0.9"),  # no trusted proxy: the header is anyone's
+    ("127.0.0.1", "1.2.3.4", 1, "1.2.3.4"),
+    ("127.0.0.1", "6.6.6.6, 1.2.3.4", 1, "1.2.3.4"),  # the client wrote 6.6.6.6 itself
+    ("127.0.0.1", "6.6.6.6, 1.2.3.4, 10.0.0.2", 2, "1.2.3.4"),
+    ("127.0.0.1", "", 1, "127.0.0.1"),
+])
+def test_client_address(peer, forwarded, proxies, expected):
+    assert client_address(peer, forwarded, proxies) == expected
+
+
+@pytest.mark.parametrize("origin, fetch_site, crossed", [
+    ("http://reclamos.bo", "same-origin", False),
+    (None, None, False),  # an old browser or a script: the token still protects
+    (None, "none", False),  # typed or bookmarked
+    ("https://evil.example", None, True),
+    (None, "cross-site", True),
+    ("null", None, True),
+])
+def test_cross_site_posts_are_recognised(origin, fetch_site, crossed):
+    assert cross_site(origin, fetch_site, "reclamos.bo") is crossed
+
+
+def test_headers_allow_no_inline_script_and_only_the_tile_server():
+    csp = security_headers("https://tiles.example.bo/{z}/{x}/{y}.png")["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "img-src 'self' data: https://tiles.example.bo" in csp
+    assert "frame-ancestors 'none'" in csp
+
+
+def test_the_secret_is_made_once_and_shared(db):
+    first = site_secret()
+    assert len(first) >= 32 and site_secret() == first
+    assert site_secret("other") != first
