@@ -22,6 +22,8 @@ Installs barriosms from this source folder as a systemd service; run it again to
   - the database created or migrated (`barriosms db migrate`, as the barriosms user)
   - /etc/udev/rules.d/99-barriosms-modem.rules: /dev/gsmmodem for the modem's AT port
   - barriosms.service and the daily barriosms-backup.timer, enabled and started
+  - barriosms-web.service, the website on [web] listen (127.0.0.1:8080 unless changed; a
+    reverse proxy with TLS goes in front, see docs/website.md), enabled and started
 
 Options:
   --uninstall   stop and remove the service, timer, udev rule and /opt/barriosms; keeps the
@@ -51,7 +53,7 @@ BACKUPS=$DATA/backups
 UNIT_DIR=/etc/systemd/system
 UDEV_DIR=/etc/udev/rules.d
 RULE=99-barriosms-modem.rules
-UNITS=(barriosms.service barriosms-backup.service barriosms-backup.timer)
+UNITS=(barriosms.service barriosms-web.service barriosms-backup.service barriosms-backup.timer)
 DEVICE=/dev/gsmmodem
 EXAMPLES=(neighborhoods-lapaz.csv replies.es.ini categories.es.ini)
 
@@ -189,6 +191,10 @@ uninstall() {
     if [ -n "$root_dir" ] || systemd_running; then
       sys systemctl disable --now barriosms.service barriosms-backup.timer \
         || warn "systemctl could not stop or disable the units (see above); removing them anyway"
+      if [ -e "$PREFIX$UNIT_DIR/barriosms-web.service" ]; then
+        sys systemctl disable --now barriosms-web.service \
+          || warn "systemctl could not stop or disable barriosms-web.service (see above); removing it anyway"
+      fi
       sys systemctl stop barriosms-backup.service || true
     fi
     for u in "${present[@]}"; do
@@ -197,7 +203,7 @@ uninstall() {
     note "removed the units from $PREFIX$UNIT_DIR"
     if [ -n "$root_dir" ] || systemd_running; then
       sys systemctl daemon-reload
-      sys systemctl reset-failed barriosms.service barriosms-backup.service 2>/dev/null || true
+      sys systemctl reset-failed barriosms.service barriosms-web.service barriosms-backup.service 2>/dev/null || true
     fi
   else
     note "no barriosms units in $PREFIX$UNIT_DIR"
@@ -360,6 +366,12 @@ if systemd_running && case "$(systemctl is-active barriosms.service 2>/dev/null 
   sys systemctl stop barriosms.service
   [ "$dry_run" = 1 ] || stopped_for_upgrade=1
 fi
+# The website too: it must not import half-replaced files. `enable --now` below starts it again.
+if systemd_running && case "$(systemctl is-active barriosms-web.service 2>/dev/null || true)" in
+     active|activating|reloading) true ;; *) false ;; esac; then
+  say "stopping barriosms-web for the upgrade (the website is down meanwhile)"
+  sys systemctl stop barriosms-web.service
+fi
 
 fs install -d -m 0755 "$PREFIX$OPT" "$PREFIX$OPT/docs"
 if [ "$build_venv" = 0 ]; then
@@ -417,6 +429,7 @@ else
 fi
 fs install -m 0644 "$SRC/README.md" "$PREFIX$OPT/README.md"
 [ -f "$SRC/docs/raspberry-pi.md" ] && fs install -m 0644 "$SRC/docs/raspberry-pi.md" "$PREFIX$OPT/docs/raspberry-pi.md"
+[ -f "$SRC/docs/website.md" ] && fs install -m 0644 "$SRC/docs/website.md" "$PREFIX$OPT/docs/website.md"
 if [ "$dry_run" = 0 ]; then
   printf 'version=%s\ncommit=%s\nsource=%s\ninstalled=%s\n' "$version" "${commit:-unknown}" "$SRC" \
     "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$PREFIX$OPT/installed-from"
@@ -534,10 +547,14 @@ if [ -n "$root_dir" ] || systemd_running; then
   if ! sys systemctl enable --now barriosms.service barriosms-backup.timer; then
     started=0
   fi
+  # The website apart: the gateway keeps working when it cannot start (a port in use).
+  if ! sys systemctl enable --now barriosms-web.service; then
+    warn "the website did not start (journalctl -u barriosms-web -n 50; [web] listen in $ETC/barriosms.ini); the SMS gateway is not affected. Then: sudo systemctl restart barriosms-web"
+  fi
   stopped_for_upgrade=0
 else
   started=0
-  warn "systemd is not running here (a container?): the units are not started (systemctl enable --now barriosms barriosms-backup.timer once it is)"
+  warn "systemd is not running here (a container?): the units are not started (systemctl enable --now barriosms barriosms-web barriosms-backup.timer once it is)"
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -560,6 +577,8 @@ if [ -z "$root_dir" ]; then
     The staff command runs as the barriosms user, e.g.:
       sudo -u barriosms $VENV/bin/barriosms --config $ETC/barriosms.ini modem status
     Is it running?  systemctl status barriosms      Its log:  journalctl -u barriosms -f
+    The website:    systemctl status barriosms-web  on [web] listen (127.0.0.1:8080 unless changed);
+                    a reverse proxy with TLS in front: see docs/website.md
     Is /dev/gsmmodem the right port?  see docs/raspberry-pi.md, "Check the modem port"
 EOF
 fi

@@ -25,7 +25,7 @@ from barriosms.store.migrations import LATEST_VERSION
 ROOT = Path(__file__).resolve().parent.parent
 INSTALL = ROOT / "scripts" / "install.sh"
 SYSTEMD = ROOT / "systemd"
-UNITS = ("barriosms.service", "barriosms-backup.service", "barriosms-backup.timer")
+UNITS = ("barriosms.service", "barriosms-web.service", "barriosms-backup.service", "barriosms-backup.timer")
 RULE = "99-barriosms-modem.rules"
 # Things on this machine an installer in --root mode must not touch.
 HOST_PATHS = (Path("/opt/barriosms"), Path("/etc/barriosms"), Path("/var/lib/barriosms"),
@@ -140,6 +140,7 @@ def test_system_changes_are_printed_not_run(installed):
         assert useradd[0].endswith(" barriosms")
         assert "systemctl daemon-reload" in lines
         assert "systemctl enable --now barriosms.service barriosms-backup.timer" in lines
+        assert "systemctl enable --now barriosms-web.service" in lines
         assert "udevadm control --reload" in lines
         assert any(x.startswith("udevadm trigger") for x in lines)
         if not (os.geteuid() == 0 and user_exists("barriosms")):  # else the chown is real
@@ -157,6 +158,7 @@ def test_uninstall_keeps_configuration_and_data(tmp_path):
     assert (tmp_path / "etc/barriosms/barriosms.ini").is_file()
     assert (tmp_path / "var/lib/barriosms/barriosms.db").is_file()
     assert "systemctl disable --now barriosms.service barriosms-backup.timer" in would_run(proc)
+    assert "systemctl disable --now barriosms-web.service" in would_run(proc)
     assert f"database:      {tmp_path}/var/lib/barriosms/barriosms.db" in proc.stdout
     # Twice is harmless.
     install("--root", str(tmp_path), "--uninstall")
@@ -255,6 +257,28 @@ def test_service_unit_settings():
     assert ("Install", "WantedBy", "multi-user.target") in entries
 
 
+def test_web_unit_settings():
+    entries = unit_entries(SYSTEMD / "barriosms-web.service")
+    svc: dict[str, list[str]] = {}
+    for section, key, value in entries:
+        if section == "Service":
+            svc.setdefault(key, []).append(value)
+    expected = {
+        "Type": "notify", "Restart": "on-failure", "RestartPreventExitStatus": "2",
+        "ExecStart": "/opt/barriosms/venv/bin/barriosms web", "User": "barriosms",
+        "Environment": "BARRIOSMS_CONFIG=/etc/barriosms/barriosms.ini", "NoNewPrivileges": "yes",
+        "ProtectSystem": "strict", "ReadWritePaths": "/var/lib/barriosms", "DevicePolicy": "closed",
+        "RestrictAddressFamilies": "AF_UNIX AF_INET AF_INET6", "CapabilityBoundingSet": "",
+    }
+    for key, value in expected.items():
+        assert svc.get(key) == [value], (key, svc.get(key))
+    # It never touches the modem: no serial devices, no dialout group, and no need for the daemon.
+    assert "DeviceAllow" not in svc and "SupplementaryGroups" not in svc and "WatchdogSec" not in svc
+    unit = {k: v for s, k, v in entries if s == "Unit"}
+    assert "barriosms.service" not in unit.get("After", "") + unit.get("Requires", "") + unit.get("BindsTo", "")
+    assert ("Install", "WantedBy", "multi-user.target") in entries
+
+
 def test_backup_units_settings():
     svc = {k: v for s, k, v in unit_entries(SYSTEMD / "barriosms-backup.service") if s == "Service"}
     assert svc["Type"] == "oneshot"
@@ -268,7 +292,8 @@ def test_backup_units_settings():
 def test_units_run_commands_that_exist():
     from barriosms.cli import cli
 
-    for unit, command in (("barriosms.service", "run"), ("barriosms-backup.service", "backup")):
+    for unit, command in (("barriosms.service", "run"), ("barriosms-web.service", "web"),
+                          ("barriosms-backup.service", "backup")):
         exec_start = next(v for s, k, v in unit_entries(SYSTEMD / unit) if k == "ExecStart")
         assert exec_start.split()[0].endswith("/bin/barriosms")  # no shell wrapper: signals reach it
         assert exec_start.split()[1] == command
@@ -312,6 +337,7 @@ def test_systemd_analyze_verify_accepts_the_units(tmp_path):
     ("barriosms.service", "ProtectSystem=strict", "ProtectSystem=strickt"),
     ("barriosms.service", "[Service]", "[Servce]"),
     ("barriosms-backup.timer", "Persistent=true", "Persistant=true"),
+    ("barriosms-web.service", "DevicePolicy=closed", "DevicePolicy=closd"),
 ])
 def test_systemd_analyze_catches_a_misspelt_unit(tmp_path, unit, good, bad):
     folder = unit_copies(tmp_path)

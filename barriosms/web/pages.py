@@ -1,5 +1,443 @@
-"""The website's pages (in progress: being written)."""
+"""The website's pages: residents report and follow cases, everyone sees the list and the map.
 
-from flask import Blueprint
+Server-rendered Spanish HTML that works without JavaScript; the two scripts only add maps (the
+public map, and a point to mark on the report form). Everything shown comes from barriosms.public,
+which never hands out a phone number, a reporter, an assignee or an internal note.
+
+URLs (other tests and benchmarks rely on them): / (?q=, ?pagina=), /reportar (GET, POST),
+/caso/<numero> (?nuevo=1&sms=1), /seguimiento (?numero=), /casos (?barrio=&categoria=&estado=
+&pagina=), /mapa (?categoria=&estado=&lat=&lon=), /mapa/datos.geojson, /barrio/<codigo>, /salud,
+/static/... (see assets.py).
+
+Counts per neighbourhood and the map's GeoJSON are kept for MAP_CACHE_SECONDS per filter in this
+process: with 100,000 cases they cost a grouped query each, and a map a few seconds behind is fine.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+import math
+import threading
+import time
+from typing import Callable
+
+from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+from peewee import fn
+
+from .. import public
+from ..domain.matching import normalize_code
+from ..store.models import Neighborhood, OutboundMessage, WebSubmission, database
+from ..webreports import MAX_DESCRIPTION, ReportError, WebReport, submit
+from . import assets
+from .app import context, submitter
+from .security import cross_site
 
 blueprint = Blueprint("pages", __name__)
+blueprint.register_blueprint(assets.blueprint)
+
+PER_PAGE = 50
+MAP_CACHE_SECONDS = 15
+COUNT_ROWS = 200  # neighbourhoods in a counts table (the busiest); keeps a page light with many
+DATALIST_MAX = 600  # above this many neighbourhoods the report form has no suggestion list
+RECENT_CASES = 10
+
+NAV = (("/", "Inicio", "inicio"), ("/reportar", "Reportar", "reportar"), ("/seguimiento", "Seguimiento", "seguimiento"),
+       ("/casos", "Casos", "casos"), ("/mapa", "Mapa", "mapa"))
+STATES = (("todos", "Todos"), ("abiertos", "Abiertos"), ("cerrados", "Cerrados"))
+PROJECT_STATUS = {"planned": "planificado", "in_progress": "en ejecucion", "done": "concluido",
+                  "suspended": "paralizado"}
+# Which form field a webreports.ReportError is about (lat/lon are the optional map point).
+FORM_FIELD = {"neighborhood": "barrio", "description": "descripcion", "category": "categoria",
+              "phone": "telefono", "lat": "mapa", "lon": "mapa"}
+FORM_FIELDS = ("barrio", "categoria", "descripcion", "telefono", "lat", "lon")
+
+
+# ---------------------------------------------------------------------------------------------
+# What every template gets
+
+
+@blueprint.app_context_processor
+def _layout() -> dict:
+    web = context().settings.web
+    return {"site_name": web.site_name, "sms_number": web.sms_number, "nav": NAV,
+            "asset_url": assets.asset_url, "leaflet_url": assets.leaflet_url}
+
+
+@blueprint.app_template_filter("hora")
+def local_time(value: dt.datetime | None) -> str:
+    """A stored time (naive UTC) as residents read it: "24/11/2026 15:30" in [gateway] timezone."""
+    if value is None:
+        return ""
+    return value.replace(tzinfo=dt.timezone.utc).astimezone(context().settings.zone).strftime("%d/%m/%Y %H:%M")
+
+
+@blueprint.app_template_filter("fecha")
+def local_date(value: dt.date | None) -> str:
+    return value.strftime("%d/%m/%Y") if value else ""
+
+
+@blueprint.app_template_filter("estado")
+def status_label(status: str) -> str:
+    return context().templates.status_label(status)
+
+
+@blueprint.app_template_filter("proyecto")
+def project_status(status: str) -> str:
+    return PROJECT_STATUS.get(status, status)
+
+
+@blueprint.app_template_filter("bolivianos")
+def bolivianos(amount: float | None) -> str:
+    """Bs with the Bolivian separators: 1250000 → "Bs 1.250.000", 99.5 → "Bs 99,50"."""
+    if amount is None or not math.isfinite(amount):
+        return ""
+    if abs(amount - round(amount)) < 0.005:
+        text = f"{round(amount):,}"
+    else:
+        text = f"{amount:,.2f}".replace(".", "#")
+    return "Bs " + text.replace(",", ".").replace("#", ",")
+
+
+@blueprint.app_template_filter("corto")
+def shorten(text: str, length: int = 140) -> str:
+    return text if len(text) <= length else text[:length - 1].rstrip() + "…"
+
+
+@blueprint.after_request
+def _compress(response: Response) -> Response:
+    """Pages go gzip-compressed to clients that accept it (a cheap phone on a slow network)."""
+    if response.mimetype != "text/html" or response.direct_passthrough or "Content-Encoding" in response.headers:
+        return response
+    response.vary.add("Accept-Encoding")
+    if request.accept_encodings["gzip"] > 0:
+        data = response.get_data()
+        if len(data) > 1024:
+            response.set_data(gzip.compress(data, 6))
+            response.headers["Content-Encoding"] = "gzip"
+    return response
+
+
+# ---------------------------------------------------------------------------------------------
+# Small helpers
+
+
+class _Recent:
+    """Answers kept for a few seconds by key (the map's data and the counts per neighbourhood)."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic):
+        self.seconds = seconds
+        self._clock = clock
+        self._items: dict[tuple, tuple[float, object]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, make: Callable[[], object]):
+        now = self._clock()
+        with self._lock:
+            hit = self._items.get(key)
+        if hit is not None and now - hit[0] < self.seconds:
+            return hit[1]
+        value = make()
+        with self._lock:
+            if len(self._items) > 100:
+                self._items.clear()
+            self._items[key] = (now, value)
+        return value
+
+
+def _recent() -> _Recent:
+    cache = current_app.extensions.get("barriosms.pages")
+    if cache is None:
+        cache = current_app.extensions.setdefault("barriosms.pages", _Recent(MAP_CACHE_SECONDS))
+    return cache
+
+
+def _arg(name: str, limit: int = 100) -> str:
+    return " ".join(request.args.get(name, "").split())[:limit]
+
+
+def _page_number() -> int:
+    raw = request.args.get("pagina", "1").strip()
+    return min(int(raw), 100_000) if raw.isdigit() and int(raw) > 0 else 1
+
+
+def _pages(total: int, page: int) -> dict:
+    """Pagination for a template: this page, how many, and the links before and after."""
+    count = max(1, math.ceil(total / PER_PAGE))
+
+    def link(n: int) -> str:
+        args = request.args.to_dict()
+        args["pagina"] = str(n)
+        return url_for(request.endpoint, **(request.view_args or {}), **args)
+
+    return {"page": page, "count": count, "total": total,
+            "previous": link(page - 1) if page > 1 else "", "next": link(page + 1) if page < count else ""}
+
+
+def _filters() -> tuple[str, str]:
+    """The category and state asked for; anything unknown means no filter."""
+    category = _arg("categoria").lower()
+    if category not in context().categories.names:
+        category = ""
+    state = _arg("estado").lower()
+    return category, state if state in public.STATES else "todos"
+
+
+def _counts(category: str, state: str) -> list[public.HoodCount]:
+    return _recent().get(("counts", category, state), lambda: public.counts(category, state))
+
+
+def _busiest(counts: list[public.HoodCount]) -> list[public.HoodCount]:
+    with_cases = [c for c in counts if c.total]
+    return sorted(with_cases, key=lambda c: (-c.open, -c.total, c.name))
+
+
+def _centre() -> tuple[float, float]:
+    """Where a map starts: the middle of the neighbourhoods (La Paz when none has coordinates)."""
+    placed = Neighborhood.lat.is_null(False) & Neighborhood.lon.is_null(False)
+    lat, lon = (Neighborhood.select(fn.AVG(Neighborhood.lat), fn.AVG(Neighborhood.lon)).where(placed)
+                .tuples().first() or (None, None))
+    return (-16.5, -68.15) if lat is None or lon is None else (round(lat, 5), round(lon, 5))
+
+
+def _show_descriptions() -> bool:
+    return context().settings.web.show_descriptions
+
+
+def _page(template: str, status: int = 200, headers: dict | None = None, **values) -> Response:
+    return Response(render_template(template, **values), status=status, headers=headers, mimetype="text/html")
+
+
+# ---------------------------------------------------------------------------------------------
+# Home: how to report, and the neighbourhood codes
+
+
+@blueprint.get("/")
+def home() -> Response:
+    searched = "q" in request.args
+    query = _arg("q")
+    page = _page_number()
+    found: list[Neighborhood] = public.neighborhoods(query) if searched else []
+    first = Neighborhood.select(Neighborhood.code).order_by(Neighborhood.code).first()
+    return _page("inicio.html", seccion="inicio", searched=searched, query=query,
+                 hoods=found[(page - 1) * PER_PAGE:page * PER_PAGE], pages=_pages(len(found), page),
+                 example_code=first.code if first else "B12")
+
+
+# ---------------------------------------------------------------------------------------------
+# Reporting
+
+
+def _report_form(values: dict[str, str], *, status: int = 200, message: str = "", errors: dict | None = None,
+                 choices: tuple = ()) -> Response:
+    hoods = list(Neighborhood.select(Neighborhood.code, Neighborhood.name).order_by(Neighborhood.name)
+                 .limit(DATALIST_MAX + 1).tuples())
+    lat, lon = _centre()
+    return _page("reportar.html", status=status, seccion="reportar", values=values, message=message,
+                 errors=errors or {}, choices=choices, token=context().tokens.issue(),
+                 categories=context().categories.names, hoods=hoods if len(hoods) <= DATALIST_MAX else [],
+                 max_description=MAX_DESCRIPTION, centre_lat=lat, centre_lon=lon,
+                 tile_url=context().settings.web.tile_url,
+                 tile_attribution=context().settings.web.tile_attribution)
+
+
+@blueprint.get("/reportar")
+def report_form() -> Response:
+    values = dict.fromkeys(FORM_FIELDS, "")
+    values["barrio"] = _arg("barrio")
+    return _report_form(values)
+
+
+@blueprint.post("/reportar")
+def report() -> Response:
+    ctx = context()
+    if cross_site(request.headers.get("Origin"), request.headers.get("Sec-Fetch-Site"), request.host):
+        abort(403, "Este formulario solo se puede enviar desde esta pagina. Abra la pagina Reportar y "
+                   "envielo desde alli.")
+    values = {name: request.form.get(name, "") for name in FORM_FIELDS}
+    # The choices of an ambiguous name come before the text field, as more `barrio` values.
+    values["barrio"] = next((v for v in request.form.getlist("barrio") if v.strip()), "")
+    token = request.form.get("token", "")
+    problem = ctx.tokens.check(token)
+    if problem == "expired":
+        return _report_form(values, message="El formulario estuvo abierto demasiado tiempo. Revise sus datos y "
+                                            "presione Enviar otra vez.")
+    if problem:
+        return _report_form(values, status=400, message="No pudimos aceptar el formulario: esta incompleto o "
+                                                        "fue cambiado. Revise sus datos y presione Enviar otra vez.")
+    earlier = WebSubmission.get_or_none(WebSubmission.token == token)
+    if earlier is not None:  # a double submit: the case the first one opened
+        sent = OutboundMessage.select().where(OutboundMessage.case == earlier.case_id).exists()
+        return _to_new_case(earlier.case.tracking, sent)
+    address = submitter()
+    verdict = ctx.limiter.check(address)
+    if not verdict.allowed:
+        return _page("error.html", status=429, headers={"Retry-After": str(verdict.retry_after)}, code=429,
+                     message=f"Ya recibimos varios reportes desde esta conexion. Podra enviar otro "
+                             f"{_wait(verdict.retry_after)}. Si es urgente, reporte por SMS.")
+    report = WebReport(neighborhood=values["barrio"], description=values["descripcion"], category=values["categoria"],
+                       phone=values["telefono"], lat=values["lat"], lon=values["lon"])
+    try:
+        done = submit(report, ctx.rules, channel="web", token=token)
+    except ReportError as err:
+        field = FORM_FIELD.get(err.field, "barrio")
+        message = err.message
+        if field == "mapa":  # hidden fields: without the map they could not be corrected
+            values["lat"] = values["lon"] = ""
+            message += " Quitamos el punto: puede enviar el reporte sin el."
+        return _report_form(values, status=422, errors={field: message}, choices=err.choices,
+                            message="Revise lo que esta marcado abajo.")
+    if done.created:
+        ctx.limiter.record(address)
+    return _to_new_case(done.case.tracking, done.sms == "queued")
+
+
+def _wait(seconds: int) -> str:
+    """"en 5 minutos", "en 1 hora", "en unas 3 horas"."""
+    minutes = max(1, math.ceil(seconds / 60))
+    if minutes < 60:
+        return f"en {minutes} minuto{'s' if minutes > 1 else ''}"
+    hours = round(minutes / 60)
+    return "en 1 hora" if hours <= 1 else f"en unas {hours} horas"
+
+
+def _to_new_case(tracking: str, sms: bool) -> Response:
+    args = {"nuevo": "1", **({"sms": "1"} if sms else {})}
+    return _see_other(url_for("pages.case_page", number=tracking, **args))
+
+
+def _see_other(url: str) -> Response:
+    """303 to `url` (werkzeug's redirect says so in English)."""
+    body = render_template("redirect.html", url=url)
+    return Response(body, status=303, headers={"Location": url}, mimetype="text/html")
+
+
+# ---------------------------------------------------------------------------------------------
+# Following a case
+
+
+def _timeline(case: public.PublicCase) -> list[tuple[dt.datetime, str, str]]:
+    """Status changes and public notes in order: (when, "estado" or "nota", text)."""
+    entries = [(at, "estado", status_label(status)) for at, status in case.history]
+    entries += [(note.at, "nota", note.text) for note in case.notes]
+    return sorted(entries, key=lambda e: (e[0], e[1] == "nota"))
+
+
+def _follow_form(number: str, error: public.NotFound) -> Response:
+    return _page("seguimiento.html", status=400 if error.reason == "invalid" else 404, seccion="seguimiento",
+                 number=number[:30], message=error.message)
+
+
+@blueprint.get("/caso/<number>")
+def case_page(number: str) -> Response:
+    try:
+        found = public.case(number, show_descriptions=_show_descriptions())
+    except public.NotFound as err:
+        return _follow_form(number, err)
+    return _page("caso.html", seccion="seguimiento", case=found, timeline=_timeline(found),
+                 new=request.args.get("nuevo") == "1", sms=request.args.get("sms") == "1")
+
+
+@blueprint.get("/seguimiento")
+def follow() -> Response:
+    if "numero" not in request.args:
+        return _page("seguimiento.html", seccion="seguimiento", number="", message="")
+    number = _arg("numero", 30)
+    try:
+        found = public.case(number, show_descriptions=False)
+    except public.NotFound as err:
+        return _follow_form(number, err)
+    return _see_other(url_for("pages.case_page", number=found.tracking))
+
+
+# ---------------------------------------------------------------------------------------------
+# The public list, the map, a neighbourhood
+
+
+@blueprint.get("/casos")
+def case_list() -> Response:
+    category, state = _filters()
+    hood = normalize_code(_arg("barrio", 20))
+    page = _page_number()
+    rows, total = public.cases(public.CaseFilter(neighborhood=hood, category=category, state=state),
+                               offset=(page - 1) * PER_PAGE, limit=PER_PAGE, show_descriptions=_show_descriptions())
+    busiest = _busiest(_counts(category, state))
+    return _page("casos.html", seccion="casos", cases=rows, pages=_pages(total, page), hood=hood, category=category,
+                 state=state, categories=context().categories.names, states=STATES, counts=busiest[:COUNT_ROWS],
+                 more_counts=max(0, len(busiest) - COUNT_ROWS))
+
+
+def _coordinate(name: str, low: float, high: float) -> float | None:
+    try:
+        value = float(_arg(name, 30))
+    except ValueError:
+        return None
+    return value if low <= value <= high else None
+
+
+@blueprint.get("/mapa")
+def map_page() -> Response:
+    category, state = _filters()
+    lat, lon = _coordinate("lat", -90, 90), _coordinate("lon", -180, 180)
+    point = lat is not None and lon is not None
+    if not point:
+        lat, lon = _centre()
+    busiest = _busiest(_counts(category, state))
+    web = context().settings.web
+    return _page("mapa.html", seccion="mapa", category=category, state=state, categories=context().categories.names,
+                 states=STATES, counts=busiest[:COUNT_ROWS], more_counts=max(0, len(busiest) - COUNT_ROWS),
+                 data_url=url_for("pages.map_data", **({"categoria": category} if category else {}), estado=state),
+                 lat=lat, lon=lon, point=point, tile_url=web.tile_url, tile_attribution=web.tile_attribution)
+
+
+@blueprint.get("/mapa/datos.geojson")
+def map_data() -> Response:
+    category, state = _filters()
+
+    def make() -> tuple[bytes, bytes]:
+        body = json.dumps(public.map_geojson(category, state), ensure_ascii=False, separators=(",", ":")).encode()
+        return body, gzip.compress(body, 6)
+
+    body, zipped = _recent().get(("geojson", category, state), make)
+    response = Response(mimetype="application/geo+json")
+    response.headers["Cache-Control"] = f"public, max-age={MAP_CACHE_SECONDS * 2}"
+    response.vary.add("Accept-Encoding")
+    if request.accept_encodings["gzip"] > 0:
+        response.set_data(zipped)
+        response.headers["Content-Encoding"] = "gzip"
+    else:
+        response.set_data(body)
+    return response
+
+
+@blueprint.get("/barrio/<code>")
+def neighborhood_page(code: str) -> Response:
+    try:
+        hood = public.neighborhood(code[:20])
+    except public.NotFound as err:
+        abort(404, err.message)
+    # Counted now, not from the map's cache: a resident who just reported looks here.
+    counts = {state: public.cases(public.CaseFilter(neighborhood=hood.code, state=state), limit=0)[1]
+              for state in ("abiertos", "cerrados")}
+    recent, total = public.cases(public.CaseFilter(neighborhood=hood.code), limit=RECENT_CASES,
+                                 show_descriptions=_show_descriptions())
+    return _page("barrio.html", seccion="casos", hood=hood, counts=counts, cases=recent, total=total,
+                 projects=public.projects(hood))
+
+
+# ---------------------------------------------------------------------------------------------
+# Monitoring
+
+
+@blueprint.get("/salud")
+def health() -> Response:
+    try:
+        database.execute_sql("SELECT 1").fetchone()
+    except Exception:  # noqa: BLE001 - any failure means the site cannot answer
+        response = current_app.json.response({"ok": False, "database": "error"})
+        response.status_code = 503
+    else:
+        response = current_app.json.response({"ok": True, "database": "ok"})
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -125,9 +125,13 @@ def client_address(remote_addr: str | None, forwarded_for: str | None, trusted_p
 
 
 def cross_site(origin: str | None, fetch_site: str | None, host: str) -> bool:
-    """Whether a POST comes from another site (a forged form), by the headers browsers send."""
-    if fetch_site and fetch_site not in ("same-origin", "none"):
-        return True
+    """Whether a POST comes from another site (a forged form), by the headers browsers send.
+
+    Sec-Fetch-Site, where the browser sends it, decides: under Referrer-Policy: no-referrer a
+    browser's own same-origin form POST carries Origin: null.
+    """
+    if fetch_site:
+        return fetch_site not in ("same-origin", "none")
     if origin and origin != "null":
         return urlsplit(origin).netloc != host
     return origin == "null"
