@@ -247,7 +247,7 @@ def test_a_cross_site_post_is_refused(site):
     same = site.request("POST", "/reportar", form, {"Content-Type": "application/x-www-form-urlencoded",
                                                     "Origin": site.origin, "Sec-Fetch-Site": "same-origin"})
     assert same.status == 303
-    # What a browser sends for its own form under Referrer-Policy: no-referrer.
+    # What a browser may send for its own form under a strict Referrer-Policy.
     browser = site.request("POST", "/reportar", form.replace(token.encode(), site.token().encode()),
                            {"Content-Type": "application/x-www-form-urlencoded", "Origin": "null",
                             "Sec-Fetch-Site": "same-origin"})

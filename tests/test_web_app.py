@@ -29,7 +29,7 @@ def test_every_answer_has_the_security_headers(app):
         assert "script-src 'self'" in response.headers["Content-Security-Policy"]
         assert response.headers["X-Content-Type-Options"] == "nosniff"
         assert response.headers["X-Frame-Options"] == "DENY"
-        assert response.headers["Referrer-Policy"] == "no-referrer"
+        assert response.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
 
 
 @pytest.mark.parametrize("method, kwargs, code", [
@@ -63,3 +63,13 @@ def test_a_restored_database_file_is_followed_without_a_restart(app, db, tmp_pat
     os.replace(other, db)
     store.open_database(db)  # this (test) thread too, as the site's threads will
     assert client.get("/_probe").get_json() == {"neighborhoods": 1}
+
+
+def test_a_database_that_fails_is_a_503_with_retry_after_and_a_log_line(app, caplog):
+    from barriosms.store.models import database
+
+    app.add_url_rule("/_broken", "broken", lambda: str(database.execute_sql("SELECT * FROM no_such_table")))
+    response = app.test_client().get("/_broken")
+    assert response.status_code == 503 and response.headers["Retry-After"] == "30"
+    assert "no esta disponible" in response.get_data(as_text=True)
+    assert "cannot use the database" in caplog.text and "barriosms doctor" in caplog.text

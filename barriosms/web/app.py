@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote_to_bytes
 
+from peewee import DatabaseError as PeeweeDatabaseError
 from flask import Flask, Response, current_app, render_template, request
 from werkzeug.exceptions import BadRequest, HTTPException
 
@@ -112,6 +113,15 @@ def create_app(settings: Settings, *, open_db: bool = True) -> Flask:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         return _error_response(exc.code or 500, _spanish(exc))
+
+    @app.errorhandler(PeeweeDatabaseError)
+    def _database_down(exc: Exception):
+        log.error("the website cannot use the database %s: %s; check that it is reachable "
+                  "(`barriosms doctor`)", store.describe(), str(exc).strip() or type(exc).__name__)
+        response = _error_response(503, "El sistema no esta disponible en este momento. Intente otra vez "
+                                        "en unos minutos.")
+        response.headers["Retry-After"] = "30"
+        return response
 
     @app.errorhandler(Exception)
     def _crash(exc: Exception):

@@ -127,8 +127,8 @@ def client_address(remote_addr: str | None, forwarded_for: str | None, trusted_p
 def cross_site(origin: str | None, fetch_site: str | None, host: str) -> bool:
     """Whether a POST comes from another site (a forged form), by the headers browsers send.
 
-    Sec-Fetch-Site, where the browser sends it, decides: under Referrer-Policy: no-referrer a
-    browser's own same-origin form POST carries Origin: null.
+    Sec-Fetch-Site, where the browser sends it, decides (a browser under a strict Referrer-Policy
+    may send Origin: null for its own form); otherwise Origin must name this host.
     """
     if fetch_site:
         return fetch_site not in ("same-origin", "none")
@@ -156,7 +156,9 @@ def security_headers(tile_url: str) -> dict[str, str]:
         "Content-Security-Policy": csp,
         "X-Content-Type-Options": "nosniff",
         "X-Frame-Options": "DENY",
-        "Referrer-Policy": "no-referrer",
+        # The tile server gets the site's origin (its usage policy asks for it), never a page's
+        # address: a case page's address carries the tracking number.
+        "Referrer-Policy": "strict-origin-when-cross-origin",
         "Permissions-Policy": "geolocation=(self), camera=(), microphone=()",
         "Cross-Origin-Opener-Policy": "same-origin",
     }
