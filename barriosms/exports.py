@@ -87,7 +87,8 @@ def write_csv(rows: Iterable[CaseRow], out: TextIO, zone: ZoneInfo, include_phon
 
 
 def feature(row: CaseRow, zone: ZoneInfo, include_phone: bool = False) -> dict[str, Any]:
-    """A GeoJSON Point at the neighbourhood's [lon, lat], or a null geometry when it has none."""
+    """A GeoJSON Point at the case's [lon, lat] (the neighbourhood's unless marked on the web map),
+    or a null geometry when there is none."""
     geometry = ({"type": "Point", "coordinates": [row.lon, row.lat]}
                 if row.lat is not None and row.lon is not None else None)
     return {"type": "Feature", "id": row.tracking, "geometry": geometry,

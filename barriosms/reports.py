@@ -169,8 +169,11 @@ def case_rows(*, status: str | None = None, neighborhood: str | None = None) -> 
     if neighborhood is not None:
         q = q.where(Case.neighborhood == find_neighborhood(neighborhood))
     return [CaseRow(tracking=c.tracking, status=c.status, category=c.category, code=c.neighborhood.code,
-                    name=c.neighborhood.name, district=c.neighborhood.district, lat=c.neighborhood.lat,
-                    lon=c.neighborhood.lon, created_at=c.created_at, updated_at=c.updated_at,
+                    name=c.neighborhood.name, district=c.neighborhood.district,
+                    # The point a resident marked on the web map, else the neighbourhood's.
+                    lat=c.lat if c.lat is not None and c.lon is not None else c.neighborhood.lat,
+                    lon=c.lon if c.lat is not None and c.lon is not None else c.neighborhood.lon,
+                    created_at=c.created_at, updated_at=c.updated_at,
                     reporters=c.reporter_count, assignee=c.assignee, text=c.text, phone=c.phone)
             for c in q]
 

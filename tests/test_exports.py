@@ -83,6 +83,20 @@ def test_geojson_is_valid_and_placed_at_the_neighbourhood(hoods):
     assert by_code["B12"]["id"] == by_code["B12"]["properties"]["tracking"]
 
 
+def test_a_point_marked_on_the_web_map_places_the_case(hoods):
+    from barriosms.domain.categories import load_categories
+    from barriosms.domain.replies import Templates
+    from barriosms.intake import IntakeRules
+    from barriosms.webreports import WebReport, submit
+
+    rules = IntakeRules(templates=Templates.load(), categories=load_categories(None))
+    submit(WebReport("B12", "Poste caido en la esquina", lat="-16.50901", lon="-68.10222"), rules)
+    out = io.StringIO()
+    exports.write_geojson(reports.case_rows(), out, ZONE)
+    [feature] = geojson.loads(out.getvalue())["features"]
+    assert feature["geometry"]["coordinates"] == [-68.10222, -16.50901]
+
+
 def test_atomic_file_refuses_to_overwrite_and_leaves_nothing_behind_on_failure(tmp_path):
     target = tmp_path / "out.csv"
     with exports.atomic_file(target) as out:

@@ -19,6 +19,8 @@ def case_dict(case: Case, zone: ZoneInfo) -> dict:
         "neighborhood": case.neighborhood.code,
         "neighborhood_name": case.neighborhood.name,
         "category": case.category,
+        "channel": case.channel,
+        "point": [case.lat, case.lon] if case.lat is not None else None,
         "phone": case.phone,
         "text": case.text,
         "created_at": local_time(case.created_at, zone),
@@ -120,6 +122,8 @@ def show(state: CliState, tracking: str, as_json: bool) -> None:
     click.echo(f"Case {case.tracking}  [{case.status}]")
     click.echo(f"  neighbourhood: {case.neighborhood.code} {case.neighborhood.name}")
     click.echo(f"  category:      {case.category}")
+    point = f", point {case.lat:.5f},{case.lon:.5f}" if case.lat is not None and case.lon is not None else ""
+    click.echo(f"  reported by:   {case.channel}{point}")
     click.echo(f"  reporters:     {', '.join(r.phone + ('' if r.how == 'reported' else f' ({r.how})') for r in people) or '-'}")
     click.echo(f"  assigned to:   {case.assignee or '-'}")
     if case.merged_into_id:
