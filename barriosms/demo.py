@@ -12,6 +12,8 @@ import re
 import shutil
 import sys
 import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 from .rig import Rig, RigError, wait_for
@@ -77,9 +79,33 @@ def scripted(demo: Demo) -> bool:
     demo.send(NEIGHBOUR, "Sopocachi")
     [second] = demo.replies(1) or [None]
     ok = bool(second and TRACKING.search(second["text"])) and ok
+    ok = web_report(demo) and ok
     demo.staff("cases", "list")
     demo.staff("report", "hotspots")
     return ok
+
+
+WEB_RESIDENT = "+59170000123"
+
+
+def web_report(demo: Demo) -> bool:
+    """A neighbour reports on the website with a phone: the tracking number comes by SMS too."""
+    base = demo.rig.web_url
+    form_page = urllib.request.urlopen(f"{base}/reportar", timeout=10).read().decode()
+    token = re.search(r'name="token" value="([^"]+)"', form_page)
+    if not token:
+        print("the report form has no token: see demo/web.log", file=sys.stderr)
+        return False
+    fields = {"barrio": "Miraflores", "categoria": "", "descripcion": "Un poste de luz esta caido en la plaza",
+              "telefono": WEB_RESIDENT[4:], "token": token.group(1)}
+    say("resident on the web", f"{base}/reportar: Miraflores, \"{fields['descripcion']}\", {fields['telefono']}")
+    request = urllib.request.Request(f"{base}/reportar", data=urllib.parse.urlencode(fields).encode(),
+                                     headers={"Origin": base})
+    with urllib.request.urlopen(request, timeout=10) as answer:  # follows the 303 to the case page
+        shown = re.search(r'id="numero-seguimiento"[^>]*>\s*(\d{7})', answer.read().decode())
+    say("website", f"{answer.url}: numero {shown.group(1) if shown else '?'}")
+    sms = demo.replies(1)
+    return bool(shown and sms and shown.group(1) in sms[0]["text"])
 
 
 HELP = """Type an SMS as a resident and press Enter. Staff commands start with '/':
@@ -133,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/demo", description=__doc__)
     parser.add_argument("--folder", default=str(ROOT / "demo"), help="where to keep the demo's files")
     parser.add_argument("--scripted", action="store_true", help="play the scripted conversation even in a terminal")
+    parser.add_argument("--web-port", type=int, default=8080, help="the website's port (another if it is taken)")
     args = parser.parse_args(argv)
     folder = Path(args.folder)
     # A fresh demo every time: old cases would only confuse the conversation.
@@ -148,6 +175,11 @@ def main(argv: list[str] | None = None) -> int:
         print("starting the daemon; Gammu takes a few seconds to initialise the modem...")
         rig.start_daemon()
         print(f"gateway up in {time.monotonic() - started:.1f} s")
+        try:
+            url = rig.start_web(f"127.0.0.1:{args.web_port}")
+        except RigError:  # the port is taken: any free one will do
+            url = rig.start_web("127.0.0.1:0")
+        print(f"website: {url} (report, follow, list and map; the tracking SMS leaves through the modem)")
         demo = Demo(rig)
         ok = interactive(demo) if (sys.stdin.isatty() and not args.scripted) else scripted(demo)
     except RigError as exc:
@@ -155,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         ok = False
     finally:
         codes = rig.stop()
-        print(f"stopped the daemon and the simulated modem (exit codes {codes})")
+        print(f"stopped the website, the daemon and the simulated modem (exit codes {codes})")
     return 0 if ok else 1
 
 

@@ -10,6 +10,7 @@ modem through its control socket).
 from __future__ import annotations
 
 import json
+import re
 import os
 import signal
 import sqlite3
@@ -52,6 +53,9 @@ class Rig:
         self.slots = slots
         self.sim_proc: subprocess.Popen | None = None
         self.daemon_proc: subprocess.Popen | None = None
+        self.web_proc: subprocess.Popen | None = None
+        self.web_url = ""
+        self.web_log = self.folder / "web.log"
         self.sim_log = self.folder / "sim.log"
         self.daemon_log = self.folder / "daemon.log"
         self.log_level = log_level
@@ -130,6 +134,23 @@ class Rig:
         if wait_connected:
             self.wait_connected()
 
+    def start_web(self, listen: str = "127.0.0.1:0", timeout: float = 30) -> str:
+        """Start `barriosms web` on this rig's database; its URL (also in `web_url`) once it listens."""
+        with open(self.web_log, "ab") as log:
+            self.web_proc = subprocess.Popen([sys.executable, "-m", "barriosms", "web", "--listen", listen],
+                                             stdout=log, stderr=subprocess.STDOUT, env=self._env(),
+                                             start_new_session=True)
+
+        def listening() -> str | None:
+            if self.web_proc is not None and self.web_proc.poll() is not None:
+                raise RigError(f"the website exited ({self.web_proc.returncode}); see {self.web_log}:\n"
+                               + self.web_log.read_text(errors="replace")[-2000:])
+            found = re.findall(r"website listening on (http://\S+)", self.web_log.read_text(errors="replace"))
+            return found[-1] if found else None
+
+        self.web_url = wait_for(listening, timeout, "the website to listen")
+        return self.web_url
+
     def wait_connected(self, timeout: float = 60) -> None:
         def connected() -> bool:
             if self.daemon_proc is not None and self.daemon_proc.poll() is not None:
@@ -145,9 +166,9 @@ class Rig:
         return self.daemon_proc.wait(timeout=90)
 
     def stop(self) -> dict[str, int | None]:
-        """SIGTERM the daemon, then the modem; return their exit codes."""
+        """SIGTERM the website, the daemon, then the modem; return their exit codes."""
         codes: dict[str, int | None] = {}
-        for name, proc in (("daemon", self.daemon_proc), ("sim", self.sim_proc)):
+        for name, proc in (("web", self.web_proc), ("daemon", self.daemon_proc), ("sim", self.sim_proc)):
             if proc is None:
                 continue
             if proc.poll() is None:
@@ -158,7 +179,7 @@ class Rig:
                     proc.kill()
                     proc.wait()
             codes[name] = proc.returncode
-        self.daemon_proc = self.sim_proc = None
+        self.daemon_proc = self.sim_proc = self.web_proc = None
         return codes
 
     def __enter__(self) -> "Rig":
