@@ -22,5 +22,9 @@ def test_scripted_demo_runs_and_exits_0(tmp_path):
     assert "in_progress" in out and "La cuadrilla ira el lunes" in out
     assert "falta el barrio" in out  # the two-step report, completed by the name "Sopocachi"
     assert len(re.findall(r"Numero: \d{7}", out)) == 2 and "Barrio Sopocachi (residuos)" in out
-    assert "exit codes {'daemon': 0, 'sim': 0}" in out
+    # The web report: the number shown on the page is the one that arrived by SMS.
+    web = re.search(r"website \| \S+/caso/(\d{7})\?nuevo=1&sms=1: numero (\d{7})", out)
+    assert web and web.group(1) == web.group(2)
+    assert f"gateway -> +59170000123 | Alcaldia: recibimos su reclamo web, numero {web.group(1)}" in out
+    assert "exit codes {'web': 0, 'daemon': 0, 'sim': 0}" in out
     assert not (folder / "modem").exists() and not (folder / "modem.control").exists()
