@@ -1,0 +1,366 @@
+"""The website in a real browser: Debian's headless Chromium driven by Selenium through Debian's
+chromedriver, against `barriosms web` as a process on a migrated SQLite database with the sample
+neighbourhoods.
+
+A resident reports on /reportar, follows the case by its number, sees staff move it on (the staff
+CLI), finds it on the list, the map page and the neighbourhood page; the same form works with
+JavaScript turned off, and no page is wider than a phone's screen. No page may log a Content
+Security Policy violation or a script error: the only errors allowed are map tiles, which cannot
+load here (Chromium resolves no host name but 127.0.0.1, so nothing leaves the machine). A
+full-page PNG of every page is kept in $BARRIOSMS_TEST_ARTIFACTS, else test-artifacts/screenshots/,
+for people to look at.
+
+Needs Debian's chromium and chromium-driver (scripts/test installs them); skips, saying so, without.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import struct
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from barriosms.domain.tracking import is_valid_tracking
+from barriosms.rig import Rig
+
+from conftest import ROOT, SAMPLE_CSV
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+# The flags that work here as root, in a container with no display and a closed network.
+FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-dev-shm-usage", "--hide-scrollbars",
+         # Every host name fails to resolve but our server's: no request leaves the machine.
+         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1")
+TILE_HOST = "tile.openstreetmap.org"  # [web] tile_url's default, left as a real install has it
+SMS_NUMBER = "70012345"
+WAIT = 15  # seconds for a page, a redirect or the map to appear
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+ENTER = "\ue007"  # selenium.webdriver.common.keys.Keys.ENTER: submits the form as a person does
+
+
+def artifacts() -> Path:
+    folder = Path(os.environ.get("BARRIOSMS_TEST_ARTIFACTS") or ROOT / "test-artifacts" / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    """(width, height) of a PNG file; fails the test if it is not a non-empty PNG."""
+    data = path.read_bytes()
+    assert data[:8] == PNG_SIGNATURE and data[12:16] == b"IHDR", f"{path} is not a PNG"
+    width, height = struct.unpack(">II", data[16:24])
+    assert width > 0 and height > 0 and len(data) > 1000, f"{path} is empty ({width}x{height}, {len(data)} bytes)"
+    return width, height
+
+
+@pytest.fixture(scope="module")
+def chromium_installed() -> None:
+    for binary, package in ((CHROMIUM, "chromium"), (CHROMEDRIVER, "chromium-driver")):
+        if not binary.exists():
+            pytest.skip(f"{binary} is missing (Debian package {package}): "
+                        "sudo apt-get install chromium chromium-driver")
+    pytest.importorskip("selenium", reason="selenium is in the test extra: pip install -e '.[test]'")
+
+
+@pytest.fixture(scope="module")
+def site(chromium_installed, tmp_path_factory):
+    """`barriosms web` on a migrated database with the sample neighbourhoods (no modem, no daemon)."""
+    rig = Rig(tmp_path_factory.mktemp("web-browser"))
+    with open(rig.config, "a", encoding="utf-8") as config:
+        config.write(f"\n[web]\nsite_name = Alcaldia de La Paz\nsms_number = {SMS_NUMBER}\n")
+    try:
+        rig.setup(SAMPLE_CSV)
+        rig.start_web()
+        yield rig
+    finally:
+        codes = rig.stop()
+    assert codes["web"] == 0, rig.web_log.read_text(errors="replace")[-3000:]
+
+
+class Browser:
+    """One Chromium with its console log kept per page, and full-page screenshots."""
+
+    def __init__(self, site: Rig, *, javascript: bool = True, phone: bool = False):
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+
+        self.site = site
+        self.profile = tempfile.TemporaryDirectory(prefix="barriosms-chromium-")
+        options = webdriver.ChromeOptions()
+        options.binary_location = str(CHROMIUM)
+        for flag in FLAGS:
+            options.add_argument(flag)
+        options.add_argument(f"--user-data-dir={self.profile.name}")
+        options.add_argument("--window-size=1280,900")
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        if not javascript:
+            options.add_experimental_option("prefs", {"profile.managed_default_content_settings.javascript": 2})
+        self.driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+        if phone:  # a common phone's screen (headless windows are at least 500 px wide)
+            self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                                        {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True})
+        self.console: list[tuple[str, dict]] = []  # (page, entry)
+        self.page = ""
+
+    def _drain(self) -> None:
+        self.console.extend((self.page, e) for e in self.driver.get_log("browser"))
+
+    def open(self, path: str) -> None:
+        self._drain()
+        self.page = path
+        self.driver.get(self.site.web_url + path)
+
+    def arrived(self, path_pattern: str) -> re.Match:
+        """Wait until the browser is on a page whose path matches; the match."""
+        from urllib.parse import urlsplit
+
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        pattern = re.compile(path_pattern)
+        WebDriverWait(self.driver, WAIT).until(lambda d: pattern.fullmatch(urlsplit(d.current_url).path))
+        url = urlsplit(self.driver.current_url)
+        self._drain()
+        self.page = url.path + (f"?{url.query}" if url.query else "")
+        return pattern.fullmatch(url.path)
+
+    def until(self, condition, timeout: float = WAIT):
+        """Wait until condition(driver) is true (say, a form took us to another address)."""
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        return WebDriverWait(self.driver, timeout).until(condition)
+
+    def reload_until(self, path: str, found, timeout: float = 40):
+        """Open `path` again every two seconds until found() is true; what it returned."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.open(path)
+            result = found()
+            if result or time.monotonic() > deadline:
+                assert result, f"{path} did not show it within {timeout:.0f} s:\n{self.body()[:1500]}"
+                return result
+            time.sleep(2)
+
+    def find(self, css: str):
+        from selenium.webdriver.common.by import By
+
+        return self.driver.find_element(By.CSS_SELECTOR, css)
+
+    def find_all(self, css: str) -> list:
+        from selenium.webdriver.common.by import By
+
+        return self.driver.find_elements(By.CSS_SELECTOR, css)
+
+    def wait_for(self, css: str, timeout: float = WAIT):
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions as ec
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        return WebDriverWait(self.driver, timeout).until(ec.presence_of_element_located((By.CSS_SELECTOR, css)))
+
+    def text(self, css: str) -> str:
+        return " ".join(self.find(css).text.split())
+
+    def body(self) -> str:
+        return self.text("body")
+
+    def shot(self, name: str) -> Path:
+        """A PNG of the whole page (not only the window), kept as artifacts()/NAME.png."""
+        path = artifacts() / f"{name}.png"
+        path.unlink(missing_ok=True)
+        size = self.driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+        clip = {"x": 0, "y": 0, "width": size["width"], "height": min(size["height"], 12000), "scale": 1}
+        shot = self.driver.execute_cdp_cmd("Page.captureScreenshot",
+                                           {"format": "png", "captureBeyondViewport": True, "clip": clip})
+        path.write_bytes(base64.b64decode(shot["data"]))
+        png_size(path)
+        return path
+
+    def problems(self) -> list[str]:
+        """Console entries that are errors or CSP violations, but for map tiles that cannot load here."""
+        self._drain()
+        bad = []
+        for page, entry in self.console:
+            message = entry["message"]
+            if TILE_HOST in message:
+                continue  # a map tile: no network here, as on a Pi whose uplink is down
+            if entry["level"] == "SEVERE" or "Content Security Policy" in message or "Refused to" in message:
+                bad.append(f"{page}: {entry['level']} {message}")
+        return bad
+
+    def quit(self, failed: bool, name: str) -> None:
+        try:
+            if failed:  # what the browser showed when the test failed, for whoever reads the report
+                self.shot(f"failed-{name}")
+                (artifacts() / f"failed-{name}.html").write_text(self.driver.page_source, encoding="utf-8")
+        finally:
+            self.driver.quit()
+            self.profile.cleanup()
+
+
+@pytest.fixture
+def chromium(site, request):
+    """Start a Browser(site, **options) (several per test if need be); all quit at the end."""
+    failures = request.session.testsfailed
+    for stale in artifacts().glob(f"failed-{request.node.name}-*"):
+        stale.unlink()
+    started: list[Browser] = []
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("SE_OFFLINE", "true")  # Selenium Manager must never try to download a driver
+
+        def start(**options) -> Browser:
+            started.append(Browser(site, **options))
+            return started[-1]
+        yield start
+    failed = request.session.testsfailed > failures  # the call phase is counted before teardown
+    for i, browser in enumerate(started):
+        browser.quit(failed, f"{request.node.name}-{i}")
+    if failed:
+        print(f"barriosms web's log ({site.web_log}):\n" + site.web_log.read_text(errors="replace")[-3000:])
+
+
+def tracking_on_page(browser: Browser) -> str:
+    number = re.sub(r"\D", "", browser.text("#numero-seguimiento"))
+    assert is_valid_tracking(number), f"#numero-seguimiento shows {browser.text('#numero-seguimiento')!r}"
+    return number
+
+
+def stored_case(site: Rig, tracking: str) -> tuple:
+    """(channel, neighbourhood code, category, phone or "") of a case, read from the database."""
+    rows = site.query('SELECT c.channel, n.code, c.category, c.phone FROM "case" c '
+                      "JOIN neighborhood n ON n.id = c.neighborhood_id WHERE c.tracking = ?", (tracking,))
+    assert rows, f"case {tracking} is not in the database"
+    return (*rows[0][:3], rows[0][3] or "")
+
+
+def counted(browser: Browser, name: str) -> str:
+    """The text of the first table row that names the neighbourhood ("" when none does)."""
+    return next((r.text for r in browser.find_all("table tr") if name in r.text), "")
+
+
+def fill_report(browser: Browser, barrio: str, descripcion: str, categoria: str | None = None) -> None:
+    """Fill in /reportar (phone left empty) and press `enviar`."""
+    from selenium.webdriver.support.ui import Select
+
+    browser.find("[name=barrio]").send_keys(barrio)
+    browser.find("[name=descripcion]").send_keys(descripcion)
+    if categoria is not None:
+        Select(browser.find("select[name=categoria]")).select_by_value(categoria)
+    assert browser.find("[name=telefono]").get_attribute("value") == ""
+    browser.find("#enviar").click()
+
+
+def test_report_follow_list_and_map_in_a_browser(site, chromium):
+    browser = chromium()
+    shots = []
+
+    browser.open("/")
+    assert SMS_NUMBER in re.sub(r"\D", "", browser.body()), "the home page shows the SMS number"
+    shots.append(browser.shot("home"))
+    home = browser.driver.current_url
+    browser.find("input[name=q]").send_keys("sopocachi" + ENTER)
+    browser.until(lambda d: d.current_url != home)
+    on_hood = re.search(r"/barrio/B02$", browser.driver.current_url) or browser.find_all("a[href$='/barrio/B02']")
+    assert on_hood, f"searching 'sopocachi' leads to Sopocachi: {browser.driver.current_url}\n{browser.body()[:500]}"
+
+    # Report: neighbourhood by name with a typo, no category chosen ("no se"), no phone.
+    browser.open("/reportar")
+    for name in ("lat", "lon", "token"):
+        assert browser.find(f"input[name={name}]").get_attribute("type") == "hidden", name
+    assert browser.find("select[name=categoria]").get_attribute("value") == "", "'no se' is the default"
+    shots.append(browser.shot("reportar"))
+    fill_report(browser, "sopocachy", "Hay un bache grande frente al mercado de la calle 20")
+    match = browser.arrived(r"/caso/(\d{7})")
+    assert "nuevo=1" in browser.driver.current_url
+    tracking = tracking_on_page(browser)
+    assert tracking == match.group(1)
+    assert browser.text("#estado").lower() == "recibido"
+    assert stored_case(site, tracking) == ("web", "B02", "vias", "")
+    shots.append(browser.shot("caso"))
+
+    # Follow it by its number.
+    browser.open("/seguimiento")
+    number = browser.find("input[name=numero]")
+    number.send_keys(tracking)
+    shots.append(browser.shot("seguimiento"))
+    number.send_keys(ENTER)
+    browser.wait_for("#estado")
+    assert tracking_on_page(browser) == tracking
+    assert browser.text("#estado").lower() == "recibido"
+
+    # Staff start work on it; the page says so once reloaded.
+    site.cli("cases", "status", tracking, "in_progress")
+    browser.driver.refresh()
+    assert browser.wait_for("#estado") and browser.text("#estado").lower() == "en proceso"
+
+    # On the list of open cases, not on the closed ones.
+    browser.open("/casos?estado=abiertos")
+    assert browser.find_all(f"a[href$='/caso/{tracking}']") or tracking in browser.body(), browser.body()[:1000]
+    shots.append(browser.shot("casos"))
+    browser.open("/casos?estado=cerrados")
+    assert not browser.find_all(f"a[href$='/caso/{tracking}']") and tracking not in browser.body()
+
+    # The map page: its counts table names the neighbourhood, and Leaflet starts without tiles.
+    # The site keeps the counts for a few seconds: reload until the new case is counted.
+    row = browser.reload_until("/mapa", lambda: counted(browser, "Sopocachi"))
+    assert re.search(r"\b[1-9]\d*\b", row), f"Sopocachi's row counts the case: {row!r}"
+    browser.wait_for("#mapa.leaflet-container")
+    browser.wait_for("#mapa .leaflet-marker-icon, #mapa .leaflet-interactive")  # the GeoJSON was drawn
+    shots.append(browser.shot("mapa"))
+
+    browser.open("/barrio/B02")
+    assert "Sopocachi" in browser.body()
+    shots.append(browser.shot("barrio"))
+
+    assert [p.name for p in shots] == [f"{n}.png" for n in
+                                       ("home", "reportar", "caso", "seguimiento", "casos", "mapa", "barrio")]
+    for path in shots:
+        assert path.is_file()
+        png_size(path)
+    assert browser.problems() == []
+    # The console was read: the map's tiles failed there (no network), and nothing else did.
+    assert any(TILE_HOST in entry["message"] for page, entry in browser.console if page == "/mapa")
+
+
+def test_the_report_form_works_without_javascript(site, chromium):
+    browser = chromium(javascript=False)
+    browser.open("/reportar")
+    fill_report(browser, "B05", "Hay basura acumulada en la esquina del mercado", categoria="residuos")
+    browser.arrived(r"/caso/\d{7}")
+    tracking = tracking_on_page(browser)
+    assert browser.text("#estado").lower() == "recibido"
+    assert stored_case(site, tracking) == ("web", "B05", "residuos", "")
+    browser.shot("caso-sin-js")
+
+    # JavaScript really is off: the map is not started, but the counts are there.
+    browser.reload_until("/mapa", lambda: counted(browser, "Pampahasi"))
+    assert browser.find_all(".leaflet-container") == []
+    browser.shot("mapa-sin-js")
+    assert browser.problems() == []
+
+
+def test_every_page_fits_a_phone_screen(site, chromium):
+    """Residents mostly have phones: no page is wider than the screen (no sideways scrolling)."""
+    browser = chromium(phone=True)
+    browser.open("/reportar")
+    fill_report(browser, "Villa Fatima", "Se cayo un poste de luz en la avenida principal")
+    browser.arrived(r"/caso/\d{7}")
+    pages = {"home": "/", "reportar": "/reportar", "caso": browser.page, "seguimiento": "/seguimiento",
+             "casos": "/casos", "mapa": "/mapa", "barrio": "/barrio/B04"}
+    for name, path in pages.items():
+        browser.open(path)
+        if name == "mapa":
+            browser.wait_for("#mapa.leaflet-container")
+        width, screen = browser.driver.execute_script(
+            "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        assert width <= screen, f"{path} is {width} px wide on a {screen} px screen"
+        assert png_size(browser.shot(f"movil-{name}"))[0] == screen
+    assert browser.problems() == []
