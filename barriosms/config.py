@@ -142,6 +142,15 @@ class ServiceSettings:
     loop_fast_seconds: float = 10.0
     loop_mute_hours: float = 24.0
     quiet_hours: QuietHours | None = None
+    # A reporter's SMS within this many hours of a staff question or message is its answer
+    # (attached to the case), unless it starts with a neighbourhood code (a new report).
+    answer_window_hours: float = 72.0
+    # When a case is resolved, ask its reporters once whether it was really fixed (1 yes, 2 no);
+    # an answer counts within satisfaction_days, and "no" reopens the case.
+    satisfaction_survey: bool = True
+    satisfaction_days: float = 7.0
+    # Practice reports (PRUEBA ...) are deleted after this many days.
+    practice_days: float = 14.0
 
 
 @dataclass(frozen=True)
@@ -572,6 +581,10 @@ def _read_service(r: _Reader) -> ServiceSettings:
         loop_fast_seconds=r.number("service", "loop_fast_seconds", d.loop_fast_seconds, minimum=0),
         loop_mute_hours=r.number("service", "loop_mute_hours", d.loop_mute_hours, minimum=0.1),
         quiet_hours=_quiet_hours(r),
+        answer_window_hours=r.number("service", "answer_window_hours", d.answer_window_hours, minimum=0.1),
+        satisfaction_survey=r.flag("service", "satisfaction_survey", d.satisfaction_survey),
+        satisfaction_days=r.number("service", "satisfaction_days", d.satisfaction_days, minimum=0.1),
+        practice_days=r.number("service", "practice_days", d.practice_days, minimum=0.1),
     )
     if s.replies_per_hour and s.replies_per_day and s.replies_per_day < s.replies_per_hour:
         r.problem("service", "replies_per_day", f"{s.replies_per_day} is below replies_per_hour ({s.replies_per_hour})",

@@ -73,6 +73,15 @@ REQUIRED_TEMPLATES: Final[Mapping[str, frozenset[str]]] = MappingProxyType({
     "status_merged": frozenset({"tracking", "into", "status"}),
     # Added with the website: a report made on the web, confirmed by SMS to the phone given there.
     "web_received": frozenset({"tracking", "barrio", "category"}),
+    # Added with conversations: staff questions and messages, answers, satisfaction, practice.
+    "question": frozenset({"tracking", "question"}),
+    "staff_message": frozenset({"tracking", "message"}),
+    "answer_received": frozenset({"tracking"}),
+    "which_case": frozenset({"options"}),
+    "resolved_survey": frozenset({"tracking", "status"}),
+    "resolved_survey_note": frozenset({"tracking", "status", "note"}),
+    "survey_thanks": frozenset({"tracking"}),
+    "practice_received": frozenset({"tracking", "barrio", "category"}),
 })
 
 # Templates that came after the first release: missing from an edited copy, they are taken from
@@ -80,7 +89,8 @@ REQUIRED_TEMPLATES: Final[Mapping[str, frozenset[str]]] = MappingProxyType({
 NEWER_TEMPLATES: Final = frozenset({
     "ambiguous", "unknown_code", "opted_out", "opted_in", "reopened", "reopen_too_late",
     "reopen_not_resolved", "reopen_not_yours", "note_added", "merged", "status_merged",
-    "web_received",
+    "web_received", "question", "staff_message", "answer_received", "which_case", "resolved_survey",
+    "resolved_survey_note", "survey_thanks", "practice_received",
 })
 
 # Words a resident sends as commands, per language file ([keywords] section): folded (no accents,
@@ -89,6 +99,7 @@ KEYWORDS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType({
     "optout": ("baja", "stop"),
     "optin": ("alta",),
     "reopen": ("reabrir",),
+    "practice": ("prueba",),
 })
 
 # Placeholders a template must keep: without them the SMS loses its point (a confirmation
@@ -105,6 +116,14 @@ _MANDATORY: Final[Mapping[str, frozenset[str]]] = MappingProxyType({
     "merged": frozenset({"tracking", "into"}),
     "status_merged": frozenset({"into", "status"}),
     "web_received": frozenset({"tracking"}),
+    "question": frozenset({"tracking", "question"}),
+    "staff_message": frozenset({"tracking", "message"}),
+    "answer_received": frozenset({"tracking"}),
+    "which_case": frozenset({"options"}),
+    "resolved_survey": frozenset({"tracking", "status"}),
+    "resolved_survey_note": frozenset({"tracking", "status", "note"}),
+    "survey_thanks": frozenset({"tracking"}),
+    "practice_received": frozenset({"tracking"}),
 })
 
 # Values that may be cut to make a reply fit, in this order of preference on equal length.

@@ -319,6 +319,64 @@ MIGRATIONS += (
     )),
 )
 
+MIGRATIONS += (
+    Migration(9, "conversations about a case: staff questions and messages, answers, satisfaction, practice", (
+        # Waiting for the resident's answer to a staff question; answers staff have not looked at.
+        'ALTER TABLE "case" ADD COLUMN "awaiting_resident" INTEGER NOT NULL DEFAULT 0',
+        'ALTER TABLE "case" ADD COLUMN "unseen_replies" INTEGER NOT NULL DEFAULT 0',
+        'CREATE INDEX "case_unseen_replies" ON "case" ("unseen_replies")',
+        # An SMS from staff to a reporter that the reporter may answer: a question, a free message,
+        # or the satisfaction question after resolving (kind survey; answer yes or no).
+        """CREATE TABLE "case_question" (
+            "id" INTEGER NOT NULL PRIMARY KEY,
+            "case_id" INTEGER NOT NULL,
+            "phone" VARCHAR(255) NOT NULL,
+            "kind" VARCHAR(255) NOT NULL,
+            "text" TEXT NOT NULL,
+            "actor" VARCHAR(255) NOT NULL,
+            "asked_at" DATETIME NOT NULL,
+            "expires_at" DATETIME NOT NULL,
+            "status" VARCHAR(255) NOT NULL,
+            "answered_at" DATETIME,
+            "answer" TEXT NOT NULL,
+            "answer_message_id" INTEGER,
+            "outbound_id" INTEGER,
+            FOREIGN KEY ("case_id") REFERENCES "case" ("id") ON DELETE CASCADE,
+            FOREIGN KEY ("answer_message_id") REFERENCES "inbound_message" ("id"),
+            FOREIGN KEY ("outbound_id") REFERENCES "outbound_message" ("id"))""",
+        'CREATE INDEX "case_question_case_id" ON "case_question" ("case_id")',
+        'CREATE INDEX "case_question_phone_status" ON "case_question" ("phone", "status")',
+        # The satisfaction question is asked once per case and reporter.
+        'CREATE UNIQUE INDEX "case_question_survey_once" ON "case_question" ("case_id", "phone") '
+        'WHERE "kind" = \'survey\'',
+        # Practice (workshops): cases kept apart from the real ones, purged after a while.
+        """CREATE TABLE "practice_case" (
+            "id" INTEGER NOT NULL PRIMARY KEY,
+            "tracking" VARCHAR(255) NOT NULL,
+            "phone" VARCHAR(255) NOT NULL,
+            "neighborhood_id" INTEGER NOT NULL,
+            "category" VARCHAR(255) NOT NULL,
+            "text" TEXT NOT NULL,
+            "status" VARCHAR(255) NOT NULL,
+            "created_at" DATETIME NOT NULL,
+            FOREIGN KEY ("neighborhood_id") REFERENCES "neighborhood" ("id"))""",
+        'CREATE UNIQUE INDEX "practice_case_tracking" ON "practice_case" ("tracking")',
+        """CREATE TABLE "practice_message" (
+            "id" INTEGER NOT NULL PRIMARY KEY,
+            "phone" VARCHAR(255) NOT NULL,
+            "text" TEXT NOT NULL,
+            "received_at" DATETIME NOT NULL,
+            "outcome" VARCHAR(255) NOT NULL,
+            "well_formed" INTEGER NOT NULL,
+            "practice_case_id" INTEGER,
+            "message_id" INTEGER,
+            FOREIGN KEY ("practice_case_id") REFERENCES "practice_case" ("id") ON DELETE SET NULL,
+            FOREIGN KEY ("message_id") REFERENCES "inbound_message" ("id") ON DELETE SET NULL)""",
+        'CREATE INDEX "practice_message_phone" ON "practice_message" ("phone")',
+        'CREATE INDEX "practice_message_received_at" ON "practice_message" ("received_at")',
+    )),
+)
+
 LATEST_VERSION = MIGRATIONS[-1].version
 
 _HISTORY_DDL = """CREATE TABLE IF NOT EXISTS "schema_migration" (

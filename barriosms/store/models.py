@@ -160,6 +160,8 @@ class Case(BaseModel):
     # A point the resident marked on the web map; None: the neighbourhood's coordinates stand for it.
     lat = FloatField(null=True)
     lon = FloatField(null=True)
+    awaiting_resident = BooleanField(default=False)  # staff asked the reporter and wait for the answer
+    unseen_replies = IntegerField(default=0, index=True)  # answers staff have not looked at (`cases show`)
 
     class Meta:
         indexes = ((("neighborhood", "status"), False),)
@@ -274,6 +276,72 @@ class OutboundMessage(BaseModel):
         table_name = "outbound_message"
 
 
+QUESTION_KINDS = ("question", "message", "survey")
+
+
+class CaseQuestion(BaseModel):
+    """An SMS from staff to a reporter that may be answered: a question, a free message, or the
+    satisfaction question after resolving (kind survey, answer "yes" or "no").
+
+    status: open (an answer within expires_at attaches to the case), answered, expired.
+    """
+
+    id = AutoField()
+    case = ForeignKeyField(Case, column_name="case_id", backref="questions", on_delete="CASCADE")
+    phone = CharField()
+    kind = CharField()
+    text = TextField()
+    actor = CharField(default="")
+    asked_at = DateTimeField(default=utcnow)
+    expires_at = DateTimeField()
+    status = CharField(default="open")
+    answered_at = DateTimeField(null=True)
+    answer = TextField(default="")
+    answer_message = ForeignKeyField(InboundMessage, null=True, column_name="answer_message_id")
+    outbound = ForeignKeyField(OutboundMessage, null=True, column_name="outbound_id")
+
+    class Meta:
+        table_name = "case_question"
+        indexes = ((("phone", "status"), False),)
+
+
+# The satisfaction question is asked once per case and reporter (a partial unique index).
+CaseQuestion.add_index(CaseQuestion.index(CaseQuestion.case, CaseQuestion.phone, unique=True,
+                                          where=(CaseQuestion.kind == "survey")))
+
+
+class PracticeCase(BaseModel):
+    """A case opened in practice mode (PRUEBA ...): answered like a real one, never shown with them."""
+
+    id = AutoField()
+    tracking = CharField(unique=True)
+    phone = CharField()
+    neighborhood = ForeignKeyField(Neighborhood, column_name="neighborhood_id")
+    category = CharField()
+    text = TextField()
+    status = CharField(default="received")
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "practice_case"
+
+
+class PracticeMessage(BaseModel):
+    """One practice SMS and what it was (a report, a status query, a report without neighbourhood...)."""
+
+    id = AutoField()
+    phone = CharField(index=True)
+    text = TextField()
+    received_at = DateTimeField(default=utcnow, index=True)
+    outcome = CharField()
+    well_formed = BooleanField(default=False)
+    practice_case = ForeignKeyField(PracticeCase, null=True, column_name="practice_case_id", on_delete="SET NULL")
+    message = ForeignKeyField(InboundMessage, null=True, column_name="message_id", on_delete="SET NULL")
+
+    class Meta:
+        table_name = "practice_message"
+
+
 class WebSubmission(BaseModel):
     """A web form that opened a case: its one-time token makes a second submit return the same case."""
 
@@ -368,4 +436,5 @@ class UssdRequest(BaseModel):
 
 
 ALL_MODELS = (Neighborhood, InboundMessage, SmsPart, Case, CaseReporter, PhoneState, PendingReport, CaseEvent,
-              Broadcast, OutboundMessage, ModemHealth, UssdRequest, WebSubmission, Project, SiteSecret)
+              Broadcast, OutboundMessage, ModemHealth, UssdRequest, WebSubmission, Project, SiteSecret,
+              CaseQuestion, PracticeCase, PracticeMessage)
