@@ -15,7 +15,7 @@ import logging
 import random
 from dataclasses import dataclass
 
-from . import outbox, subscribers
+from . import conversations, outbox, practice, subscribers, survey
 from .casework import add_reporter, reopen_by_resident, surviving
 from .config import ServiceSettings, Settings
 from .domain.categories import CategoryRules, categorize, fold, load_categories
@@ -25,6 +25,7 @@ from .domain.parsing import (
     Ambiguous,
     Courtesy,
     Help,
+    Intent,
     InvalidTracking,
     MissingDescription,
     OptIn,
@@ -49,6 +50,7 @@ from .store.models import (
     Neighborhood,
     OutboundMessage,
     PendingReport,
+    PracticeCase,
     SmsPart,
     utcnow,
     write_tx,
@@ -196,6 +198,11 @@ class Intake:
             return
         hoods = {n.code: n for n in Neighborhood.select()}
         places = [Place(n.code, n.name, tuple(n.alias_list)) for n in hoods.values()]
+        rest = practice.practice_text(msg.text, self.rules.templates.keywords.get("practice", ()))
+        if rest is not None:
+            # A workshop's practice message (PRUEBA ...): answered like a real one, kept apart.
+            practice.handle(self, msg, rest, now, hoods, places)
+            return
         intent = classify(msg.text, places, self.rules.templates.keywords)
         # A resident asking again and again how their case goes is no machine repeating itself.
         decision = self._decide(msg, now, repeat_check=not isinstance(intent, StatusQuery))
@@ -209,9 +216,32 @@ class Intake:
             log.info("message %d from %s not answered (%s)", msg.id, msg.phone, decision.reason)
             return
         turn = _Turn(msg, now, decision, hoods)
-        handler = getattr(self, f"_on_{type(intent).__name__.lower()}")
-        handler(turn, intent)
+        if not self._converse(turn, intent):
+            handler = getattr(self, f"_on_{type(intent).__name__.lower()}")
+            handler(turn, intent)
         msg.save()
+
+    def _converse(self, turn: _Turn, intent: Intent) -> bool:
+        """Take the message as an answer in a conversation about a case, when it is one.
+
+        BAJA, ALTA and REABRIR are always commands. The satisfaction question is looked at first
+        (its answer is "1" or "2"), then staff questions and messages.
+        """
+        if isinstance(intent, (OptOut, OptIn, Reopen)):
+            return False
+        for route in (survey.route, conversations.route):
+            routed = route(turn.msg, intent, turn.now, self.rules, turn.hoods)
+            if routed is None:
+                continue
+            turn.msg.intent = routed.intent
+            if routed.case is not None:
+                turn.msg.case = routed.case
+            if routed.reply:
+                self._reply(turn, routed.reply, routed.case)
+            log.info("message %d from %s: %s%s", turn.msg.id, turn.msg.phone, routed.intent,
+                     f" (case {routed.case.tracking})" if routed.case is not None else "")
+            return True
+        return False
 
     def _decide(self, msg: InboundMessage, now: dt.datetime, *, repeat_check: bool = True) -> Decision:
         """May this message be answered? Silences the phone when it looks like an auto-reply loop."""
@@ -319,6 +349,11 @@ class Intake:
     def _on_statusquery(self, turn: _Turn, intent: StatusQuery) -> None:
         t = self.rules.templates
         case = Case.get_or_none(Case.tracking == intent.tracking)
+        if case is None and (rehearsed := PracticeCase.get_or_none(PracticeCase.tracking == intent.tracking)):
+            # Asked without PRUEBA, as a resident will ask for a real case: answered the same way.
+            turn.msg.intent = "practice_status"
+            self._reply(turn, t.render("status", tracking=rehearsed.tracking, status=t.status_label(rehearsed.status)))
+            return
         if case is None:
             turn.msg.intent = "unknown_tracking"
             self._reply(turn, t.render("unknown_tracking", tracking=intent.tracking))
@@ -433,7 +468,9 @@ class Intake:
     def _unused_tracking(self) -> str:
         for _ in range(1000):
             tracking = new_tracking(self.rng)
-            if not Case.select().where(Case.tracking == tracking).exists():
+            # Practice cases draw from the same numbers: a practice number never names a real case.
+            if (not Case.select().where(Case.tracking == tracking).exists()
+                    and not PracticeCase.select().where(PracticeCase.tracking == tracking).exists()):
                 return tracking
         raise RuntimeError("no free tracking number found in 1000 tries; the number space is nearly full")
 

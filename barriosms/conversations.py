@@ -1,0 +1,11 @@
+"""Staff questions and messages to reporters, and their answers (in progress: being written)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from .domain.answers import Routed
+
+
+def route(msg, intent, now: dt.datetime, rules, hoods) -> Routed | None:
+    return None
