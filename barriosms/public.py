@@ -30,7 +30,7 @@ _PHONE = re.compile(r"\+?\d(?:[\s.-]?\d){6,}")
 def mask(text: str) -> str:
     """Text residents wrote, with phone numbers and e-mail addresses hidden."""
     text = _EMAIL.sub("[correo oculto]", text)
-    return _PHONE.sub("[numero oculto]", text)
+    return _PHONE.sub("[número oculto]", text)
 
 
 class NotFound(Exception):
@@ -95,13 +95,13 @@ def check_tracking(number: str) -> str:
     """The tracking number as typed, tidied ("12 345 67" → "1234567"); NotFound("invalid") if mistyped."""
     digits = re.sub(r"[\s.-]", "", number or "")
     if not digits:
-        raise NotFound("invalid", "Escriba el numero de seguimiento que recibio (7 cifras).")
+        raise NotFound("invalid", "Escriba el número de seguimiento que recibió (7 cifras).")
     if not digits.isascii() or not digits.isdigit() or len(digits) != TRACKING_LENGTH:
-        raise NotFound("invalid", f"El numero de seguimiento tiene {TRACKING_LENGTH} cifras. Reviselo en su SMS "
-                                  "o en la pagina que vio al reportar.")
+        raise NotFound("invalid", f"El número de seguimiento tiene {TRACKING_LENGTH} cifras. Revíselo en su SMS "
+                                  "o en la página que vio al reportar.")
     if not is_valid_tracking(digits):
-        raise NotFound("invalid", f"El numero {digits} no es valido: seguramente una cifra esta mal escrita o "
-                                  "cambiada de lugar. Reviselo.")
+        raise NotFound("invalid", f"El número {digits} no es válido: seguramente una cifra está mal escrita o "
+                                  "cambiada de lugar. Revíselo.")
     return digits
 
 
@@ -110,7 +110,7 @@ def case(number: str, *, show_descriptions: bool = True) -> PublicCase:
     tracking = check_tracking(number)
     found = Case.select(Case, Neighborhood).join(Neighborhood).where(Case.tracking == tracking).first()
     if found is None:
-        raise NotFound("unknown", f"No encontramos ningun caso con el numero {tracking}.")
+        raise NotFound("unknown", f"No encontramos ningún caso con el número {tracking}.")
     merged_into = ""
     if found.merged_into_id is not None:
         merged_into = Case.select(Case.tracking).where(Case.id == found.merged_into_id).scalar() or ""
@@ -240,7 +240,7 @@ def neighborhood(code: str) -> Neighborhood:
 
     hood = Neighborhood.get_or_none(Neighborhood.code == normalize_code(code or ""))
     if hood is None:
-        raise NotFound("unknown", f"No hay ningun barrio con el codigo {code}.")
+        raise NotFound("unknown", f"No hay ningún barrio con el código {code}.")
     return hood
 
 

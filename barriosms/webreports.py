@@ -71,9 +71,9 @@ def find_neighborhood(text: str) -> Neighborhood:
     """The neighbourhood a resident typed, by code or by name (typos forgiven as for SMS)."""
     text = " ".join(text.split())
     if not text:
-        raise ReportError("neighborhood", "Escriba el nombre o el codigo de su barrio.")
+        raise ReportError("neighborhood", "Escriba el nombre o el código de su barrio.")
     if len(text) > 100:
-        raise ReportError("neighborhood", "El barrio es demasiado largo: escriba solo su nombre o codigo.")
+        raise ReportError("neighborhood", "El barrio es demasiado largo: escriba solo su nombre o código.")
     exact = Neighborhood.get_or_none(Neighborhood.code == normalize_code(text))
     if exact is not None:
         return exact
@@ -85,11 +85,11 @@ def find_neighborhood(text: str) -> Neighborhood:
     match = find_place(text, [Place(n.code, n.name, tuple(n.alias_list)) for n in hoods])
     if match is None:
         raise ReportError("neighborhood", f"No encontramos el barrio \"{text}\". Revise el nombre o busque su "
-                                          "codigo en la lista de barrios.")
+                                          "código en la lista de barrios.")
     by_code = {n.code: n for n in hoods}
     if len(match.codes) > 1:
         choices = tuple((c, by_code[c].name) for c in match.codes)
-        raise ReportError("neighborhood", "Hay varios barrios con ese nombre: elija uno por su codigo ("
+        raise ReportError("neighborhood", "Hay varios barrios con ese nombre: elija uno por su código ("
                           + ", ".join(f"{c} {name}" for c, name in choices) + ").", choices)
     return by_code[match.codes[0]]
 
@@ -103,7 +103,7 @@ def _coordinate(raw: str, low: float, high: float, field: str) -> float | None:
     except ValueError:
         value = math.nan
     if not (low <= value <= high):  # also refuses nan and inf
-        raise ReportError(field, "El punto del mapa no es valido: marquelo otra vez o deje el mapa vacio.")
+        raise ReportError(field, "El punto del mapa no es válido: márquelo otra vez o deje el mapa vacío.")
     return value
 
 
@@ -112,11 +112,11 @@ def validate(report: WebReport, rules: IntakeRules) -> tuple[Neighborhood, str, 
     hood = find_neighborhood(report.neighborhood)
     description = " ".join(report.description.split())
     if len(description) < MIN_DESCRIPTION:
-        raise ReportError("description", "Cuente cual es el problema y donde esta (por ejemplo: hay un bache "
+        raise ReportError("description", "Cuente cuál es el problema y dónde está (por ejemplo: hay un bache "
                                          "grande en la calle 3).")
     if len(description) > MAX_DESCRIPTION:
-        raise ReportError("description", f"La descripcion es demasiado larga ({len(description)} letras): "
-                                         f"use como maximo {MAX_DESCRIPTION}.")
+        raise ReportError("description", f"La descripción es demasiado larga ({len(description)} letras): "
+                                         f"use como máximo {MAX_DESCRIPTION}.")
     category = report.category.strip().lower()
     if category and category not in rules.categories.names:
         raise ReportError("category", "Elija un tipo de problema de la lista.")
@@ -124,12 +124,12 @@ def validate(report: WebReport, rules: IntakeRules) -> tuple[Neighborhood, str, 
     if report.phone.strip():
         phone = normalize_sender(report.phone, rules.region)
         if not is_replyable(phone, rules.region):
-            raise ReportError("phone", "El telefono no es valido: escriba un celular como 71234567, o deje el "
-                                       "campo vacio.")
+            raise ReportError("phone", "El teléfono no es válido: escriba un celular como 71234567, o deje el "
+                                       "campo vacío.")
     lat = _coordinate(report.lat, -90, 90, "lat")
     lon = _coordinate(report.lon, -180, 180, "lon")
     if (lat is None) != (lon is None):
-        raise ReportError("lat", "El punto del mapa no es valido: marquelo otra vez o deje el mapa vacio.")
+        raise ReportError("lat", "El punto del mapa no es válido: márquelo otra vez o deje el mapa vacío.")
     return hood, description, category, phone, lat, lon
 
 

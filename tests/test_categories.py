@@ -31,6 +31,20 @@ def test_default_file_has_the_agreed_categories_in_priority_order(rules: Categor
     assert rules.names == ("riesgos", "agua", "alumbrado", "residuos", "vias", "otros")
 
 
+def test_default_file_labels_every_category_for_people(rules: CategoryRules) -> None:
+    assert [rules.label(name) for name in rules.names] == [
+        "Riesgos (derrumbes, riadas)", "Agua y alcantarillado", "Alumbrado público", "Basura y escombros",
+        "Vías y aceras", "Otros",
+    ]
+
+
+def test_a_category_without_a_label_is_its_name_capitalised() -> None:
+    rules = CategoryRules(rules=(("agua_potable", ("agua",)),), labels=(("otros", "Otras cosas"),))
+    assert rules.label("agua_potable") == "Agua potable"
+    assert rules.label("otros") == "Otras cosas"
+    assert rules.label("antigua") == "Antigua"  # a category old cases have, no longer in the file
+
+
 def test_config_copy_is_identical_to_package_default() -> None:
     packaged = resources.files("barriosms.templates").joinpath("categories.es.ini").read_bytes()
     assert CONFIG_COPY.read_bytes() == packaged
@@ -141,6 +155,20 @@ def test_options_section_is_optional(tmp_path: Path) -> None:
     assert load_categories(write(tmp_path, "[categories]\nagua = agua\n")).default == "otros"
 
 
+def test_labels_section_is_optional(tmp_path: Path) -> None:
+    rules = load_categories(write(tmp_path, GOOD))
+    assert rules.labels == ()
+    assert [rules.label(name) for name in rules.names] == ["Agua", "Vias", "Varios"]
+
+
+def test_labels_may_have_accents_and_may_name_the_default(tmp_path: Path) -> None:
+    text = GOOD + "\n[labels]\nvias = Vías  y\n  aceras\nvarios = Otros problemas\n"
+    rules = load_categories(write(tmp_path, text))
+    assert rules.labels == (("vias", "Vías y aceras"), ("varios", "Otros problemas"))
+    assert [rules.label(name) for name in rules.names] == ["Agua", "Vías y aceras", "Otros problemas"]
+    assert categorize("bache", rules) == "vias"  # labels change nothing in matching
+
+
 def test_byte_order_mark_is_accepted(tmp_path: Path) -> None:
     path = tmp_path / "bom.ini"
     path.write_bytes(b"\xef\xbb\xbf" + GOOD.encode())
@@ -160,6 +188,11 @@ def test_byte_order_mark_is_accepted(tmp_path: Path) -> None:
         ("[categories]\nagua = agua\n[options]\ndefecto = otros\n", "defecto", ["unknown option"]),
         ("[categories]\nagua = agua\n[options]\ndefault = Otros Mas\n", "default", ["not a valid"]),
         ("[categories]\nagua = agua\n[extra]\nx = y\n", "[extra]", ["unknown section"]),
+        ("[categories]\nagua = agua\n[labels]\nvias = Vías y aceras\n", "[labels] vias",
+         ["'vias' is not a category", "agua, otros", "delete this line"]),
+        ("[categories]\nagua = agua\n[labels]\nagua =\n", "[labels] agua", ["label is empty", "agua = Agua"]),
+        ("[categories]\nagua = agua\n[labels]\nagua = " + "x" * 61 + "\n", "[labels] agua", ["too long"]),
+        ("[categories]\nagua = agua\n[labels]\nagua = Agua\nagua = Aguas\n", "agua", ["twice"]),
         ("agua = agua\n", "line 1", ["section header"]),
         ("[categories]\nagua agua\n", "line(s) 2", ["key = value"]),
     ],

@@ -311,9 +311,12 @@ def test_services_are_the_categories_with_the_spec_fields(api):
     assert_same_shape(found, SPEC_SERVICES_JSON)
     assert [s["service_code"] for s in found] == ["riesgos", "agua", "alumbrado", "residuos", "vias", "otros"]
     agua = found[1]
-    assert (agua["service_name"], agua["metadata"], agua["type"], agua["group"]) == ("Agua", False, "realtime", "")
+    assert (agua["service_name"], agua["metadata"], agua["type"], agua["group"]) == \
+        ("Agua y alcantarillado", False, "realtime", "")
     assert agua["keywords"].startswith("agua, alcantarilla") and agua["description"]
-    assert found[4]["service_name"] == "Vias" and found[5]["keywords"] == ""
+    assert found[4]["service_name"] == "Vías y aceras" and found[5]["keywords"] == ""
+    assert found[4]["service_code"] == "vias" and found[0]["service_name"] == "Riesgos (derrumbes, riadas)"
+    assert found[4]["description"].startswith("Reclamos de vías y aceras: bache, ")
     code, headers, body = call(f"{api}/v2/services.xml")
     assert code == 200 and headers["Content-Type"] == "text/xml; charset=utf-8"
     ours = assert_same_xml(body, SPEC_SERVICES_XML)
@@ -353,7 +356,7 @@ def test_a_post_opens_an_open311_case_that_the_gets_show(api):
     (one,) = get_json(f"{api}/v2/requests/{tracking}.json")
     assert one == listed[0]
     assert (one["status"], one["service_code"], one["service_name"], one["address_id"]) == \
-        ("open", "vias", "Vias", "B02")
+        ("open", "vias", "Vías y aceras", "B02")
     assert one["address"].startswith("Sopocachi (B02)") and one["agency_responsible"] == "Alcaldia de La Paz"
     assert one["description"] == "Bache grande frente a la escuela"
 
@@ -408,7 +411,7 @@ def test_a_post_with_a_phone_queues_the_tracking_sms_and_keeps_no_other_personal
     ({"service_code": "vias", "lat": "-16.5", "description": "Bache grande"}, 400, "long"),
     ({"service_code": "vias", "lat": "nan", "long": "1", "description": "Bache grande"}, 400, "lat"),
     ({"service_code": "vias", "address_id": "B02"}, 400, "problema"),
-    ({"service_code": "vias", "address_id": "B02", "description": "Bache", "phone": "123"}, 400, "telefono"),
+    ({"service_code": "vias", "address_id": "B02", "description": "Bache", "phone": "123"}, 400, "teléfono"),
 ])
 def test_bad_posts_get_the_spec_error_list_and_store_nothing(api, fields, status, says):
     for fmt in ("json", "xml"):
@@ -588,8 +591,8 @@ def test_no_phone_number_leaves_through_any_get(api, rules):
         for word in phone_words:
             assert word.encode() not in body, body
     (one,) = get_json(f"{api}/v2/requests/{t}.json")
-    assert one["status_notes"] == "Vecino del [numero oculto] avisado"
-    assert one["description"] == "Bache frente a mi casa, llamen al [numero oculto]"
+    assert one["status_notes"] == "Vecino del [número oculto] avisado"
+    assert one["description"] == "Bache frente a mi casa, llamen al [número oculto]"
 
 
 def test_descriptions_are_left_out_when_the_site_hides_them(start, rules):

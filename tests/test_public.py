@@ -18,7 +18,7 @@ def rules():
 
 def test_mask_hides_phones_and_emails():
     assert public.mask("llamar al 71234567 o +591 7 123 4567, ana@correo.bo") == \
-        "llamar al [numero oculto] o [numero oculto], [correo oculto]"
+        "llamar al [número oculto] o [número oculto], [correo oculto]"
     assert public.mask("calle 3 numero 45") == "calle 3 numero 45"
 
 
@@ -30,7 +30,7 @@ def test_a_case_shows_public_notes_only_and_no_phone(hoods, rules):
     seen = public.case(t)
     assert [n.text for n in seen.notes] == ["Cuadrilla enviada"]
     assert "71234567" not in repr(seen) and "insistente" not in repr(seen)
-    assert seen.description == "Bache frente a mi casa, mi celular [numero oculto]"
+    assert seen.description == "Bache frente a mi casa, mi celular [número oculto]"
     assert public.case(t, show_descriptions=False).description == ""
 
 

@@ -142,25 +142,25 @@ def test_every_page_answers_in_spanish(site):
 def test_the_home_page_says_how_to_report_by_sms_and_finds_a_neighbourhood(site):
     home = site.get("/").text
     assert "71234567" in home and "hay un bache en la calle 3" in home
-    assert 'href="/reportar"' in home and "Busque el codigo de su barrio" in home
+    assert 'href="/reportar"' in home and "Busque el código de su barrio" in home
     found = site.get("/?q=fatima").text
     assert 'href="/barrio/B04"' in found and "Villa Fátima" in found
     assert "/barrio/B02" not in found
-    assert "No encontramos ningun barrio" in site.get("/?q=narnia").text
+    assert "No encontramos ningún barrio" in site.get("/?q=narnia").text
     everyone = site.get("/?q=").text
     assert all(f"/barrio/{code}" in everyone for code in ("B01", "B08", "B15"))
 
 
 def test_the_home_page_without_an_sms_number(start):
     home = start(sms_number="").get("/").text
-    assert "Envie un SMS\ncon el codigo" in home and " al " not in visible(home).split("Por internet")[0]
+    assert "Envíe un SMS\ncon el código" in home and " al " not in visible(home).split("Por internet")[0]
 
 
 def test_neighbourhood_search_is_paginated_at_50(site):
     for i in range(60):
         Neighborhood.create(code=f"Z{i + 1}", name=f"Zona Nueva {i:02d}", district="Norte")
     first = site.get("/?q=zona+nueva").text
-    assert first.count("/barrio/Z") == 2 * 50 and "Pagina 1 de 2" in first
+    assert first.count("/barrio/Z") == 2 * 50 and "Página 1 de 2" in first
     second = site.get("/?q=zona+nueva&pagina=2").text
     assert second.count("/barrio/Z") == 2 * 10 and "Zona Nueva 59" in second
 
@@ -170,7 +170,7 @@ def test_the_report_form(site):
     for field in ('name="barrio"', 'name="categoria"', 'name="descripcion"', 'name="telefono"',
                   'name="lat"', 'name="lon"', 'name="token"', 'id="enviar"', 'maxlength="1000"'):
         assert field in form
-    assert '<option value="">No se</option>' in form and '<option value="vias">' in form
+    assert '<option value="">No sé</option>' in form and '<option value="vias">Vías y aceras</option>' in form
     assert '<option value="B04">Villa Fátima</option>' in form  # the datalist
     assert re.search(r'name="token" value="\d+\.[\w-]+\.[\w-]+"', form)
     assert site.token() != site.token()
@@ -189,8 +189,9 @@ def test_a_report_opens_a_case_and_its_page_shows_it(site):
     assert page.status == 200
     assert f'<span id="numero-seguimiento">{tracking}</span>' in page.text
     assert re.search(r'id="estado"[^>]*>recibido<', page.text)
-    assert "Guarde este numero" in page.text and "Le enviamos el numero por SMS" in page.text
-    assert "Sopocachi" in page.text and "alumbrado" in page.text and "No hay luz en la plaza principal" in page.text
+    assert "Guarde este número" in page.text and "Le enviamos el número por SMS" in page.text
+    assert "Sopocachi" in page.text and "<dd>Alumbrado público</dd>" in page.text
+    assert "No hay luz en la plaza principal" in page.text
     local = case.created_at.replace(tzinfo=dt.timezone.utc).astimezone(dt.timezone(dt.timedelta(hours=-4)))
     assert local.strftime("%d/%m/%Y %H:%M") in page.text  # La Paz time, not UTC
     # Without a phone there is no SMS, and the page does not claim one.
@@ -198,7 +199,7 @@ def test_a_report_opens_a_case_and_its_page_shows_it(site):
     assert quiet.header("Location").endswith("?nuevo=1")
     assert "Le enviamos" not in site.get(quiet.header("Location")).text
     # Without ?nuevo=1 the page is just the case.
-    assert "Guarde este numero" not in site.get(f"/caso/{tracking}").text
+    assert "Guarde este número" not in site.get(f"/caso/{tracking}").text
 
 
 def test_the_same_form_sent_twice_is_one_case(site):
@@ -242,7 +243,7 @@ def test_a_cross_site_post_is_refused(site):
         page = site.request("POST", "/reportar", form, {"Content-Type": "application/x-www-form-urlencoded",
                                                         **headers})
         assert page.status == 403, headers
-        assert "solo se puede enviar desde esta pagina" in page.text
+        assert "solo se puede enviar desde esta página" in page.text
     assert Case.select().count() == 0
     same = site.request("POST", "/reportar", form, {"Content-Type": "application/x-www-form-urlencoded",
                                                     "Origin": site.origin, "Sec-Fetch-Site": "same-origin"})
@@ -256,12 +257,12 @@ def test_a_cross_site_post_is_refused(site):
 
 @pytest.mark.parametrize("fields, field, message", [
     ({"barrio": "Narnia <b>"}, "barrio", "No encontramos el barrio"),
-    ({"barrio": ""}, "barrio", "Escriba el nombre o el codigo de su barrio"),
-    ({"descripcion": "mal"}, "descripcion", "Cuente cual es el problema"),
+    ({"barrio": ""}, "barrio", "Escriba el nombre o el código de su barrio"),
+    ({"descripcion": "mal"}, "descripcion", "Cuente cuál es el problema"),
     ({"descripcion": "x" * 1001}, "descripcion", "demasiado larga"),
     ({"categoria": "nope"}, "categoria", "Elija un tipo de problema"),
-    ({"telefono": "123"}, "telefono", "El telefono no es valido"),
-    ({"lat": "-16.5", "lon": ""}, "mapa", "El punto del mapa no es valido"),
+    ({"telefono": "123"}, "telefono", "El teléfono no es válido"),
+    ({"lat": "-16.5", "lon": ""}, "mapa", "El punto del mapa no es válido"),
 ])
 def test_a_field_to_correct_is_named_and_what_was_typed_is_kept(site, fields, field, message):
     typed = {"barrio": "Sopocachi", "descripcion": "Hay un bache & un charco", "telefono": "76543210", **fields}
@@ -342,7 +343,7 @@ def test_too_many_reports_from_one_address_get_429_with_retry_after(start):
     refused = site.report()
     assert refused.status == 429
     assert 0 < int(refused.header("Retry-After")) <= 3600
-    assert "Ya recibimos varios reportes desde esta conexion" in refused.text
+    assert "Ya recibimos varios reportes desde esta conexión" in refused.text
     assert Case.select().count() == 2
     # A double submit of a form that was accepted is not a new report: the same case again.
     assert site.report(second).header("Location") == second_done.header("Location")
@@ -356,13 +357,13 @@ def test_following_a_case(site):
     typo = tracking[:-1] + str((int(tracking[-1]) + 1) % 10)  # one digit wrong: the check digit catches it
     for page in (site.get(f"/caso/{typo}"), site.get(f"/seguimiento?numero={typo}")):
         assert page.status == 400
-        assert "no es valido" in page.text and 'name="numero"' in page.text and f'value="{typo}"' in page.text
+        assert "no es válido" in page.text and 'name="numero"' in page.text and f'value="{typo}"' in page.text
     unknown = next(n + damm_check_digit(n) for n in ("100000", "100001") if n + damm_check_digit(n) != tracking)
     for page in (site.get(f"/caso/{unknown}"), site.get(f"/seguimiento?numero={unknown}")):
         assert page.status == 404
-        assert f"No encontramos ningun caso con el numero {unknown}" in page.text
+        assert f"No encontramos ningún caso con el número {unknown}" in page.text
     empty = site.get("/seguimiento?numero=")
-    assert empty.status == 400 and "Escriba el numero de seguimiento" in empty.text
+    assert empty.status == 400 and "Escriba el número de seguimiento" in empty.text
     assert site.get("/seguimiento").status == 200
 
 
@@ -378,7 +379,7 @@ def test_a_case_page_shows_history_public_notes_and_a_merge(site):
     assert "La cuadrilla va el lunes" in page
     assert "Juan" not in page and "70000001" not in page
     merged = site.get(f"/caso/{duplicate}").text
-    assert f'Este caso se unio al caso <a href="/caso/{kept}">{kept}</a>' in merged
+    assert f'Este caso se unió al caso <a href="/caso/{kept}">{kept}</a>' in merged
     assert duplicate not in site.get("/casos").text  # the surviving case stands for it
 
 
@@ -399,7 +400,7 @@ def test_no_phone_number_is_ever_shown(site):
         text = site.get(path).text
         digits = re.sub(r"[\s.-]", "", text)
         assert "6543210" not in digits and "vecino@correo.bo" not in text, path
-    assert "[numero oculto]" in site.get(f"/caso/{tracking}").text
+    assert "[número oculto]" in site.get(f"/caso/{tracking}").text
 
 
 def test_the_case_list_filters_and_paginates(site, hoods):
@@ -413,7 +414,7 @@ def test_the_case_list_filters_and_paginates(site, hoods):
     closed = submit(WebReport("B03", "Poste de luz caido"), rules).case.tracking
     casework.change_status(closed, "resolved", Templates.load())
     first = site.get("/casos").text
-    assert first.count('<li class="caso">') == 50 and "Pagina 1 de 2" in first and "53 casos" in first
+    assert first.count('<li class="caso">') == 50 and "Página 1 de 2" in first and "53 casos" in first
     assert 'href="/casos?pagina=2"' in first
     assert site.get("/casos?pagina=2").text.count('<li class="caso">') == 3
     b02 = site.get("/casos?barrio=b02").text
@@ -459,6 +460,82 @@ def test_the_map_data(site):
     assert geojson.loads(site.get("/mapa/datos.geojson").text).is_valid
 
 
+def test_the_map_legend_waits_for_the_map_and_says_more_than_colours(site):
+    page = site.get("/mapa").text
+    # Hidden until map.js draws a map: without JavaScript there is nothing for it to explain.
+    assert re.search(r'<div id="leyenda" class="leyenda" hidden>', page)
+    legend = visible(page.split('id="leyenda"')[1].split("</div>")[0])
+    assert "Círculos más grandes" not in legend  # reworded: each circle is a neighbourhood
+    assert "círculos más grandes: más casos" in legend
+    assert "Borde continuo" in legend and "número" in legend and "Borde de rayas" in legend
+    assert "naranja" not in legend  # the marked place only when there is one
+    assert "naranja" in site.get("/mapa?lat=-16.5&lon=-68.1").text
+    # The table says open and closed in words.
+    new_case(site)
+    assert '<th scope="col" class="n">Abiertos</th><th scope="col" class="n">Cerrados</th>' in site.get("/mapa").text
+
+
+def test_categories_and_statuses_read_as_words_on_every_page(site):
+    tracking = new_case(site, categoria="vias")
+    casework.change_status(tracking, "reviewing", Templates.load())
+    case_page = site.get(f"/caso/{tracking}").text
+    assert "<dt>Tipo de problema</dt><dd>Vías y aceras</dd>" in case_page
+    assert re.search(r'id="estado"[^>]*>en revisión<', case_page)
+    assert "Estado: <strong>en revisión</strong>" in case_page
+    for path in ("/casos", "/barrio/B02"):
+        assert "Vías y aceras ·" in site.get(path).text, path
+    for path in ("/casos", "/mapa", "/reportar"):
+        page = site.get(path).text
+        for key, label in (("riesgos", "Riesgos (derrumbes, riadas)"), ("agua", "Agua y alcantarillado"),
+                           ("alumbrado", "Alumbrado público"), ("residuos", "Basura y escombros"),
+                           ("otros", "Otros")):
+            assert f'<option value="{key}">{label}</option>' in page, (path, key)
+    assert '<option value="vias" selected>Vías y aceras</option>' in site.get("/casos?categoria=vias").text
+    assert 'selected>vias<' not in site.get("/mapa?categoria=vias").text
+    # The SMS the reporter gets keeps the short name (GSM-7, one SMS): only the web shows labels.
+    assert "Vías" not in "".join(m.text for m in OutboundMessage.select())
+
+
+def test_a_new_report_is_counted_on_the_map_at_once(site, hoods):
+    from barriosms.domain.categories import load_categories
+    from barriosms.intake import IntakeRules
+    from barriosms.webreports import WebReport, submit
+
+    def open_in_b02() -> tuple[int, str]:
+        data = json.loads(site.get("/mapa/datos.geojson").body)
+        count = next(f["properties"]["open"] for f in data["features"] if f["properties"]["code"] == "B02")
+        row = re.search(r'/barrio/B02">Sopocachi</a> B02</td><td class="n">(\d+)</td>', site.get("/mapa").text)
+        return count, row.group(1) if row else "-"
+
+    assert open_in_b02() == (0, "-")  # now kept for MAP_CACHE_SECONDS
+    new_case(site)
+    assert open_in_b02() == (1, "1")  # the resident who just reported sees it
+    # A case opened elsewhere (an SMS through the daemon) waits for the cache: it stays in use.
+    rules = IntakeRules(templates=Templates.load(), categories=load_categories(None))
+    submit(WebReport("B02", "Hay otro bache grande en la calle 4"), rules)
+    assert open_in_b02() == (1, "1")
+    # Open311 opens one through this process too.
+    done = site.post("/open311/v2/requests.json", {"service_code": "vias", "address_id": "B02",
+                                                   "description": "Bache grande frente a la escuela"})
+    assert done.status == 200, done.text
+    assert open_in_b02() == (3, "3")
+
+
+def test_counts_made_while_a_case_was_opened_are_not_kept():
+    from barriosms.web.pages import _Recent
+
+    cache = _Recent(15)
+    assert cache.get(("k",), lambda: "kept") == "kept" and cache.get(("k",), lambda: "new") == "kept"
+
+    def counted_before_a_new_case() -> str:
+        cache.clear()  # a report arrives while these counts are being made
+        return "old"
+
+    cache.clear()
+    assert cache.get(("k",), counted_before_a_new_case) == "old"
+    assert cache.get(("k",), lambda: "fresh") == "fresh"
+
+
 def test_a_neighbourhood_page_shows_its_cases_and_projects(site, hoods):
     tracking = new_case(site, barrio="Villa Fatima")
     Project.create(neighborhood=hoods["B04"], title="Enlosetado de la calle 5 <b>", status="in_progress",
@@ -470,13 +547,13 @@ def test_a_neighbourhood_page_shows_its_cases_and_projects(site, hoods):
     text = page.text
     assert "<dt>Casos abiertos</dt><dd>1</dd>" in text and "<dt>Casos cerrados</dt><dd>0</dd>" in text
     assert "<h1>Villa Fátima</h1>" in text and "Periférica" in text and f'href="/caso/{tracking}"' in text
-    assert "Enlosetado de la calle 5 &lt;b&gt;" in text and "en ejecucion" in text and "Bs 1.250.000" in text
+    assert "Enlosetado de la calle 5 &lt;b&gt;" in text and "en ejecución" in text and "Bs 1.250.000" in text
     assert "01/03/2026" in text and "15/12/2026" in text and "Calle 5 entre avenidas" in text
     assert 'href="/mapa?lat=-16.4875&amp;lon=-68.115"' in text
     assert "paralizado" in text and "Bs 99,50" in text
     assert 'href="/reportar?barrio=B04"' in text
     missing = site.get("/barrio/Z99")
-    assert missing.status == 404 and "No hay ningun barrio con el codigo Z99" in missing.text
+    assert missing.status == 404 and "No hay ningún barrio con el código Z99" in missing.text
 
 
 def test_health(site):

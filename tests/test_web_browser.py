@@ -275,8 +275,18 @@ def test_report_follow_list_and_map_in_a_browser(site, chromium):
     browser.open("/reportar")
     for name in ("lat", "lon", "token"):
         assert browser.find(f"input[name={name}]").get_attribute("type") == "hidden", name
-    assert browser.find("select[name=categoria]").get_attribute("value") == "", "'no se' is the default"
+    assert browser.find("select[name=categoria]").get_attribute("value") == "", "'no sé' is the default"
+    options = [o.text for o in browser.find_all("select[name=categoria] option")]
+    assert options[0] == "No sé" and "Vías y aceras" in options and "vias" not in options, options
     shots.append(browser.shot("reportar"))
+    # The optional map: Leaflet loads from our server, its tiles cannot (no network): it says so once.
+    browser.find("#elegir-punto button").click()
+    browser.wait_for("#elegir-punto .leaflet-container")
+    note = browser.wait_for("#elegir-punto .nota-mapa")
+    assert "No se pudo cargar el fondo del mapa" in note.text
+    time.sleep(1)  # more tiles fail meanwhile: still one note
+    assert len(browser.find_all(".nota-mapa")) == 1
+    browser.shot("reportar-mapa")
     fill_report(browser, "sopocachy", "Hay un bache grande frente al mercado de la calle 20")
     match = browser.arrived(r"/caso/(\d{7})")
     assert "nuevo=1" in browser.driver.current_url
@@ -284,6 +294,7 @@ def test_report_follow_list_and_map_in_a_browser(site, chromium):
     assert tracking == match.group(1)
     assert browser.text("#estado").lower() == "recibido"
     assert stored_case(site, tracking) == ("web", "B02", "vias", "")
+    assert "Vías y aceras" in browser.body(), "the category's label, not its key"
     shots.append(browser.shot("caso"))
 
     # Follow it by its number.
@@ -309,11 +320,19 @@ def test_report_follow_list_and_map_in_a_browser(site, chromium):
     assert not browser.find_all(f"a[href$='/caso/{tracking}']") and tracking not in browser.body()
 
     # The map page: its counts table names the neighbourhood, and Leaflet starts without tiles.
-    # The site keeps the counts for a few seconds: reload until the new case is counted.
-    row = browser.reload_until("/mapa", lambda: counted(browser, "Sopocachi"))
-    assert re.search(r"\b[1-9]\d*\b", row), f"Sopocachi's row counts the case: {row!r}"
+    # This process opened the case: the counts it keeps for a few seconds were dropped at once.
+    browser.open("/mapa")
+    row = counted(browser, "Sopocachi")
+    assert re.search(r"\b[1-9]\d*\b", row), f"Sopocachi's row counts the case at once: {row!r}"
     browser.wait_for("#mapa.leaflet-container")
     browser.wait_for("#mapa .leaflet-marker-icon, #mapa .leaflet-interactive")  # the GeoJSON was drawn
+    # Open cases are told apart without colour: their number is written in the circle.
+    counts = browser.wait_for("#mapa .leaflet-tooltip.cuenta")
+    assert re.fullmatch(r"[1-9]\d*", counts.text), counts.text
+    assert browser.find("#leyenda").is_displayed() and "Borde de rayas" in browser.text("#leyenda")
+    note = browser.wait_for(".nota-mapa")  # no tiles here: the map says so, once
+    assert note.text == "No se pudo cargar el fondo del mapa; los círculos y la tabla siguen siendo correctos."
+    assert len(browser.find_all(".nota-mapa")) == 1
     shots.append(browser.shot("mapa"))
 
     browser.open("/barrio/B02")
@@ -343,6 +362,8 @@ def test_the_report_form_works_without_javascript(site, chromium):
     # JavaScript really is off: the map is not started, but the counts are there.
     browser.reload_until("/mapa", lambda: counted(browser, "Pampahasi"))
     assert browser.find_all(".leaflet-container") == []
+    assert not browser.find("#leyenda").is_displayed(), "no map, so no legend for it"
+    assert "círculo" not in browser.body().lower()
     browser.shot("mapa-sin-js")
     assert browser.problems() == []
 

@@ -8,6 +8,13 @@ The rules live in an INI file technicians edit (``config/categories.es.ini``)::
     ...
     [options]
     default = otros
+    [labels]
+    vias = Vías y aceras
+    ...
+
+The optional ``[labels]`` section names the categories for people (the website, Open311): the
+names themselves stay plain identifiers because they are stored, exported and sent by SMS. A
+category without a label is shown with its name capitalised ("agua" → "Agua").
 
 Matching ignores accents and capitals (residents type "CAÑERIA", "caneria", "cañería"); a
 keyword also matches longer words that start with it ("baches" → bache, "alcantarillado" →
@@ -34,6 +41,8 @@ __all__ = ["CategoryRules", "load_categories", "categorize", "fold", "DEFAULT_FI
 DEFAULT_FILE: Final = "categories.es.ini"
 _SECTION: Final = "categories"
 _OPTIONS: Final = "options"
+_LABELS: Final = "labels"
+_LABEL_MAX: Final = 60  # characters: a select option or a table cell on a phone, not a sentence
 _DEFAULT_CATEGORY: Final = "otros"
 
 # Category names end up in the database, exports and staff screens: keep them plain identifiers.
@@ -53,12 +62,22 @@ class CategoryRules:
 
     rules: tuple[tuple[str, tuple[str, ...]], ...]
     default: str = _DEFAULT_CATEGORY
+    labels: tuple[tuple[str, str], ...] = ()  # (name, label for people) from [labels]
 
     @property
     def names(self) -> tuple[str, ...]:
         """Every category a report can get, in priority order, the default last."""
         names = tuple(name for name, _ in self.rules)
         return names if self.default in names else (*names, self.default)
+
+    def label(self, name: str) -> str:
+        """What people read for a category: its [labels] entry, else the name capitalised
+        ("vias" → "Vías y aceras" with the default file; "agua_potable" → "Agua potable" without).
+        Works for names no longer in the file too (old cases keep their category)."""
+        for key, label in self.labels:
+            if key == name:
+                return label
+        return name.replace("_", " ").capitalize()
 
 
 def _keyword_matches(word: str, keyword: str) -> bool:
@@ -100,7 +119,7 @@ def load_categories(path: str | os.PathLike[str] | None = None, language: str = 
     """
     source = read_source(path, f"categories.{language}.ini")
     parser = parse_ini(source)
-    check_sections(parser, source, required=(_SECTION,), optional=(_OPTIONS,))
+    check_sections(parser, source, required=(_SECTION,), optional=(_OPTIONS, _LABELS))
 
     rules: list[tuple[str, tuple[str, ...]]] = []
     owner: dict[str, str] = {}  # folded keyword → category that declared it first
@@ -123,7 +142,8 @@ def load_categories(path: str | os.PathLike[str] | None = None, language: str = 
         )
 
     default = _load_default(parser, source)
-    return CategoryRules(rules=tuple(rules), default=default)
+    names = CategoryRules(rules=tuple(rules), default=default).names
+    return CategoryRules(rules=tuple(rules), default=default, labels=_load_labels(parser, source, names))
 
 
 def _check_name(source: IniSource, name: str) -> None:
@@ -171,3 +191,31 @@ def _load_default(parser: configparser.ConfigParser, source: IniSource) -> str:
             section=_OPTIONS, key="default",
         )
     return default
+
+
+def _load_labels(parser: configparser.ConfigParser, source: IniSource,
+                 names: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    if not parser.has_section(_LABELS):
+        return ()
+    labels = []
+    for key, value in parser.items(_LABELS):
+        if key not in names:
+            raise TemplateError(
+                source.name, f"'{key}' is not a category",
+                f"write one of the names in [categories] ({', '.join(names)}) before '=', "
+                "or delete this line", section=_LABELS, key=key,
+            )
+        label = " ".join(value.split())
+        if not label:
+            raise TemplateError(
+                source.name, "the label is empty",
+                f"write the name people read after '=', e.g. '{key} = {key.replace('_', ' ').capitalize()}', "
+                "or delete this line", section=_LABELS, key=key,
+            )
+        if len(label) > _LABEL_MAX:
+            raise TemplateError(
+                source.name, f"the label is too long ({len(label)} characters)",
+                f"shorten it to at most {_LABEL_MAX} characters", section=_LABELS, key=key,
+            )
+        labels.append((key, label))
+    return tuple(labels)

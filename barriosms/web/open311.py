@@ -1,12 +1,12 @@
 """Open311 GeoReport v2 (http://wiki.open311.org/GeoReport_v2): the cases as service requests.
 
-Every category is a service (service_code = the category name); a case is a service request
-(service_request_id = its tracking number); the neighbourhood is the address (address_id = its
-code). JSON or XML by the URL's extension, errors as the spec's error list. What goes out is
-what the website shows (public.py): never a phone number, a reporter, an assignee or an internal
-note. A POST opens a case like the web form does (webreports.submit, channel "open311"); the
-personal fields the spec lets clients send (email, names, device and account ids) are not stored.
-See docs/open311.md.
+Every category is a service (service_code = the category name, service_name = its label from the
+categories file's [labels]); a case is a service request (service_request_id = its tracking
+number); the neighbourhood is the address (address_id = its code). JSON or XML by the URL's
+extension, errors as the spec's error list. What goes out is what the website shows (public.py):
+never a phone number, a reporter, an assignee or an internal note. A POST opens a case like the
+web form does (webreports.submit, channel "open311"); the personal fields the spec lets clients
+send (email, names, device and account ids) are not stored. See docs/open311.md.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from ..domain.matching import normalize_code
 from ..store.models import Case, CaseEvent, Neighborhood, utcnow
 from ..webreports import ReportError, WebReport, find_neighborhood, submit
 from .app import context, submitter
+from .pages import forget_counts
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 MAX_REQUESTS = 1000  # the spec's default limit: "90 days or first 1000 requests, whichever is smallest"
@@ -118,7 +119,8 @@ def _w3c(when: dt.datetime) -> str:
 
 
 def service_name(code: str) -> str:
-    return code.replace("_", " ").capitalize()
+    """The category as people read it: its [labels] entry in the categories file ("Vías y aceras")."""
+    return context().categories.label(code)
 
 
 # --- discovery and services --------------------------------------------------------------------
@@ -430,6 +432,7 @@ def create_service_request(fmt: str):
     except ReportError as exc:
         raise Refused(400, exc.message) from None
     ctx.limiter.record(who)
+    forget_counts()  # the website's map and lists count the new case at once
     notice = f"Recibimos el reclamo: su numero de seguimiento es {done.case.tracking}."
     if done.sms == "queued":
         notice += " Se lo enviamos por SMS y le avisaremos por SMS cuando cambie su estado."

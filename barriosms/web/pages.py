@@ -11,6 +11,11 @@ URLs (other tests and benchmarks rely on them): / (?q=, ?pagina=), /reportar (GE
 
 Counts per neighbourhood and the map's GeoJSON are kept for MAP_CACHE_SECONDS per filter in this
 process: with 100,000 cases they cost a grouped query each, and a map a few seconds behind is fine.
+A case opened through this process (the form, Open311) empties that cache at once (forget_counts):
+whoever just reported and opens the map sees their case there.
+
+Residents read Spanish with its accents here; the SMS texts stay GSM-7 (the status words come from
+them: WEB_STATUS puts the accents back) and category names stay keys ([labels] names them).
 """
 
 from __future__ import annotations
@@ -46,8 +51,11 @@ RECENT_CASES = 10
 NAV = (("/", "Inicio", "inicio"), ("/reportar", "Reportar", "reportar"), ("/seguimiento", "Seguimiento", "seguimiento"),
        ("/casos", "Casos", "casos"), ("/mapa", "Mapa", "mapa"))
 STATES = (("todos", "Todos"), ("abiertos", "Abiertos"), ("cerrados", "Cerrados"))
-PROJECT_STATUS = {"planned": "planificado", "in_progress": "en ejecucion", "done": "concluido",
+PROJECT_STATUS = {"planned": "planificado", "in_progress": "en ejecución", "done": "concluido",
                   "suspended": "paralizado"}
+# Status words of the SMS templates (GSM-7, no accents) as the website writes them; any other
+# label (a technician's own) is shown as written.
+WEB_STATUS = {"en revision": "en revisión"}
 # Which form field a webreports.ReportError is about (lat/lon are the optional map point).
 FORM_FIELD = {"neighborhood": "barrio", "description": "descripcion", "category": "categoria",
               "phone": "telefono", "lat": "mapa", "lon": "mapa"}
@@ -80,7 +88,14 @@ def local_date(value: dt.date | None) -> str:
 
 @blueprint.app_template_filter("estado")
 def status_label(status: str) -> str:
-    return context().templates.status_label(status)
+    label = context().templates.status_label(status)
+    return WEB_STATUS.get(label, label)
+
+
+@blueprint.app_template_filter("categoria")
+def category_label(name: str) -> str:
+    """A category as people read it ("vias" → "Vías y aceras", from the categories file's [labels])."""
+    return context().categories.label(name)
 
 
 @blueprint.app_template_filter("proyecto")
@@ -131,18 +146,26 @@ class _Recent:
         self._clock = clock
         self._items: dict[tuple, tuple[float, object]] = {}
         self._lock = threading.Lock()
+        self._generation = 0  # counts clear(): an answer made across a clear() is not kept
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._generation += 1
 
     def get(self, key: tuple, make: Callable[[], object]):
         now = self._clock()
         with self._lock:
             hit = self._items.get(key)
+            generation = self._generation
         if hit is not None and now - hit[0] < self.seconds:
             return hit[1]
         value = make()
         with self._lock:
-            if len(self._items) > 100:
-                self._items.clear()
-            self._items[key] = (now, value)
+            if generation == self._generation:  # else it may have been counted before a new case
+                if len(self._items) > 100:
+                    self._items.clear()
+                self._items[key] = (now, value)
         return value
 
 
@@ -151,6 +174,14 @@ def _recent() -> _Recent:
     if cache is None:
         cache = current_app.extensions.setdefault("barriosms.pages", _Recent(MAP_CACHE_SECONDS))
     return cache
+
+
+def forget_counts() -> None:
+    """Drop the kept counts and map data (inside a request): call after opening a case, so the
+    map and the lists count it at once. Other processes keep theirs for MAP_CACHE_SECONDS."""
+    cache = current_app.extensions.get("barriosms.pages")
+    if cache is not None:
+        cache.clear()
 
 
 def _arg(name: str, limit: int = 100) -> str:
@@ -253,8 +284,8 @@ def report_form() -> Response:
 def report() -> Response:
     ctx = context()
     if cross_site(request.headers.get("Origin"), request.headers.get("Sec-Fetch-Site"), request.host):
-        abort(403, "Este formulario solo se puede enviar desde esta pagina. Abra la pagina Reportar y "
-                   "envielo desde alli.")
+        abort(403, "Este formulario solo se puede enviar desde esta página. Abra la página Reportar y "
+                   "envíelo desde allí.")
     values = {name: request.form.get(name, "") for name in FORM_FIELDS}
     # The choices of an ambiguous name come before the text field, as more `barrio` values.
     values["barrio"] = next((v for v in request.form.getlist("barrio") if v.strip()), "")
@@ -264,7 +295,7 @@ def report() -> Response:
         return _report_form(values, message="El formulario estuvo abierto demasiado tiempo. Revise sus datos y "
                                             "presione Enviar otra vez.")
     if problem:
-        return _report_form(values, status=400, message="No pudimos aceptar el formulario: esta incompleto o "
+        return _report_form(values, status=400, message="No pudimos aceptar el formulario: está incompleto o "
                                                         "fue cambiado. Revise sus datos y presione Enviar otra vez.")
     earlier = WebSubmission.get_or_none(WebSubmission.token == token)
     if earlier is not None:  # a double submit: the case the first one opened
@@ -274,7 +305,7 @@ def report() -> Response:
     verdict = ctx.limiter.check(address)
     if not verdict.allowed:
         return _page("error.html", status=429, headers={"Retry-After": str(verdict.retry_after)}, code=429,
-                     message=f"Ya recibimos varios reportes desde esta conexion. Podra enviar otro "
+                     message=f"Ya recibimos varios reportes desde esta conexión. Podrá enviar otro "
                              f"{_wait(verdict.retry_after)}. Si es urgente, reporte por SMS.")
     report = WebReport(neighborhood=values["barrio"], description=values["descripcion"], category=values["categoria"],
                        phone=values["telefono"], lat=values["lat"], lon=values["lon"])
@@ -285,11 +316,12 @@ def report() -> Response:
         message = err.message
         if field == "mapa":  # hidden fields: without the map they could not be corrected
             values["lat"] = values["lon"] = ""
-            message += " Quitamos el punto: puede enviar el reporte sin el."
+            message += " Quitamos el punto: puede enviar el reporte sin él."
         return _report_form(values, status=422, errors={field: message}, choices=err.choices,
-                            message="Revise lo que esta marcado abajo.")
+                            message="Revise lo que está marcado abajo.")
     if done.created:
         ctx.limiter.record(address)
+        forget_counts()
     return _to_new_case(done.case.tracking, done.sms == "queued")
 
 

@@ -16,7 +16,7 @@
   }
 
   var open = button("Marcar el lugar en un mapa (opcional)", true);
-  var here = button("Usar mi ubicacion", true);
+  var here = button("Usar mi ubicación", true);
   var clear = button("Quitar el punto", true);
   var status = document.createElement("p");
   status.setAttribute("aria-live", "polite");
@@ -28,7 +28,7 @@
 
   function describe() {
     status.textContent = lat.value ? "Punto marcado: " + Number(lat.value).toFixed(5) + ", " +
-      Number(lon.value).toFixed(5) : (map ? "Toque el mapa donde esta el problema." : "");
+      Number(lon.value).toFixed(5) : (map ? "Toque el mapa donde está el problema." : "");
     clear.hidden = !lat.value;
   }
 
@@ -68,7 +68,19 @@
     var attribution = (box.dataset.atribucion || "").replace(/[&<>"']/g, function (c) {
       return "&#" + c.charCodeAt(0) + ";";
     });
-    L.tileLayer(box.dataset.tiles, { maxZoom: 19, attribution: attribution }).addTo(map);
+    var noted = false;
+    L.tileLayer(box.dataset.tiles, { maxZoom: 19, attribution: attribution })
+      .on("tileerror", function () {  // offline, or the tile server is down: say so once
+        if (noted) { return; }
+        noted = true;
+        var note = document.createElement("p");
+        note.className = "aviso nota-mapa";
+        note.setAttribute("role", "status");
+        note.textContent = "No se pudo cargar el fondo del mapa, así que es difícil ubicar el lugar. " +
+          "Puede enviar el reporte sin marcarlo: el barrio y la descripción bastan.";
+        box.insertBefore(note, div.nextSibling);
+      })
+      .addTo(map);
     map.on("click", function (e) { place(e.latlng); });
     if (lat.value) { place(L.latLng(start[0], start[1])); }
     if (navigator.geolocation) {
@@ -81,17 +93,17 @@
 
   open.addEventListener("click", function () {
     open.disabled = true;
-    status.textContent = "Cargando el mapa...";
+    status.textContent = "Cargando el mapa…";
     load(show);
   });
   here.addEventListener("click", function () {
-    status.textContent = "Buscando su ubicacion...";
+    status.textContent = "Buscando su ubicación…";
     navigator.geolocation.getCurrentPosition(function (pos) {
       var point = L.latLng(pos.coords.latitude, pos.coords.longitude);
       map.setView(point, 17);
       place(point);
     }, function () {
-      status.textContent = "No pudimos saber su ubicacion. Toque el mapa donde esta el problema.";
+      status.textContent = "No pudimos saber su ubicación. Toque el mapa donde está el problema.";
     }, { enableHighAccuracy: true, timeout: 15000 });
   });
   clear.addEventListener("click", function () {
