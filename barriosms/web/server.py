@@ -58,9 +58,20 @@ class WebServer:
                 return 1
         notifier.stopping("stopping")
         log.info("website stopping")
-        self._server.close()
-        thread.join(10)
+        self._close(thread)
         return 0
+
+    def _close(self, thread: threading.Thread) -> None:
+        """Close the listening socket and every open connection (browsers keep some alive) from
+        inside waitress's own loop, which then ends; let running requests finish (5 s at most)."""
+        from waitress import wasyncore
+
+        server = self._server
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))  # type: ignore[attr-defined]
+        thread.join(10)
+        if thread.is_alive():
+            log.warning("the web server's loop did not end within 10 s; exiting anyway")
+        server.task_dispatcher.shutdown(timeout=5)  # type: ignore[attr-defined]
 
     def _run(self) -> None:
         try:
