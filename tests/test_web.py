@@ -136,7 +136,7 @@ def test_every_page_answers_in_spanish(site):
         assert "<footer>Alcaldia" in page.text
         assert "style=" not in page.text and "<script>" not in page.text  # the CSP allows neither
     assert site.get("/no-existe").status == 404
-    assert "No encontramos esta pagina" in site.get("/no-existe").text
+    assert "No encontramos esta página" in site.get("/no-existe").text
 
 
 def test_the_home_page_says_how_to_report_by_sms_and_finds_a_neighbourhood(site):

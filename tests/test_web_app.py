@@ -49,7 +49,7 @@ def test_malformed_input_is_a_4xx_in_spanish_never_a_5xx(app, method, kwargs, co
 def test_errors_under_open311_are_open311_errors(app):
     response = app.test_client().get("/open311/v2/nothing.json", query_string="x=%ff")
     assert response.status_code == 400
-    assert response.get_json() == [{"code": 400, "description": "La direccion tiene caracteres no validos."}]
+    assert response.get_json() == [{"code": 400, "description": "La dirección tiene caracteres no válidos."}]
 
 
 def test_a_restored_database_file_is_followed_without_a_restart(app, db, tmp_path):
@@ -71,5 +71,5 @@ def test_a_database_that_fails_is_a_503_with_retry_after_and_a_log_line(app, cap
     app.add_url_rule("/_broken", "broken", lambda: str(database.execute_sql("SELECT * FROM no_such_table")))
     response = app.test_client().get("/_broken")
     assert response.status_code == 503 and response.headers["Retry-After"] == "30"
-    assert "no esta disponible" in response.get_data(as_text=True)
+    assert "no está disponible" in response.get_data(as_text=True)
     assert "cannot use the database" in caplog.text and "barriosms doctor" in caplog.text

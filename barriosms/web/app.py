@@ -118,7 +118,7 @@ def create_app(settings: Settings, *, open_db: bool = True) -> Flask:
     def _database_down(exc: Exception):
         log.error("the website cannot use the database %s: %s; check that it is reachable "
                   "(`barriosms doctor`)", store.describe(), str(exc).strip() or type(exc).__name__)
-        response = _error_response(503, "El sistema no esta disponible en este momento. Intente otra vez "
+        response = _error_response(503, "El sistema no está disponible en este momento. Intente otra vez "
                                         "en unos minutos.")
         response.headers["Retry-After"] = "30"
         return response
@@ -126,7 +126,7 @@ def create_app(settings: Settings, *, open_db: bool = True) -> Flask:
     @app.errorhandler(Exception)
     def _crash(exc: Exception):
         log.exception("the website failed on %s %s", request.method, request.path)
-        return _error_response(500, "Ocurrio un error en el servidor. Intente otra vez en unos minutos.")
+        return _error_response(500, "Ocurrió un error en el servidor. Intente otra vez en unos minutos.")
 
     from . import open311, pages
 
@@ -166,7 +166,7 @@ def _refuse_malformed_input() -> None:
     try:
         unquote_to_bytes(raw_query.replace(b"+", b" ")).decode("utf-8")
     except UnicodeDecodeError:
-        raise BadRequest("La direccion tiene caracteres no validos.") from None
+        raise BadRequest("La dirección tiene caracteres no válidos.") from None
     if request.method in ("POST", "PUT", "PATCH"):
         ctype = request.mimetype
         if ctype == "application/x-www-form-urlencoded":
@@ -174,31 +174,31 @@ def _refuse_malformed_input() -> None:
             try:
                 unquote_to_bytes(body.replace(b"+", b" ")).decode("utf-8")
             except UnicodeDecodeError:
-                raise BadRequest("El formulario tiene caracteres no validos (no es UTF-8).") from None
+                raise BadRequest("El formulario tiene caracteres no válidos (no es UTF-8).") from None
         elif ctype not in ("multipart/form-data", ""):
-            raise BadRequest("Envie el formulario como application/x-www-form-urlencoded.")
+            raise BadRequest("Envíe el formulario como application/x-www-form-urlencoded.")
     sources = [request.args] + ([request.form] if request.method in ("POST", "PUT", "PATCH") else [])
     for values in sources:
         for key, value in values.items(multi=True):
             if "\x00" in key or "\x00" in value or "\ufffd" in key or "\ufffd" in value:
-                raise BadRequest("El formulario tiene caracteres no validos.")
+                raise BadRequest("El formulario tiene caracteres no válidos.")
 
 
 _SPANISH = {
-    400: "La solicitud no es valida.",
-    403: "No se puede hacer esto desde aqui.",
-    404: "No encontramos esta pagina.",
-    405: "Este metodo no se usa aqui.",
+    400: "La solicitud no es válida.",
+    403: "No se puede hacer esto desde aquí.",
+    404: "No encontramos esta página.",
+    405: "Este método no se usa aquí.",
     413: "Lo enviado es demasiado grande.",
     415: "Formato no aceptado.",
-    429: "Demasiados envios desde esta conexion. Espere un rato y vuelva a intentar.",
+    429: "Demasiados envíos desde esta conexión. Espere un rato y vuelva a intentar.",
 }
 
 
 def _spanish(exc: HTTPException) -> str:
     # Our own aborts carry a Spanish description; werkzeug's defaults are English.
     own = exc.description if exc.description and exc.description != type(exc).description else ""
-    return own or _SPANISH.get(exc.code or 500, "Ocurrio un error.")
+    return own or _SPANISH.get(exc.code or 500, "Ocurrió un error.")
 
 
 def _error_response(code: int, message: str):
