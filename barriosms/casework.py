@@ -13,7 +13,8 @@ import logging
 from dataclasses import dataclass
 from typing import Callable
 
-from . import outbox, subscribers
+from . import outbox, subscribers, survey
+from .config import ServiceSettings
 from .domain.phones import is_replyable
 from .domain.replies import Templates
 from .domain.statuses import REOPEN_TARGET, STATUSES, TransitionError, can_reopen_by_sms, check_transition
@@ -43,6 +44,7 @@ class CaseChange:
     event: CaseEvent
     notifications: list[OutboundMessage]
     skipped: dict[str, str]  # phone → why it gets no SMS (opted out, not a phone number)
+    surveyed: tuple[str, ...] = ()  # phones asked whether it is really fixed (resolving, see survey)
 
 
 # The name the first version used; a status change is one kind of case change.
@@ -139,11 +141,14 @@ def _load_for_change(tracking: str) -> Case:
 
 
 def change_status(tracking: str, status: str, templates: Templates, *, note: str = "", internal_note: str = "",
-                  actor: str = "", region: str = "BO", now: dt.datetime | None = None) -> CaseChange:
+                  actor: str = "", region: str = "BO", now: dt.datetime | None = None,
+                  service: ServiceSettings | None = None) -> CaseChange:
     """Move a case to `status` (an allowed transition), record who and why, and tell its reporters.
 
     `note` is public: it goes to the residents in the SMS (shortened if it does not fit) and is
     what a later status query answers. `internal_note` is for staff only and is never sent.
+    Resolving with `service` whose satisfaction_survey is on asks each reporter, once per case,
+    whether it is really fixed, in the same SMS (see `survey`); without `service` nobody is asked.
     """
     if status not in STATUSES:
         raise CaseError(f"unknown status {status!r}; use one of: {', '.join(STATUSES)}")
@@ -167,10 +172,15 @@ def change_status(tracking: str, status: str, templates: Templates, *, note: str
         label = templates.status_label(status)
         text = (templates.render("status_changed_note", tracking=case.tracking, status=label, note=note)
                 if note else templates.render("status_changed", tracking=case.tracking, status=label))
-        queued, skipped = notify_reporters(case, lambda r: text, kind="status_update", region=region, now=now)
+        asked: list[str] = []
+        if status == "resolved" and service is not None and service.satisfaction_survey:
+            queued, skipped, asked = survey.ask_after_resolving(case, templates, service, usual=text, note=note,
+                                                                region=region, now=now, actor=actor)
+        else:
+            queued, skipped = notify_reporters(case, lambda r: text, kind="status_update", region=region, now=now)
     log.info("case %s: %s -> %s by %s; %d SMS queued", case.tracking, event.old_status, status, actor or "-",
              len(queued))
-    return CaseChange(case, event, queued, skipped)
+    return CaseChange(case, event, queued, skipped, tuple(asked))
 
 
 def add_note(tracking: str, text: str, templates: Templates, *, public: bool, actor: str = "", region: str = "BO",

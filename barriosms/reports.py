@@ -19,6 +19,7 @@ from .domain.parsing import normalize_code
 from .domain.ranking import Hotspot, OpenCase, WAITING_STATUSES, rank_hotspots
 from .domain.statuses import STATUSES
 from .store.models import Case, CaseReporter, Neighborhood
+from .survey import Satisfaction, satisfaction
 
 
 class ReportError(Exception):
@@ -76,6 +77,8 @@ class Stats:
     by_district: dict[str, int]  # every district, most cases first
     resolve_time: ResolveTime
     resolve_time_by_category: dict[str, ResolveTime]
+    # Whether residents confirmed the fixes (the question asked when a case is resolved).
+    satisfaction: Satisfaction
 
 
 def _live_cases():
@@ -128,8 +131,9 @@ def _most_first(counts: dict[str, int]) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
-def stats(since: dt.datetime | None = None) -> Stats:
-    """Counts per status, category and district, and the median time from report to resolved.
+def stats(since: dt.datetime | None = None, now: dt.datetime | None = None) -> Stats:
+    """Counts per status, category and district, the median time from report to resolved, and
+    the residents' answers to "was it really fixed?" (`survey.satisfaction`, judged at `now`).
 
     The time to resolve counts the cases that reached "resolved" (also those closed since):
     `resolved_at` minus `created_at`.
@@ -156,7 +160,8 @@ def stats(since: dt.datetime | None = None) -> Stats:
     return Stats(since=since, total=total, by_status=by_status, by_category=_most_first(by_category),
                  by_district=_most_first(by_district), resolve_time=_resolve_time(durations),
                  resolve_time_by_category={c: _resolve_time(by_category_durations.get(c, []))
-                                           for c in _most_first(by_category)})
+                                           for c in _most_first(by_category)},
+                 satisfaction=satisfaction(since, now))
 
 
 def case_rows(*, status: str | None = None, neighborhood: str | None = None) -> list[CaseRow]:

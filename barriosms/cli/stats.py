@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from .. import reports
+from ..survey import SurveyCounts
 from .common import CliState, emit_json, json_option, local_time, pass_state, table
 
 
@@ -32,15 +33,36 @@ def _resolve_json(r: reports.ResolveTime) -> dict:
     return {"resolved": r.resolved, "median_seconds": r.median_seconds, "median_hours": hours}
 
 
+def share(part: float | None) -> str:
+    return "-" if part is None else f"{part:.0%}"
+
+
+def _survey_json(c: SurveyCounts) -> dict:
+    seconds = c.median_seconds_to_yes
+    return {"asked": c.asked, "answered": c.answered, "yes": c.yes, "no": c.no, "waiting": c.waiting,
+            "expired": c.expired,
+            "confirmed_share": None if c.confirmed_share is None else round(c.confirmed_share, 4),
+            "median_seconds_to_confirm": seconds,
+            "median_hours_to_confirm": None if seconds is None else round(seconds / 3600, 2)}
+
+
+def _survey_row(name: str, c: SurveyCounts) -> list:
+    return [name, c.asked, c.answered, c.yes, c.no, share(c.confirmed_share), duration(c.median_seconds_to_yes)]
+
+
 @click.command()
 @click.option("--since", metavar="DATE", help="Only cases opened on or after this day (YYYY-MM-DD, local time).")
 @json_option
 @pass_state
 def stats(state: CliState, since: str | None, as_json: bool) -> None:
-    """Count cases per status, category and district, and the median time to resolve them.
+    """Count cases per status, category and district, the median time to resolve them, and how
+    many fixes the residents confirmed.
 
     The time to resolve runs from the report to the moment the case became resolved, over the
     cases that got there (also those closed since). Merged duplicates are not counted.
+    Satisfaction: when a case is resolved its reporters are asked once whether it is really
+    fixed (1 yes, 2 no); "confirmed" is the share of answers that said yes, and the median time
+    to confirm runs from the question (the case resolved) to the "yes".
 
     Example: barriosms stats --since 2026-11-01
     """
@@ -56,6 +78,9 @@ def stats(state: CliState, since: str | None, as_json: bool) -> None:
             "by_district": s.by_district,
             "time_to_resolve": {**_resolve_json(s.resolve_time),
                                 "by_category": {c: _resolve_json(r) for c, r in s.resolve_time_by_category.items()}},
+            "satisfaction": {**_survey_json(s.satisfaction.overall),
+                             "by_category": {c: _survey_json(n) for c, n in s.satisfaction.by_category.items()},
+                             "by_district": {d: _survey_json(n) for d, n in s.satisfaction.by_district.items()}},
         })
         return
     click.echo(f"{s.total} case(s)" + (f" opened since {since}" if since else ""))
@@ -71,3 +96,16 @@ def stats(state: CliState, since: str | None, as_json: bool) -> None:
     click.echo()
     click.echo(f"median time to resolve: {duration(s.resolve_time.median_seconds)}"
                f" over {s.resolve_time.resolved} resolved case(s)")
+    click.echo()
+    sat = s.satisfaction
+    headers = ["asked", "answered", "yes", "no", "confirmed", "median to confirm"]
+    table(["category", *headers], [_survey_row(c, n) for c, n in sat.by_category.items()],
+          empty="no resident was asked yet whether a fix worked")
+    if sat.by_district:
+        click.echo()
+        table(["district", *headers], [_survey_row(d or "(none)", n) for d, n in sat.by_district.items()])
+    click.echo()
+    o = sat.overall
+    click.echo(f"fixes confirmed by residents: {o.yes} of {o.answered} answer(s) ({share(o.confirmed_share)}), "
+               f"{o.no} not fixed; {o.asked} asked, {o.waiting} waiting, {o.expired} without answer; "
+               f"median time to confirm: {duration(o.median_seconds_to_yes)}")
