@@ -4,7 +4,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from .. import casework
+from .. import casework, conversations
 from ..domain.statuses import STATUSES
 from ..store.models import Case
 from .common import CliState, actor, clip, emit_json, json_option, limit_option, local_time, pass_state, short_time, table
@@ -26,6 +26,8 @@ def case_dict(case: Case, zone: ZoneInfo) -> dict:
         "created_at": local_time(case.created_at, zone),
         "updated_at": local_time(case.updated_at, zone),
         "resolved_at": local_time(case.resolved_at, zone),
+        "awaiting_resident": case.awaiting_resident,
+        "unseen_replies": case.unseen_replies,
     }
 
 
@@ -66,33 +68,68 @@ def cases() -> None:
 @click.option("--neighborhood", metavar="CODE", help="Only cases of this neighbourhood code.")
 @click.option("--category", metavar="C", help="Only cases of this category (vias, agua, ...).")
 @click.option("--assignee", metavar="WHO", help="Only cases assigned to this team or person (\"\" for unassigned).")
+@click.option("--has-new-replies", is_flag=True,
+              help="Only cases with residents' answers not yet seen with `cases show`.")
 @limit_option
 @json_option
 @pass_state
 def list_(state: CliState, status: str | None, neighborhood: str | None, category: str | None,
-          assignee: str | None, limit: int | None, as_json: bool) -> None:
+          assignee: str | None, has_new_replies: bool, limit: int | None, as_json: bool) -> None:
     """List cases, newest first.
+
+    The REPLIES column: "2 new" answers from residents not yet seen, "waiting" while a question
+    asked with `cases ask` has no answer.
 
     Example: barriosms cases list --status received --neighborhood B12
     """
     settings = state.open_db()
-    rows = _run(lambda: casework.list_cases(status=status, neighborhood=neighborhood, category=category,
-                                            assignee=assignee, limit=limit))
+    if has_new_replies:
+        rows = _with_new_replies(status, neighborhood, category, assignee, limit)
+    else:
+        rows = _run(lambda: casework.list_cases(status=status, neighborhood=neighborhood, category=category,
+                                                assignee=assignee, limit=limit))
     if as_json:
         emit_json([case_dict(c, settings.zone) for c in rows])
         return
-    table(["tracking", "status", "hood", "category", "assignee", "created", "phone", "text"],
+    table(["tracking", "status", "hood", "category", "assignee", "created", "replies", "phone", "text"],
           [[c.tracking, c.status + (f" (-> {c.merged_into.tracking})" if c.merged_into_id else ""),
             c.neighborhood.code, c.category, c.assignee or "-", short_time(c.created_at, settings.zone),
-            c.phone, clip(c.text, 40)] for c in rows], empty="no cases match")
+            _replies_cell(c), c.phone, clip(c.text, 40)] for c in rows],
+          empty="no case has new replies" if has_new_replies else "no cases match")
+
+
+def _with_new_replies(status: str | None, neighborhood: str | None, category: str | None, assignee: str | None,
+                      limit: int | None) -> list[Case]:
+    """Cases with unseen answers (few), filtered as `casework.list_cases` filters."""
+    code = neighborhood.strip().upper().replace("-", "").replace(" ", "") if neighborhood else None
+    rows = [c for c in conversations.cases_with_new_replies()
+            if (not status or c.status == status) and (not code or c.neighborhood.code == code)
+            and (not category or c.category == category.strip().lower())
+            and (assignee is None or c.assignee == assignee.strip())]
+    return rows[:limit] if limit else rows
+
+
+def _replies_cell(case: Case) -> str:
+    marks = ([f"{case.unseen_replies} new"] if case.unseen_replies else []) + (
+        ["waiting"] if case.awaiting_resident else [])
+    return ", ".join(marks) or "-"
+
+
+# Conversation events in the history: which way the words went.
+_DIRECTION = {"question": "out", "message": "out", "answer": "in"}
 
 
 @cases.command()
 @click.argument("tracking")
+@click.option("--keep-unseen", is_flag=True, help="Leave the residents' answers counted as new (see `cases list "
+              "--has-new-replies`).")
 @json_option
 @pass_state
-def show(state: CliState, tracking: str, as_json: bool) -> None:
-    """Show one case with its history and every SMS in and out.
+def show(state: CliState, tracking: str, keep_unseen: bool, as_json: bool) -> None:
+    """Show one case with its history, its conversation with the residents and every SMS in and out.
+
+    Showing a case counts the residents' answers as seen: it leaves `cases list --has-new-replies`
+    (unless --keep-unseen).
 
     Example: barriosms cases show 1234567
     """
@@ -105,11 +142,20 @@ def show(state: CliState, tracking: str, as_json: bool) -> None:
     events = casework.history(case)
     inbound, outbound = casework.messages(case)
     people = casework.reporters(case)
+    asked = conversations.conversation(case)
+    if case.unseen_replies and not keep_unseen:
+        conversations.mark_seen(case)
     if as_json:
         data = case_dict(case, zone)
         data["reporters"] = [{"phone": r.phone, "how": r.how, "since": local_time(r.joined_at, zone)} for r in people]
         data["history"] = [{"at": local_time(e.at, zone), "kind": e.kind, "from": e.old_status, "to": e.new_status,
-                            "note": e.note, "public": e.public, "by": e.actor} for e in events]
+                            "note": e.note, "public": e.public, "by": e.actor, "direction": _DIRECTION.get(e.kind)}
+                           for e in events]
+        data["conversation"] = [{"kind": q.kind, "phone": q.phone, "text": q.text, "by": q.actor,
+                                 "asked_at": local_time(q.asked_at, zone), "status": q.status,
+                                 "expires_at": local_time(q.expires_at, zone),
+                                 "answered_at": local_time(q.answered_at, zone), "answer": q.answer or None}
+                                for q in asked]
         data["messages"] = (
             [{"direction": "in", "at": local_time(m.received_at, zone), "phone": m.phone, "text": m.text,
               "parts": m.parts, "incomplete": m.incomplete} for m in inbound]
@@ -130,13 +176,26 @@ def show(state: CliState, tracking: str, as_json: bool) -> None:
         click.echo(f"  merged into:   {case.merged_into.tracking}")
     click.echo(f"  opened:        {short_time(case.created_at, zone)}   updated: {short_time(case.updated_at, zone)}")
     click.echo(f"  text:          {case.text}")
+    if case.unseen_replies or case.awaiting_resident:
+        click.echo(f"  residents:     {_replies_cell(case).replace('new', 'new answer(s)')}"
+                   + ("" if keep_unseen or not case.unseen_replies else " (now seen)"))
     click.echo("History:")
     for e in events:
         change = f"{e.old_status or '-'} -> {e.new_status}" if e.kind in ("status", "reopen", "merge") else e.kind
         if e.kind in ("reopen", "merge"):
             change = f"{e.kind}: {change}"
+        elif e.kind in _DIRECTION:
+            change = f"{e.kind} ({'to' if _DIRECTION[e.kind] == 'out' else 'from'} resident)"
         visibility = "" if e.public or not e.note else "  (internal)"
         click.echo(f"  {short_time(e.at, zone)}  {change}  {e.actor}" + (f"  \"{e.note}\"" if e.note else "") + visibility)
+    if asked:
+        click.echo("Questions and messages to residents:")
+        for q in asked:
+            outcome = {"open": f"open until {short_time(q.expires_at, zone)}", "expired": "no answer in time",
+                       "answered": f"answered {short_time(q.answered_at, zone)}: \"{q.answer}\""}
+            outcome = outcome.get(q.status, q.status)
+            click.echo(f"  {short_time(q.asked_at, zone)}  out  {q.kind} to {q.phone} by {q.actor or '-'}: "
+                       f"\"{q.text}\"  [{outcome}]")
     click.echo("Messages:")
     for m in inbound:
         click.echo(f"  {short_time(m.received_at, zone)}  in   {m.phone}: {m.text}")
@@ -241,3 +300,54 @@ def merge(state: CliState, duplicate: str, into: str, as_json: bool) -> None:
         return
     click.echo(f"case {change.case.tracking} merged into {change.case.merged_into.tracking}")
     echo_notifications(change)
+
+
+def _ask(state: CliState, tracking: str, text: str, kind: str, as_json: bool) -> None:
+    settings = state.open_db()
+    templates = state.templates()
+    asked = _run(lambda: conversations.ask(tracking, text, templates, settings.service, actor=actor(),
+                                           region=settings.gateway.region, kind=kind))
+    if as_json:
+        data = change_dict(asked, settings.zone)
+        data["questions"] = [{"kind": q.kind, "phone": q.phone, "text": q.text,
+                              "expires_at": local_time(q.expires_at, settings.zone)} for q in asked.questions]
+        emit_json(data)
+        return
+    hours = f"{settings.service.answer_window_hours:g}"
+    click.echo(f"case {asked.case.tracking}: {kind} to {len(asked.notifications)} reporter(s); their SMS within "
+               f"{hours} h are attached to the case (see `barriosms cases list --has-new-replies`)")
+    echo_notifications(asked)
+
+
+@cases.command()
+@click.argument("tracking")
+@click.argument("text")
+@json_option
+@pass_state
+def ask(state: CliState, tracking: str, text: str, as_json: bool) -> None:
+    """Ask the case's reporters a question by SMS and wait for their answer.
+
+    The SMS says to answer with an SMS; a reporter's next SMS within [service]
+    answer_window_hours is attached to the case (unless it starts with a neighbourhood code: a new
+    report) and shown by `cases show`. The text is never shortened: if it does not fit in one SMS
+    the error says how many characters fit. Quiet hours and the daily budget apply.
+
+    Example: barriosms cases ask 1234567 "¿El bache esta frente a la escuela o en la esquina?"
+    """
+    _ask(state, tracking, text, "question", as_json)
+
+
+@cases.command()
+@click.argument("tracking")
+@click.argument("text")
+@json_option
+@pass_state
+def message(state: CliState, tracking: str, text: str, as_json: bool) -> None:
+    """Send the case's reporters a message by SMS (no question); an answer is attached to the case.
+
+    Unlike a public note (`cases note`), the message is not given to status queries nor shown on
+    the website. Quiet hours and the daily budget apply; the text is never shortened.
+
+    Example: barriosms cases message 1234567 "La cuadrilla pasara el lunes por la manana"
+    """
+    _ask(state, tracking, text, "message", as_json)
