@@ -67,7 +67,11 @@ class WebServer:
         from waitress import wasyncore
 
         server = self._server
-        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))  # type: ignore[attr-defined]
+        try:
+            server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))  # type: ignore[attr-defined]
+        except OSError:
+            # The loop already closed its trigger (it is ending by itself): close what is left here.
+            server.close()
         thread.join(10)
         if thread.is_alive():
             log.warning("the web server's loop did not end within 10 s; exiting anyway")
