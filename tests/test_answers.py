@@ -20,6 +20,8 @@ def test_survey_answer(text, expected):
     ("2408917 si esta frente a la escuela", ("2408917", "si esta frente a la escuela")),
     ("2408917", ("2408917", "")),
     ("240 8917: no", ("2408917", "no")),
+    ("2408917 2", ("2408917", "2")),  # the case, then the answer to "Responda 1 si, 2 no"
+    ("2408917 1 gracias", ("2408917", "1 gracias")),
     ("#2408917, frente a la plaza", ("2408917", "frente a la plaza")),
     ("si 2408917", None),
     ("24089171 no", None),  # eight digits: not a tracking number

@@ -29,6 +29,7 @@ _NO: Final = frozenset({"2", "no", "nop"})
 _FIRST_WORD: Final = re.compile(r"\s*([^\s.,;:!?¡¿]+)")
 _LEADING_TRACKING: Final = re.compile(r"\s*(?:#|n(?:ro|o|umero)?\.?\s*)?(\d[\d ]{%d,%d})(?=\D|$)" % (
     TRACKING_LENGTH - 1, TRACKING_LENGTH + 2))
+_LEADING_PLAIN: Final = re.compile(r"\s*(?:#|n(?:ro|o|umero)?\.?\s*)?(\d{%d})(?!\d)" % TRACKING_LENGTH)
 # Separators people put between a code and the rest, or before it.
 _LEAD: Final = re.compile(r"^[\s#:.\-]*")
 
@@ -60,8 +61,12 @@ def survey_answer(text: str) -> str | None:
 
 
 def leading_tracking(text: str) -> tuple[str, str] | None:
-    """A tracking number the message starts with (spaces inside forgiven) and the rest; else None."""
-    m = _LEADING_TRACKING.match(text)
+    """A tracking number the message starts with (spaces inside forgiven) and the rest; else None.
+
+    Seven digits in a row win ("2408917 2" is case 2408917 and the answer 2); otherwise digits
+    split by spaces count when they make exactly seven ("240 8917 no").
+    """
+    m = _LEADING_PLAIN.match(text) or _LEADING_TRACKING.match(text)
     if not m:
         return None
     digits = m.group(1).replace(" ", "")
