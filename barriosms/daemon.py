@@ -41,7 +41,7 @@ from typing import Callable
 from apscheduler.schedulers.background import BackgroundScheduler
 from peewee import DatabaseError
 
-from . import health, outbox, runlock, ussd
+from . import health, outbox, practice, runlock, ussd
 from . import sdnotify
 from .clock import clock_problem, newest_stored_utc
 from .config import ModemSettings, Settings
@@ -50,7 +50,7 @@ from .intake import Intake, IntakeRules, rules_from_settings
 from .modem.gammu_modem import GammuModem
 from .sendpolicy import SendPolicy
 from .sms import ModemError
-from .store.models import database
+from .store.models import database, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -516,6 +516,9 @@ class Daemon:
         self.scheduler.add_job(ask, "interval", args=["flush"],
                                seconds=max(1.0, min(30.0, g.multipart_timeout / 4)), id="multipart")
         self.scheduler.add_job(self.watchdog, "interval", seconds=2, id="watchdog")
+        # A database job, not the modem's: it runs in the scheduler's thread.
+        self.scheduler.add_job(self.purge_practice, "interval", hours=1, id="practice",
+                               next_run_time=datetime.now(timezone.utc) + timedelta(minutes=1))
         if g.balance_ussd:
             self.scheduler.add_job(ask, "interval", args=["balance"], hours=g.balance_check_hours, id="balance",
                                    next_run_time=datetime.now(timezone.utc) + timedelta(minutes=1))
@@ -530,6 +533,19 @@ class Daemon:
         self._scheduler_beat = time.monotonic()
         for thread in self.threads:
             self._watch(thread)
+
+    def purge_practice(self) -> int:
+        """Delete workshops' practice (PRUEBA ...) older than [service] practice_days."""
+        days = self.settings.service.practice_days
+        try:
+            with database.connection_context():
+                purged = practice.purge(utcnow(), days)
+        except DatabaseError as exc:
+            log.warning("could not delete old practice messages (tried again in an hour): %s", exc)
+            return 0
+        if purged:
+            log.info("deleted %d practice message(s) older than %g days", purged, days)
+        return purged
 
     def _watch(self, thread: ModemThread) -> None:
         busy = getattr(thread.modem, "busy", None)

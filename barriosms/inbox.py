@@ -12,6 +12,7 @@ from .domain.parsing import normalize_code
 from .domain.phones import is_replyable
 from .domain.replies import Templates
 from .intake import Intake
+from .practice import PRACTICE_INTENTS
 from .store.models import (Case, CaseEvent, InboundMessage, Neighborhood, OutboundMessage, PendingReport, utcnow,
                            write_tx)
 
@@ -30,9 +31,14 @@ class Routed:
 
 
 def list_messages(*, unmatched: bool = False, unanswered: bool = False, phone: str | None = None,
-                  limit: int | None = None) -> list[InboundMessage]:
-    """Newest first. unmatched: waiting for a neighbourhood (no case yet); unanswered: got no SMS back."""
+                  limit: int | None = None, practice: bool = False) -> list[InboundMessage]:
+    """Newest first. unmatched: waiting for a neighbourhood (no case yet); unanswered: got no SMS back.
+
+    Workshops' practice messages (PRUEBA ...) are not staff's inbox: left out unless `practice`.
+    """
     q = InboundMessage.select().order_by(InboundMessage.received_at.desc(), InboundMessage.id.desc())
+    if not practice:
+        q = q.where(InboundMessage.intent.not_in(PRACTICE_INTENTS))
     if unmatched:
         q = q.where((InboundMessage.needs_staff == True) & InboundMessage.case.is_null())  # noqa: E712
     if unanswered:
@@ -62,6 +68,8 @@ def route(message_id: int, code: str, intake: Intake, *, category: str | None = 
             raise InboxError(f"message {message_id} already belongs to case {msg.case.tracking}")
         if msg.intent in ("binary", "flash", "status_report"):
             raise InboxError(f"message {message_id} is {msg.intent} data, not a report")
+        if msg.intent in PRACTICE_INTENTS:
+            raise InboxError(f"message {message_id} is practice from a workshop (PRUEBA ...), not a report")
         hood = Neighborhood.get_or_none(Neighborhood.code == normalize_code(code))
         if hood is None:
             raise InboxError(f"no neighbourhood with code {code!r} (see `barriosms neighborhoods list`)")

@@ -58,6 +58,10 @@ def _register() -> None:
     for command in (projects, web):
         cli.add_command(command)
 
+    from .workshop import workshop
+
+    cli.add_command(workshop)
+
 
 _register()
 

@@ -29,18 +29,21 @@ def inbox_group() -> None:
 @click.option("--unmatched", is_flag=True, help="Only messages with no neighbourhood and no case yet.")
 @click.option("--unanswered", is_flag=True, help="Only messages that got no SMS back, with the reason.")
 @click.option("--phone", metavar="NUMBER", help="Only messages from this phone (E.164, +591...).")
+@click.option("--practice", is_flag=True,
+              help="Also workshops' practice messages (PRUEBA ...; see `barriosms workshop report`).")
 @limit_option
 @json_option
 @pass_state
-def list_(state: CliState, unmatched: bool, unanswered: bool, phone: str | None, limit: int | None,
+def list_(state: CliState, unmatched: bool, unanswered: bool, phone: str | None, practice: bool, limit: int | None,
           as_json: bool) -> None:
-    """List residents' messages, newest first.
+    """List residents' messages, newest first (practice messages from workshops left out).
 
     Example: barriosms inbox list --unanswered --limit 20
     """
     settings = state.open_db()
     zone = settings.zone
-    rows = inbox_mod.list_messages(unmatched=unmatched, unanswered=unanswered, phone=phone, limit=limit)
+    rows = inbox_mod.list_messages(unmatched=unmatched, unanswered=unanswered, phone=phone, limit=limit,
+                                   practice=practice)
     if as_json:
         emit_json([{
             "id": m.id, "phone": m.phone, "sender": m.sender, "text": m.text, "intent": m.intent,
