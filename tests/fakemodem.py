@@ -21,6 +21,7 @@ class FakeModem:
     fail_delete: bool = False
     send_errors: list[Exception] = field(default_factory=list)  # raised by the next sends, in order
     ussd_answers: dict[str, str] = field(default_factory=dict)
+    reads: int = 0  # how many times the SIM was read (a test waits for the start-up sweep)
     _locations: itertools.count = field(default_factory=lambda: itertools.count(1))
     _refs: itertools.count = field(default_factory=lambda: itertools.count(1))
     _clock: itertools.count = field(default_factory=lambda: itertools.count())
@@ -50,6 +51,7 @@ class FakeModem:
 
     def read_all(self) -> list[ReceivedSms]:
         self._need()
+        self.reads += 1
         return [self.sim[k] for k in sorted(self.sim)]
 
     def delete(self, sms: ReceivedSms) -> None:

@@ -74,9 +74,13 @@ def test_poll_request_finds_messages_without_notification(settings, hoods):
     thread, stop = start(settings, modem)
     try:
         assert wait_until(lambda: modem.connected)
+        # The SIM is read once at start-up: the message must come after that sweep to prove the point.
+        assert wait_until(lambda: modem.reads >= 1)
+        time.sleep(0.3)
+        reads = modem.reads
         modem.arrive("+59171234567", "AYUDA", announce=False)  # as when a full SIM sends no +CMTI
         time.sleep(0.3)
-        assert modem.sent == []
+        assert modem.sent == [] and modem.reads == reads  # nothing looked at the SIM by itself
         thread.requests.ask("receive")
         assert wait_until(lambda: len(modem.sent) == 1)
     finally:
