@@ -41,7 +41,7 @@ from typing import Callable
 from apscheduler.schedulers.background import BackgroundScheduler
 from peewee import DatabaseError
 
-from . import health, outbox, practice, runlock, ussd
+from . import conversations, health, outbox, practice, runlock, ussd
 from . import sdnotify
 from .clock import clock_problem, newest_stored_utc
 from .config import ModemSettings, Settings
@@ -50,7 +50,7 @@ from .intake import Intake, IntakeRules, rules_from_settings
 from .modem.gammu_modem import GammuModem
 from .sendpolicy import SendPolicy
 from .sms import ModemError
-from .store.models import database, utcnow
+from .store.models import database, utcnow, write_tx
 
 log = logging.getLogger(__name__)
 
@@ -519,6 +519,8 @@ class Daemon:
         # A database job, not the modem's: it runs in the scheduler's thread.
         self.scheduler.add_job(self.purge_practice, "interval", hours=1, id="practice",
                                next_run_time=datetime.now(timezone.utc) + timedelta(minutes=1))
+        self.scheduler.add_job(self.expire_questions, "interval", hours=1, id="questions",
+                               next_run_time=datetime.now(timezone.utc) + timedelta(minutes=1))
         if g.balance_ussd:
             self.scheduler.add_job(ask, "interval", args=["balance"], hours=g.balance_check_hours, id="balance",
                                    next_run_time=datetime.now(timezone.utc) + timedelta(minutes=1))
@@ -546,6 +548,18 @@ class Daemon:
         if purged:
             log.info("deleted %d practice message(s) older than %g days", purged, days)
         return purged
+
+    def expire_questions(self) -> int:
+        """Close staff questions whose answer window ran out, so their cases stop showing as waiting."""
+        try:
+            with database.connection_context(), write_tx():
+                expired = conversations.expire_overdue(utcnow())
+        except DatabaseError as exc:
+            log.warning("could not close expired questions (tried again in an hour): %s", exc)
+            return 0
+        if expired:
+            log.info("%d question(s) to residents expired unanswered", expired)
+        return expired
 
     def _watch(self, thread: ModemThread) -> None:
         busy = getattr(thread.modem, "busy", None)

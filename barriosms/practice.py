@@ -121,7 +121,9 @@ def handle(intake: Intake, msg: InboundMessage, rest: str, now: dt.datetime, hoo
     if not decision.answer:
         msg.unanswered = decision.reason
     elif outcome.reply:
-        outbox.queue(msg.phone, outcome.reply, kind="reply", in_reply_to=msg, now=now, modem=msg.modem)
+        # Its own kind: practice replies do not use up the phone's reply budget for real reports.
+        outbox.queue(msg.phone, outcome.reply, kind="practice_reply", in_reply_to=msg, now=now, urgent=True,
+                     modem=msg.modem)
     PracticeMessage.create(phone=msg.phone, text=msg.text, received_at=now, outcome=outcome.name,
                            well_formed=outcome.well_formed, practice_case=outcome.case, message=msg)
     msg.intent, msg.needs_staff = "practice", False

@@ -348,3 +348,33 @@ def test_cli_message_and_errors(ready):
     out = ready("cases", "ask", tracking, "z" * 120, code=1).output
     assert "Error: the question is 120 characters, 22 too many" in out and "at most 98 fit" in out
     assert "no case with tracking number 1234567" in ready("cases", "ask", "1234567", "hola", code=1).output
+
+
+def test_the_daemon_closes_expired_questions_every_hour(hoods, caplog):
+    import datetime as dt
+    import logging
+    import threading
+    from types import SimpleNamespace
+
+    from barriosms import conversations
+    from barriosms.config import ServiceSettings
+    from barriosms.daemon import Daemon
+    from barriosms.domain.categories import load_categories
+    from barriosms.domain.replies import Templates
+    from barriosms.intake import IntakeRules
+    from barriosms.store.models import Case, CaseQuestion, utcnow
+    from barriosms.webreports import WebReport, submit
+
+    rules = IntakeRules(templates=Templates.load(), categories=load_categories(None))
+    case = submit(WebReport("B12", "Hay un bache grande", phone="71234567"), rules).case
+    long_ago = utcnow() - dt.timedelta(days=10)
+    conversations.ask(case.tracking, "¿Frente a que numero?", Templates.load(), ServiceSettings(), now=long_ago)
+    assert Case.get_by_id(case.id).awaiting_resident
+    caplog.set_level(logging.INFO, logger="barriosms.daemon")
+    result = []
+    worker = threading.Thread(target=lambda: result.append(Daemon.expire_questions(SimpleNamespace())))
+    worker.start()
+    worker.join()
+    assert result == [1] and CaseQuestion.get().status == "expired"
+    assert not Case.get_by_id(case.id).awaiting_resident
+    assert "1 question(s) to residents expired unanswered" in caplog.text

@@ -120,7 +120,7 @@ def test_a_practice_report_gets_a_tracking_number_and_opens_no_case(intake):
     assert (entry.outcome, entry.well_formed, entry.practice_case_id, entry.phone, entry.text) == (
         "report", True, rehearsed.id, TRAINEE, "PRUEBA B12 hay un bache en la calle 3")
     [reply] = OutboundMessage.select()
-    assert (reply.kind, reply.recipient, reply.case_id, reply.urgent) == ("reply", TRAINEE, None, True)
+    assert (reply.kind, reply.recipient, reply.case_id, reply.urgent) == ("practice_reply", TRAINEE, None, True)
 
 
 @pytest.mark.parametrize(("text", "outcome"), [
@@ -252,9 +252,10 @@ def test_the_reply_budget_of_a_phone_does_not_stop_practice(hoods):
     msgs = [send(intake, f"PRUEBA B12 bache numero {i}", at=T0 + dt.timedelta(minutes=i)) for i in range(5)]
     assert all(len(replies_to(m)) == 1 for m in msgs) and PracticeCase.select().count() == 5
     assert all(InboundMessage.get_by_id(m.id).unanswered == "" for m in msgs)
-    # Practice replies are replies to this phone: the budget for its real messages counts them.
+    # Practice replies are kept apart: after a workshop the phone's real report is still answered.
     real = send(intake, "B12 hay un bache de verdad", at=T0 + dt.timedelta(minutes=6))
-    assert replies_to(real) == [] and InboundMessage.get_by_id(real.id).unanswered == "phone_hour_budget"
+    assert len(replies_to(real)) == 1 and InboundMessage.get_by_id(real.id).unanswered == ""
+    assert {m.kind for m in OutboundMessage.select()} == {"practice_reply", "reply"}
 
 
 def test_a_silenced_phone_stays_silent_in_practice(intake):
@@ -325,10 +326,17 @@ def test_the_daemon_purges_every_hour(intake, caplog):
     assert "deleted 1 practice message(s) older than 14 days" in caplog.text
 
 
-def test_the_daemon_schedules_the_purge():
-    import inspect
+def test_the_daemon_schedules_the_purge_and_the_expiry_of_questions(db, tmp_path):
+    from barriosms import config
 
-    assert 'self.purge_practice, "interval", hours=1' in inspect.getsource(Daemon._schedule)
+    ini = tmp_path / "d.ini"
+    ini.write_text(f"[database]\npath = {db}\n[modem]\ndevice = /dev/fake\n")
+    daemon = Daemon(config.load(ini), modem_factory=lambda s: None)
+    daemon._schedule()
+    jobs = {job.id: job for job in daemon.scheduler.get_jobs()}
+    for job_id, method in (("practice", Daemon.purge_practice), ("questions", Daemon.expire_questions)):
+        assert jobs[job_id].func.__func__ is method
+        assert jobs[job_id].trigger.interval == dt.timedelta(hours=1)
 
 
 # -- the workshop report ------------------------------------------------------------------------
