@@ -378,3 +378,27 @@ def test_the_daemon_closes_expired_questions_every_hour(hoods, caplog):
     assert result == [1] and CaseQuestion.get().status == "expired"
     assert not Case.get_by_id(case.id).awaiting_resident
     assert "1 question(s) to residents expired unanswered" in caplog.text
+
+
+def test_questions_wait_out_quiet_hours_and_answers_keep_to_the_phone_budget(hoods):
+    """The exchange uses the protections already in place: quiet hours hold a staff question (it is
+    not a reply); a resident over the per-phone reply budget gets no thanks, yet the answer is kept."""
+    from zoneinfo import ZoneInfo
+
+    from barriosms.config import QuietHours
+    from barriosms.sendpolicy import SendPolicy
+
+    desk = Desk()
+    case = desk.report("B12 hay un bache grande en la calle 3")
+    [question] = desk.ask(case).notifications
+    quiet = ServiceSettings(quiet_hours=QuietHours(dt.time(21, 0), dt.time(7, 0)))
+    night = dt.datetime(2026, 11, 25, 3, 0)  # 23:00 in La Paz
+    held = SendPolicy(quiet, ZoneInfo("America/La_Paz")).hold(question, night)
+    assert held is not None and "quiet" in held.reason
+
+    tight = ServiceSettings(replies_per_hour=1, replies_per_day=1)
+    desk.intake = Intake(IntakeRules(TEMPLATES, load_categories(), service=tight), rng=random.Random(8))
+    answer = desk.says("si, frente a la escuela", T0 + 5 * MIN)  # the report's reply used the budget
+    assert answer.case_id == case.id and answer.intent == "answer"
+    assert answer.unanswered == "phone_hour_budget" and fresh(case).unseen_replies == 1
+    assert not OutboundMessage.select().where(OutboundMessage.in_reply_to == answer).exists()
