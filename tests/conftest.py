@@ -13,6 +13,21 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_CSV = ROOT / "config" / "neighborhoods-lapaz.csv"
 
 
+def started_rig(folder, **options):
+    """For a module's `rig` fixture (`yield from started_rig(...)`): a whole gateway (the sample
+    neighbourhoods, the simulated modem, the real daemon) in `folder`; stopped afterwards, and the
+    daemon must then exit 0."""
+    from barriosms.rig import Rig
+
+    rig = Rig(folder, **options)
+    rig.setup(SAMPLE_CSV)
+    rig.start_sim()
+    rig.start_daemon()
+    yield rig
+    codes = rig.stop()
+    assert codes["daemon"] == 0, rig.daemon_log.read_text(errors="replace")[-3000:]
+
+
 @pytest.fixture
 def db(tmp_path):
     path = tmp_path / "barriosms.db"

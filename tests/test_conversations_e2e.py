@@ -9,7 +9,7 @@ import pytest
 
 from barriosms.rig import Rig
 
-from conftest import SAMPLE_CSV
+from conftest import started_rig
 
 pytestmark = pytest.mark.slow
 
@@ -21,13 +21,7 @@ SERVICE = {"replies_per_hour": 10, "replies_per_day": 30, "answer_window_hours":
 
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory):
-    r = Rig(tmp_path_factory.mktemp("conversations"), poll_seconds=5, service_options=SERVICE)
-    r.setup(SAMPLE_CSV)
-    r.start_sim()
-    r.start_daemon()
-    yield r
-    codes = r.stop()
-    assert codes["daemon"] == 0, r.daemon_log.read_text()[-3000:]
+    yield from started_rig(tmp_path_factory.mktemp("conversations"), poll_seconds=5, service_options=SERVICE)
 
 
 def report(rig: Rig, phone: str, text: str) -> str:

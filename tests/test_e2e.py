@@ -10,7 +10,7 @@ import pytest
 from barriosms.domain.tracking import is_valid_tracking
 from barriosms.rig import Rig, wait_for
 
-from conftest import SAMPLE_CSV
+from conftest import SAMPLE_CSV, started_rig
 
 pytestmark = pytest.mark.slow
 
@@ -24,13 +24,7 @@ def sent_to(rig: Rig, number: str, count: int, timeout: float = 30) -> list[dict
 
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory):
-    r = Rig(tmp_path_factory.mktemp("e2e"), poll_seconds=5)
-    r.setup(SAMPLE_CSV)
-    r.start_sim()
-    r.start_daemon()
-    yield r
-    codes = r.stop()
-    assert codes["daemon"] == 0, r.daemon_log.read_text()[-3000:]
+    yield from started_rig(tmp_path_factory.mktemp("e2e"), poll_seconds=5)
 
 
 def test_report_gets_tracking_number_and_status_flows_by_sms(rig):

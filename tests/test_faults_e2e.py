@@ -14,7 +14,7 @@ import pytest
 from barriosms.rig import Rig, wait_for
 from barriosms.sim import control
 
-from conftest import SAMPLE_CSV
+from conftest import SAMPLE_CSV, started_rig
 
 pytestmark = pytest.mark.slow
 
@@ -29,15 +29,9 @@ def residents(n: int) -> list[str]:
 
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory):
-    r = Rig(tmp_path_factory.mktemp("faults"), poll_seconds=2,
+    yield from started_rig(tmp_path_factory.mktemp("faults"), poll_seconds=2,
             gateway_options={"retry_base_seconds": 1, "retry_max_seconds": 4, "send_attempts": 8,
                              "modem_timeout": 15})
-    r.setup(SAMPLE_CSV)
-    r.start_sim()
-    r.start_daemon()
-    yield r
-    codes = r.stop()
-    assert codes["daemon"] == 0, r.daemon_log.read_text()[-3000:]
 
 
 @pytest.fixture(autouse=True)

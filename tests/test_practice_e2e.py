@@ -12,9 +12,8 @@ import pytest
 
 from barriosms.domain.replies import Templates
 from barriosms.domain.tracking import is_valid_tracking
-from barriosms.rig import Rig
 
-from conftest import SAMPLE_CSV
+from conftest import started_rig
 
 pytestmark = pytest.mark.slow
 
@@ -27,13 +26,7 @@ SERVICE = {"replies_per_hour": 2, "replies_per_day": 10}
 
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory):
-    r = Rig(tmp_path_factory.mktemp("practice"), poll_seconds=5, service_options=SERVICE)
-    r.setup(SAMPLE_CSV)
-    r.start_sim()
-    r.start_daemon()
-    yield r
-    codes = r.stop()
-    assert codes["daemon"] == 0, r.daemon_log.read_text()[-3000:]
+    yield from started_rig(tmp_path_factory.mktemp("practice"), poll_seconds=5, service_options=SERVICE)
 
 
 def test_a_workshop_gets_real_replies_and_leaves_no_trace(rig, tmp_path):

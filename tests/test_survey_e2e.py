@@ -9,7 +9,7 @@ import pytest
 
 from barriosms.rig import Rig
 
-from conftest import SAMPLE_CSV
+from conftest import started_rig
 
 pytestmark = pytest.mark.slow
 
@@ -18,13 +18,7 @@ TRACKING = re.compile(r"\b\d{7}\b")
 
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory):
-    r = Rig(tmp_path_factory.mktemp("survey"), poll_seconds=5)
-    r.setup(SAMPLE_CSV)
-    r.start_sim()
-    r.start_daemon()
-    yield r
-    codes = r.stop()
-    assert codes["daemon"] == 0, r.daemon_log.read_text()[-3000:]
+    yield from started_rig(tmp_path_factory.mktemp("survey"), poll_seconds=5)
 
 
 def reported(rig: Rig, phone: str, text: str) -> str:
