@@ -77,10 +77,13 @@ def _public(case: Case, hood: Neighborhood, show_descriptions: bool, *, detail: 
     notes: tuple[PublicNote, ...] = ()
     history: tuple[tuple[dt.datetime, str], ...] = ()
     if detail:
+        # Every change of status is public (a reopening by the resident's REABRIR or "2" too);
+        # a note only when staff made it public: a reopening keeps the resident's words private.
         events = list(CaseEvent.select()
-                      .where((CaseEvent.case == case) & (CaseEvent.public == True))  # noqa: E712
+                      .where((CaseEvent.case == case)
+                             & ((CaseEvent.public == True) | CaseEvent.new_status.is_null(False)))  # noqa: E712
                       .order_by(CaseEvent.at, CaseEvent.id))
-        notes = tuple(PublicNote(e.at, mask(e.note)) for e in events if e.note)
+        notes = tuple(PublicNote(e.at, mask(e.note)) for e in events if e.note and e.public)
         history = tuple((e.at, e.new_status) for e in events if e.new_status)
     return PublicCase(
         tracking=case.tracking, status=case.status, category=case.category,

@@ -139,11 +139,7 @@ def _not_fixed(case: Case, phone: str, words: str, now: dt.datetime, t: Template
     """A "no": a resolved case is reopened; any other is left as staff put it, but flagged."""
     Case.update(unseen_replies=Case.unseen_replies + 1).where(Case.id == case.id).execute()
     if case.status == "resolved":
-        # As REABRIR does: resolved_at stays (the last time it was resolved) until it is resolved again.
-        CaseEvent.create(case=case, at=now, kind="reopen", old_status=case.status, new_status=REOPEN_TARGET,
-                         note=words, public=False, actor=phone)
-        case.status, case.updated_at = REOPEN_TARGET, now
-        case.save(only=[Case.status, Case.updated_at])
+        casework.reopen(case, phone, words, now)  # as REABRIR does
         log.warning("case %s reopened: the resident %s says it is not fixed: '%s'; see barriosms cases show %s",
                     case.tracking, phone, words, case.tracking)
         return Routed("survey_no", reply=t.render("reopened", tracking=case.tracking), case=case)

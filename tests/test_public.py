@@ -68,3 +68,19 @@ def test_counts_and_filters(hoods, rules):
 def test_neighborhood_search_ignores_accents(hoods):
     assert [h.code for h in public.neighborhoods("fatima")] == ["B04"]
     assert [h.code for h in public.neighborhoods("b 04")] == ["B04"]
+
+
+def test_a_reopening_shows_as_a_change_of_status_without_the_residents_words(hoods, rules):
+    import datetime as dt
+
+    from barriosms.store.models import Case, utcnow
+
+    done = submit(WebReport("B02", "Hay un bache grande", phone="71234567"), rules)
+    t = done.case.tracking
+    casework.change_status(t, "resolved", Templates.load())
+    case = Case.get(Case.tracking == t)
+    casework.reopen(case, "+59171234567", "sigue el bache, mi casa es la 45", utcnow() + dt.timedelta(seconds=1))
+    seen = public.case(t)
+    assert seen.status == "reviewing"
+    assert [status for _at, status in seen.history] == ["received", "resolved", "reviewing"]
+    assert "sigue el bache" not in repr(seen)
