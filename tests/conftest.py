@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from barriosms.store import database as store
 from barriosms.store.models import Neighborhood
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_CSV = ROOT / "config" / "neighborhoods-lapaz.csv"
+
+# Property-based tests (hypothesis): no deadline (a real SQLite file and real Gammu are slower on a
+# Raspberry Pi or a busy CI machine than on a laptop, and a deadline would make them flaky), a fixed
+# derandomised run in CI so a red run can be repeated. Fast tests keep their own small example
+# counts; the `slow` variants ask for thousands with `@settings(max_examples=BIG)`.
+settings.register_profile("barriosms", deadline=None, print_blob=True,
+                          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+settings.register_profile("ci", parent=settings.get_profile("barriosms"), derandomize=True)
+settings.load_profile("ci" if os.environ.get("CI") else "barriosms")
+# The example count of the slow suite's property-based tests (see above).
+BIG = 2000
 
 
 def started_rig(folder, **options):
