@@ -11,6 +11,7 @@ from __future__ import annotations
 import configparser
 import datetime as dt
 import difflib
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Callable, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
 
 ENV_VAR = "BARRIOSMS_CONFIG"
 DEFAULT_LOCATIONS = (Path("barriosms.ini"), Path("/etc/barriosms/barriosms.ini"))
@@ -28,6 +31,66 @@ _MODEM_OWN_KEYS = {"device", "connection", "pin", "smsc", "usb_reset_command", "
 _MODEM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
 # Gammu keys we set ourselves: letting a config override them would break notifications.
 _MODEM_FORBIDDEN = {"model": "barriosms always uses model = at (the generic AT driver); remove the key"}
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values a numeric setting accepts, inclusive; README and the example config show them.
+
+    Every number has an upper bound too: an unbounded one (``inf``, ``1e308``) passed a check of
+    the minimum only, then overflowed a ``timedelta`` or a timer deep inside the daemon.
+    """
+
+    low: float
+    high: float
+    whole: bool = False
+    unit: str = ""
+    # What 0 means when it is allowed and special ("no limit", "off").
+    zero: str = ""
+
+    def describe(self) -> str:
+        text = f"{self.low:g} to {self.high:g}" + (f" {self.unit}" if self.unit else "")
+        if self.whole:
+            text += ", a whole number"
+        if self.zero:
+            text += f"; 0 = {self.zero}"
+        return text
+
+
+RANGES: Mapping[tuple[str, str], Range] = MappingProxyType({
+    ("gateway", "poll_seconds"): Range(0.5, 3600, unit="seconds"),
+    ("gateway", "multipart_timeout"): Range(0, 86400, unit="seconds", zero="hand over at once"),
+    ("gateway", "send_attempts"): Range(1, 100, whole=True),
+    ("gateway", "retry_base_seconds"): Range(0.1, 86400, unit="seconds"),
+    ("gateway", "retry_max_seconds"): Range(1, 604800, unit="seconds"),
+    ("gateway", "heartbeat_seconds"): Range(1, 3600, unit="seconds"),
+    ("gateway", "modem_timeout"): Range(5, 3600, unit="seconds"),
+    ("gateway", "balance_check_hours"): Range(0.1, 720, unit="hours"),
+    ("gateway", "balance_warn_below"): Range(0, 10_000_000, unit="(the operator's currency)"),
+    ("service", "pending_report_minutes"): Range(1, 10080, unit="minutes"),
+    ("service", "reopen_days"): Range(0, 3650, unit="days", zero="no reopening by SMS"),
+    ("service", "replies_per_hour"): Range(0, 1000, whole=True, zero="no limit"),
+    ("service", "replies_per_day"): Range(0, 10000, whole=True, zero="no limit"),
+    ("service", "cases_per_phone_hour"): Range(0, 1000, whole=True, zero="no limit"),
+    ("service", "daily_sms_budget"): Range(0, 1_000_000, whole=True, zero="no limit"),
+    ("service", "loop_repeats"): Range(2, 100, whole=True),
+    ("service", "loop_window_minutes"): Range(1, 10080, unit="minutes"),
+    ("service", "loop_fast_seconds"): Range(0, 60, unit="seconds", zero="off"),
+    ("service", "loop_typing_chars_per_second"): Range(0, 100, unit="characters a second", zero="off"),
+    ("service", "loop_mute_hours"): Range(0.1, 8760, unit="hours"),
+    ("service", "answer_window_hours"): Range(0.1, 8760, unit="hours"),
+    ("service", "satisfaction_days"): Range(0.1, 3650, unit="days"),
+    ("service", "practice_days"): Range(0.1, 3650, unit="days"),
+    ("backup", "keep"): Range(1, 10000, whole=True),
+    ("web", "submissions_per_hour"): Range(1, 100_000, whole=True),
+    ("web", "submissions_per_day"): Range(1, 1_000_000, whole=True),
+    ("web", "trusted_proxies"): Range(0, 10, whole=True, zero="no proxy"),
+    ("web", "threads"): Range(1, 64, whole=True),
+})
+
+# ASCII only: float() and int() also take "١٢", "1_000" or "infinity", which nobody means in a config.
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_WHOLE = re.compile(r"[+-]?[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -134,12 +197,18 @@ class ServiceSettings:
     replies_per_day: int = 20
     # SMS the gateway may send in one (local) day, all kinds (0: no limit); beyond it they wait.
     daily_sms_budget: int = 500
-    # Auto-reply loops with another machine: the same text this many times within loop_window_minutes,
-    # or this many messages each arriving within loop_fast_seconds of our reply, silence the phone
-    # for loop_mute_hours (its messages are still stored).
+    # New cases one phone may open in an hour (0: no limit); its further reports wait for staff in
+    # `inbox list --unmatched` (reason case_limit), never dropped.
+    cases_per_phone_hour: int = 10
+    # Auto-reply loops with another machine (see domain/guard.py): loop_repeats messages in a row that
+    # no person could have written (within loop_fast_seconds of our reply, faster than
+    # loop_typing_chars_per_second on a keypad, or our own text sent back), or the same text
+    # loop_repeats times within loop_window_minutes, withhold replies to the phone for
+    # loop_mute_hours. Its messages are still acted on (cases, answers, BAJA), only not answered.
     loop_repeats: int = 3
     loop_window_minutes: float = 60.0
-    loop_fast_seconds: float = 10.0
+    loop_fast_seconds: float = 2.0
+    loop_typing_chars_per_second: float = 6.0
     loop_mute_hours: float = 24.0
     quiet_hours: QuietHours | None = None
     # A reporter's SMS within this many hours of a staff question or message is its answer
@@ -253,20 +322,32 @@ class _Reader:
             return value if value != "" else default
         return default
 
-    def number(self, section: str, key: str, default: float, *, minimum: float,
-               convert: Callable[[str], float] = float) -> float:
+    def number(self, section: str, key: str, default: float) -> float:
+        """The value of a numeric key, checked against its :data:`RANGES` entry (default if absent)."""
+        allowed = RANGES[(section, key)]
         raw = self.get(section, key)
         if raw is None:
             return default
-        try:
-            value = convert(raw)
-        except ValueError:
-            self.problem(section, key, f"{raw!r} is not a number", f"write a number, e.g. {key} = {default:g}")
+        example = f"e.g. {key} = {default:g}"
+        if allowed.whole and not _WHOLE.fullmatch(raw):
+            self.problem(section, key, f"{raw!r} is not a whole number",
+                         f"write a whole number from {allowed.describe()}, {example}")
             return default
-        if value < minimum:
-            self.problem(section, key, f"{raw} is below the minimum {minimum:g}", f"use a value of at least {minimum:g}")
+        if not _DECIMAL.fullmatch(raw):
+            self.problem(section, key, f"{raw!r} is not a number", f"write a number from {allowed.describe()}, {example}")
             return default
-        return value
+        value = int(raw) if allowed.whole else float(raw)
+        if not math.isfinite(value):
+            why = f"{raw} is not a finite number"
+        elif value < allowed.low:
+            why = f"{raw} is below the minimum {allowed.low:g}"
+        elif value > allowed.high:
+            why = f"{raw} is above the maximum {allowed.high:g}"
+        else:
+            return value
+        self.problem(section, key, why, f"use a value from {allowed.describe()} (at least {allowed.low:g}, "
+                                        f"at most {allowed.high:g}), {example}")
+        return default
 
     def flag(self, section: str, key: str, default: bool) -> bool:
         raw = self.get(section, key)
@@ -332,6 +413,8 @@ def load(path: str | os.PathLike) -> Settings:
             r.problem("database", "path", "missing",
                       "set the SQLite file, e.g. path = /var/lib/barriosms/barriosms.db (or url = postgresql://...)")
         db_path = (r.path.parent / "barriosms.db") if db_url else Path("barriosms.db")
+    elif db_url is None:
+        _check_database_file(r, db_path)
     r.unknown_keys("database", {"path", "url"})
 
     modems = _read_modems(r)
@@ -353,6 +436,33 @@ def load(path: str | os.PathLike) -> Settings:
                     modems, web)
 
 
+# The first 16 bytes of every SQLite 3 database file (https://www.sqlite.org/fileformat.html).
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _check_database_file(r: _Reader, path: Path) -> None:
+    """A database path that cannot be an SQLite file is refused here, not by the first SMS stored.
+
+    A missing file is fine (`barriosms db migrate` creates it), and so is an empty one (SQLite
+    writes its header on the first write).
+    """
+    fix = "point path at the SQLite database file (e.g. path = /var/lib/barriosms/barriosms.db), not at a folder or another file"
+    if path.is_dir():
+        r.problem("database", "path", f"{path} is a folder", fix)
+        return
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(len(_SQLITE_HEADER))
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        r.problem("database", "path", f"{path} cannot be read ({exc.strerror})",
+                  "check the file's owner and permissions (the service runs as the barriosms user)")
+        return
+    if head and head != _SQLITE_HEADER:
+        r.problem("database", "path", f"{path} is not an SQLite database", fix)
+
+
 def _hide_password(url: str) -> str:
     return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
 
@@ -363,7 +473,7 @@ def _read_backup(r: _Reader, db_path: Path) -> BackupSettings:
         r.problem("backup", "folder", f"{folder} is a file, not a folder",
                   "point it at a folder (it is created if missing), or remove the key for the backups folder "
                   "beside the database")
-    keep = int(r.number("backup", "keep", BackupSettings.keep, minimum=1, convert=int))
+    keep = int(r.number("backup", "keep", BackupSettings.keep))
     r.unknown_keys("backup", {f for f in BackupSettings.__dataclass_fields__})
     return BackupSettings(folder, keep)
 
@@ -399,8 +509,8 @@ def _read_web(r: _Reader) -> WebSettings:
         r.problem("web", "tile_url", f"{tile_url!r} is not a tile address with {{z}}, {{x}} and {{y}}",
                   "write e.g. tile_url = https://tile.openstreetmap.org/{z}/{x}/{y}.png (or your own tile server)")
         tile_url = d.tile_url
-    per_hour = int(r.number("web", "submissions_per_hour", d.submissions_per_hour, minimum=1, convert=int))
-    per_day = int(r.number("web", "submissions_per_day", d.submissions_per_day, minimum=1, convert=int))
+    per_hour = int(r.number("web", "submissions_per_hour", d.submissions_per_hour))
+    per_day = int(r.number("web", "submissions_per_day", d.submissions_per_day))
     if per_day < per_hour:
         r.problem("web", "submissions_per_day", f"{per_day} is below submissions_per_hour ({per_hour})",
                   "make the daily limit at least the hourly one")
@@ -416,8 +526,8 @@ def _read_web(r: _Reader) -> WebSettings:
         tile_url=tile_url,
         tile_attribution=r.get("web", "tile_attribution", d.tile_attribution) or d.tile_attribution,
         submissions_per_hour=per_hour, submissions_per_day=per_day,
-        trusted_proxies=int(r.number("web", "trusted_proxies", d.trusted_proxies, minimum=0, convert=int)),
-        threads=int(r.number("web", "threads", d.threads, minimum=1, convert=int)),
+        trusted_proxies=int(r.number("web", "trusted_proxies", d.trusted_proxies)),
+        threads=int(r.number("web", "threads", d.threads)),
         open311_api_keys=keys,
         show_descriptions=r.flag("web", "show_descriptions", d.show_descriptions),
     )
@@ -498,8 +608,11 @@ def _read_gateway(r: _Reader) -> GatewaySettings:
         r.problem("gateway", "timezone", f"unknown time zone {tz!r}", "use an IANA name such as America/La_Paz")
         tz = d.timezone
     region = (r.get("gateway", "region", d.region) or d.region).upper()
-    if len(region) != 2 or not region.isalpha():
-        r.problem("gateway", "region", f"{region!r} is not a two-letter country code", "use BO for Bolivia")
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        close = difflib.get_close_matches(region, sorted(phonenumbers.SUPPORTED_REGIONS), n=1)
+        r.problem("gateway", "region", f"{region!r} is not a country whose phone numbers barriosms knows",
+                  "use the two-letter country code of the SIM's numbers: BO for Bolivia"
+                  + (f" (did you mean {close[0]}?)" if close else ""))
         region = d.region
     replies = r.path_value("gateway", "replies")
     categories = r.path_value("gateway", "categories")
@@ -507,17 +620,17 @@ def _read_gateway(r: _Reader) -> GatewaySettings:
         if p is not None and not p.is_file():
             r.problem("gateway", key, f"{p} does not exist", "point it at an existing file (see config/) or remove the key to use the defaults")
     g = GatewaySettings(
-        poll_seconds=r.number("gateway", "poll_seconds", d.poll_seconds, minimum=0.5),
-        multipart_timeout=r.number("gateway", "multipart_timeout", d.multipart_timeout, minimum=0),
-        send_attempts=int(r.number("gateway", "send_attempts", d.send_attempts, minimum=1, convert=int)),
-        retry_base_seconds=r.number("gateway", "retry_base_seconds", d.retry_base_seconds, minimum=0.1),
-        retry_max_seconds=r.number("gateway", "retry_max_seconds", d.retry_max_seconds, minimum=1),
-        heartbeat_seconds=r.number("gateway", "heartbeat_seconds", d.heartbeat_seconds, minimum=1),
-        modem_timeout=r.number("gateway", "modem_timeout", d.modem_timeout, minimum=5),
+        poll_seconds=r.number("gateway", "poll_seconds", d.poll_seconds),
+        multipart_timeout=r.number("gateway", "multipart_timeout", d.multipart_timeout),
+        send_attempts=int(r.number("gateway", "send_attempts", d.send_attempts)),
+        retry_base_seconds=r.number("gateway", "retry_base_seconds", d.retry_base_seconds),
+        retry_max_seconds=r.number("gateway", "retry_max_seconds", d.retry_max_seconds),
+        heartbeat_seconds=r.number("gateway", "heartbeat_seconds", d.heartbeat_seconds),
+        modem_timeout=r.number("gateway", "modem_timeout", d.modem_timeout),
         delivery_reports=r.flag("gateway", "delivery_reports", d.delivery_reports),
         balance_ussd=_ussd_code(r),
-        balance_check_hours=r.number("gateway", "balance_check_hours", d.balance_check_hours, minimum=0.1),
-        balance_warn_below=(r.number("gateway", "balance_warn_below", 0.0, minimum=0)
+        balance_check_hours=r.number("gateway", "balance_check_hours", d.balance_check_hours),
+        balance_warn_below=(r.number("gateway", "balance_warn_below", 0.0)
                             if r.get("gateway", "balance_warn_below") is not None else None),
         timezone=tz,
         region=region,
@@ -525,6 +638,9 @@ def _read_gateway(r: _Reader) -> GatewaySettings:
         categories=categories,
         language=_language(r),
     )
+    if g.retry_max_seconds < g.retry_base_seconds:
+        r.problem("gateway", "retry_max_seconds", f"{g.retry_max_seconds:g} is below retry_base_seconds "
+                  f"({g.retry_base_seconds:g})", "make the longest wait between retries at least the first one")
     r.unknown_keys("gateway", _GATEWAY_KEYS)
     return g
 
@@ -568,23 +684,26 @@ def _read_service(r: _Reader) -> ServiceSettings:
     d = ServiceSettings()
 
     def whole(key: str, default: int) -> int:
-        return int(r.number("service", key, default, minimum=0, convert=int))
+        return int(r.number("service", key, default))
 
     s = ServiceSettings(
-        pending_report_minutes=r.number("service", "pending_report_minutes", d.pending_report_minutes, minimum=1),
-        reopen_days=r.number("service", "reopen_days", d.reopen_days, minimum=0),
+        pending_report_minutes=r.number("service", "pending_report_minutes", d.pending_report_minutes),
+        reopen_days=r.number("service", "reopen_days", d.reopen_days),
         replies_per_hour=whole("replies_per_hour", d.replies_per_hour),
         replies_per_day=whole("replies_per_day", d.replies_per_day),
+        cases_per_phone_hour=whole("cases_per_phone_hour", d.cases_per_phone_hour),
         daily_sms_budget=whole("daily_sms_budget", d.daily_sms_budget),
-        loop_repeats=int(r.number("service", "loop_repeats", d.loop_repeats, minimum=2, convert=int)),
-        loop_window_minutes=r.number("service", "loop_window_minutes", d.loop_window_minutes, minimum=1),
-        loop_fast_seconds=r.number("service", "loop_fast_seconds", d.loop_fast_seconds, minimum=0),
-        loop_mute_hours=r.number("service", "loop_mute_hours", d.loop_mute_hours, minimum=0.1),
+        loop_repeats=int(r.number("service", "loop_repeats", d.loop_repeats)),
+        loop_window_minutes=r.number("service", "loop_window_minutes", d.loop_window_minutes),
+        loop_fast_seconds=r.number("service", "loop_fast_seconds", d.loop_fast_seconds),
+        loop_typing_chars_per_second=r.number("service", "loop_typing_chars_per_second",
+                                              d.loop_typing_chars_per_second),
+        loop_mute_hours=r.number("service", "loop_mute_hours", d.loop_mute_hours),
         quiet_hours=_quiet_hours(r),
-        answer_window_hours=r.number("service", "answer_window_hours", d.answer_window_hours, minimum=0.1),
+        answer_window_hours=r.number("service", "answer_window_hours", d.answer_window_hours),
         satisfaction_survey=r.flag("service", "satisfaction_survey", d.satisfaction_survey),
-        satisfaction_days=r.number("service", "satisfaction_days", d.satisfaction_days, minimum=0.1),
-        practice_days=r.number("service", "practice_days", d.practice_days, minimum=0.1),
+        satisfaction_days=r.number("service", "satisfaction_days", d.satisfaction_days),
+        practice_days=r.number("service", "practice_days", d.practice_days),
     )
     if s.replies_per_hour and s.replies_per_day and s.replies_per_day < s.replies_per_hour:
         r.problem("service", "replies_per_day", f"{s.replies_per_day} is below replies_per_hour ({s.replies_per_hour})",

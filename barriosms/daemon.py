@@ -78,6 +78,9 @@ STALL_SECONDS = 120.0
 ABORT_SETTLE_SECONDS = 10.0
 # The scheduler's watchdog job runs every 2 s; a scheduler that ran no job for this long is dead.
 SCHEDULER_STALL_SECONDS = 30.0
+# Unexpected errors in a row in the modem thread's work (a bug; one SMS's own failure is handled in
+# intake and never gets here) before the thread gives up and the daemon exits for systemd to restart.
+UNEXPECTED_LIMIT = 5
 # Without systemd's watchdog, how often the main thread still looks at the daemon's health (to log it).
 HEALTH_CHECK_SECONDS = 5.0
 
@@ -140,6 +143,7 @@ class ModemThread(threading.Thread):
         self._held = False
         self._failed_connects = 0
         self._losses = 0
+        self._unexpected = 0
         self._store_problem: str | None = None
         self.aborted_call: float | None = None  # the stuck call the watchdog already aborted
         # Read by the main thread (see Daemon): when the loop last turned (monotonic), whether the
@@ -226,7 +230,7 @@ class ModemThread(threading.Thread):
             wanted = self.requests.take(EVENT_POLL_SECONDS)
             try:
                 self._work(wanted)
-                self._losses = 0
+                self._losses = self._unexpected = 0
                 if self._store_problem:
                     log.info("the database accepts writes again")
                     self._store_problem = None
@@ -240,6 +244,19 @@ class ModemThread(threading.Thread):
                     log.error("%s", exc)  # once per change: the technician must act, the retries are quiet
                     self._store_problem = str(exc)
                 self.stop_event.wait(STORE_RETRY_SECONDS)
+            except Exception:
+                # A bug, not the modem nor the store: carry on (waiting longer each time) rather than
+                # stop the gateway, unless it happens every time.
+                self._unexpected += 1
+                if self._unexpected >= UNEXPECTED_LIMIT:
+                    raise
+                log.exception("unexpected error in the gateway's work (%d in a row; it stops after %d and systemd "
+                              "restarts it); carrying on. Please report this error with the lines above",
+                              self._unexpected, UNEXPECTED_LIMIT)
+                self.stop_event.wait(min(60.0, 2.0 ** self._unexpected))
+                # What this turn was asked to do is still to be done, and an announced SMS may wait.
+                for what in wanted | {"receive"}:
+                    self.requests.ask(what)
 
     def _hold_if_asked(self) -> bool:
         if self.hold.is_set():

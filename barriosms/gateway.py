@@ -16,13 +16,16 @@ from . import outbox
 from .config import GatewaySettings
 from .intake import Intake
 from .sendpolicy import SendPolicy
-from peewee import DatabaseError
+from peewee import DatabaseError, DataError, IntegrityError
 
 from .sms import ModemError, ModemSendError, ReceivedSms, SendResult
 from .store.models import ModemHealth, OutboundMessage, utcnow, write_tx
 
 log = logging.getLogger(__name__)
 
+# An SMS whose storing fails this many times in a row (through no fault of the database) is set
+# aside: stored as it is for staff and deleted from the SIM, instead of being read forever.
+SET_ASIDE_AFTER = 3
 # Pause of the whole outbox after a network-level send failure: doubles up to the maximum.
 PAUSE_MIN_SECONDS = 5.0
 PAUSE_MAX_SECONDS = 60.0
@@ -55,21 +58,38 @@ class Gateway:
         self.claimer = f"{outbox.default_claimer()}/{name}"
         self.paused_until = 0.0  # monotonic; sending waits while the network is out
         self._pause = 0.0
+        # SMS on the SIM whose storing failed (see _failed): failures in a row, and those given up on.
+        self._failures: dict[tuple, int] = {}
+        self._given_up: set[tuple] = set()
 
     def receive(self) -> int:
         """Store every SMS on the SIM, then delete each one whose storing has committed.
 
         Returns how many new messages (or parts) were stored. A failed delete is only logged: the
-        SMS will be read again and recognised as already stored.
+        SMS will be read again and recognised as already stored. A database refusing writes stops
+        the turn (StoreUnavailable: everything stays on the SIM); any other failure is this one
+        SMS's problem: it is tried again, then set aside, and the others go on.
         """
         new = 0
         for sms in self.modem.read_all():
+            key = _sim_key(sms)
+            if key in self._given_up:
+                continue
             try:
                 stored = self.intake.store(sms, modem=self.name)
+            except (IntegrityError, DataError) as exc:
+                if not self._failed(sms, key, exc):
+                    continue
+                stored = True
             except DatabaseError as exc:
                 raise StoreUnavailable(
                     f"cannot store the SMS from {sms.sender} ({exc}); it stays on the SIM until this is fixed: "
                     f"{self._store_hint()}") from exc
+            except Exception as exc:  # noqa: BLE001 - one SMS must never stop the gateway
+                if not self._failed(sms, key, exc):
+                    continue
+                stored = True
+            self._failures.pop(key, None)
             if stored:
                 new += 1
             # Only here, after the commit (synchronous=FULL), may the SIM forget the message.
@@ -82,6 +102,27 @@ class Gateway:
         if new:
             self._count(received=new)
         return new
+
+    def _failed(self, sms: ReceivedSms, key: tuple, exc: Exception) -> bool:
+        """Count a failure to store ``sms``; True once it is set aside (stored as it is: delete it)."""
+        tries = self._failures[key] = self._failures.get(key, 0) + 1
+        where = f"the SMS at SIM location {sms.location} from {sms.sender!r}"
+        if tries < SET_ASIDE_AFTER:
+            log.error("could not store %s (%s: %s); it stays on the SIM and is tried again (%d of %d)",
+                      where, type(exc).__name__, exc, tries, SET_ASIDE_AFTER, exc_info=exc)
+            return False
+        try:
+            msg = self.intake.set_aside(sms, exc, modem=self.name)
+        except Exception:  # noqa: BLE001 - the last resort failed too: leave the SMS where it is
+            log.exception("could not store %s even as it is; it stays on the SIM and is not read again until "
+                          "barriosms restarts. Read it with `barriosms modem ...`/gammu, delete it by hand, and "
+                          "please report this error", where)
+            self._given_up.add(key)
+            self._failures.pop(key, None)
+            return False
+        log.error("%s failed %d times; stored as it is, as message %d, for staff (barriosms inbox list "
+                  "--unmatched) and deleted from the SIM", where, tries, msg.id)
+        return True
 
     def send_due(self, limit: int = 20) -> int:
         """Send queued SMS in order; stop early when the modem announces new messages."""
@@ -210,3 +251,8 @@ class Gateway:
             row.updated_at = now or utcnow()
             row.pid = os.getpid()
             row.save()
+
+
+def _sim_key(sms: ReceivedSms) -> tuple:
+    """The same SMS on the SIM read again, without trusting any of its fields to be well formed."""
+    return (sms.location, repr(sms.sender), repr(sms.text)[:2000], repr(sms.smsc_time))

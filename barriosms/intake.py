@@ -8,6 +8,7 @@ again and the dedupe key recognises it) or leaves it fully handled.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import difflib
 import hashlib
@@ -39,9 +40,10 @@ from .domain.parsing import (
 )
 from .domain.phones import is_replyable, normalize_sender
 from .domain.replies import Templates
+from .domain.sanitize import storable
 from .domain.tracking import new_tracking
 from .sms import ReceivedSms
-from peewee import fn
+from peewee import DatabaseError, DataError, IntegrityError, fn
 
 from .store.models import (
     Case,
@@ -52,6 +54,7 @@ from .store.models import (
     PendingReport,
     PracticeCase,
     SmsPart,
+    database,
     utcnow,
     write_tx,
 )
@@ -91,6 +94,9 @@ class Intake:
         """
         now = now or utcnow()
         self._modem = modem
+        # Before anything is keyed or stored: text SQLite or PostgreSQL would refuse (half an emoji,
+        # NULs) must not keep the message on the SIM forever.
+        sms = dataclasses.replace(sms, sender=storable(sms.sender), text=storable(sms.text))
         with write_tx():
             if sms.kind == "status_report":
                 # Not a resident's message: it only updates the delivery state of one we sent.
@@ -114,6 +120,29 @@ class Intake:
                 return True
             self._handle(msg, now)
             return True
+
+    def set_aside(self, sms: ReceivedSms, exc: BaseException, modem: str = "") -> InboundMessage:
+        """Keep an SMS that could not be stored normally, as it is, for staff (its own transaction).
+
+        The last resort of the gateway for an SMS that failed again and again: no field is trusted
+        to be well formed, nothing is acted on; `inbox list --unmatched` shows it with the error.
+        """
+        sender = storable(str(sms.sender if sms.sender is not None else ""))
+        text = storable(str(sms.text if sms.text is not None else ""))
+        key = hashlib.sha256(("set-aside\x1f" + repr(sms)).encode("utf-8", "replace")).hexdigest()
+        error = f"error: {type(exc).__name__}: {exc}"[:300]
+        with write_tx():
+            found = InboundMessage.get_or_none(InboundMessage.dedupe_key == key)
+            if found is not None:
+                return found
+            try:
+                phone = normalize_sender(sender, self.rules.region)
+            except Exception:  # noqa: BLE001 - a sender no parser understands is kept as written
+                phone = sender
+            smsc_time = sms.smsc_time if isinstance(sms.smsc_time, dt.datetime) else None
+            return InboundMessage.create(modem=modem, dedupe_key=key, sender=sender, phone=phone, text=text,
+                                         smsc_time=smsc_time, received_at=utcnow(), intent="error",
+                                         needs_staff=True, triage=storable(error))
 
     def _create_message(self, key: str, sender: str, text: str, smsc_time: dt.datetime | None,
                         now: dt.datetime, *, parts: int, incomplete: bool, coding: str) -> InboundMessage:
@@ -190,6 +219,33 @@ class Intake:
     # -- acting on a message -----------------------------------------------------------------
 
     def _handle(self, msg: InboundMessage, now: dt.datetime) -> None:
+        """Act on a stored message; a failure keeps it for staff instead of stopping the gateway.
+
+        Acting runs in a savepoint of the caller's transaction: when it fails, what it did (a half
+        opened case, a queued reply) is undone, the message row itself stays and commits, marked
+        for triage with the error, and the SIM may forget the SMS. A database that refuses writes
+        is not the message's fault: that goes up, and the SMS stays on the SIM.
+        """
+        try:
+            with database.atomic():
+                self._act(msg, now)
+        except (IntegrityError, DataError) as exc:
+            self._set_aside(msg, exc)
+        except DatabaseError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one message must never stop the gateway
+            self._set_aside(msg, exc)
+
+    @staticmethod
+    def _set_aside(msg: InboundMessage, exc: BaseException) -> None:
+        error = f"{type(exc).__name__}: {exc}"[:300]
+        log.exception("message %d from %s could not be handled (%s). It is kept for staff: barriosms inbox list "
+                      "--unmatched; please report this error with the log lines above", msg.id, msg.phone, error)
+        (InboundMessage.update(intent="error", needs_staff=True, triage=f"error: {error}", case=None)
+         .where(InboundMessage.id == msg.id).execute())
+        msg.intent, msg.needs_staff, msg.triage, msg.case = "error", True, f"error: {error}", None
+
+    def _act(self, msg: InboundMessage, now: dt.datetime) -> None:
         if not is_replyable(msg.sender, self.rules.region):
             # Operators and short codes send promotions and balance notices; they cannot be answered.
             msg.intent = "not_replyable"
@@ -206,15 +262,9 @@ class Intake:
         intent = classify(msg.text, places, self.rules.templates.keywords)
         # A resident asking again and again how their case goes is no machine repeating itself.
         decision = self._decide(msg, now, repeat_check=not isinstance(intent, StatusQuery))
-        if decision.reason in SILENCING:
-            # A machine answering our replies (or one we already silenced): store, never act or answer,
-            # except that BAJA and ALTA are always honoured.
-            msg.intent, msg.unanswered = INTENT_NAMES[type(intent)], decision.reason
-            if isinstance(intent, (OptOut, OptIn)):
-                subscribers.set_opted_out(msg.phone, isinstance(intent, OptOut), now)
-            msg.save()
-            log.info("message %d from %s not answered (%s)", msg.id, msg.phone, decision.reason)
-            return
+        # Whatever was decided about the reply, the message is acted on: a person silenced by
+        # mistake (or a machine) still opens cases, answers staff and can say BAJA. Only the SMS
+        # back is withheld (see _reply).
         turn = _Turn(msg, now, decision, hoods)
         if not self._converse(turn, intent):
             handler = getattr(self, f"_on_{type(intent).__name__.lower()}")
@@ -254,21 +304,25 @@ class Intake:
                    .where((InboundMessage.phone == msg.phone) & (InboundMessage.id != msg.id)
                           & (InboundMessage.received_at >= since))
                    .order_by(InboundMessage.received_at.desc(), InboundMessage.id.desc())]
-        rows = list(OutboundMessage.select(OutboundMessage.sent_at, OutboundMessage.created_at)
-                    .where((OutboundMessage.recipient == msg.phone) & (OutboundMessage.kind == "reply")
-                           & (OutboundMessage.created_at >= since)))
+        rows = list(OutboundMessage.select(OutboundMessage.sent_at, OutboundMessage.created_at,
+                                           OutboundMessage.kind, OutboundMessage.text)
+                    .where((OutboundMessage.recipient == msg.phone) & (OutboundMessage.created_at >= since)))
+        replies = [r for r in rows if r.kind == "reply"]
         # Loops are judged on replies that really left (a machine answers what it received); budgets
         # on every reply queued (a burst read off the SIM at once is answered before any leaves).
-        sent = sorted((r.sent_at for r in rows if r.sent_at is not None), reverse=True)
-        queued = sorted((r.created_at for r in rows), reverse=True)
-        decision = reply_decision(now, msg.text, Recent(inbound=inbound, replies_sent=sent, replies_queued=queued),
+        sent = sorted((r.sent_at for r in replies if r.sent_at is not None), reverse=True)
+        queued = sorted((r.created_at for r in replies), reverse=True)
+        # Any SMS of ours sent back (a status notice too) is an echo.
+        ours = [r.text for r in rows if r.sent_at is not None]
+        decision = reply_decision(now, msg.text, Recent(inbound=inbound, replies_sent=sent, replies_queued=queued,
+                                                        our_texts=ours),
                                   limits, repeat_check=repeat_check)
         if decision.mute:
             until = now + dt.timedelta(hours=service.loop_mute_hours)
             subscribers.mute(msg.phone, until, decision.reason, now)
-            log.warning("%s looks like a machine answering our replies (%s): its messages are stored but not "
-                        "answered for %.0f h. If it is a person: barriosms phones unmute %s",
-                        msg.phone, decision.reason, service.loop_mute_hours, msg.phone)
+            log.warning("%s looks like a machine answering our replies (%s): it gets no SMS back for %g h; its "
+                        "messages are still acted on (reports open cases). If it is a person: barriosms phones "
+                        "unmute %s", msg.phone, decision.reason, service.loop_mute_hours, msg.phone)
         elif not decision.answer:
             log.info("%s reached its reply budget (%s): message %d stored, not answered",
                      msg.phone, decision.reason, msg.id)
@@ -281,11 +335,39 @@ class Intake:
         outbox.queue(turn.msg.phone, text, kind="reply", case=case, in_reply_to=turn.msg, now=turn.now,
                      modem=turn.msg.modem)
 
+    def _over_case_limit(self, turn: _Turn) -> bool:
+        """Whether this phone already opened ``cases_per_phone_hour`` cases; then the report waits.
+
+        One phone (a prank, a script, a broken gateway) must not fill the case list: what it sends
+        beyond the limit is kept for staff with the reason, never dropped, and `inbox assign`
+        opens it. The phone is told (within its reply budget).
+        """
+        limit = self.rules.service.cases_per_phone_hour
+        if not limit:
+            return False
+        msg, since = turn.msg, turn.now - dt.timedelta(hours=1)
+        opened = Case.select().where((Case.phone == msg.phone) & (Case.created_at > since)).count()
+        if opened < limit:
+            return False
+        msg.needs_staff, msg.triage = True, "case_limit"
+        held_before = (InboundMessage.select().where((InboundMessage.phone == msg.phone) & (InboundMessage.id != msg.id)
+                                                     & (InboundMessage.triage == "case_limit")
+                                                     & (InboundMessage.received_at > since)).exists())
+        # Once per phone and hour at WARNING: a flood would otherwise flood the log too.
+        log.log(logging.INFO if held_before else logging.WARNING, "%s opened %d cases in the last hour ([service] cases_per_phone_hour = %d): message %d is kept "
+                    "for staff instead (barriosms inbox list --unmatched; barriosms inbox assign %d --neighborhood "
+                    "CODE opens it)", msg.phone, opened, limit, msg.id, msg.id)
+        self._reply(turn, self.rules.templates.render("report_held"))
+        return True
+
     # One handler per intent (see domain.parsing).
 
     def _on_report(self, turn: _Turn, intent: Report) -> None:
         msg = turn.msg
         hood = turn.hoods[intent.code]
+        if self._over_case_limit(turn):
+            msg.intent = "report"
+            return
         case = self.open_case(msg, hood, intent.description or msg.text, turn.now)
         msg.intent, msg.case = "report", case
         # A complete report supersedes what the same phone left waiting for its neighbourhood, when
@@ -306,6 +388,13 @@ class Intake:
             return
         # The second step: the neighbourhood of what this phone sent before.
         hood = turn.hoods[intent.code]
+        if self._over_case_limit(turn):
+            msg.intent = "neighborhood"
+            for pending in waiting:  # they stay for staff, each with the reason
+                self._close_pending(pending, "held", turn.now, None)
+                (InboundMessage.update(triage="case_limit")
+                 .where(InboundMessage.id == pending.message_id).execute())
+            return
         description = " ".join(p.description for p in waiting)
         first = waiting[0]
         case = self.open_case(first.message, hood, description, turn.now)
@@ -323,7 +412,7 @@ class Intake:
         candidates = ",".join(intent.codes)
         waiting = self._open_pending(msg.phone, turn.now)
         if intent.description or not waiting:
-            self._wait_for_neighborhood(turn, intent.description or msg.text, candidates)
+            self._wait_for_neighborhood(turn, intent.description or msg.text, candidates, "ambiguous")
         else:
             for pending in waiting:  # the answer to "which neighbourhood?" was itself ambiguous
                 pending.candidates = candidates
@@ -334,7 +423,7 @@ class Intake:
     def _on_unknowncode(self, turn: _Turn, intent: UnknownCode) -> None:
         turn.msg.intent = "unroutable"
         if intent.description:
-            self._wait_for_neighborhood(turn, intent.description, "")
+            self._wait_for_neighborhood(turn, intent.description, "", "unknown_code")
         # A code alone leaves nothing to complete: the resident sends code and problem again.
         self._reply(turn, self.rules.templates.render("unknown_code", code=intent.code))
 
@@ -343,7 +432,7 @@ class Intake:
 
     def _on_unroutable(self, turn: _Turn, intent: Unroutable) -> None:
         turn.msg.intent = "unroutable"
-        self._wait_for_neighborhood(turn, turn.msg.text, "")
+        self._wait_for_neighborhood(turn, turn.msg.text, "", "no_neighborhood")
         self._reply(turn, self.rules.templates.render("unroutable"))
 
     def _on_statusquery(self, turn: _Turn, intent: StatusQuery) -> None:
@@ -410,9 +499,10 @@ class Intake:
 
     # -- reports waiting for their neighbourhood ---------------------------------------------
 
-    def _wait_for_neighborhood(self, turn: _Turn, description: str, candidates: str) -> None:
+    def _wait_for_neighborhood(self, turn: _Turn, description: str, candidates: str, why: str) -> None:
         msg = turn.msg
         msg.needs_staff = True  # in `inbox list --unmatched` until the resident or staff complete it
+        msg.triage = why
         minutes = self.rules.service.pending_report_minutes
         PendingReport.create(phone=msg.phone, message=msg, description=description, candidates=candidates,
                              created_at=turn.now, expires_at=turn.now + dt.timedelta(minutes=minutes))
@@ -483,18 +573,6 @@ class _Turn:
     now: dt.datetime
     decision: Decision
     hoods: dict[str, Neighborhood]
-
-
-# Decisions that mean "a machine, or a phone silenced as one": nothing is done for it.
-SILENCING = frozenset({"muted", "loop_repeat", "loop_fast"})
-
-
-# What a message is called in the store (`inbox list`) when it is stored without being acted on.
-INTENT_NAMES: dict[type, str] = {
-    Report: "report", MissingDescription: "missing_description", StatusQuery: "status",
-    InvalidTracking: "invalid_tracking", Help: "help", Unroutable: "unroutable", UnknownCode: "unroutable",
-    Ambiguous: "ambiguous", OptOut: "optout", OptIn: "optin", Reopen: "reopen", Courtesy: "courtesy",
-}
 
 
 def _same_report(waiting: str, report: str) -> bool:

@@ -522,3 +522,25 @@ def test_two_modems_each_answer_their_own_and_share_the_rest(quick, db, tmp_path
         sent_by = {m.claimed_by.split("/")[-1] for m in OutboundMessage.select()}
         assert sent_by == {"entel", "tigo"}
     assert codes == [0]
+
+
+def test_an_unexpected_error_in_a_turn_does_not_stop_the_gateway(settings, hoods, caplog):
+    class OnceBroken(FakeModem):
+        broke = False
+
+        def read_all(self):
+            if not self.broke:
+                self.broke = True
+                raise RuntimeError("a bug somewhere in reading")
+            return super().read_all()
+
+    modem = OnceBroken()
+    modem.arrive("+59171234567", "B12 bache en la calle 3")
+    thread, stop = start(settings, modem)
+    try:
+        assert wait_until(lambda: len(modem.sent) == 1, timeout=10), "the next turn stored and answered it"
+        assert thread.is_alive() and thread.failed is None
+    finally:
+        stop.set()
+        thread.join(5)
+    assert any("unexpected error in the gateway's work (1 in a row" in r.getMessage() for r in caplog.records)

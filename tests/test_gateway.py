@@ -216,3 +216,26 @@ def test_network_outage_pauses_sending_without_using_up_attempts(gateway, modem)
     gateway.paused_until = 0  # the pause is over
     assert gateway.send_due() == 3
     assert {m.status for m in OutboundMessage.select()} == {"sent"}
+
+
+def test_an_sms_that_cannot_be_stored_is_tried_again_then_set_aside_and_the_rest_go_on(gateway, modem, caplog):
+    from barriosms.gateway import SET_ASIDE_AFTER
+    from barriosms.sms import ReceivedSms
+
+    # What a broken modem layer might hand over: fields of the wrong type make storing fail
+    # before anything is written (not the database's fault, so not a StoreUnavailable).
+    poison = ReceivedSms(location=99, sender=None, text=None)  # type: ignore[arg-type]
+    modem.sim[99] = poison
+    modem.arrive("+59170000001", "B12 poste caido")
+    for turn in range(1, SET_ASIDE_AFTER):
+        gateway.receive()
+        assert 99 in modem.sim, f"kept on the SIM after {turn} failure(s)"
+    assert Case.select().count() == 1, "the good SMS was stored on the first turn"
+    gateway.receive()
+    assert modem.sim == {}, "set aside after a few tries, then deleted"
+    [kept] = InboundMessage.select().where(InboundMessage.intent == "error")
+    assert kept.needs_staff and kept.triage.startswith("error: ")
+    assert sum("could not store the SMS at SIM location 99" in r.getMessage() for r in caplog.records) == \
+        SET_ASIDE_AFTER - 1
+    gateway.receive()
+    assert InboundMessage.select().count() == 2, "never stored twice"

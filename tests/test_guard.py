@@ -6,6 +6,8 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from barriosms.config import QuietHours, ServiceSettings
 from barriosms.domain.guard import (
@@ -17,6 +19,7 @@ from barriosms.domain.guard import (
     next_budget_day,
     quiet_until,
     reply_decision,
+    typing_time,
 )
 
 T = dt.datetime(2024, 5, 10, 12, 0, tzinfo=dt.timezone.utc)  # "now" of the reply tables
@@ -27,7 +30,10 @@ LIMITS = Limits(
     loop_window=dt.timedelta(minutes=60),
     loop_fast=dt.timedelta(seconds=10),
 )
+# The shipped defaults ([service] with no loop keys).
+DEFAULTS = Limits(6, 20, 3, dt.timedelta(minutes=60), dt.timedelta(seconds=2), 6.0)
 ANSWER = Decision(True, "", False)
+ECHO = Decision(False, "loop_echo", True)
 REPEAT = Decision(False, "loop_repeat", True)
 FAST = Decision(False, "loop_fast", True)
 HOUR = Decision(False, "phone_hour_budget", False)
@@ -79,22 +85,22 @@ def conversation(*delays: float) -> tuple[dt.datetime, Recent]:
                      id="human-writes-twice-in-an-hour"),
         pytest.param("hola", texts((ago(m=30), "hola")), LIMITS, ANSWER,
                      id="same-text-twice-is-not-a-loop"),
-        pytest.param("hola", texts((ago(m=30), "hola"), (ago(m=50), "hola")), LIMITS, REPEAT,
+        pytest.param("estoy ocupado", texts((ago(m=30), "estoy ocupado"), (ago(m=50), "estoy ocupado")), LIMITS, REPEAT,
                      id="third-identical-within-the-window"),
-        pytest.param("hola", unanswered((ago(m=30), "hola"), (ago(m=50), "hola")), LIMITS, ANSWER,
+        pytest.param("estoy ocupado", unanswered((ago(m=30), "estoy ocupado"), (ago(m=50), "estoy ocupado")), LIMITS, ANSWER,
                      id="identical-texts-we-never-answered-are-a-person-resending"),
         pytest.param("ESTOY  ocupado ", texts((ago(m=1), "Estoy ocupádo"), (ago(m=2), "estoy\nocupado")),
                      LIMITS, REPEAT, id="identical-ignoring-capitals-accents-spacing"),
-        pytest.param("hola", texts((ago(m=30), "hola"), (ago(m=60, s=1), "hola")), LIMITS, ANSWER,
+        pytest.param("estoy ocupado", texts((ago(m=30), "estoy ocupado"), (ago(m=60, s=1), "estoy ocupado")), LIMITS, ANSWER,
                      id="identical-but-one-outside-the-window"),
-        pytest.param("hola", texts((ago(m=30), "hola"), (ago(m=60), "hola")), LIMITS, REPEAT,
+        pytest.param("estoy ocupado", texts((ago(m=30), "estoy ocupado"), (ago(m=60), "estoy ocupado")), LIMITS, REPEAT,
                      id="identical-exactly-at-the-window-edge"),
-        pytest.param("hola", texts((ago(m=5), "hola"), (ago(m=3), "hola que tal")), LIMITS, ANSWER,
+        pytest.param("estoy ocupado", texts((ago(m=5), "estoy ocupado"), (ago(m=3), "hola que tal")), LIMITS, ANSWER,
                      id="similar-is-not-identical"),
-        pytest.param("hola", texts((ago(m=1), "hola"), (ago(m=2), "hola")),
+        pytest.param("estoy ocupado", texts((ago(m=1), "estoy ocupado"), (ago(m=2), "estoy ocupado")),
                      Limits(6, 20, 4, dt.timedelta(minutes=60), dt.timedelta(seconds=10)), ANSWER,
                      id="loop-repeats-4-third-identical-answered"),
-        pytest.param("hola", texts((ago(m=1), "hola"), (ago(m=2), "hola"), (ago(m=3), "hola")),
+        pytest.param("estoy ocupado", texts((ago(m=1), "estoy ocupado"), (ago(m=2), "estoy ocupado"), (ago(m=3), "estoy ocupado")),
                      Limits(6, 20, 4, dt.timedelta(minutes=60), dt.timedelta(seconds=10)), REPEAT,
                      id="loop-repeats-4-fourth-identical-muted"),
         pytest.param("ok", replies(*(ago(m=5 * i) for i in range(1, 6))), LIMITS, ANSWER,
@@ -119,7 +125,7 @@ def conversation(*delays: float) -> tuple[dt.datetime, Recent]:
         pytest.param("ok", replies(*(ago(m=i) for i in range(1, 21))),
                      Limits(0, 20, 3, dt.timedelta(minutes=60), dt.timedelta(seconds=10)), DAY,
                      id="no-hour-limit-but-day-limit"),
-        pytest.param("hola", Recent(((ago(m=1), "hola"), (ago(m=2), "hola")),
+        pytest.param("estoy ocupado", Recent(((ago(m=1), "estoy ocupado"), (ago(m=2), "estoy ocupado")),
                                     tuple(ago(m=i) for i in range(1, 21))), LIMITS, REPEAT,
                      id="loop-checked-before-budgets"),
     ],
@@ -178,8 +184,9 @@ def test_a_reply_queued_in_the_same_instant_answers_that_message() -> None:
 def test_limits_from_settings() -> None:
     service = ServiceSettings(replies_per_hour=4, replies_per_day=9, loop_repeats=5,
                               loop_window_minutes=90, loop_fast_seconds=7.5)
-    assert Limits.from_settings(service) == Limits(4, 9, 5, dt.timedelta(minutes=90), dt.timedelta(seconds=7.5))
-    assert Limits.from_settings(ServiceSettings()) == LIMITS
+    assert Limits.from_settings(service) == Limits(4, 9, 5, dt.timedelta(minutes=90), dt.timedelta(seconds=7.5), 6.0)
+    # The defaults judge a loop by what no person can do: 2 s, or typing faster than 6 characters a second.
+    assert Limits.from_settings(ServiceSettings()) == DEFAULTS
 
 
 @pytest.mark.parametrize(
@@ -190,11 +197,107 @@ def test_limits_from_settings() -> None:
         pytest.param((6, -1, 3, dt.timedelta(minutes=60), dt.timedelta(seconds=10)), id="negative-day"),
         pytest.param((6, 20, 3, dt.timedelta(0), dt.timedelta(seconds=10)), id="empty-window"),
         pytest.param((6, 20, 3, dt.timedelta(minutes=60), dt.timedelta(seconds=-1)), id="negative-fast"),
+        pytest.param((6, 20, 3, dt.timedelta(minutes=60), dt.timedelta(seconds=2), -1.0), id="negative-typing"),
+        pytest.param((6, 20, 3, dt.timedelta(minutes=60), dt.timedelta(seconds=2), float("inf")), id="inf-typing"),
+        pytest.param((6, 20, 3, dt.timedelta(minutes=60), dt.timedelta(seconds=2), float("nan")), id="nan-typing"),
     ],
 )
 def test_limits_refuse_meaningless_values(args: tuple) -> None:
     with pytest.raises(ValueError):
         Limits(*args)
+
+
+def chat(answers: list[tuple[float, str]], limits: Limits, *, first: str = "hay un bache en la calle 3",
+         ours: str = "Recibido. Su numero de reclamo es 2408917.") -> list[Decision]:
+    """A phone writes ``first``; then, for each (delay, text), answers our last SMS ``delay`` s after
+    it left. Each answered message gets our SMS ``ours`` 1 s later (the time to queue and send it).
+    Returns the decision on every message, the first included."""
+    at = T
+    inbound: list[tuple[dt.datetime, str]] = []
+    sent: list[dt.datetime] = []
+    decisions = []
+    for delay, text in [(None, first), *answers]:
+        if delay is not None:
+            at = (sent[0] if sent else at) + dt.timedelta(seconds=delay)
+        decision = reply_decision(at, text, Recent(tuple(inbound), tuple(sent), (), (ours,) * len(sent)), limits)
+        decisions.append(decision)
+        inbound.insert(0, (at, text))
+        if decision.answer:
+            sent.insert(0, at + dt.timedelta(seconds=1))
+        if decision.mute:
+            break
+    return decisions
+
+
+@pytest.mark.parametrize(
+    ("answers", "expected"),
+    [
+        pytest.param([(2, "B12"), (2, "B12"), (2, "1")], FAST, id="three-answers-within-2s"),
+        pytest.param([(2.5, "B12"), (2.5, "2408917"), (2.5, "1")], ANSWER, id="short-answers-at-2.5s-are-human"),
+        pytest.param([(4, "hay un bache grande"), (4, "en la calle 3"), (4, "frente a la escuela")], ANSWER,
+                     id="short-sentences-at-4s-can-be-typed"),
+        pytest.param([(5, f"Estoy ocupado, te llamo mas tarde por favor {i}") for i in range(3)], FAST,
+                     id="45-characters-in-5s-is-no-person-typing"),
+        pytest.param([(8, "Estoy ocupado, te llamo mas tarde por favor")] * 2
+                     + [(8, "Gracias por escribir, le respondere pronto")], ANSWER,
+                     id="43-characters-in-8s-can-be-typed"),
+        pytest.param([(30, "Recibido. Su numero de reclamo es 2408917.")] * 3,
+                     Decision(False, "loop_repeat", True), id="our-text-sent-back-is-also-a-repeat"),
+        pytest.param([(30, "Recibido. Su numero de reclamo es 2408917."), (30, "recibido: su numero de reclamo ES 2408917"),
+                      (30, "Recibido.  Su numero de reclamo es 2408917.")], ECHO, id="our-text-sent-back-slowly"),
+        pytest.param([(3, "B12"), (3, "B12"), (3, "B12")], ANSWER, id="a-short-answer-three-times-is-a-person"),
+        pytest.param([(60, "hay un bache grande"), (60, "hay un bache grande"), (60, "hay un bache grande")],
+                     Decision(False, "loop_repeat", True), id="the-same-sentence-three-times-is-a-machine"),
+        pytest.param([(30, "Recibido. Su numero de reclamo es 2408917."), (1, "hola"),
+                      (30, "Recibido. Su numero de reclamo es 2408917.")], ECHO, id="echoes-and-fast-answers-mixed"),
+        pytest.param([(1, "a"), (1, "b"), (60, "c")], ANSWER, id="a-slow-answer-breaks-the-chain"),
+    ],
+)
+def test_loops_are_what_no_person_can_do(answers: list[tuple[float, str]], expected: Decision) -> None:
+    assert chat(answers, DEFAULTS)[-1] == expected
+
+
+# What residents answer to our SMS: a neighbourhood code, a tracking number, the survey's 1 or 2, a
+# few words. All of it can be typed in 4 s (24 characters at 6 a second).
+HUMAN_ANSWERS = st.one_of(
+    st.sampled_from(["B12", "b 12", "1", "2", "si", "no", "gracias", "2408917", "ESTADO 2408917", "Villa Fatima"]),
+    st.text(alphabet="abcdefghijklmnopqrstuvwxyz 0123456789", min_size=1, max_size=24),
+)
+
+
+@settings(max_examples=300)
+@given(st.lists(st.tuples(st.floats(min_value=4, max_value=10), HUMAN_ANSWERS), min_size=1, max_size=12,
+                # The same sentence three times is what a machine does (see the repeat rule).
+                unique_by=lambda a: a[1] if len(a[1].replace(" ", "")) >= 8 else object()))
+def test_a_person_answering_within_4_to_10_s_is_never_silenced(answers: list[tuple[float, str]]) -> None:
+    decisions = chat(answers, DEFAULTS, first="B12 hay un bache grande en la calle 3")
+    assert not any(d.mute for d in decisions), decisions
+
+
+MACHINE_TEXTS = st.text(min_size=1, max_size=160).filter(lambda t: t.strip())
+
+
+@settings(max_examples=300)
+@given(st.lists(st.floats(min_value=0.001, max_value=2), min_size=3, max_size=3),
+       st.one_of(MACHINE_TEXTS.map(lambda t: [t] * 3), st.lists(MACHINE_TEXTS, min_size=3, max_size=3)))
+def test_a_machine_answering_within_2_s_is_stopped_within_3_of_our_sms(delays: list[float], texts: list[str]) -> None:
+    decisions = chat(list(zip(delays, texts)), DEFAULTS, first="hola")
+    assert decisions[-1].mute and not decisions[-1].answer, decisions
+    assert sum(d.answer for d in decisions) <= 3, "our SMS before the loop stopped"
+
+
+@settings(max_examples=100)
+@given(st.lists(st.floats(min_value=0.001, max_value=600), min_size=3, max_size=3))
+def test_a_machine_echoing_our_sms_is_stopped_at_any_pace(delays: list[float]) -> None:
+    ours = "Recibido. Su numero de reclamo es 2408917."
+    decisions = chat([(d, ours) for d in delays], DEFAULTS, first="hola", ours=ours)
+    assert decisions[-1].mute and sum(d.answer for d in decisions) <= 3, decisions
+
+
+def test_typing_time_counts_the_text_not_its_surrounding_spaces() -> None:
+    assert typing_time("  B12 ", DEFAULTS) == dt.timedelta(seconds=0.5)
+    assert typing_time("x" * 60, DEFAULTS) == dt.timedelta(seconds=10)
+    assert typing_time("x" * 60, LIMITS) == dt.timedelta(0), "0 characters a second: the check is off"
 
 
 NIGHT = QuietHours(dt.time(21, 0), dt.time(7, 0))

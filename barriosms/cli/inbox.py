@@ -12,9 +12,33 @@ WHY = {
     "phone_hour_budget": "reply budget of this phone (per hour) used up",
     "phone_day_budget": "reply budget of this phone (per day) used up",
     "loop_repeat": "same text again and again: suspected machine, phone silenced",
-    "loop_fast": "answers within seconds of our replies: suspected machine, phone silenced",
+    "loop_fast": "answers faster than a person can read and type: suspected machine, phone silenced",
+    "loop_echo": "sends our own SMS back: suspected machine, phone silenced",
     "muted": "phone silenced as a suspected machine",
 }
+
+# Why a message waits for staff (`triage`), for the table; "error: ..." carries its own text.
+TRIAGE = {
+    "no_neighborhood": "no neighbourhood given (the resident did not answer in time)",
+    "unknown_code": "a neighbourhood code we do not know",
+    "ambiguous": "the neighbourhood could be one of several",
+    "case_limit": "this phone opened [service] cases_per_phone_hour cases in the last hour",
+}
+# Messages stored before migration 10 have no triage: their intent says it.
+_TRIAGE_OF_INTENT = {"unroutable": "no_neighborhood", "ambiguous": "ambiguous"}
+
+
+def triage_reason(message) -> str:
+    """Why ``message`` waits for staff, as a short key ("" when it does not)."""
+    if not message.needs_staff:
+        return ""
+    return message.triage or _TRIAGE_OF_INTENT.get(message.intent, "")
+
+
+def triage_why(reason: str) -> str | None:
+    if not reason:
+        return None
+    return TRIAGE.get(reason, reason)
 
 
 @click.group("inbox")
@@ -38,6 +62,9 @@ def list_(state: CliState, unmatched: bool, unanswered: bool, phone: str | None,
           as_json: bool) -> None:
     """List residents' messages, newest first (practice messages from workshops left out).
 
+    With --unmatched, the messages that wait for staff and why: no neighbourhood, an unknown or
+    ambiguous code, the phone's hourly case limit, or an error while handling it.
+
     Example: barriosms inbox list --unanswered --limit 20
     """
     settings = state.open_db()
@@ -48,13 +75,22 @@ def list_(state: CliState, unmatched: bool, unanswered: bool, phone: str | None,
         emit_json([{
             "id": m.id, "phone": m.phone, "sender": m.sender, "text": m.text, "intent": m.intent,
             "received_at": local_time(m.received_at, zone), "case": m.case.tracking if m.case_id else None,
-            "needs_staff": m.needs_staff, "unanswered": m.unanswered or None,
+            "needs_staff": m.needs_staff, "triage": triage_reason(m) or None,
+            "triage_why": triage_why(triage_reason(m)),
+            "unanswered": m.unanswered or None,
             "unanswered_why": WHY.get(m.unanswered) if m.unanswered else None,
         } for m in rows])
         return
-    table(["id", "received", "phone", "intent", "case", "not answered", "text"],
+    table(["id", "received", "phone", "intent", "case", "waits because", "not answered", "text"],
           [[m.id, short_time(m.received_at, zone), m.phone, m.intent, m.case.tracking if m.case_id else "-",
-            m.unanswered or "-", clip(m.text, 50)] for m in rows], empty="no messages match")
+            clip(triage_reason(m), 40) or "-", m.unanswered or "-", clip(m.text, 50)] for m in rows],
+          empty="no messages match")
+    if unmatched and any(triage_reason(m) for m in rows):
+        click.echo("\nwhy they wait:", err=True)
+        for reason in sorted({triage_reason(m) for m in rows} - {""}):
+            if reason in TRIAGE:
+                click.echo(f"  {reason}: {TRIAGE[reason]}", err=True)
+        click.echo("open a case: barriosms inbox assign ID --neighborhood CODE", err=True)
 
 
 @inbox_group.command("assign")

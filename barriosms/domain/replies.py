@@ -82,6 +82,8 @@ REQUIRED_TEMPLATES: Final[Mapping[str, frozenset[str]]] = MappingProxyType({
     "resolved_survey_note": frozenset({"tracking", "status", "note"}),
     "survey_thanks": frozenset({"tracking"}),
     "practice_received": frozenset({"tracking", "barrio", "category"}),
+    # Added with the per-phone case limit: a report kept for staff instead of opening a case.
+    "report_held": frozenset(),
 })
 
 # Templates that came after the first release: missing from an edited copy, they are taken from
@@ -90,7 +92,7 @@ NEWER_TEMPLATES: Final = frozenset({
     "ambiguous", "unknown_code", "opted_out", "opted_in", "reopened", "reopen_too_late",
     "reopen_not_resolved", "reopen_not_yours", "note_added", "merged", "status_merged",
     "web_received", "question", "staff_message", "answer_received", "which_case", "resolved_survey",
-    "resolved_survey_note", "survey_thanks", "practice_received",
+    "resolved_survey_note", "survey_thanks", "practice_received", "report_held",
 })
 
 # Words a resident sends as commands, per language file ([keywords] section): folded (no accents,

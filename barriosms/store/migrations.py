@@ -375,6 +375,10 @@ MIGRATIONS += (
         'CREATE INDEX "practice_message_phone" ON "practice_message" ("phone")',
         'CREATE INDEX "practice_message_received_at" ON "practice_message" ("received_at")',
     )),
+    Migration(10, "why a message waits for staff", (
+        # no_neighborhood, unknown_code, ambiguous, case_limit, or "error: ..." (see intake).
+        'ALTER TABLE "inbound_message" ADD COLUMN "triage" TEXT NOT NULL DEFAULT \'\'',
+    )),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

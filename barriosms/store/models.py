@@ -107,6 +107,9 @@ class InboundMessage(BaseModel):
     # invalid_tracking, unknown_tracking, not_replyable.
     intent = CharField(default="")
     needs_staff = BooleanField(default=False, index=True)
+    # Why it waits for staff (`inbox list --unmatched`): no_neighborhood, unknown_code, ambiguous,
+    # case_limit, "error: ..." ("" for messages stored before migration 10: see their intent).
+    triage = TextField(default="")
     # Why no SMS answered it ("" when answered or not meant to be): phone_budget, loop, muted, ...
     unanswered = TextField(default="")
     modem = CharField(default="")  # the modem ([modem NAME]) it came in on
