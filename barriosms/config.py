@@ -49,12 +49,17 @@ class Range:
     zero: str = ""
 
     def describe(self) -> str:
+        """ "1 to 10080 minutes", "0 to 1000; 0 = no limit": what README and the example config say."""
         text = f"{self.low:g} to {self.high:g}" + (f" {self.unit}" if self.unit else "")
-        if self.whole:
-            text += ", a whole number"
         if self.zero:
             text += f"; 0 = {self.zero}"
         return text
+
+    def fix(self, key: str, default: float) -> str:
+        """What to write instead of a refused value."""
+        kind = "a whole number" if self.whole else "a number"
+        return (f"write {kind} from {self.describe()} (at least {self.low:g}, at most {self.high:g}), "
+                f"e.g. {key} = {default:g}")
 
 
 RANGES: Mapping[tuple[str, str], Range] = MappingProxyType({
@@ -328,13 +333,9 @@ class _Reader:
         raw = self.get(section, key)
         if raw is None:
             return default
-        example = f"e.g. {key} = {default:g}"
-        if allowed.whole and not _WHOLE.fullmatch(raw):
-            self.problem(section, key, f"{raw!r} is not a whole number",
-                         f"write a whole number from {allowed.describe()}, {example}")
-            return default
-        if not _DECIMAL.fullmatch(raw):
-            self.problem(section, key, f"{raw!r} is not a number", f"write a number from {allowed.describe()}, {example}")
+        if not (_WHOLE if allowed.whole else _DECIMAL).fullmatch(raw):
+            self.problem(section, key, f"{raw!r} is not {'a whole number' if allowed.whole else 'a number'}",
+                         allowed.fix(key, default))
             return default
         value = int(raw) if allowed.whole else float(raw)
         if not math.isfinite(value):
@@ -345,8 +346,7 @@ class _Reader:
             why = f"{raw} is above the maximum {allowed.high:g}"
         else:
             return value
-        self.problem(section, key, why, f"use a value from {allowed.describe()} (at least {allowed.low:g}, "
-                                        f"at most {allowed.high:g}), {example}")
+        self.problem(section, key, why, allowed.fix(key, default))
         return default
 
     def flag(self, section: str, key: str, default: bool) -> bool:

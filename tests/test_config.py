@@ -6,6 +6,8 @@ import pytest
 
 from barriosms import config
 
+from fakemodem import FakeModem
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -212,3 +214,185 @@ def test_web_section_problems_name_the_key_and_the_fix(tmp_path, line, key, fix)
         config.load(write(tmp_path, f"[database]\npath = b.db\n[modem]\ndevice = /dev/x\n[web]\n{line}\n"))
     [problem] = err.value.problems
     assert (problem.section, problem.key) == ("web", key) and fix in problem.fix
+
+
+# -- every numeric key has a range, and no value breaks the gateway (issue 11) ---------------------
+
+import itertools
+import math
+import random
+
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from conftest import BIG
+
+NUMERIC_KEYS = sorted(config.RANGES)
+# Values people have written, and those that broke the gateway before: a config check passed them.
+EXTREMES = ["nan", "NaN", "inf", "-inf", "infinity", "1e308", "-1e308", "1e-308", "6000000000", "-6000000000",
+            "0", "-0", "-1", "0.0001", "99999999999999999999999", "1_000", "0x10", "١٢", "10 s", "5,5", ".5", "5.",
+            "+3", "1e3", "2.5e1", "  7  "]
+
+
+def _config_with(tmp_path: Path, section: str, key: str, raw: str) -> Path:
+    return write(tmp_path, f"[database]\npath = {tmp_path / 'b.db'}\n[modem]\ndevice = /dev/ttyUSB0\n"
+                           f"[{section}]\n{key} = {raw}\n")
+
+
+_phones = itertools.count(10_000)
+
+
+def _one_intake_turn(settings: config.Settings) -> None:
+    """What the daemon does with settings: its jobs are scheduled, and SMS stored and acted on."""
+    from barriosms.daemon import Daemon
+    from barriosms.intake import Intake, rules_from_settings
+    from barriosms.sms import ReceivedSms
+    from barriosms.store.models import InboundMessage
+
+    daemon = Daemon(settings, modem_factory=lambda s: FakeModem())
+    daemon._schedule()  # every interval job built from the settings (an infinite one overflowed here)
+    daemon.scheduler.remove_all_jobs()
+    intake = Intake(rules_from_settings(settings), rng=random.Random(1))
+    phone = f"+5917{next(_phones):07d}"
+    before = InboundMessage.select().count()
+    for text in ("hay un bache grande en la calle 3", "B12 hay un bache grande", "B12", "2408917"):
+        assert intake.store(ReceivedSms(location=1, sender=phone, text=text))
+    stored = list(InboundMessage.select().where(InboundMessage.phone == phone))
+    assert InboundMessage.select().count() == before + 4 and len(stored) == 4
+    assert not [m for m in stored if m.intent == "error"], [(m.text, m.triage) for m in stored]
+    intake.expire_pending()
+    intake.flush_expired_parts()
+
+
+def _check_value(tmp_path: Path, key: tuple[str, str], raw: str) -> None:
+    section, name = key
+    allowed = config.RANGES[key]
+    p = _config_with(tmp_path, section, name, raw)
+    try:
+        settings = config.load(p)
+    except config.ConfigError as err:
+        [problem] = err.problems
+        assert problem.file == str(p) and problem.section == section, problem
+        if problem.key != name:
+            # A value in range that another key must follow (retry_max_seconds >= retry_base_seconds, the
+            # daily limits >= the hourly ones): the problem is on the other key and names this one.
+            assert name in problem.message, problem
+            return
+        if any(word in problem.message for word in ("minimum", "maximum", "finite", "not a")):
+            assert f"at least {allowed.low:g}, at most {allowed.high:g}" in problem.fix, problem
+        else:  # a value in range that disagrees with another key: the fix names that key
+            assert problem.fix and any(other in problem.message for (_, other) in NUMERIC_KEYS if other != name)
+        return
+    value = _value_of(settings, section, name)
+    if raw.strip():
+        assert math.isfinite(value) and allowed.low <= value <= allowed.high, (raw, value)
+        if allowed.whole:
+            assert value == int(value)
+    _one_intake_turn(settings)
+
+
+def _value_of(settings: config.Settings, section: str, name: str) -> float:
+    holder = {"gateway": settings.gateway, "service": settings.service, "backup": settings.backup,
+              "web": settings.web}[section]
+    value = getattr(holder, name)
+    return 0.0 if value is None else float(value)
+
+
+def _raw_values(key: tuple[str, str]):
+    allowed = config.RANGES[key]
+    edges = [allowed.low, allowed.high, allowed.low - 1, allowed.high + 1, allowed.low - 1e-9, allowed.high * 10]
+    return st.one_of(
+        st.sampled_from(EXTREMES + [f"{v:g}" for v in edges] + [repr(float(v)) for v in edges]),
+        st.floats(allow_nan=True, allow_infinity=True).map(repr),
+        st.integers(min_value=-10**20, max_value=10**20).map(str),
+        st.floats(min_value=allowed.low, max_value=allowed.high).map(repr),
+        st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), max_size=12)
+          .filter(lambda t: not t.strip().startswith(("[", ";", "#"))),
+    )
+
+
+@st.composite
+def key_and_value(draw):
+    key = draw(st.sampled_from(NUMERIC_KEYS))
+    return key, draw(_raw_values(key))
+
+
+@pytest.mark.parametrize("key", NUMERIC_KEYS, ids=lambda k: f"{k[0]}.{k[1]}")
+@pytest.mark.parametrize("raw", ["nan", "inf", "1e308", "6000000000", "-1"])
+def test_the_values_that_broke_the_gateway_are_refused_naming_the_key(tmp_path, key, raw):
+    p = _config_with(tmp_path, key[0], key[1], raw)
+    with pytest.raises(config.ConfigError) as err:
+        config.load(p)
+    [problem] = err.value.problems
+    assert (problem.section, problem.key) == key and "at most" in problem.fix
+
+
+def test_pending_report_minutes_inf_and_poll_seconds_inf_are_refused_by_every_command(tmp_path):
+    # The two defects of issue 11: `config check` called them OK, then the daemon died.
+    from click.testing import CliRunner
+
+    from barriosms.cli import cli
+
+    for section, key in (("service", "pending_report_minutes"), ("gateway", "poll_seconds")):
+        p = _config_with(tmp_path, section, key, "inf")
+        for args in (["config", "check"], ["run"], ["cases", "list"]):
+            result = CliRunner().invoke(cli, ["--config", str(p), *args])
+            assert result.exit_code != 0, (args, result.output)
+            assert f"[{section}] {key}: 'inf' is not a number" in result.output, (args, result.output)
+            assert "Traceback" not in result.output
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(key_and_value())
+@example((("service", "pending_report_minutes"), "inf"))
+@example((("gateway", "poll_seconds"), "1e308"))
+def test_any_value_of_any_numeric_key_is_refused_or_runs_an_intake_turn(hoods, tmp_path, kv):
+    _check_value(tmp_path, *kv)
+
+
+@pytest.mark.slow
+@settings(max_examples=BIG, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(key_and_value())
+def test_any_value_of_any_numeric_key_many_examples(hoods, tmp_path, kv):
+    _check_value(tmp_path, *kv)
+
+
+def test_every_numeric_key_is_read_with_its_range():
+    # A key in a settings class without a range (or the other way round) is a key nobody checks.
+    numeric = {(section, f.name)
+               for section, cls in (("gateway", config.GatewaySettings), ("service", config.ServiceSettings),
+                                    ("backup", config.BackupSettings), ("web", config.WebSettings))
+               for f in cls.__dataclass_fields__.values()
+               if f.type in ("int", "float", "float | None") and f.name not in ("port",)}
+    assert numeric == set(config.RANGES)
+
+
+@pytest.mark.parametrize("region", ["XX", "ZZ", "B0", "BOL", "", "bo "])
+def test_region_must_be_one_phonenumbers_knows(tmp_path, region):
+    p = _config_with(tmp_path, "gateway", "region", region)
+    if region.strip().upper() == "BO":
+        assert config.load(p).gateway.region == "BO"
+        return
+    if not region:
+        assert config.load(p).gateway.region == "BO", "empty means the default"
+        return
+    with pytest.raises(config.ConfigError) as err:
+        config.load(p)
+    [problem] = err.value.problems
+    assert (problem.section, problem.key) == ("gateway", "region") and "BO" in problem.fix
+
+
+def test_a_database_path_that_is_a_folder_or_not_sqlite_is_refused(tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    text_file = tmp_path / "notes.txt"
+    text_file.write_text("not a database")
+    for target, why in ((folder, "is a folder"), (text_file, "is not an SQLite database")):
+        p = write(tmp_path, f"[database]\npath = {target}\n[modem]\ndevice = /dev/x\n")
+        with pytest.raises(config.ConfigError) as err:
+            config.load(p)
+        [problem] = err.value.problems
+        assert (problem.section, problem.key) == ("database", "path") and why in problem.message
+    empty = tmp_path / "new.db"
+    empty.touch()
+    assert config.load(write(tmp_path, f"[database]\npath = {empty}\n[modem]\ndevice = /dev/x\n")).database.path == empty

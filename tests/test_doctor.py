@@ -38,7 +38,7 @@ def test_config_problems_are_one_check_each_with_their_fix(tmp_path):
     checks, settings = doctor.check_config(str(ini))
     assert settings is None and [c.ok for c in checks] == [False, False]
     assert checks[0].message == f"{ini}: [gateway] poll_seconds: 'x' is not a number"
-    assert checks[0].fix == "write a number from 0.5 to 3600 seconds, e.g. poll_seconds = 5"
+    assert checks[0].fix == "write a number from 0.5 to 3600 seconds (at least 0.5, at most 3600), e.g. poll_seconds = 5"
     assert checks[1].message == f"{ini}: [backup] keep: 0 is below the minimum 1"
     ini.write_text("[database]\npath = b.db\n[modem]\ndevice = /dev/x\n")
     [ok], settings = doctor.check_config(str(ini))

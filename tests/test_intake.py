@@ -731,3 +731,96 @@ def test_a_message_set_aside_keeps_what_could_be_read(desk):
     assert (msg.intent, msg.needs_staff, msg.text, msg.sender, msg.modem) == ("error", True, "", "", "entel")
     assert msg.triage == "error: TypeError: bad fields"
     assert desk.intake.set_aside(odd, TypeError("bad fields")).id == msg.id, "set aside once"
+
+
+# -- no resident's text can break intake (issue 11): property-based ------------------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from conftest import BIG  # noqa: E402
+
+from barriosms.domain.gsm import SMS_SEPTETS, septet_count  # noqa: E402
+from barriosms.domain.sanitize import storable  # noqa: E402
+
+_WORDS = ["B12", "b-12", "B 3", "b03", "Z99", "bache", "hay", "luz", "agua", "basura", "calle", "2408917", "240891",
+          "24089170", "ESTADO", "estado 2408917", "REABRIR", "baja", "ALTA", "STOP", "prueba", "PRUEBA B12", "ayuda",
+          "?", "gracias", "1", "2", "si", "no", "Villa Fatima", "Sopocachi", "Miraflores", "Achumani", "ñandú",
+          "€", "[", "{", "\\", "😀", "🇧🇴", "\u200b", "\ufeff", "\x00", "\ud83d", "\r\n", "\t", "@", "\x1b", "…"]
+RESIDENT_TEXTS = st.one_of(
+    st.lists(st.sampled_from(_WORDS), max_size=12).map(" ".join),
+    st.text(max_size=300),
+    # Everything a UCS-2 SMS can carry, lone surrogates (half an emoji) included.
+    st.text(alphabet=st.characters(codec=None, blacklist_categories=()), max_size=200),
+    st.text(alphabet="0123456789 -.#*+", max_size=30),
+)
+SENDERS = st.one_of(
+    st.sampled_from(["+59171234567", "71234567", "0059171234567", "01071234567", "59171234567", "+59122441234",
+                     "TIGO", "222", "", "  ", "+1 415 555 2671", "Entel SA", "+", "0000000000000000000000"]),
+    st.text(max_size=25),
+    st.text(alphabet="+0123456789", max_size=20),
+)
+
+
+@st.composite
+def sms_batches(draw):
+    """A few SMS from a few phones, some of them parts of concatenated messages (missing, repeated)."""
+    out = []
+    for slot in range(draw(st.integers(min_value=1, max_value=6))):
+        sender, text = draw(SENDERS), draw(RESIDENT_TEXTS)
+        if draw(st.booleans()) and draw(st.booleans()):
+            total = draw(st.integers(min_value=2, max_value=4))
+            ref = draw(st.integers(min_value=0, max_value=255))
+            for part in sorted(draw(st.sets(st.integers(min_value=1, max_value=total), min_size=1))):
+                out.append(ReceivedSms(location=len(out) + 1, sender=sender, text=draw(RESIDENT_TEXTS),
+                                       smsc_time=T0, concat_ref=ref, part_number=part, total_parts=total))
+        else:
+            out.append(ReceivedSms(location=len(out) + 1, sender=sender, text=text,
+                                   smsc_time=T0 + dt.timedelta(seconds=slot)))
+    return out
+
+
+_batch = iter(range(10**9))
+
+
+def _intake_survives(intake: Intake, batch: list[ReceivedSms]) -> None:
+    # Each example its own time: earlier examples' messages must not be duplicates of this one's.
+    now = T0 + dt.timedelta(days=next(_batch))
+    batch = [dataclasses_replace(s, smsc_time=now + (s.smsc_time - T0)) for s in batch]
+    first_msg = (InboundMessage.select(InboundMessage.id).order_by(InboundMessage.id.desc()).scalar() or 0)
+    first_out = (OutboundMessage.select(OutboundMessage.id).order_by(OutboundMessage.id.desc()).scalar() or 0)
+    for i, one in enumerate(batch):
+        intake.store(one, now=now + dt.timedelta(seconds=i))  # never raises
+    intake.flush_expired_parts(now + dt.timedelta(hours=1))  # hands over what misses parts
+    intake.expire_pending(now + dt.timedelta(days=8))
+    new = list(InboundMessage.select().where(InboundMessage.id > first_msg))
+    # Every SMS is stored: one message per whole SMS, one per group of parts.
+    groups = {(s.sender.strip(), s.concat_ref, s.total_parts) for s in batch if s.is_part}
+    # The same SMS twice (same sender, second and text, once cleaned) is one SMS read twice.
+    wholes = {dataclasses_replace(s, sender=storable(s.sender), text=storable(s.text)).dedupe_key()
+              for s in batch if not s.is_part}
+    assert len(new) >= len(wholes) + (1 if groups else 0), (len(new), batch)
+    assert not SmsPart.select().where(SmsPart.message.is_null()).exists(), "no part left behind"
+    assert not [m for m in new if m.intent == "error"], [(m.text, m.triage) for m in new]
+    for reply in OutboundMessage.select().where(OutboundMessage.id > first_out):
+        count = septet_count(reply.text)
+        assert count is not None and count <= SMS_SEPTETS, reply.text  # every reply fits one SMS
+
+
+def dataclasses_replace(obj, **changes):
+    import dataclasses
+
+    return dataclasses.replace(obj, **changes)
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(sms_batches())
+def test_no_text_from_any_sender_breaks_intake(intake, batch):
+    _intake_survives(intake, batch)
+
+
+@pytest.mark.slow
+@settings(max_examples=BIG, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(sms_batches())
+def test_no_text_from_any_sender_breaks_intake_many_examples(intake, batch):
+    _intake_survives(intake, batch)

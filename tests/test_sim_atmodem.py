@@ -486,3 +486,19 @@ def test_everything_said_is_ascii(modem):
     for line in ("AT+CMGL=4", "AT+CMGF=1", 'AT+CMGL="ALL"', "AT+CMGR=1", 'AT+CSCS="IRA"', "AT+CMGR=1", "ATI"):
         out += modem_bytes(modem, line)
     assert out and max(out) < 0x80
+
+
+def test_an_autoresponder_can_vary_its_text_or_echo_what_it_gets(modem, clock):
+    quiet(modem)
+    modem.set_autoresponder(SENDER, "respuesta {n}", delay=0.5)
+    for text in ("primero", "segundo"):
+        [pdu] = submit_pdus(text)
+        send_pdu(modem, pdu)
+    clock.now += 1
+    modem.tick()
+    assert sorted(s.text for s in modem.slots if s is not None) == ["respuesta 1", "respuesta 2"]
+    modem.set_autoresponder(SENDER, "{echo}", delay=0)
+    [pdu] = submit_pdus("Recibimos su mensaje")
+    send_pdu(modem, pdu)
+    modem.tick()
+    assert "Recibimos su mensaje" in [s.text for s in modem.slots if s is not None]

@@ -837,10 +837,15 @@ class ATModem:
         if responder is not None and last_part:
             # Another machine (an "out of office" phone, a gateway) answering whatever it receives.
             responder["answered"] += 1
-            self._later(responder["delay"], lambda: self.deliver_sms(part.to, responder["text"]))
+            text = responder["text"].replace("{n}", str(responder["answered"])).replace("{echo}", part.text)
+            self._later(responder["delay"], lambda: self.deliver_sms(part.to, text))
 
     def set_autoresponder(self, number: str, text: str | None, delay: float = 1.0) -> dict:
-        """Make `number` answer every SMS sent to it with `text` after `delay` s (text None: stop)."""
+        """Make `number` answer every SMS sent to it with `text` after `delay` s (text None: stop).
+
+        In `text`, {n} becomes the number of the answer (1, 2, ...: a machine whose texts vary) and
+        {echo} the SMS it answers (a machine that sends back what it gets).
+        """
         if text is None:
             self.autoresponders.pop(number, None)
         else:
