@@ -204,6 +204,16 @@ class Rig:
             return mine if len(mine) >= count else None
         return wait_for(enough, timeout, f"{count} SMS to {number}")
 
+    def settled(self, number: str, seconds: float = 4) -> list[dict]:
+        """What `number` received once nothing more arrived for `seconds` (the daemon sends within ~1 s)."""
+        last, since = None, time.monotonic()
+        while time.monotonic() - since < seconds:
+            now = [m for m in self.sent() if m["to"] == number]
+            if now != last:
+                last, since = now, time.monotonic()
+            time.sleep(0.2)
+        return last or []
+
     def sim_status(self) -> dict:
         return control.send_request(str(self.control), {"cmd": "status"})
 

@@ -28,15 +28,8 @@ def rig(tmp_path_factory):
     yield from started_rig(tmp_path_factory.mktemp("guard"), poll_seconds=5)
 
 
-def settled(rig: Rig, number: str, seconds: float = 5) -> list[dict]:
-    """What `number` received once nothing more arrived for `seconds`."""
-    last, since = None, time.monotonic()
-    while time.monotonic() - since < seconds:
-        now = [m for m in rig.sent() if m["to"] == number]
-        if now != last:
-            last, since = now, time.monotonic()
-        time.sleep(0.2)
-    return last or []
+def settled(rig: Rig, number: str, seconds: float = 4) -> list[dict]:
+    return rig.settled(number, seconds)
 
 
 def phone_state(rig: Rig, phone: str) -> dict | None:

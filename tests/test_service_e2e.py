@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import time
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -34,14 +33,7 @@ def sent_to(rig: Rig, number: str, count: int, timeout: float = 30) -> list[dict
 
 
 def settled(rig: Rig, number: str, seconds: float = 4) -> list[dict]:
-    """What `number` received once nothing more arrived for `seconds` (the daemon sends within ~1 s)."""
-    last, since = None, time.monotonic()
-    while time.monotonic() - since < seconds:
-        now = [m for m in rig.sent() if m["to"] == number]
-        if now != last:
-            last, since = now, time.monotonic()
-        time.sleep(0.2)
-    return last or []
+    return rig.settled(number, seconds)
 
 
 def tracking_in(sms: dict) -> str:
