@@ -1,9 +1,13 @@
-"""GammuModem against Gammu's own dummy driver (a modem made of files): real python-gammu, no mocks."""
+"""GammuModem against Gammu's own dummy driver (a modem made of files) and, in the slow tests, against
+the simulated AT modem over a pty: real python-gammu, no mocks."""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import random
+import re
+import time
 
 import gammu
 import pytest
@@ -14,6 +18,8 @@ from barriosms.domain.replies import Templates
 from barriosms.gateway import Gateway
 from barriosms.intake import Intake, IntakeRules
 from barriosms.modem.gammu_modem import GammuModem, to_received, write_gammurc
+from barriosms.modem.gammu_output import QUEUE_PLACES, GammuOutput
+from barriosms.rig import Rig, wait_for
 from barriosms.store.models import Case, InboundMessage, OutboundMessage
 
 WHEN = dt.datetime(2026, 11, 24, 10, 0, 0)
@@ -98,3 +104,44 @@ def test_to_received_strips_extension_padding():
            "UDH": {"Type": "NoUDH"}, "DateTime": dt.datetime(2026, 1, 1, 8, 0, tzinfo=dt.timezone(dt.timedelta(hours=-4)))}
     r = to_received(sms)
     assert r.text == "B12 [calle] {3}" and r.smsc_time == dt.datetime(2026, 1, 1, 12, 0)
+
+
+@pytest.fixture
+def at_modem(tmp_path):
+    """GammuModem on the simulated AT modem (a process on a pty), with room for a burst."""
+    rig = Rig(tmp_path / "sim", slots=60)
+    rig.start_sim()
+    m = GammuModem(ModemSettings(device=str(rig.device)))
+    try:
+        m.connect()  # asks for +CMTI notifications, as the daemon does
+        yield m, rig
+    finally:
+        m.disconnect()
+        rig.stop()
+
+
+@pytest.mark.slow
+def test_a_burst_beyond_python_gammus_queue_loses_no_sms(at_modem, hoods, caplog, capfd):
+    """45 +CMTI lines wait unread (the modem thread was busy) and reach Gammu in one ReadDevice:
+    python-gammu keeps 10 notifications and drops 35, yet every message is stored and deleted."""
+    m, rig = at_modem
+    burst = 45
+    g = Gateway(m, Intake(IntakeRules(Templates.load(), load_categories()), rng=random.Random(5)), GatewaySettings())
+    caplog.set_level(logging.WARNING, logger="barriosms.modem.gammu_output")
+    with GammuOutput():
+        for i in range(burst):
+            rig.text(f"+5916{i:07d}", f"B12 hay un bache numero {i} en la calle")
+        wait_for(lambda: rig.sim_status()["used"] == burst, 10, "the burst on the SIM")
+        time.sleep(0.3)  # the modem's last +CMTI lines reach the pty after it has answered the control socket
+        stored = 0
+        deadline = time.monotonic() + 30
+        while stored < burst and time.monotonic() < deadline:
+            # The modem thread's turn (daemon.ModemThread._work): a notification means "read the SIM".
+            if m.poll_events():
+                stored += g.receive()
+    assert stored == burst and InboundMessage.select().count() == burst
+    assert {msg.sender for msg in InboundMessage.select()} == {f"+5916{i:07d}" for i in range(burst)}
+    assert m.read_all() == [] and rig.sim_status()["used"] == 0
+    [told] = [r.getMessage() for r in caplog.records if r.name == "barriosms.modem.gammu_output"]
+    assert re.search(rf"queue of {QUEUE_PLACES} notifications was full and it dropped {burst - QUEUE_PLACES} more", told)
+    assert "queue overflow" not in capfd.readouterr().out

@@ -6,6 +6,7 @@ import click
 
 from .. import config, logsetup
 from ..daemon import Daemon
+from ..modem import gammu_output
 from .common import CliState, pass_state
 
 # Distinct from a crash (1): systemd's RestartPreventExitStatus=2 stops restarting a daemon whose
@@ -34,6 +35,14 @@ def run(state: CliState) -> None:
         click.echo(f"Error: {exc.format_message()}", err=True)
         sys.exit(EXIT_NEEDS_FIX)
     logsetup.configure(settings.logging.level)
+    # python-gammu prints some news (dropped notifications) with C's printf: logged in our words
+    # instead, for the whole life of the process (see modem/gammu_output.py).
+    output = gammu_output.capture()
     path = settings.source
     daemon = Daemon(settings, reload=lambda: config.load(path))
-    sys.exit(daemon.run())
+    try:
+        code = daemon.run()
+    finally:
+        if output is not None:
+            output.close()  # a burst's count still waiting for its quiet moment is logged now
+    sys.exit(code)

@@ -269,7 +269,9 @@ class GammuModem:
         return str(model)
 
     def _on_incoming(self, sm, kind, data) -> None:
-        # Runs inside Gammu: never call Gammu from here.
+        # Runs inside Gammu: never call Gammu from here. A notification only says "something came":
+        # python-gammu queues at most 10 and drops the rest of a burst ("Incoming SMS queue
+        # overflow!", see gammu_output.py), and the SIM is read whole whichever of them arrives.
         if kind == "SMS":
             self._incoming.set()
         elif kind == "USSD":
