@@ -246,10 +246,10 @@ def _size_estimate(source: sqlite3.Connection) -> int:
     return int(pages) * int(size)
 
 
-def make(db_path: str | os.PathLike, folder: str | os.PathLike, keep: int, *,
+def make(db_path: str | os.PathLike, folder: str | os.PathLike, keep: int | None, *,
          now: dt.datetime | None = None,
          disk_usage: Callable[[str], Any] = shutil.disk_usage) -> Made:
-    """Back up the database into `folder` and keep the newest `keep` backups there."""
+    """Back up the database into `folder` and keep the newest `keep` backups there (None: delete nothing)."""
     db_path, folder = Path(db_path), Path(folder)
     started = time.monotonic()
     if not db_path.is_file():
@@ -285,7 +285,7 @@ def make(db_path: str | os.PathLike, folder: str | os.PathLike, keep: int, *,
                           f"(`df -h {folder}`) and that the folder is writable, or use --to FOLDER") from None
     finally:
         source.close()
-    removed = rotate(folder, keep, made.path)
+    removed = rotate(folder, keep, made.path) if keep is not None else ()
     return Made(made.path, made.path.stat().st_size, time.monotonic() - started, made.schema_version, made.cases,
                 removed)
 

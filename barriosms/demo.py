@@ -3,22 +3,34 @@
 With a terminal, you text as a resident and act as staff. Without one (CI, a pipe), it plays a
 scripted conversation, prints it, stops everything it started and exits 0 only if every expected SMS
 came back.
+
+Its folder is cleared at every start, so it must never be a folder with someone's files in it
+(`--folder .` once deleted the checkout it ran in). The demo writes a marker file into a folder it
+creates (or an empty one it is given) and later deletes only the files a rig makes, only in a
+folder with that marker; any other non-empty folder is refused before anything is touched.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
-import shutil
 import sys
 import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from . import runlock
 from .rig import Rig, RigError, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_FOLDER = ROOT / "demo"
+# Written into every folder the demo makes its own: only there does it delete anything.
+MARKER = ".barriosms-demo"
+MARKER_TEXT = ("This folder belongs to barriosms' ./scripts/demo: every run deletes the files the demo made\n"
+               "here (config, database, logs) and starts afresh. Other files are left alone. Delete this file\n"
+               "to keep the demo from ever touching the folder again.\n")
 RESIDENT = "+59171234567"
 NEIGHBOUR = "+59176543210"
 TRACKING = re.compile(r"\b\d{7}\b")
@@ -155,16 +167,64 @@ def interactive(demo: Demo) -> bool:
             print(f"error: {exc}")
 
 
+class FolderRefused(Exception):
+    """The demo will not use this folder; the message names it and says what to do."""
+
+
+def prepare_folder(folder: Path) -> Path:
+    """Make `folder` ready for a fresh demo and return it (absolute), or raise FolderRefused.
+
+    A fresh demo every time (old cases would only confuse the conversation), but the demo deletes
+    only what it made: a new or empty folder is marked as its own; in a marked folder the files a
+    rig makes are removed (other files stay); any other folder is refused, untouched.
+    """
+    folder = Path(os.path.abspath(folder))  # "." becomes a name a person recognises in the message
+    if folder.exists() and not folder.is_dir():
+        raise FolderRefused(f"{folder} is not a folder. Give a new or empty folder: "
+                            "./scripts/demo --folder /tmp/barriosms-demo")
+    marker = folder / MARKER
+    if not folder.exists() or not any(folder.iterdir()):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            marker.write_text(MARKER_TEXT, encoding="utf-8")
+        except OSError as exc:
+            raise FolderRefused(f"cannot use {folder}: {exc.strerror}. Give a folder you may write in: "
+                                "./scripts/demo --folder /tmp/barriosms-demo") from None
+        return folder
+    # A symlink could point at any file: only a marker the demo wrote itself counts.
+    if marker.is_symlink() or not marker.is_file():
+        hint = (f" If it is left over from an older demo (they made no {MARKER}), delete it yourself "
+                f"(rm -r {folder}) and run the demo again." if folder == DEFAULT_FOLDER else "")
+        raise FolderRefused(
+            f"{folder} is not empty and was not made by the demo (it has no {MARKER} file). The demo starts "
+            f"afresh by deleting what it made in its folder, so it does not touch a folder of someone else's "
+            f"files. Give a new or empty folder instead: ./scripts/demo --folder /tmp/barriosms-demo.{hint}")
+    database = folder / Rig.DATABASE
+    pid = runlock.holder(database)
+    if pid is not None:
+        who = f"pid {pid}" if pid else "a process"
+        raise FolderRefused(f"a barriosms daemon ({who}) still runs on {database}, left by an earlier demo: stop it "
+                            f"(kill {pid or 'PID'}) and run the demo again, or give another --folder")
+    for path in Rig.files_in(folder):
+        # Only files, links and sockets of the rig's names: never a folder, whatever its name.
+        if path.is_symlink() or (path.exists() and not path.is_dir()):
+            path.unlink()
+    return folder
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="scripts/demo", description=__doc__)
-    parser.add_argument("--folder", default=str(ROOT / "demo"), help="where to keep the demo's files")
+    parser.add_argument("--folder", default=str(DEFAULT_FOLDER),
+                        help="where to keep the demo's files: a new or empty folder, or one an earlier demo made "
+                             "(default: demo/ in the checkout)")
     parser.add_argument("--scripted", action="store_true", help="play the scripted conversation even in a terminal")
     parser.add_argument("--web-port", type=int, default=8080, help="the website's port (another if it is taken)")
     args = parser.parse_args(argv)
-    folder = Path(args.folder)
-    # A fresh demo every time: old cases would only confuse the conversation.
-    if folder.exists():
-        shutil.rmtree(folder)
+    try:
+        folder = prepare_folder(Path(args.folder))
+    except FolderRefused as exc:
+        print(f"scripts/demo: {exc}", file=sys.stderr)
+        return 2
     rig = Rig(folder, poll_seconds=5)
     print(f"demo folder: {folder} (config {rig.config.name}, database {rig.database.name}, logs *.log)")
     started = time.monotonic()

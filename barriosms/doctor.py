@@ -12,11 +12,11 @@ import datetime as dt
 import os
 import shutil
 import sqlite3
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from . import backup, config, health, runlock
+from . import backup, config, health, runlock, templatefiles
 from .clock import BEHIND_TOLERANCE, EARLIEST_SANE
 from .store.migrations import LATEST_VERSION
 
@@ -52,9 +52,15 @@ class Check:
     fix: str = ""
     # Information only (e.g. journald is not checked outside systemd): neither OK nor a problem.
     note: bool = False
+    # The templates check: which SMS texts and category files are in use (JSON "files").
+    files: tuple[templatefiles.TemplateFile, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        found: dict[str, Any] = {"name": self.name, "ok": self.ok, "message": self.message, "fix": self.fix,
+                                 "note": self.note}
+        if self.files:
+            found["files"] = [f.as_dict() for f in self.files]
+        return found
 
 
 def _age(seconds: float) -> str:
@@ -80,19 +86,13 @@ def check_config(config_option: str | os.PathLike | None) -> tuple[list[Check], 
 
 
 def check_templates(settings: config.Settings) -> Check:
-    from .domain.categories import load_categories
-    from .domain.errors import TemplateError
-    from .domain.replies import Templates
-
-    language = settings.gateway.language
-    try:
-        Templates.load(settings.gateway.replies, language)
-        load_categories(settings.gateway.categories, language)
-    except TemplateError as exc:
-        return Check("templates", False, str(exc),
+    checked = templatefiles.check(settings.gateway)
+    if checked.problems:
+        return Check("templates", False, checked.problems[0],
                      "correct that file (`barriosms config check` lists every problem), or remove [gateway] "
-                     "replies / categories to use the built-in texts")
-    return Check("templates", True, f"SMS texts and categories ({language}) load")
+                     "replies / categories to use the built-in texts", files=checked.files)
+    return Check("templates", True, f"SMS texts and categories ({settings.gateway.language}) load",
+                 files=checked.files)
 
 
 # -- the database ---------------------------------------------------------------------------------

@@ -41,28 +41,42 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: 
 class Rig:
     """Config, database, simulated modem and daemon in one folder."""
 
+    # The names of what the rig and the processes it starts make in its folder.
+    CONFIG = "barriosms.ini"
+    DATABASE = "barriosms.db"
+    DEVICE = "modem"
+    CONTROL = "modem.control"
+    LOGS = ("web.log", "sim.log", "daemon.log")
+
     def __init__(self, folder: Path, *, slots: int = 30, poll_seconds: float = 5, multipart_timeout: float = 600,
                  log_level: str = "INFO", gateway_options: dict[str, Any] | None = None,
                  service_options: dict[str, Any] | None = None):
         self.folder = Path(folder).resolve()
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.config = self.folder / "barriosms.ini"
-        self.database = self.folder / "barriosms.db"
-        self.device = self.folder / "modem"
-        self.control = self.folder / "modem.control"
+        self.config = self.folder / self.CONFIG
+        self.database = self.folder / self.DATABASE
+        self.device = self.folder / self.DEVICE
+        self.control = self.folder / self.CONTROL
         self.slots = slots
         self.sim_proc: subprocess.Popen | None = None
         self.daemon_proc: subprocess.Popen | None = None
         self.web_proc: subprocess.Popen | None = None
         self.web_url = ""
-        self.web_log = self.folder / "web.log"
-        self.sim_log = self.folder / "sim.log"
-        self.daemon_log = self.folder / "daemon.log"
+        self.web_log, self.sim_log, self.daemon_log = (self.folder / name for name in self.LOGS)
         self.log_level = log_level
         self.gateway_options = {"poll_seconds": poll_seconds, "multipart_timeout": multipart_timeout,
                                 "retry_base_seconds": 2, "retry_max_seconds": 30, "heartbeat_seconds": 5}
         self.gateway_options.update(gateway_options or {})
         self.write_config(service_options)
+
+    @classmethod
+    def files_in(cls, folder: Path) -> list[Path]:
+        """What a rig in `folder` may have made there: the config, the database with SQLite's files
+        beside it, the modem's link and control socket, the logs. Not the run lock `<database>.lock`:
+        it is never deleted (see runlock)."""
+        database = [folder / f"{cls.DATABASE}{end}" for end in ("", "-wal", "-shm", "-journal")]
+        return [folder / cls.CONFIG, *database, folder / cls.DEVICE, folder / cls.CONTROL,
+                *(folder / name for name in cls.LOGS)]
 
     def write_config(self, service_options: dict[str, Any] | None = None) -> None:
         """(Re)write the config; after start_daemon, `reload()` makes the daemon read it."""

@@ -17,7 +17,9 @@ Installs barriosms from this source folder as a systemd service; run it again to
     python3-gammu and a venv with --system-site-packages on 32-bit armv7l, or when
     BARRIOSMS_SYSTEM_GAMMU=1)
   - /etc/barriosms/barriosms.ini from config/barriosms.ini.example (never overwritten once it
-    exists), plus example neighbourhoods, replies and categories files
+    exists), plus example neighbourhoods and the SMS texts (replies.es.ini) and category keywords
+    (categories.es.ini) it uses: edit those two, then barriosms config check and reload. An
+    earlier barriosms.ini that does not use them is kept; the installer says what to add
   - /var/lib/barriosms (the database, mode 0750) and /var/lib/barriosms/backups
   - the database created or migrated (`barriosms db migrate`, as the barriosms user)
   - /etc/udev/rules.d/99-barriosms-modem.rules: /dev/gsmmodem for the modem's AT port
@@ -126,11 +128,15 @@ own() {
 systemd_running() { [ -z "$root_dir" ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; }
 udev_running() { [ -z "$root_dir" ] && [ -S /run/udev/control ] && command -v udevadm >/dev/null 2>&1; }
 
-# The [database] path of a configuration file (empty when it has none).
-config_db_path() {
-  awk '/^[ \t]*\[/ { s = $0; gsub(/[ \t]/, "", s) }
-       s == "[database]" && /^[ \t]*path[ \t]*=/ { sub(/^[^=]*=[ \t]*/, ""); sub(/[ \t]+$/, ""); print; exit }' "$1"
+# The value of KEY in [SECTION] of a configuration file: config_value SECTION KEY FILE (empty when
+# it has none; a commented-out ;KEY = ... line is none).
+config_value() {
+  awk -v want="[$1]" -v key="$2" '/^[ \t]*\[/ { s = $0; gsub(/[ \t]/, "", s) }
+       s == want && $0 ~ ("^[ \t]*" key "[ \t]*=") { sub(/^[^=]*=[ \t]*/, ""); sub(/[ \t]+$/, ""); print; exit }' "$3"
 }
+
+# The [database] path of a configuration file (empty when it has none).
+config_db_path() { config_value database path "$1"; }
 
 # ---------------------------------------------------------------------------------------------
 # Arguments
@@ -441,6 +447,8 @@ fi
 config="$PREFIX$ETC/barriosms.ini"
 db_path="$DATA/barriosms.db"
 [ -n "$root_dir" ] && db_path="$PREFIX$DATA/barriosms.db"
+# Where the configuration finds the editable SMS texts and keywords (inside DIR with --root).
+etc_path="$PREFIX$ETC"
 
 say "configuration in $PREFIX$ETC"
 fs install -d -m 0755 "$PREFIX$ETC"
@@ -451,7 +459,9 @@ elif [ "$dry_run" = 1 ]; then
   note "would write $config from config/barriosms.ini.example with [database] path = $db_path and [modem] device = $DEVICE"
 else
   new="$PREFIX$ETC/.barriosms.ini.new"
-  awk -v db="$db_path" -v dev="$DEVICE" -v when="$(date +%Y-%m-%d)" '
+  # The SMS texts and keywords: the editable copies installed beside it (what the technician
+  # edits must be what runs), in place of the example's commented-out ;replies = / ;categories =.
+  awk -v db="$db_path" -v dev="$DEVICE" -v etc="$etc_path" -v when="$(date +%Y-%m-%d)" '
     NR == 1 { print "; Written by scripts/install.sh on " when " from config/barriosms.ini.example;"
               print "; the installer never overwrites it. Check it with: barriosms config check" }
     /^[ \t]*\[/ { s = $0; gsub(/[ \t]/, "", s) }
@@ -461,13 +471,18 @@ else
       print "; sticks; if `barriosms modem detect` finds the modem on another port, put its"
       print "; /dev/serial/by-id/... name here instead."
       print "device = " dev; seen_dev = 1; next }
+    s == "[gateway]" && /^;?[ \t]*replies[ \t]*=/ { print "replies = " etc "/replies.es.ini"; seen_replies = 1; next }
+    s == "[gateway]" && /^;?[ \t]*categories[ \t]*=/ {
+      print "categories = " etc "/categories.es.ini"; seen_categories = 1; next }
     { print }
-    END { if (!seen_db || !seen_dev) exit 3 }' "$SRC/config/barriosms.ini.example" > "$new" \
-    || { rm -f -- "$new"; die "config/barriosms.ini.example has no [database] path or [modem] device line to fill in: restore it (git checkout -- config/barriosms.ini.example)"; }
+    END { if (!seen_db || !seen_dev || !seen_replies || !seen_categories) exit 3 }' \
+    "$SRC/config/barriosms.ini.example" > "$new" \
+    || { rm -f -- "$new"; die "config/barriosms.ini.example lacks one of the lines the installer fills in ([database] path, [modem] device, [gateway] replies and categories): restore it (git checkout -- config/barriosms.ini.example)"; }
   chmod 0640 "$new"
   mv -n -- "$new" "$config"
   rm -f -- "$new"
-  note "wrote $config ([database] path = $db_path, [modem] device = $DEVICE)"
+  note "wrote $config ([database] path = $db_path, [modem] device = $DEVICE,"
+  note "[gateway] replies and categories = the copies in $etc_path)"
 fi
 own root:"$APP_USER" "$config"
 fs install -m 0644 "$SRC/config/barriosms.ini.example" "$config.example"
@@ -479,6 +494,28 @@ for f in "${EXAMPLES[@]}"; do
     note "example $PREFIX$ETC/$f"
   fi
 done
+# An earlier installer put the copies here but left the keys commented out, so edits to them
+# changed nothing. The technician's file is not rewritten: say what to add to it.
+if [ -e "$config" ]; then
+  missing=()
+  unused=()
+  for key in replies categories; do
+    if [ -z "$(config_value gateway "$key" "$config")" ]; then
+      missing+=("$key = $etc_path/$key.es.ini")
+      unused+=("$key.es.ini")
+    fi
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    warn "$config does not use the copies in $etc_path: editing them changes nothing (the built-in texts run)."
+    printf '    They may be older than the built-in texts; compare first, e.g.:\n' >&2
+    for f in "${unused[@]}"; do
+      printf '        diff %s %s\n' "$SRC/config/$f" "$etc_path/$f" >&2
+    done
+    printf '    To use them, add under [gateway] in %s:\n' "$config" >&2
+    printf '        %s\n' "${missing[@]}" >&2
+    printf '    then check and apply: barriosms config check && sudo systemctl reload barriosms && sudo systemctl restart barriosms-web\n' >&2
+  fi
+fi
 
 # ---------------------------------------------------------------------------------------------
 # Data
@@ -561,7 +598,8 @@ fi
 
 if [ "$dry_run" = 0 ] && [ -z "$root_dir" ]; then
   if check="$(runuser -u "$APP_USER" -- "$VENV/bin/barriosms" --config "$config" config check 2>&1)"; then
-    note "config check: $check"
+    say "config check:"
+    printf '%s\n' "$check" | sed 's/^/    /'
   else
     warn "barriosms config check found problems in $config:"
     printf '%s\n' "$check" >&2

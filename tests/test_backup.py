@@ -175,6 +175,33 @@ def test_cli_backup_prints_path_size_and_time_and_fails_clearly(ready, tmp_path)
     assert "Error: cannot create the backup folder" in failed.output
 
 
+def test_backup_to_another_folder_deletes_nothing_there_unless_told(ready, tmp_path):
+    """`--to` names a folder of the person's (a USB stick with an archive of copies): rotation by name
+    used to delete all but [backup] keep of the backups there, even ones copied in by hand."""
+    archive = [f"barriosms-202601{day:02d}-030000.db" for day in range(1, 21)]  # more than keep (14)
+    usb, rotated = tmp_path / "usb", tmp_path / "rotated"
+    for folder in (usb, rotated):
+        folder.mkdir()
+        for name in archive:
+            (folder / name).write_text("a copy kept on purpose")
+    data = json.loads(ready("backup", "--to", str(usb), "--json").output)
+    assert data["removed"] == []
+    assert all((usb / name).read_text() == "a copy kept on purpose" for name in archive)
+    assert len(backup.list_backups(usb)) == 21
+    # Asked for, rotation there is what it is in the backups folder: the newest N, the new one among them.
+    data = json.loads(ready("backup", "--to", str(rotated), "--keep", "3", "--json").output)
+    assert len(data["removed"]) == 18 and len(backup.list_backups(rotated)) == 3
+    assert Path(data["path"]).exists()
+
+
+def test_backup_to_standard_output_is_refused_clearly(ready, tmp_path, monkeypatch):
+    """A backup is a verified SQLite file in a folder: `--to -` made a folder named `-`."""
+    monkeypatch.chdir(tmp_path)
+    result = ready("backup", "--to", "-", code=1)
+    assert "standard output" in result.output and "--to FOLDER" in result.output
+    assert not (tmp_path / "-").exists()
+
+
 # -- restore --------------------------------------------------------------------------------------
 
 def test_restore_round_trip_keeps_the_old_database(ready, tmp_path):

@@ -126,6 +126,42 @@ def test_config_check_reports_a_broken_template_copy(invoke, ini, tmp_path):
     assert str(replies) in result.output
 
 
+def test_config_check_names_the_template_files_in_use(invoke, ini, tmp_path):
+    """A technician edits a file and `config check` says OK: it must say which files are the ones that run."""
+    invoke("db", "migrate")
+    package = {kind: str(files("barriosms.templates").joinpath(f"{kind}.es.ini")) for kind in ("replies", "categories")}
+    out = invoke("config", "check").stdout
+    assert f"SMS texts:  {package['replies']} (built into the package; set [gateway] replies to use an edited copy)" in out
+    assert f"categories: {package['categories']} (built into the package" in out
+    data = json.loads(invoke("config", "check", "--json").stdout)
+    assert data["templates"] == [
+        {"kind": "replies", "path": package["replies"], "edited": False, "key": "[gateway] replies"},
+        {"kind": "categories", "path": package["categories"], "edited": False, "key": "[gateway] categories"}]
+    # Edited copies, named relative to the configuration file: shown with their full path.
+    for kind in ("replies", "categories"):
+        (tmp_path / f"{kind}.es.ini").write_text(files("barriosms.templates").joinpath(f"{kind}.es.ini").read_text(
+            encoding="utf-8"), encoding="utf-8")
+    ini.write_text(ini.read_text() + "[gateway]\nreplies = replies.es.ini\ncategories = ./categories.es.ini\n")
+    out = invoke("config", "check").stdout
+    assert f"SMS texts:  {tmp_path / 'replies.es.ini'} (edited copy, [gateway] replies)" in out
+    assert f"categories: {tmp_path / 'categories.es.ini'} (edited copy, [gateway] categories)" in out
+    data = json.loads(invoke("config", "check", "--json").stdout)
+    assert [(t["path"], t["edited"]) for t in data["templates"]] == [
+        (str(tmp_path / "replies.es.ini"), True), (str(tmp_path / "categories.es.ini"), True)]
+
+
+def test_config_check_names_the_template_file_that_is_broken(invoke, ini, tmp_path):
+    invoke("db", "migrate")
+    replies = tmp_path / "replies.es.ini"
+    replies.write_text("[replies]\n", encoding="utf-8")
+    ini.write_text(ini.read_text() + f"[gateway]\nreplies = {replies}\n")
+    result = invoke("config", "check", code=1)
+    assert f"SMS texts:  {replies} (edited copy, [gateway] replies)" in result.stdout
+    data = json.loads(invoke("config", "check", "--json", code=1).stdout)
+    assert data["templates"][0] == {"kind": "replies", "path": str(replies), "edited": True, "key": "[gateway] replies"}
+    assert any(str(replies) in p for p in data["problems"])
+
+
 def test_outbox_retry_failed(ready):
     from barriosms.store.models import OutboundMessage
 

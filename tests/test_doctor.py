@@ -54,6 +54,25 @@ def test_templates_both_ways(tmp_path):
     assert not check.ok and str(replies) in check.message and "config check" in check.fix
 
 
+def test_templates_check_names_the_files_in_use(tmp_path):
+    package = files("barriosms.templates")
+    check = doctor.check_templates(settings_for(tmp_path))
+    assert check.ok
+    assert [(f["kind"], f["path"], f["edited"]) for f in check.as_dict()["files"]] == [
+        ("replies", str(package.joinpath("replies.es.ini")), False),
+        ("categories", str(package.joinpath("categories.es.ini")), False)]
+    copy = tmp_path / "categories.es.ini"
+    copy.write_text(package.joinpath("categories.es.ini").read_text(encoding="utf-8"), encoding="utf-8")
+    check = doctor.check_templates(settings_for(tmp_path, "[gateway]\ncategories = categories.es.ini\n"))
+    assert check.ok
+    assert [(f["kind"], f["path"], f["edited"]) for f in check.as_dict()["files"]] == [
+        ("replies", str(package.joinpath("replies.es.ini")), False), ("categories", str(copy), True)]
+    # A broken copy: the problem, and still which files were read.
+    copy.write_text("[categories]\n", encoding="utf-8")
+    check = doctor.check_templates(settings_for(tmp_path, "[gateway]\ncategories = categories.es.ini\n"))
+    assert not check.ok and str(copy) in check.message and check.as_dict()["files"][1]["path"] == str(copy)
+
+
 def test_database_missing_sound_big_and_damaged(db, hoods, tmp_path):
     missing = doctor.check_database(tmp_path / "nothing.db")
     assert not missing.ok and missing.message == f"no database at {tmp_path / 'nothing.db'}"
@@ -193,6 +212,13 @@ def test_doctor_exits_0_on_a_healthy_gateway(ready, tmp_path, machine):
     names = [c["name"] for c in data["checks"]]
     assert names == ["config", "templates", "database", "schema", "daemon", "heartbeat", "modem", "disk", "clock",
                      "journald", "backups"]
+    # Which SMS texts and categories run, in both forms (here the package's own files).
+    replies = str(files("barriosms.templates").joinpath("replies.es.ini"))
+    assert f"OK       templates  SMS texts and categories (es) load\n{'':<20}SMS texts:  {replies} (built into the package" \
+        in result.output
+    [templates] = [c for c in data["checks"] if c["name"] == "templates"]
+    assert templates["files"][0] == {"kind": "replies", "path": replies, "edited": False, "key": "[gateway] replies"}
+    assert all("files" not in c for c in data["checks"] if c["name"] != "templates")
 
 
 def test_doctor_exits_1_and_says_the_fix(ready, tmp_path, machine):

@@ -6,6 +6,8 @@ import csv
 import io
 import json
 import os
+import subprocess
+import sys
 from zoneinfo import ZoneInfo
 
 import geojson
@@ -158,6 +160,35 @@ def test_export_command_geojson_to_a_file(ready, tmp_path):
             in ready("cases", "export", "--format", "geojson", "-o", str(target), code=1).output)
     ready("cases", "export", "--format", "geojson", "-o", str(target), "--force", "--include-phone")
     assert all("phone" in f["properties"] for f in json.loads(target.read_text())["features"])
+
+
+def test_export_command_dash_is_standard_output(ready, tmp_path, monkeypatch):
+    """`-o -` used to write a file named `-`; it is standard output, for CSV and GeoJSON alike."""
+    monkeypatch.chdir(tmp_path)
+    Neighborhood.create(code="B99", name="Sin mapa")
+    case = add_case("B12", text="hay un bache")
+    add_case("B99")
+    result = ready("cases", "export", "-o", "-")
+    rows = csv_rows(result.stdout)  # stdout is the document and nothing else
+    assert list(rows[0]) == HEADER and sorted(r["tracking"] for r in rows) == sorted([case.tracking, rows[1]["tracking"]])
+    assert "wrote 2 case(s) to standard output" in result.stderr
+    result = ready("cases", "export", "--format", "geojson", "--output", "-", "--include-phone")
+    collection = geojson.loads(result.stdout)
+    assert collection.is_valid and len(collection["features"]) == 2
+    assert case.phone in {f["properties"]["phone"] for f in collection["features"]}
+    assert "1 case(s) have no coordinates" in result.stderr
+    assert not (tmp_path / "-").exists()
+
+
+def test_export_to_standard_output_from_a_real_process(ready, ini, tmp_path):
+    add_case("B12", text="hay un bache en la esquina")
+    proc = subprocess.run([sys.executable, "-m", "barriosms", "--config", str(ini), "cases", "export",
+                           "--format", "geojson", "-o", "-"], capture_output=True, text=True, cwd=tmp_path,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    [feature] = geojson.loads(proc.stdout)["features"]
+    assert feature["properties"]["text"] == "hay un bache en la esquina"
+    assert not (tmp_path / "-").exists()
 
 
 def test_export_command_errors(ready, tmp_path):

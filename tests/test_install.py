@@ -20,6 +20,9 @@ from pathlib import Path
 
 import pytest
 
+from barriosms import config as configuration
+from barriosms import intake
+from barriosms.domain.categories import categorize
 from barriosms.store.migrations import LATEST_VERSION
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -120,6 +123,78 @@ def test_the_written_config_passes_config_check(installed):
     proc = subprocess.run([sys.executable, "-m", "barriosms", "--config", str(config), "config", "check"],
                           capture_output=True, text=True, cwd="/")
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_the_written_config_uses_the_installed_templates(installed):
+    """The installer puts editable texts and keywords in /etc/barriosms: the config must point at them."""
+    root = installed["root"]
+    text = installed["edited"]
+    assert f"\nreplies = {root}/etc/barriosms/replies.es.ini\n" in text
+    assert f"\ncategories = {root}/etc/barriosms/categories.es.ini\n" in text
+
+
+def test_what_the_technician_edits_in_etc_is_what_runs(tmp_path):
+    """Adding a keyword or changing a text in the installed copies used to change nothing."""
+    install("--root", str(tmp_path))
+    etc = tmp_path / "etc/barriosms"
+    ini = etc / "barriosms.ini"
+    rules = intake.rules_from_settings(configuration.load(ini))  # what the daemon builds at start-up
+    assert rules.templates.render("help").startswith("Para reclamar, envie el codigo de su barrio y el problema.")
+    assert categorize("hay un tronco caido en la plaza", rules.categories) == "otros"
+
+    replies, categories = etc / "replies.es.ini", etc / "categories.es.ini"
+    replies.write_text(replies.read_text(encoding="utf-8").replace(
+        "help = Para reclamar, envie el codigo de su barrio y el problema.",
+        "help = Alcaldia de La Paz: envie el codigo de su barrio y el problema."), encoding="utf-8")
+    categories.write_text(categories.read_text(encoding="utf-8").replace(
+        "vias = bache, pavimento, calle, acera, gradas", "vias = bache, pavimento, calle, acera, gradas, tronco"),
+        encoding="utf-8")
+    rules = intake.rules_from_settings(configuration.load(ini))
+    assert rules.templates.render("help").startswith("Alcaldia de La Paz: envie el codigo de su barrio y el problema.")
+    assert categorize("hay un tronco caido en la plaza", rules.categories) == "vias"
+
+    proc = subprocess.run([sys.executable, "-m", "barriosms", "--config", str(ini), "config", "check"],
+                          capture_output=True, text=True, cwd="/")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"SMS texts:  {replies} (edited copy, [gateway] replies)" in proc.stdout
+    assert f"categories: {categories} (edited copy, [gateway] categories)" in proc.stdout
+
+
+def earlier_config(root: Path, gateway: str = "") -> Path:
+    """/etc/barriosms/barriosms.ini as an earlier installer wrote it: the template keys commented out."""
+    ini = root / "etc/barriosms/barriosms.ini"
+    ini.parent.mkdir(parents=True)
+    ini.write_text(f"[database]\npath = {root}/var/lib/barriosms/barriosms.db\n\n[modem]\ndevice = /dev/gsmmodem\n\n"
+                   f"[gateway]\n;replies = replies.es.ini\n;categories = categories.es.ini\nlanguage = es\n{gateway}")
+    return ini
+
+
+def test_an_upgrade_keeps_an_earlier_config_and_says_what_to_add(tmp_path):
+    ini = earlier_config(tmp_path)
+    before = ini.read_bytes()
+    proc = install("--root", str(tmp_path))
+    assert ini.read_bytes() == before  # never rewritten, not even to help
+    etc = tmp_path / "etc/barriosms"
+    assert f"{ini} does not use the copies in {etc}" in proc.stderr
+    assert f"replies = {etc}/replies.es.ini" in proc.stderr and f"categories = {etc}/categories.es.ini" in proc.stderr
+    assert "[gateway]" in proc.stderr
+    # The advice works: with the lines added, the installed copies are the ones that run.
+    ini.write_text(ini.read_text() + f"replies = {etc}/replies.es.ini\ncategories = {etc}/categories.es.ini\n")
+    settings = configuration.load(ini)
+    assert (settings.gateway.replies, settings.gateway.categories) == (etc / "replies.es.ini",
+                                                                      etc / "categories.es.ini")
+    assert "does not use the copies" not in install("--root", str(tmp_path)).stderr
+
+
+def test_an_upgrade_leaves_templates_of_the_technicians_choosing_alone(tmp_path):
+    own = tmp_path / "home/tecnico/respuestas.ini"
+    own.parent.mkdir(parents=True)
+    own.write_text((ROOT / "config/replies.es.ini").read_text(encoding="utf-8"), encoding="utf-8")
+    earlier_config(tmp_path, f"replies = {own}\n")
+    proc = install("--root", str(tmp_path))
+    # Only the key that is missing is mentioned.
+    assert "does not use the copies" in proc.stderr
+    assert "categories = " in proc.stderr and "replies = " not in proc.stderr
 
 
 def test_the_database_is_migrated(installed):

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
 
 import pytest
 
@@ -131,6 +134,81 @@ def test_map_command_html_by_file_ending(ready, tmp_path):
     forced = tmp_path / "mapa.txt"
     ready("report", "map", "-o", str(forced), "--format", "html")
     assert forced.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+
+
+class Rows(HTMLParser):
+    """Parses a whole HTML document: the cells of every table row, and every tag still open at the end."""
+
+    VOID = {"meta", "link", "br", "img", "input", "hr", "circle", "path", "rect", "line"}
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self.open: list[str] = []
+        self._cell: list[str] | None = None
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self._cell = []
+        if tag not in self.VOID:
+            self.open.append(tag)
+
+    def handle_startendtag(self, tag, attrs):
+        pass
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self.rows[-1].append("".join(self._cell))
+            self._cell = None
+        if self.open and self.open[-1] == tag:
+            self.open.pop()
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def test_map_command_dash_is_standard_output(ready, tmp_path, monkeypatch):
+    """`report map -o -` used to write a file named `-`: it is standard output, with the summary on stderr."""
+    monkeypatch.chdir(tmp_path)
+    add_case("B12")
+    add_case("B12", status="in_progress")
+    Neighborhood.create(code="B99", name="Sin <mapa>")
+    add_case("B99")
+    svg = ready("report", "map", "-o", "-")
+    drawn = circles(svg.stdout)  # the whole of stdout is one SVG document
+    assert sorted(drawn) == ["B12"] and "2 open cases" in drawn["B12"].find(f"{SVG}title").text
+    assert "3 open cases in 1 neighbourhood(s)" in svg.stderr and "not drawn (no coordinates): B99" in svg.stderr
+    html = ready("report", "map", "--output", "-", "--format", "html").stdout
+    parsed = Rows(html)
+    assert html.startswith("<!DOCTYPE html>") and html.rstrip().endswith("</html>") and parsed.open == []
+    by_code = {r[0]: r for r in parsed.rows[1:]}  # after the header row, one row per neighbourhood
+    assert parsed.rows[0][:4] == ["Code", "Neighbourhood", "District", "Open cases"]
+    assert by_code["B12"][:4] == ["B12", "Villa San Antonio", "San Antonio", "2"]
+    assert by_code["B99"] == ["B99", "Sin <mapa>", "", "1", "no coordinates"]
+    assert sorted(circles(html[html.index("<svg"):html.index("</svg>") + len("</svg>")])) == ["B12"]
+    assert not (tmp_path / "-").exists()
+
+
+def test_map_command_dash_with_json_is_refused(ready, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = ready("report", "map", "-o", "-", "--json", code=1)
+    assert "--json" in result.stderr and "-o -" in result.stderr and "<svg" not in result.stdout
+    assert not (tmp_path / "-").exists()
+
+
+def test_map_to_standard_output_from_a_real_process(ready, ini, tmp_path):
+    add_case("B12")
+    proc = subprocess.run([sys.executable, "-m", "barriosms", "--config", str(ini), "report", "map", "-o", "-",
+                           "--format", "html"], capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("<!DOCTYPE html>") and Rows(proc.stdout).open == []
+    assert "1 open cases in 1 neighbourhood(s)" in proc.stderr
+    assert not (tmp_path / "-").exists()
 
 
 def test_hood_counts_feed_the_map(hoods):

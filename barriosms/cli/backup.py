@@ -7,29 +7,40 @@ from pathlib import Path
 import click
 
 from .. import backup as backups
-from .common import CliState, emit_json, json_option, pass_state
+from .common import STDOUT, CliState, emit_json, json_option, pass_state
 
 
 @click.command()
 @click.option("--to", "folder", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write the backup into this folder. Default: [backup] folder (a backups folder beside the database).")
+@click.option("--keep", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Then delete all but the newest N backups in the folder. Default: [backup] keep in the backups "
+                   "folder; nothing is deleted in a --to folder unless --keep is given.")
 @json_option
 @pass_state
-def backup(state: CliState, folder: Path | None, as_json: bool) -> None:
+def backup(state: CliState, folder: Path | None, keep: int | None, as_json: bool) -> None:
     """Copy the database into a verified backup, and keep the newest [backup] keep of them.
 
     Safe while the daemon runs (SQLite's online backup API). The file is named
     barriosms-YYYYmmdd-HHMMSS.db (UTC); it is written under a temporary name, checked with
     PRAGMA integrity_check, and only then given its name, so a failure leaves nothing behind.
-    Rotation deletes only older files of that name in the folder, never the new one.
+    Rotation deletes only older files of that name in the folder, never the new one, and only
+    in the backups folder of the configuration or with --keep: a --to folder may hold copies
+    someone keeps on purpose.
 
     Example: barriosms backup --to /media/usb/barriosms
     """
+    if folder is not None and str(folder) == STDOUT:
+        # The copy is verified under a temporary name and then renamed: that needs a file in a folder.
+        raise click.ClickException("a backup is a verified SQLite file in a folder; it cannot go to standard "
+                                   "output (-). Use --to FOLDER, then copy the file from there")
     settings = state.settings()
     _sqlite_only(settings, "back it up with pg_dump on the server")
     target = folder or settings.backup.folder or backups.default_folder(settings.database.path)
+    if keep is None and folder is None:
+        keep = settings.backup.keep
     try:
-        made = backups.make(settings.database.path, target, settings.backup.keep)
+        made = backups.make(settings.database.path, target, keep)
     except backups.BackupError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:

@@ -5,14 +5,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence, TextIO
 from zoneinfo import ZoneInfo
 
 import click
 
-from .. import config
+from .. import config, exports
 from ..store import database as store
 
 
@@ -66,6 +68,41 @@ def json_option(fn: Callable) -> Callable:
 def limit_option(fn: Callable) -> Callable:
     return click.option("--limit", type=click.IntRange(min=1), default=None,
                         help="Show at most this many (newest first). Default: all.")(fn)
+
+
+# What `--output -` means for every command that writes a document: standard output.
+STDOUT = "-"
+
+
+def output_option(help: str, *, required: bool = False) -> Callable:
+    """`--output/-o FILE` of a command that writes a document; `-` is standard output, as everywhere."""
+    return click.option("--output", "-o", "output", required=required, metavar="FILE",
+                        type=click.Path(dir_okay=False, allow_dash=True),
+                        help=f"{help} '-' writes it to standard output.")
+
+
+@contextmanager
+def open_output(output: str, *, force: bool) -> Iterator[TextIO]:
+    """Where to write the document of `--output`: standard output for `-`; else the file, written all at
+    once (exports.atomic_file), replacing an existing one only with `force`; a ClickException otherwise."""
+    if output == STDOUT:
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    try:
+        with exports.atomic_file(output, force=force) as out:
+            yield out
+    except exports.ExportError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def output_name(output: str) -> str:
+    return "standard output" if output == STDOUT else output
+
+
+def say_done(output: str, message: str) -> None:
+    """A line about what was written: on stderr when the document went to stdout, which it must not spoil."""
+    click.echo(message, err=output == STDOUT)
 
 
 def local_time(value: dt.datetime | None, zone: ZoneInfo) -> str | None:

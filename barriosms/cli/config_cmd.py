@@ -2,10 +2,7 @@ from __future__ import annotations
 
 import click
 
-from .. import config
-from ..domain.categories import load_categories
-from ..domain.errors import TemplateError
-from ..domain.replies import Templates
+from .. import config, templatefiles
 from .common import CliState, emit_json, json_option, pass_state
 
 
@@ -23,6 +20,8 @@ def config_group() -> None:
 def check(state: CliState, as_json: bool) -> None:
     """Validate the configuration, its templates and keywords; name the file, key and fix of every problem.
 
+    Also says which SMS texts and category keywords are in use: the files built into the package, or
+    the edited copies [gateway] replies and categories name (full paths; --json: "templates").
     Exits non-zero when anything must be fixed.
 
     Example: barriosms config check
@@ -35,31 +34,26 @@ def check(state: CliState, as_json: bool) -> None:
         problems = [str(p) for p in exc.problems]
         settings = None
     notes: list[str] = []
+    files: tuple[templatefiles.TemplateFile, ...] = ()
     if settings is not None:
-        language = settings.gateway.language
-        try:
-            templates = Templates.load(settings.gateway.replies, language)
-            if templates.defaulted:
-                notes.append(f"{templates.source}: has no {', '.join(templates.defaulted)}; the built-in "
-                             f"text is used (copy it from barriosms/templates/replies.{language}.ini to change it)")
-        except TemplateError as exc:
-            problems.append(str(exc))
-        try:
-            load_categories(settings.gateway.categories, language)
-        except TemplateError as exc:
-            problems.append(str(exc))
+        checked = templatefiles.check(settings.gateway)
+        files, notes = checked.files, list(checked.notes)
+        problems += checked.problems
         if not settings.database.shared and not settings.database.path.exists():
             problems.append(f"{path}: [database] path: {settings.database.path} does not exist yet. "
                             "Fix: run `barriosms db migrate` to create it")
     if as_json:
-        emit_json({"file": str(path), "ok": not problems, "problems": problems, "notes": notes})
-    elif problems:
-        click.echo(f"{path}: {len(problems)} problem(s):", err=True)
-        for p in problems:
-            click.echo(f"- {p}", err=True)
+        emit_json({"file": str(path), "ok": not problems, "problems": problems, "notes": notes,
+                   "templates": [f.as_dict() for f in files]})
     else:
-        click.echo(f"{path}: OK")
-    if not as_json:
+        if problems:
+            click.echo(f"{path}: {len(problems)} problem(s):", err=True)
+            for p in problems:
+                click.echo(f"- {p}", err=True)
+        else:
+            click.echo(f"{path}: OK")
+        for line in templatefiles.lines(files):
+            click.echo(line)
         for note in notes:
             click.echo(f"note: {note}", err=True)
     if problems:

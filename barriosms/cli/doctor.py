@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from .. import doctor as checks
+from .. import templatefiles
 from .common import CliState, emit_json, json_option, pass_state
 
 
@@ -16,7 +17,8 @@ def doctor(state: CliState, as_json: bool) -> None:
 
     Looks at the configuration, templates, the database (integrity and schema), the daemon and its
     heartbeat, the modem, free disk space, the clock, journald and the backups. Exits 1 when
-    anything must be fixed. docs/troubleshooting.md explains every message.
+    anything must be fixed. docs/troubleshooting.md explains every message. The templates check
+    names the SMS texts and categories files in use (built-in, or the edited copies).
 
     Example: barriosms --config /etc/barriosms/barriosms.ini doctor
     """
@@ -29,6 +31,8 @@ def doctor(state: CliState, as_json: bool) -> None:
         for c in found:
             label = "note" if c.note else ("OK" if c.ok else "PROBLEM")
             click.echo(f"{label:<8} {c.name:<{width}}  {c.message}")
+            for line in templatefiles.lines(c.files):  # which files were read: edited copies or built-in
+                click.echo(f"{'':<8} {'':<{width}}  {line}")
             if not c.ok:
                 click.echo(f"{'':<8} {'':<{width}}  fix: {c.fix}")
         click.echo(f"\n{len(problems)} problem(s) to fix" if problems else "\nall checks passed")

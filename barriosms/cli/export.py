@@ -6,14 +6,13 @@ import click
 
 from .. import exports, reports
 from ..domain.statuses import STATUSES
-from .common import CliState, pass_state
+from .common import STDOUT, CliState, open_output, output_name, output_option, pass_state, say_done
 
 
 @click.command()
 @click.option("--format", "fmt", type=click.Choice(["csv", "geojson"]), default="csv", show_default=True,
               help="csv for spreadsheets; geojson for QGIS (points at the neighbourhood).")
-@click.option("--output", "-o", "output", type=click.Path(dir_okay=False), default=None,
-              help="Write this file (all at once, with a progress bar). Default: standard output.")
+@output_option("Write this file (all at once, with a progress bar). Default: standard output.")
 @click.option("--force", is_flag=True, help="Replace the --output file if it exists.")
 @click.option("--status", type=click.Choice(STATUSES), help="Only cases in this status.")
 @click.option("--neighborhood", metavar="CODE", help="Only cases of this neighbourhood code.")
@@ -28,26 +27,27 @@ def export(state: CliState, fmt: str, output: str | None, force: bool, status: s
     created_at, updated_at (ISO 8601, local time), reporters, assignee, text; phone only with
     --include-phone. GeoJSON places each case at its neighbourhood's longitude and latitude; a
     neighbourhood without coordinates gives a feature without geometry. Merged duplicates are
-    left out (their reporters are counted with the case they joined).
+    left out (their reporters are counted with the case they joined). Only the document goes to
+    standard output; messages go to standard error.
 
     Example: barriosms cases export --format geojson --status received -o reclamos.geojson
     """
     settings = state.open_db()
+    output = output or STDOUT
     try:
         rows = reports.case_rows(status=status, neighborhood=neighborhood)
     except reports.ReportError as exc:
         raise click.ClickException(str(exc)) from None
     write = exports.write_geojson if fmt == "geojson" else exports.write_csv
-    if output is None:
-        written = write(rows, sys.stdout, settings.zone, include_phone)
-    else:
-        try:
-            with exports.atomic_file(output, force=force) as out:
-                with click.progressbar(rows, label=f"exporting {len(rows)} case(s)", file=sys.stderr) as bar:
-                    written = write(bar, out, settings.zone, include_phone)
-        except exports.ExportError as exc:
-            raise click.ClickException(str(exc)) from None
-        click.echo(f"wrote {written.cases} case(s) to {output}")
+    # A bar drawn on the terminal where the document is printed would be mixed into it.
+    bar_shown = output != STDOUT or not sys.stdout.isatty()
+    with open_output(output, force=force) as out:
+        if bar_shown:
+            with click.progressbar(rows, label=f"exporting {len(rows)} case(s)", file=sys.stderr) as bar:
+                written = write(bar, out, settings.zone, include_phone)
+        else:
+            written = write(rows, out, settings.zone, include_phone)
+    say_done(output, f"wrote {written.cases} case(s) to {output_name(output)}")
     if written.without_coordinates:
         click.echo(f"{written.without_coordinates} case(s) have no coordinates (their neighbourhood has no "
                    "lat/lon): written with \"geometry\": null", err=True)

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import click
 
-from .. import exports, mapping, reports
+from .. import mapping, reports
 from ..domain.ranking import WAITING_STATUSES
 from ..store.models import utcnow
-from .common import CliState, emit_json, json_option, pass_state, short_time, table
+from .common import (STDOUT, CliState, emit_json, json_option, open_output, output_name, output_option, pass_state,
+                     say_done, short_time, table)
 
 
 @click.group()
@@ -52,8 +53,7 @@ def hotspots(state: CliState, limit: int | None, district: str | None, as_json: 
 
 
 @report.command("map")
-@click.option("--output", "-o", "output", required=True, type=click.Path(dir_okay=False),
-              help="The file to write (.svg or .html).")
+@output_option("The file to write (.svg or .html).", required=True)
 @click.option("--format", "fmt", type=click.Choice(["svg", "html"]), default=None,
               help="svg: the picture; html: the picture and a table. Default: from the file's ending, else svg.")
 @click.option("--status", "which", type=click.Choice(["open", "all"]), default="open", show_default=True,
@@ -66,10 +66,15 @@ def map_(state: CliState, output: str, fmt: str | None, which: str, force: bool,
 
     One circle per neighbourhood with cases, placed by latitude and longitude, its area
     proportional to the count and labelled with code and count. HTML adds a table of every
-    neighbourhood; those without coordinates are listed there but not drawn.
+    neighbourhood; those without coordinates are listed there but not drawn. With -o - the
+    document goes to standard output and the summary to standard error.
 
     Example: barriosms report map --output mapa.html
     """
+    if output == STDOUT and as_json:
+        # Both would go to standard output: a script could read neither.
+        raise click.ClickException("--json prints its summary on standard output, where -o - writes the map: "
+                                   "write the map to a file (-o mapa.svg --json), or leave out --json")
     settings = state.open_db()
     fmt = fmt or ("html" if output.lower().endswith((".html", ".htm")) else "svg")
     counts = reports.hood_counts(WAITING_STATUSES if which == "open" else None)
@@ -78,17 +83,15 @@ def map_(state: CliState, output: str, fmt: str | None, which: str, force: bool,
     subtitle = f"{short_time(utcnow(), settings.zone)} ({settings.gateway.timezone})"
     render = mapping.render_html if fmt == "html" else mapping.render_svg
     text = render(counts, title=title, subtitle=subtitle, noun=noun)
-    try:
-        with exports.atomic_file(output, force=force) as out:
-            out.write(text)
-    except exports.ExportError as exc:
-        raise click.ClickException(str(exc)) from None
+    with open_output(output, force=force) as out:
+        out.write(text)
     drawn = sum(1 for c in counts if c.located and c.count)
     missing = [c.code for c in counts if not c.located]
     if as_json:
         emit_json({"output": output, "format": fmt, "cases": sum(c.count for c in counts), "drawn": drawn,
                    "not_drawn": missing})
         return
-    click.echo(f"wrote {output}: {sum(c.count for c in counts)} {noun} in {drawn} neighbourhood(s)")
+    say_done(output, f"wrote {output_name(output)}: {sum(c.count for c in counts)} {noun} in {drawn} "
+                     "neighbourhood(s)")
     if missing:
         click.echo(f"not drawn (no coordinates): {', '.join(missing)}", err=True)

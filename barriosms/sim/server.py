@@ -2,10 +2,15 @@
 
 Single-threaded: one selectors loop serves the pty (Gammu on the other side) and the control
 socket (JSON lines: one request per line, one answer per line). Signal handlers only set a flag.
+
+The paths it is given are replaced only when they hold what the modem itself makes: a symlink at
+--device, a socket nobody listens on at --control (left by a modem killed with SIGKILL). Anything
+else there (a file given by a slip, a modem still serving) is refused before anything is made.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -13,6 +18,8 @@ import pty
 import selectors
 import signal
 import socket
+import stat
+import sys
 import time
 import tty
 from pathlib import Path
@@ -32,7 +39,9 @@ class Trace:
     """Optional AT trace file: one line per chunk, with time and direction."""
 
     def __init__(self, path: str | None):
-        self._fh = open(path, "a", encoding="utf-8") if path else None
+        # "-": standard output, as for every file a barriosms command writes.
+        self._own = bool(path) and path != "-"
+        self._fh = (open(path, "a", encoding="utf-8") if self._own else sys.stdout) if path else None
 
     def write(self, direction: str, data: bytes) -> None:
         if self._fh and data:
@@ -40,7 +49,7 @@ class Trace:
             self._fh.flush()
 
     def close(self) -> None:
-        if self._fh:
+        if self._fh and self._own:
             self._fh.close()
 
 
@@ -54,6 +63,7 @@ class SimServer:
         self._clients: dict[socket.socket, bytearray] = {}
         self._unread = bytearray()  # modem output the pty did not take yet
         self._pts = ""
+        self._control_inode = -1  # the control socket this server made (removed at close, only it)
         # The control protocol: one entry per command; a handler takes the request and returns
         # the answer's fields (ValueError: {"ok": false, "error": ...}).
         self.handlers: dict[str, Callable[[dict], dict]] = {
@@ -74,14 +84,18 @@ class SimServer:
     # -- setup ---------------------------------------------------------------------------------
 
     def open(self) -> str:
-        name = self._open_pty()
-        if self.control.exists() or self.control.is_symlink():
-            self.control.unlink()
+        _check_link_path(self.device, "--device")
+        _clear_control_path(self.control)
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.listener.bind(str(self.control))
+        self._control_inode = os.stat(self.control).st_ino
         self.listener.listen(8)
         self.listener.setblocking(False)
-        return name
+        try:
+            return self._open_pty()
+        except BaseException:
+            self._remove_control()
+            raise
 
     def _open_pty(self) -> str:
         self.master, self.slave = pty.openpty()
@@ -109,14 +123,19 @@ class SimServer:
     def close(self) -> None:
         for sock in list(self._clients):
             sock.close()
-        self.listener.close()
-        try:
-            self.control.unlink()
-        except FileNotFoundError:
-            pass
+        self._remove_control()
         if not self.vanished:
             self._close_pty()
         self.trace.close()
+
+    def _remove_control(self) -> None:
+        self.listener.close()
+        try:
+            # Only our own socket: another modem may have been started on the path since.
+            if os.lstat(self.control).st_ino == self._control_inode:
+                self.control.unlink()
+        except FileNotFoundError:
+            pass
 
     # -- faults -------------------------------------------------------------------------------
 
@@ -289,14 +308,41 @@ class SimServer:
         return result
 
 
-def _replace_symlink(link: Path, target: str) -> None:
+def _check_link_path(link: Path, option: str) -> None:
     if (link.exists() or link.is_symlink()) and not link.is_symlink():
         # Never replace a real file or device node (say --device /dev/ttyUSB0 by mistake).
-        raise FileExistsError(f"{link} exists and is not a symlink: choose another --device path")
-    tmp = link.with_name(link.name + ".tmp")
-    if tmp.is_symlink() or tmp.exists():
-        tmp.unlink()
-    os.symlink(target, tmp)
+        raise FileExistsError(f"{link} exists and is not a symlink: choose another {option} path")
+
+
+def _clear_control_path(path: Path) -> None:
+    """Make room for the control socket: remove a stale one, refuse anything else."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(mode):
+        raise FileExistsError(f"{path} exists and is not a socket: choose another --control path")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(2)
+        try:
+            probe.connect(str(path))
+        except OSError:  # refused: the modem that made it is gone
+            path.unlink()
+            return
+    raise FileExistsError(f"another simulated modem serves on {path}: stop it first, or choose another --control "
+                          "path")
+
+
+def _replace_symlink(link: Path, target: str) -> None:
+    _check_link_path(link, "--device")
+    # Made under a fresh name of our own first: an existing file of any name is never touched.
+    for n in itertools.count():
+        tmp = link.with_name(f".{link.name}.{os.getpid()}-{n}.tmp")
+        try:
+            os.symlink(target, tmp)
+            break
+        except FileExistsError:
+            continue
     os.replace(tmp, link)  # atomic: a client never sees the path missing
 
 
