@@ -50,7 +50,7 @@ class Range:
 
     def describe(self) -> str:
         """ "1 to 10080 minutes", "0 to 1000; 0 = no limit": what README and the example config say."""
-        text = f"{self.low:g} to {self.high:g}" + (f" {self.unit}" if self.unit else "")
+        text = f"{_plain(self.low)} to {_plain(self.high)}" + (f" {self.unit}" if self.unit else "")
         if self.zero:
             text += f"; 0 = {self.zero}"
         return text
@@ -58,8 +58,13 @@ class Range:
     def fix(self, key: str, default: float) -> str:
         """What to write instead of a refused value."""
         kind = "a whole number" if self.whole else "a number"
-        return (f"write {kind} from {self.describe()} (at least {self.low:g}, at most {self.high:g}), "
+        return (f"write {kind} from {self.describe()} (at least {_plain(self.low)}, at most {_plain(self.high)}), "
                 f"e.g. {key} = {default:g}")
+
+
+def _plain(number: float) -> str:
+    """10000000, not 1e+07: people copy these into a config file."""
+    return str(int(number)) if number == int(number) else f"{number:g}"
 
 
 RANGES: Mapping[tuple[str, str], Range] = MappingProxyType({
@@ -341,9 +346,9 @@ class _Reader:
         if not math.isfinite(value):
             why = f"{raw} is not a finite number"
         elif value < allowed.low:
-            why = f"{raw} is below the minimum {allowed.low:g}"
+            why = f"{raw} is below the minimum {_plain(allowed.low)}"
         elif value > allowed.high:
-            why = f"{raw} is above the maximum {allowed.high:g}"
+            why = f"{raw} is above the maximum {_plain(allowed.high)}"
         else:
             return value
         self.problem(section, key, why, allowed.fix(key, default))

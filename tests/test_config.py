@@ -219,6 +219,7 @@ def test_web_section_problems_name_the_key_and_the_fix(tmp_path, line, key, fix)
 # -- every numeric key has a range, and no value breaks the gateway (issue 11) ---------------------
 
 import itertools
+import re
 import math
 import random
 
@@ -279,7 +280,7 @@ def _check_value(tmp_path: Path, key: tuple[str, str], raw: str) -> None:
             assert name in problem.message, problem
             return
         if any(word in problem.message for word in ("minimum", "maximum", "finite", "not a")):
-            assert f"at least {allowed.low:g}, at most {allowed.high:g}" in problem.fix, problem
+            assert f"at least {allowed.low:g}, at most {int(allowed.high)}" in problem.fix, problem
         else:  # a value in range that disagrees with another key: the fix names that key
             assert problem.fix and any(other in problem.message for (_, other) in NUMERIC_KEYS if other != name)
         return
@@ -396,3 +397,13 @@ def test_a_database_path_that_is_a_folder_or_not_sqlite_is_refused(tmp_path):
     empty = tmp_path / "new.db"
     empty.touch()
     assert config.load(write(tmp_path, f"[database]\npath = {empty}\n[modem]\ndevice = /dev/x\n")).database.path == empty
+
+
+def test_the_example_config_and_the_readme_give_every_range():
+    example = (ROOT / "config" / "barriosms.ini.example").read_text(encoding="utf-8").splitlines()
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for (section, key), allowed in config.RANGES.items():
+        at = next(i for i, line in enumerate(example) if re.match(rf";?{key}\s*=", line))
+        assert example[at - 1] == f"; Range: {allowed.describe()}.", (section, key)
+        row = f"| `[{section}] {key}` | {allowed.describe()} | {'yes' if allowed.whole else 'no'} |"
+        assert row in readme, row
