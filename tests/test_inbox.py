@@ -125,3 +125,27 @@ def test_route_refuses_binary_data(intake):
     msg = InboundMessage.get()
     with pytest.raises(inbox.InboxError, match="is binary data, not a report"):
         inbox.route(msg.id, "B05", intake, now=T0)
+
+
+def test_inbox_list_unmatched_says_why_each_message_waits(ready):
+    import json
+
+    from barriosms.config import ServiceSettings as Service
+
+    intake = Intake(IntakeRules(Templates.load(), load_categories(),
+                                service=Service(cases_per_phone_hour=1, pending_report_minutes=1)),
+                    rng=random.Random(3))
+    texts = [("B12 hay un bache", RESIDENT), ("B12 otro bache mas", RESIDENT), ("hay basura", OTHER),
+             ("Z99 no hay luz", "+59170000003")]
+    for n, (text, sender) in enumerate(texts, start=1):
+        intake.store(ReceivedSms(location=n, sender=sender, text=text, smsc_time=T0), now=T0)
+    rows = json.loads(ready("inbox", "list", "--unmatched", "--json").output)
+    why = {m["text"]: (m["triage"], m["triage_why"]) for m in rows}
+    assert why["B12 otro bache mas"] == ("case_limit", "this phone opened [service] cases_per_phone_hour cases in "
+                                                       "the last hour")
+    assert why["hay basura"][0] == "no_neighborhood"
+    assert why["Z99 no hay luz"][0] == "unknown_code"
+    assert "B12 hay un bache" not in why, "it opened its case"
+    table = ready("inbox", "list", "--unmatched")
+    assert "WAITS BECAUSE" in table.output and "case_limit" in table.output
+    assert "case_limit: this phone opened" in table.output  # the legend (on stderr, mixed in by the runner)
