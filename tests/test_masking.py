@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 
 from barriosms import casework, config, public
 from barriosms.domain.masking import DIGIT, EMAIL_MASK, PHONE_MASK, SEPARATOR
-from barriosms.public import mask  # what the pages and the API call
 from barriosms.domain.replies import Templates
+from barriosms.public import mask  # what the pages and the API call
 from barriosms.web import create_app
 from barriosms.webreports import WebReport, submit
 

@@ -15,11 +15,9 @@ import re
 import socket
 import threading
 import urllib.parse
-from pathlib import Path
-
-import pytest
 from dataclasses import dataclass
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from werkzeug.datastructures import ImmutableMultiDict
@@ -33,7 +31,6 @@ from barriosms.web.server import WebServer
 from barriosms.webreports import WebReport, submit
 
 BIG = 2000  # the slow suite's example count (as tests/conftest.py's BIG)
-WEB = Path(__file__).resolve().parent.parent / "barriosms" / "web"
 FORGED_HOST = "evil-host.example"  # a name no generated value contains, so any echo is the Host's
 FAST = "submissions_per_hour = 100000\nsubmissions_per_day = 100000\n"
 
@@ -420,8 +417,7 @@ def hostile_requests(draw, app, routes: list[Route]):
         if how != "absent":
             pairs += [(name, draw(hostile_value()) if how == "hostile" else draw(st.sampled_from(good[name])
                                                                                  if name in good else hostile_value()))]
-    names = st.one_of(st.sampled_from(route.reads + URL_FOR_KEYWORDS) if route.reads else st.sampled_from(URL_FOR_KEYWORDS),
-                      st.text(max_size=10))
+    names = st.one_of(st.sampled_from(route.reads + URL_FOR_KEYWORDS), st.text(max_size=10))
     pairs += draw(st.lists(st.tuples(names, hostile_value()), max_size=4))  # repeated and unknown names
     return route, path, draw(st.permutations(pairs)), draw(HEADERS), draw(st.booleans())
 

@@ -209,7 +209,8 @@ def _values(name: str) -> list[str]:
 
 # ASCII digits only: \d would also let other scripts' digits through to fromisoformat.
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})?")
+_DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
+                       r"(Z|[+-][0-9]{2}:[0-9]{2})?")
 
 
 def _when(name: str) -> tuple[dt.datetime, bool] | None:
