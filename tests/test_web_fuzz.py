@@ -286,6 +286,12 @@ def test_open311_discovery_uses_the_public_url_whatever_the_host(db, hoods, tmp_
     assert_no_forged_host(response)
 
 
+@pytest.mark.parametrize("path", ["/static/" + "a" * 300 + ".css", "/static/leaflet/" + "9" * 5000])
+def test_a_static_name_too_long_for_the_file_system_is_a_404(app, path):
+    response = app.test_client().get(path)
+    assert response.status_code == 404 and 'lang="es"' in body_of(response).decode()
+
+
 @pytest.mark.parametrize("origin", ["http://[", "http://[::1", "http://[zz]:80", "http://a:99999"])
 def test_a_malformed_origin_on_the_form_is_refused_as_cross_site(app, origin):
     token = app.extensions["barriosms"].tokens.issue()
