@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from peewee import fn
 
+from .domain.masking import mask
 from .domain.tracking import TRACKING_LENGTH, is_valid_tracking
 from .store.models import Case, CaseEvent, Neighborhood, Project
 
@@ -21,17 +22,6 @@ from .store.models import Case, CaseEvent, Neighborhood, Project
 OPEN = ("received", "reviewing", "in_progress")
 DONE = ("resolved", "closed", "rejected")
 STATES = {"abiertos": OPEN, "cerrados": DONE, "todos": OPEN + DONE}
-
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
-# Phone-like runs: 7 or more digits, possibly split by spaces, dots or dashes (+591 7 123 4567).
-_PHONE = re.compile(r"\+?\d(?:[\s.-]?\d){6,}")
-
-
-def mask(text: str) -> str:
-    """Text residents wrote, with phone numbers and e-mail addresses hidden."""
-    text = _EMAIL.sub("[correo oculto]", text)
-    return _PHONE.sub("[número oculto]", text)
-
 
 class NotFound(Exception):
     """No such public thing; `reason` is "invalid" (a mistyped number) or "unknown"."""

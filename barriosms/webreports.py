@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
 from dataclasses import dataclass
 
 from . import outbox, subscribers
 from .casework import add_reporter
 from .domain.categories import fold
+from .domain.inputs import degrees
 from .domain.matching import Place, find_place, normalize_code
 from .domain.phones import is_replyable, normalize_sender
 from .intake import Intake, IntakeRules
@@ -95,14 +95,10 @@ def find_neighborhood(text: str) -> Neighborhood:
 
 
 def _coordinate(raw: str, low: float, high: float, field: str) -> float | None:
-    raw = raw.strip()
-    if not raw:
+    if not raw.strip():
         return None
-    try:
-        value = float(raw)
-    except ValueError:
-        value = math.nan
-    if not (low <= value <= high):  # also refuses nan and inf
+    value = degrees(raw, low, high)  # ASCII decimals only: float() would take "٣", "1_0" or "nan"
+    if value is None:
         raise ReportError(field, "El punto del mapa no es válido: márquelo otra vez o deje el mapa vacío.")
     return value
 

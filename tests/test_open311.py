@@ -212,9 +212,9 @@ def assert_same_xml(body: bytes, spec: str) -> ET.Element:
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def call(url: str, data: dict | None = None) -> tuple[int, dict, bytes]:
+def call(url: str, data: dict | None = None, headers: dict | None = None) -> tuple[int, dict, bytes]:
     body = urllib.parse.urlencode(data).encode() if data is not None else None
-    req = urllib.request.Request(url, data=body)
+    req = urllib.request.Request(url, data=body, headers=headers or {})
     if body is not None:
         req.add_header("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
     try:
@@ -266,8 +266,8 @@ def rules():
     return IntakeRules(templates=Templates.load(), categories=load_categories(None))
 
 
-def post(api: str, fmt: str = "json", **fields) -> tuple[int, dict, bytes]:
-    return call(f"{api}/v2/requests.{fmt}", fields)
+def post(api: str, fmt: str = "json", headers: dict | None = None, **fields) -> tuple[int, dict, bytes]:
+    return call(f"{api}/v2/requests.{fmt}", fields, headers)
 
 
 def w3c(when: dt.datetime) -> str:
@@ -290,7 +290,10 @@ def test_discovery_has_the_spec_fields_in_json_and_xml(api):
     assert_same_shape(found, SPEC_DISCOVERY_JSON)
     (endpoint,) = found["endpoints"]
     assert endpoint["specification"] == "http://wiki.open311.org/GeoReport_v2"
-    assert endpoint["url"] == f"{api}/v2" and endpoint["type"] == "production"
+    # No [web] public_url: relative to the discovery's own address, never from the Host header.
+    assert endpoint["url"] == "/open311/v2" and endpoint["type"] == "production"
+    assert urllib.parse.urljoin(f"{api}/discovery.json", endpoint["url"]) == f"{api}/v2"
+    assert found["contact"] == "Alcaldia de La Paz"
     assert set(endpoint["formats"]) == {"application/json", "text/xml"}
     assert "No se necesita clave" in found["key_service"]
     code, headers, body = call(f"{api}/discovery.xml")
@@ -424,6 +427,30 @@ def test_bad_posts_get_the_spec_error_list_and_store_nothing(api, fields, status
         else:
             assert assert_same_xml(body, SPEC_ERRORS_XML).findtext("error/code") == str(status)
     assert Case.select().count() == 0
+
+
+@pytest.mark.parametrize("browser", [{"Origin": "https://otro-sitio.example"}, {"Sec-Fetch-Site": "cross-site"},
+                                     {"Origin": "null"}, {"Origin": "http://["},
+                                     {"Origin": "https://otro-sitio.example", "Sec-Fetch-Site": "same-site"}])
+def test_a_post_from_a_page_on_another_site_is_refused_like_the_form(api, browser):
+    report = {"service_code": "vias", "address_id": "B02", "description": "Bache grande"}
+    for fmt in ("json", "xml"):
+        code, _, body = post(api, fmt, browser, **report)
+        assert code == 403, body
+        if fmt == "json":
+            assert "otro sitio" in json.loads(body)[0]["description"]
+        else:
+            assert assert_same_xml(body, SPEC_ERRORS_XML).findtext("error/code") == "403"
+    assert Case.select().count() == 0
+
+
+def test_a_post_from_a_server_or_from_this_site_is_accepted(api):
+    report = {"service_code": "vias", "address_id": "B02", "description": "Bache grande"}
+    origin = api.removesuffix("/open311")
+    for headers in ({}, {"Sec-Fetch-Site": "same-origin", "Origin": origin}, {"Origin": origin}):
+        code, _, body = post(api, "json", headers, **report)
+        assert code == 200, (headers, body)
+    assert Case.select().count() == 3
 
 
 def test_api_keys_are_required_when_configured(start):

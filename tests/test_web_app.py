@@ -39,6 +39,9 @@ def test_every_answer_has_the_security_headers(app):
     ("post", {"data": b"a=" + b"x" * 70_000, "content_type": "application/x-www-form-urlencoded"}, 413),
     ("post", {"data": b"<xml/>", "content_type": "application/xml"}, 400),
     ("post", {"data": {f"f{i}": "1" for i in range(200)}, "content_type": "multipart/form-data"}, 413),
+    # A part's name with a CR in it: werkzeug gives the field a name of None.
+    ("post", {"data": b'--b\r\nContent-Disposition: form-data; name="\r"\r\n\r\nx\r\n--b--\r\n',
+              "content_type": "multipart/form-data; boundary=b"}, 400),
 ])
 def test_malformed_input_is_a_4xx_in_spanish_never_a_5xx(app, method, kwargs, code):
     response = getattr(app.test_client(), method)("/_probe", **kwargs)

@@ -68,6 +68,8 @@ def test_client_address(peer, forwarded, proxies, expected):
     ("https://evil.example", None, True),
     (None, "cross-site", True),
     ("null", None, True),
+    ("http://[", None, True),  # not an address (urlsplit raised: a 500 on the form)
+    ("http://[::1", None, True),
 ])
 def test_cross_site_posts_are_recognised(origin, fetch_site, crossed):
     assert cross_site(origin, fetch_site, "reclamos.bo") is crossed

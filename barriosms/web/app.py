@@ -25,7 +25,8 @@ from ..domain.replies import Templates
 from ..intake import IntakeRules, rules_from_settings
 from ..store import database as store
 from ..store.models import database
-from .security import FormTokens, SubmissionLimiter, client_address, security_headers, site_secret
+from .security import (FormTokens, SubmissionLimiter, client_address, cross_site, security_headers,
+                       site_secret)
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,12 @@ def submitter() -> str:
                           context().settings.web.trusted_proxies)
 
 
+def from_another_site() -> bool:
+    """Whether this POST comes from a page of another site (a forged form, or a script on a page
+    elsewhere using the visitor's browser and address); programs send no Origin and pass."""
+    return cross_site(request.headers.get("Origin"), request.headers.get("Sec-Fetch-Site"), request.host)
+
+
 def create_app(settings: Settings, *, open_db: bool = True) -> Flask:
     """The application for `settings`; opens the database (schema checked) unless told not to."""
     if open_db:
@@ -73,6 +80,11 @@ def create_app(settings: Settings, *, open_db: bool = True) -> Flask:
         JSON_SORT_KEYS=False,
         TEMPLATES_AUTO_RELOAD=False,
     )
+    # werkzeug answers "//casos" or "/casos/" with a redirect to an absolute address built from
+    # the Host header, which a client chooses: without these redirects such a path is a 404.
+    app.url_map.merge_slashes = False
+    app.url_map.strict_slashes = False
+    app.url_map.redirect_defaults = False
     app.json.ensure_ascii = False
     app.json.sort_keys = False
     web = settings.web
@@ -180,7 +192,9 @@ def _refuse_malformed_input() -> None:
     sources = [request.args] + ([request.form] if request.method in ("POST", "PUT", "PATCH") else [])
     for values in sources:
         for key, value in values.items(multi=True):
-            if "\x00" in key or "\x00" in value or "\ufffd" in key or "\ufffd" in value:
+            # A multipart part whose name werkzeug cannot read (a CR inside it) comes as key None.
+            if not isinstance(key, str) or not isinstance(value, str) or any(
+                    bad in text for bad in ("\x00", "\ufffd") for text in (key, value)):
                 raise BadRequest("El formulario tiene caracteres no válidos.")
 
 

@@ -21,6 +21,7 @@ from werkzeug.security import safe_join
 
 SITE_DIR = Path(__file__).resolve().parent / "static"
 MAX_AGE = 86400
+MAX_NAME = 200  # longer than any file we serve; the file system would refuse some longer names
 _COMPRESSIBLE = (".js", ".css", ".svg", ".json", ".map", ".txt", ".geojson")
 _TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
           ".svg": "image/svg+xml", ".map": "application/json"}
@@ -48,6 +49,8 @@ _lock = threading.Lock()
 
 
 def _load(root: Path, name: str) -> Asset | None:
+    if len(name) > MAX_NAME:
+        return None
     joined = safe_join(str(root), name)
     if joined is None or any(part.startswith(".") for part in Path(name).parts):
         return None
@@ -55,17 +58,10 @@ def _load(root: Path, name: str) -> Asset | None:
     with _lock:
         if path in _cache:
             return _cache[path]
-    asset = None
-    if path.is_file():
-        data = path.read_bytes()
-        suffix = path.suffix.lower()
-        asset = Asset(
-            data=data,
-            gzipped=gzip.compress(data, 9, mtime=0) if suffix in _COMPRESSIBLE else None,
-            etag=hashlib.sha256(data).hexdigest()[:20],
-            mtime=int(path.stat().st_mtime),
-            mimetype=_TYPES.get(suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream",
-        )
+    try:
+        asset = _read(path) if path.is_file() else None
+    except OSError:  # a name the file system refuses (too long, invalid bytes): not one of ours
+        asset = None
     with _lock:
         if len(_cache) < 500:  # only a probe for missing names could fill it; keep it bounded
             _cache[path] = asset
@@ -99,6 +95,18 @@ def _not_modified(asset: Asset, etag: str) -> bool:
         return etag in tags or "*" in tags
     since = parse_date(request.headers.get("If-Modified-Since"))
     return since is not None and since.timestamp() >= asset.mtime
+
+
+def _read(path: Path) -> Asset:
+    data = path.read_bytes()
+    suffix = path.suffix.lower()
+    return Asset(
+        data=data,
+        gzipped=gzip.compress(data, 9, mtime=0) if suffix in _COMPRESSIBLE else None,
+        etag=hashlib.sha256(data).hexdigest()[:20],
+        mtime=int(path.stat().st_mtime),
+        mimetype=_TYPES.get(suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream",
+    )
 
 
 def asset_url(name: str) -> str:

@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from flask import Blueprint, Response, current_app, request
 
 from .. import public
+from ..domain.inputs import ascii_int, degrees
 from ..domain.matching import normalize_code
 from ..store.models import Case, CaseEvent, Neighborhood, utcnow
 from ..webreports import ReportError, WebReport, find_neighborhood, submit
-from .app import context, submitter
+from .app import context, from_another_site, submitter
 from .pages import forget_counts
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
@@ -127,7 +128,13 @@ def service_name(code: str) -> str:
 
 
 def _base_url() -> str:
-    return context().settings.web.public_url or request.url_root.rstrip("/")
+    """Where the site is, for the discovery's addresses: [web] public_url, else "" (the addresses
+    are then relative, "/open311/v2", resolved by clients against the discovery's own address).
+
+    Never the request's Host header: a client chooses it, and a cache or a proxy could then hand
+    other clients a discovery that sends them (and their reports) to another server.
+    """
+    return context().settings.web.public_url
 
 
 @blueprint.get(f"/discovery.{FMT}")
@@ -136,7 +143,8 @@ def discovery(fmt: str):
     started = current_app.extensions.get("open311_changeset") or utcnow()
     changeset = _local(started).strftime("%Y-%m-%d %H:%M")
     base = _base_url()
-    contact = f"{web.site_name}: {base}/" + (f" - reclamos por SMS al {web.sms_number}" if web.sms_number else "")
+    contact = web.site_name + (f": {base}/" if base else "") + (
+        f" - reclamos por SMS al {web.sms_number}" if web.sms_number else "")
     if web.open311_api_keys:
         key_service = f"Para crear reclamos se necesita una clave (api_key): pidala a {web.site_name}."
     else:
@@ -199,8 +207,10 @@ def _values(name: str) -> list[str]:
     return [v.strip() for raw in request.args.getlist(name) for v in raw.split(",") if v.strip()]
 
 
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})?")
+# ASCII digits only: \d would also let other scripts' digits through to fromisoformat.
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
+                       r"(Z|[+-][0-9]{2}:[0-9]{2})?")
 
 
 def _when(name: str) -> tuple[dt.datetime, bool] | None:
@@ -209,7 +219,7 @@ def _when(name: str) -> tuple[dt.datetime, bool] | None:
     if not raw:
         return None
     # An unescaped "+" of an offset arrives as a space: 2026-11-20T10:00:00 04:00.
-    raw = re.sub(r" (\d{2}:\d{2})$", r"+\1", raw)
+    raw = re.sub(r" ([0-9]{2}:[0-9]{2})$", r"+\1", raw)
     day = _DATE.fullmatch(raw) is not None
     try:
         if not day and not _DATETIME.fullmatch(raw):
@@ -256,12 +266,13 @@ def _state() -> str:
 
 
 def _number(name: str, default: int, high: int) -> int:
-    raw = (request.args.get(name) or "").strip()
-    if not raw:
+    raw = request.args.get(name) or ""
+    if not raw.strip():
         return default
-    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= high:
+    value = ascii_int(raw, 1, high)
+    if value is None:
         raise Refused(400, f"{name} debe ser un numero entre 1 y {high}.")
-    return int(raw)
+    return value
 
 
 def _status_notes(cases: list[public.PublicCase]) -> dict[str, str]:
@@ -374,11 +385,8 @@ def _point() -> tuple[float, float] | None:
     raw_lat, raw_lon = (request.form.get("lat") or "").strip(), (request.form.get("long") or "").strip()
     if not raw_lat and not raw_lon:
         return None
-    try:
-        lat, lon = float(raw_lat), float(raw_lon)
-    except ValueError:
-        lat = lon = math.nan
-    if not (-90 <= lat <= 90 and -180 <= lon <= 180):  # also refuses nan and inf
+    lat, lon = degrees(raw_lat, -90, 90), degrees(raw_lon, -180, 180)
+    if lat is None or lon is None:
         raise Refused(400, "lat y long deben ir juntos, en grados WGS84 (por ejemplo lat=-16.5 y long=-68.13).")
     return lat, lon
 
@@ -410,6 +418,9 @@ def _neighborhood(point: tuple[float, float] | None) -> Neighborhood:
 @blueprint.post(f"/v2/requests.{FMT}")
 def create_service_request(fmt: str):
     ctx = context()
+    if from_another_site():  # refused like the website's own form (see security.cross_site)
+        raise Refused(403, "Un reclamo no se puede enviar desde una pagina de otro sitio: envielo desde un "
+                           "servidor (sin Origin ni Sec-Fetch-Site) o desde la pagina Reportar de este sitio.")
     _check_api_key()
     who = submitter()
     verdict = ctx.limiter.check(who)

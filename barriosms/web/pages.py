@@ -27,22 +27,24 @@ import math
 import threading
 import time
 from typing import Callable
+from urllib.parse import urlencode
 
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 from peewee import fn
 
 from .. import public
+from ..domain.inputs import MAX_INT_DIGITS, ascii_int, degrees
 from ..domain.matching import normalize_code
 from ..store.models import Neighborhood, OutboundMessage, WebSubmission, database
 from ..webreports import MAX_DESCRIPTION, ReportError, WebReport, submit
 from . import assets
-from .app import context, submitter
-from .security import cross_site
+from .app import context, from_another_site, submitter
 
 blueprint = Blueprint("pages", __name__)
 blueprint.register_blueprint(assets.blueprint)
 
 PER_PAGE = 50
+MAX_PAGE = 100_000  # a page number beyond it is this one (an empty page with a link back)
 MAP_CACHE_SECONDS = 15
 COUNT_ROWS = 200  # neighbourhoods in a counts table (the busiest); keeps a page light with many
 DATALIST_MAX = 600  # above this many neighbourhoods the report form has no suggestion list
@@ -189,18 +191,23 @@ def _arg(name: str, limit: int = 100) -> str:
 
 
 def _page_number() -> int:
-    raw = request.args.get("pagina", "1").strip()
-    return min(int(raw), 100_000) if raw.isdigit() and int(raw) > 0 else 1
+    """?pagina= as a page from 1 to MAX_PAGE; anything that is not a plain number is page 1."""
+    page = ascii_int(request.args.get("pagina"), 1, 10**MAX_INT_DIGITS - 1)
+    return min(page, MAX_PAGE) if page else 1
 
 
-def _pages(total: int, page: int) -> dict:
-    """Pagination for a template: this page, how many, and the links before and after."""
+def _pages(total: int, page: int, filters: dict[str, str]) -> dict:
+    """Pagination for a template: this page, how many, and the links before and after.
+
+    The links carry the page's own filters as it understood them, never the query string as sent:
+    its names could be url_for's keywords (`_external` would build the link from the Host header).
+    """
     count = max(1, math.ceil(total / PER_PAGE))
+    kept = {name: value for name, value in filters.items() if name in request.args}
+    here = url_for(request.endpoint, **(request.view_args or {}))
 
     def link(n: int) -> str:
-        args = request.args.to_dict()
-        args["pagina"] = str(n)
-        return url_for(request.endpoint, **(request.view_args or {}), **args)
+        return f"{here}?{urlencode({**kept, 'pagina': str(n)})}"
 
     return {"page": page, "count": count, "total": total,
             "previous": link(page - 1) if page > 1 else "", "next": link(page + 1) if page < count else ""}
@@ -252,7 +259,7 @@ def home() -> Response:
     found: list[Neighborhood] = public.neighborhoods(query) if searched else []
     first = Neighborhood.select(Neighborhood.code).order_by(Neighborhood.code).first()
     return _page("inicio.html", seccion="inicio", searched=searched, query=query,
-                 hoods=found[(page - 1) * PER_PAGE:page * PER_PAGE], pages=_pages(len(found), page),
+                 hoods=found[(page - 1) * PER_PAGE:page * PER_PAGE], pages=_pages(len(found), page, {"q": query}),
                  example_code=first.code if first else "B12")
 
 
@@ -283,7 +290,7 @@ def report_form() -> Response:
 @blueprint.post("/reportar")
 def report() -> Response:
     ctx = context()
-    if cross_site(request.headers.get("Origin"), request.headers.get("Sec-Fetch-Site"), request.host):
+    if from_another_site():
         abort(403, "Este formulario solo se puede enviar desde esta página. Abra la página Reportar y "
                    "envíelo desde allí.")
     values = {name: request.form.get(name, "") for name in FORM_FIELDS}
@@ -395,17 +402,14 @@ def case_list() -> Response:
     rows, total = public.cases(public.CaseFilter(neighborhood=hood, category=category, state=state),
                                offset=(page - 1) * PER_PAGE, limit=PER_PAGE, show_descriptions=_show_descriptions())
     busiest = _busiest(_counts(category, state))
-    return _page("casos.html", seccion="casos", cases=rows, pages=_pages(total, page), hood=hood, category=category,
+    pages = _pages(total, page, {"barrio": hood, "categoria": category, "estado": state})
+    return _page("casos.html", seccion="casos", cases=rows, pages=pages, hood=hood, category=category,
                  state=state, categories=context().categories.names, states=STATES, counts=busiest[:COUNT_ROWS],
                  more_counts=max(0, len(busiest) - COUNT_ROWS))
 
 
 def _coordinate(name: str, low: float, high: float) -> float | None:
-    try:
-        value = float(_arg(name, 30))
-    except ValueError:
-        return None
-    return value if low <= value <= high else None
+    return degrees(request.args.get(name), low, high)
 
 
 @blueprint.get("/mapa")

@@ -133,7 +133,10 @@ def cross_site(origin: str | None, fetch_site: str | None, host: str) -> bool:
     if fetch_site:
         return fetch_site not in ("same-origin", "none")
     if origin and origin != "null":
-        return urlsplit(origin).netloc != host
+        try:
+            return urlsplit(origin).netloc != host
+        except ValueError:  # "http://[": not an address, so not this site's page either
+            return True
     return origin == "null"
 
 
