@@ -252,7 +252,8 @@ class WebSettings:
 
     host: str = "127.0.0.1"
     port: int = 8080
-    # The address people use (https://reclamos.example.bo), for Open311 discovery; "" = as requested.
+    # The address people use (https://reclamos.example.bo), for Open311 discovery; "" = relative
+    # Open311 addresses (/open311/v2), never built from the Host header a client sends.
     public_url: str = ""
     # The municipal SMS number residents write to, shown on the home page ("" = not shown).
     sms_number: str = ""
