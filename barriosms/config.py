@@ -14,6 +14,7 @@ import difflib
 import math
 import os
 import re
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -442,31 +443,34 @@ def load(path: str | os.PathLike) -> Settings:
                     modems, web)
 
 
-# The first 16 bytes of every SQLite 3 database file (https://www.sqlite.org/fileformat.html).
-_SQLITE_HEADER = b"SQLite format 3\x00"
-
-
 def _check_database_file(r: _Reader, path: Path) -> None:
     """A database path that cannot be an SQLite file is refused here, not by the first SMS stored.
 
     A missing file is fine (`barriosms db migrate` creates it), and so is an empty one (SQLite
-    writes its header on the first write).
+    writes its header on the first write). The file is looked at through SQLite itself, never
+    opened with open(): closing any descriptor of a database file drops every POSIX lock this
+    process holds on it (fcntl semantics), and the daemon reads its config again on SIGHUP while
+    its own connection holds locks; SQLite's VFS knows to keep such a descriptor open until then.
     """
     fix = "point path at the SQLite database file (e.g. path = /var/lib/barriosms/barriosms.db), not at a folder or another file"
     if path.is_dir():
         r.problem("database", "path", f"{path} is a folder", fix)
         return
+    if not path.is_file():
+        return
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(len(_SQLITE_HEADER))
-    except FileNotFoundError:
-        return
-    except OSError as exc:
-        r.problem("database", "path", f"{path} cannot be read ({exc.strerror})",
-                  "check the file's owner and permissions (the service runs as the barriosms user)")
-        return
-    if head and head != _SQLITE_HEADER:
-        r.problem("database", "path", f"{path} is not an SQLite database", fix)
+        # immutable: only the header is read, with no lock, journal or -shm file.
+        probe = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro&immutable=1", uri=True)
+        try:
+            probe.execute("PRAGMA schema_version").fetchone()
+        finally:
+            probe.close()
+    except sqlite3.DatabaseError as exc:
+        if "not a database" in str(exc):
+            r.problem("database", "path", f"{path} is not an SQLite database", fix)
+        else:
+            r.problem("database", "path", f"{path} cannot be read ({exc})",
+                      "check the file's owner and permissions (the service runs as the barriosms user)")
 
 
 def _hide_password(url: str) -> str:

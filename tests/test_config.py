@@ -407,3 +407,26 @@ def test_the_example_config_and_the_readme_give_every_range():
         assert example[at - 1] == f"; Range: {allowed.describe()}.", (section, key)
         row = f"| `[{section}] {key}` | {allowed.describe()} | {'yes' if allowed.whole else 'no'} |"
         assert row in readme, row
+
+
+def test_loading_the_config_keeps_the_database_locks_of_this_process(tmp_path):
+    # The daemon reads its config again on SIGHUP while its connection holds SQLite's locks. Opening
+    # and closing the database file with open() (to look at its header) dropped every POSIX lock
+    # the process held on it: a write of the daemon then stayed invisible to the staff commands.
+    import sqlite3
+    import subprocess
+    import sys
+
+    db = tmp_path / "b.db"
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        config.load(write(tmp_path, f"[database]\npath = {db}\n[modem]\ndevice = /dev/x\n"))
+        other = subprocess.run([sys.executable, "-c", "import sqlite3, sys; c = sqlite3.connect(sys.argv[1], timeout=0);"
+                                " c.execute('INSERT INTO t VALUES (1)'); c.commit()", str(db)],
+                               capture_output=True, text=True)
+        assert other.returncode != 0 and "database is locked" in other.stderr, "our lock was dropped"
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
