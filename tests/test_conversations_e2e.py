@@ -9,14 +9,14 @@ import pytest
 
 from barriosms.rig import Rig
 
-from conftest import started_rig
+from conftest import SCRIPT_PACE, started_rig
 
 pytestmark = pytest.mark.slow
 
 TRACKING = re.compile(r"\b\d{7}\b")
 # No quiet hours (the rig writes none): the questions leave at once, whatever the time of day.
 # loop_fast_seconds = 0: the test answers within milliseconds of each SMS, as only a machine would.
-SERVICE = {"replies_per_hour": 10, "replies_per_day": 30, "answer_window_hours": 72, "loop_fast_seconds": 0}
+SERVICE = {"replies_per_hour": 10, "replies_per_day": 30, "answer_window_hours": 72, **SCRIPT_PACE}
 
 
 @pytest.fixture(scope="module")

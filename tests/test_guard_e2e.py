@@ -25,7 +25,8 @@ TRACKING = re.compile(r"\b\d{7}\b")
 
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory):
-    yield from started_rig(tmp_path_factory.mktemp("guard"), poll_seconds=5)
+    # The shipped loop settings: no [service] keys at all.
+    yield from started_rig(tmp_path_factory.mktemp("guard"), poll_seconds=5, service_options={})
 
 
 def settled(rig: Rig, number: str, seconds: float = 4) -> list[dict]:

@@ -13,7 +13,7 @@ import pytest
 from barriosms.domain.replies import Templates
 from barriosms.domain.tracking import is_valid_tracking
 
-from conftest import started_rig
+from conftest import SCRIPT_PACE, started_rig
 
 pytestmark = pytest.mark.slow
 
@@ -21,7 +21,7 @@ TRAINEE = "+59171000201"
 RESIDENT = "+59171000202"
 TRACKING = re.compile(r"\b\d{7}\b")
 # Two replies an hour per phone: the trainee's third one is over that budget, and is answered anyway.
-SERVICE = {"replies_per_hour": 2, "replies_per_day": 10}
+SERVICE = {"replies_per_hour": 2, "replies_per_day": 10, **SCRIPT_PACE}
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from conftest import SAMPLE_CSV
 pytestmark = pytest.mark.slow
 
 TRACKING = re.compile(r"\b\d{7}\b")
-SERVICE = {"replies_per_hour": 4, "replies_per_day": 10, "loop_repeats": 3, "loop_fast_seconds": 10,
+SERVICE = {"replies_per_hour": 4, "replies_per_day": 10, "loop_repeats": 3, "loop_fast_seconds": 2,
            "pending_report_minutes": 10, "reopen_days": 30}
 # Two neighbourhoods with the same name in different districts: a name alone cannot tell them apart.
 EXTRA_CSV = ("code,name,district,lat,lon,aliases\n"
