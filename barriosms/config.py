@@ -443,6 +443,21 @@ def load(path: str | os.PathLike) -> Settings:
                     modems, web)
 
 
+def _kind(path: Path) -> str:
+    """ "file", "folder", "missing", "other" (a device, a socket) or "unusable as a path (why)".
+
+    Path.exists() and friends raise on a name the system refuses (too long, a NUL in it).
+    """
+    try:
+        if path.is_dir():
+            return "folder"
+        if path.is_file():
+            return "file"
+        return "other" if path.exists() else "missing"
+    except (OSError, ValueError) as exc:
+        return f"unusable as a path ({getattr(exc, 'strerror', None) or exc})"
+
+
 def _check_database_file(r: _Reader, path: Path) -> None:
     """A database path that cannot be an SQLite file is refused here, not by the first SMS stored.
 
@@ -453,10 +468,14 @@ def _check_database_file(r: _Reader, path: Path) -> None:
     its own connection holds locks; SQLite's VFS knows to keep such a descriptor open until then.
     """
     fix = "point path at the SQLite database file (e.g. path = /var/lib/barriosms/barriosms.db), not at a folder or another file"
-    if path.is_dir():
+    kind = _kind(path)
+    if kind == "folder":
         r.problem("database", "path", f"{path} is a folder", fix)
         return
-    if not path.is_file():
+    if kind.startswith("unusable"):
+        r.problem("database", "path", f"{path} is {kind}", fix)
+        return
+    if kind != "file":
         return
     try:
         # immutable: only the header is read, with no lock, journal or -shm file.
@@ -479,7 +498,10 @@ def _hide_password(url: str) -> str:
 
 def _read_backup(r: _Reader, db_path: Path) -> BackupSettings:
     folder = r.path_value("backup", "folder") or db_path.parent / "backups"
-    if folder.exists() and not folder.is_dir():
+    kind = _kind(folder)
+    if kind.startswith("unusable"):
+        r.problem("backup", "folder", f"{folder} is {kind}", "point it at a folder, e.g. folder = /var/lib/barriosms/backups")
+    elif kind not in ("folder", "missing"):
         r.problem("backup", "folder", f"{folder} is a file, not a folder",
                   "point it at a folder (it is created if missing), or remove the key for the backups folder "
                   "beside the database")
@@ -614,7 +636,7 @@ def _read_gateway(r: _Reader) -> GatewaySettings:
     tz = r.get("gateway", "timezone", d.timezone) or d.timezone
     try:
         ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long to be a file
         r.problem("gateway", "timezone", f"unknown time zone {tz!r}", "use an IANA name such as America/La_Paz")
         tz = d.timezone
     region = (r.get("gateway", "region", d.region) or d.region).upper()
@@ -627,7 +649,7 @@ def _read_gateway(r: _Reader) -> GatewaySettings:
     replies = r.path_value("gateway", "replies")
     categories = r.path_value("gateway", "categories")
     for key, p in (("replies", replies), ("categories", categories)):
-        if p is not None and not p.is_file():
+        if p is not None and _kind(p) != "file":
             r.problem("gateway", key, f"{p} does not exist", "point it at an existing file (see config/) or remove the key to use the defaults")
     g = GatewaySettings(
         poll_seconds=r.number("gateway", "poll_seconds", d.poll_seconds),
@@ -668,9 +690,15 @@ def _language(r: _Reader) -> str:
     return language
 
 
+_CLOCK = re.compile(r"([0-9]{1,2})(?::([0-9]{2}))?")
+
+
 def _clock(raw: str) -> dt.time:
-    hours, _, minutes = raw.strip().partition(":")
-    return dt.time(int(hours), int(minutes or 0))
+    """ "21:00", "7", "06:30" (ASCII digits; ValueError otherwise, also for 25:00)."""
+    m = _CLOCK.fullmatch(raw.strip())
+    if m is None:
+        raise ValueError(raw)
+    return dt.time(int(m.group(1)), int(m.group(2) or 0))
 
 
 def _quiet_hours(r: _Reader) -> QuietHours | None:

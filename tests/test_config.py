@@ -236,8 +236,10 @@ EXTREMES = ["nan", "NaN", "inf", "-inf", "infinity", "1e308", "-1e308", "1e-308"
 
 
 def _config_with(tmp_path: Path, section: str, key: str, raw: str) -> Path:
-    return write(tmp_path, f"[database]\npath = {tmp_path / 'b.db'}\n[modem]\ndevice = /dev/ttyUSB0\n"
-                           f"[{section}]\n{key} = {raw}\n")
+    sections = {"database": {"path": str(tmp_path / "b.db")}, "modem": {"device": "/dev/ttyUSB0"}}
+    sections.setdefault(section, {})[key] = raw
+    return write(tmp_path, "".join(f"[{name}]\n" + "".join(f"{k} = {v}\n" for k, v in keys.items())
+                                   for name, keys in sections.items()))
 
 
 _phones = itertools.count(10_000)
@@ -430,3 +432,73 @@ def test_loading_the_config_keeps_the_database_locks_of_this_process(tmp_path):
     finally:
         holder.execute("ROLLBACK")
         holder.close()
+
+
+# -- every other key, with values nobody meant (issue 11) -----------------------------------------
+
+TEXT_KEYS = [("gateway", k) for k in ("timezone", "region", "replies", "categories", "language", "delivery_reports",
+                                      "balance_ussd")] + \
+            [("service", k) for k in ("quiet_hours", "satisfaction_survey")] + \
+            [("web", k) for k in ("listen", "public_url", "sms_number", "site_name", "tile_url", "tile_attribution",
+                                  "open311_api_keys", "show_descriptions")] + \
+            [("backup", "folder"), ("logging", "level"), ("database", "url")] + \
+            [("modem", k) for k in ("connection", "pin", "smsc", "operator", "usb_reset_command")]
+NASTY_TEXTS = ["", " ", "\x00", "a" * 5000, "../../etc/passwd", "/dev/zero", "/proc/self/mem", "/proc", "/", ".",
+               "99999999999999999999:00-07:00", "25:00-07:00", "7-7", "-", "21:00-", "١٢:٠٠-٠٧:٠٠", "UTC", "Etc/GMT+99",
+               "America/La_Paz/../../x", "[::1]:99999", "0.0.0.0:0", "host:-1", "XX", "bo", "*105#", "#", "yes", "no",
+               "2", "${HOME}", "%(x)s", "postgresql://", "postgresql://u:p@h/db name", "https://", "javascript:alert(1)",
+               "{z}{x}{y}", "\u202e", "😀", "\ud800"]
+TEXT_VALUES = st.one_of(
+    st.sampled_from(NASTY_TEXTS),
+    st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp")), max_size=60),
+).map(lambda t: t.replace("\ud800", "?")).filter(lambda t: not t.strip().startswith(("[", ";", "#")))
+
+
+def _check_text_value(tmp_path: Path, key: tuple[str, str], raw: str) -> None:
+    from barriosms.domain.errors import TemplateError
+    from barriosms.intake import rules_from_settings
+
+    section, name = key
+    p = _config_with(tmp_path, section, name, raw)
+    try:
+        settings = config.load(p)
+    except config.ConfigError as err:
+        assert all(pr.file == str(p) for pr in err.problems)
+        assert any(pr.key == name or (pr.key is None and pr.section == section) or name in pr.message
+                   for pr in err.problems), err.problems
+        return
+    try:
+        rules_from_settings(settings)
+    except TemplateError:
+        # A template file that cannot be used: `config check` and `run` say so, without a traceback.
+        from click.testing import CliRunner
+
+        from barriosms.cli import cli
+
+        for args in (["config", "check"], ["run"]):
+            result = CliRunner().invoke(cli, ["--config", str(p), *args])
+            assert result.exit_code != 0 and "Fix:" in result.output and "Traceback" not in result.output, \
+                (args, result.output)
+        return
+    _one_intake_turn(settings)
+
+
+@st.composite
+def text_key_and_value(draw):
+    return draw(st.sampled_from(TEXT_KEYS)), draw(TEXT_VALUES)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(text_key_and_value())
+@example((("service", "quiet_hours"), "99999999999999999999:00-07:00"))
+@example((("gateway", "timezone"), "a" * 5000))
+@example((("gateway", "categories"), "/proc/self/mem"))
+def test_any_text_in_any_other_key_is_refused_or_runs_an_intake_turn(hoods, tmp_path, kv):
+    _check_text_value(tmp_path, *kv)
+
+
+@pytest.mark.slow
+@settings(max_examples=BIG, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(text_key_and_value())
+def test_any_text_in_any_other_key_many_examples(hoods, tmp_path, kv):
+    _check_text_value(tmp_path, *kv)

@@ -6,6 +6,8 @@ import click
 
 from .. import config, logsetup
 from ..daemon import Daemon
+from ..domain.errors import TemplateError
+from ..intake import rules_from_settings
 from ..modem import gammu_output
 from .common import CliState, pass_state
 
@@ -30,9 +32,15 @@ def run(state: CliState) -> None:
     Example: barriosms --config /etc/barriosms/barriosms.ini run
     """
     try:
+        # The SMS texts and categories first: an edited copy with a mistake is a person's to fix,
+        # said once, not a traceback systemd restarts every few seconds.
+        rules_from_settings(state.settings())
         settings = state.open_db()
     except click.ClickException as exc:
         click.echo(f"Error: {exc.format_message()}", err=True)
+        sys.exit(EXIT_NEEDS_FIX)
+    except TemplateError as exc:
+        click.echo(f"Error: {exc} (run `barriosms config check`)", err=True)
         sys.exit(EXIT_NEEDS_FIX)
     logsetup.configure(settings.logging.level)
     # python-gammu prints some news (dropped notifications) with C's printf: logged in our words
