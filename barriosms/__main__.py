@@ -1,3 +1,3 @@
-from .cli import main
+from barriosms.cli import main
 
 main()

@@ -678,7 +678,7 @@ def _read_gateway(r: _Reader) -> GatewaySettings:
 
 
 def _language(r: _Reader) -> str:
-    from .domain.errors import available_languages
+    from barriosms.domain.errors import available_languages
 
     language = (r.get("gateway", "language", "es") or "es").lower()
     known = available_languages()

@@ -64,7 +64,7 @@ import gammu  # noqa: E402
 from reply_latency import drain as barriosms_drain  # noqa: E402
 from reply_latency import machine, percentile  # noqa: E402
 
-from barriosms.rig import Rig, RigError, wait_for  # noqa: E402
+from barriosms.sim.rig import Rig, RigError, wait_for  # noqa: E402
 from barriosms.sim import control  # noqa: E402
 
 CSV = ROOT / "config" / "neighborhoods-lapaz.csv"

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 import gammu  # noqa: E402
 
-from barriosms.rig import Rig, wait_for  # noqa: E402
+from barriosms.sim.rig import Rig, wait_for  # noqa: E402
 
 CSV = ROOT / "config" / "neighborhoods-lapaz.csv"
 

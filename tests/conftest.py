@@ -37,7 +37,7 @@ def started_rig(folder, **options):
     neighbourhoods, the simulated modem, the real daemon) in `folder`; stopped afterwards, and the
     daemon must then exit 0. Without `service_options` the residents' pace is not checked
     (SCRIPT_PACE)."""
-    from barriosms.rig import Rig
+    from barriosms.sim.rig import Rig
 
     options.setdefault("service_options", SCRIPT_PACE)
     rig = Rig(folder, **options)
@@ -59,7 +59,7 @@ def db(tmp_path):
 
 @pytest.fixture
 def hoods(db):
-    from barriosms.neighborhoods import import_csv
+    from barriosms.staff.neighborhoods import import_csv
 
     import_csv(SAMPLE_CSV)
     return {n.code: n for n in Neighborhood.select()}

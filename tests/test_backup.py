@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from barriosms import backup, config, runlock
+from barriosms import config
+from barriosms.operations import backup
+from barriosms.operations import runlock
 from barriosms.store import database as store
 from barriosms.store import migrations
 from barriosms.store.migrations import LATEST_VERSION
@@ -29,8 +31,8 @@ Usage = namedtuple("Usage", "total used free")
 def open_case(text: str, sender: str) -> str:
     from barriosms.domain.categories import load_categories
     from barriosms.domain.replies import Templates
-    from barriosms.intake import Intake, IntakeRules
-    from barriosms.sms import ReceivedSms
+    from barriosms.pipeline.intake import Intake, IntakeRules
+    from barriosms.modem.sms import ReceivedSms
     from barriosms.store.models import Case
 
     Intake(IntakeRules(Templates.load(), load_categories()), rng=random.Random(7)).store(
@@ -150,7 +152,7 @@ def test_a_disk_that_fills_up_while_writing_leaves_no_half_file(db, tmp_path):
         import resource, signal, sys
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (65536, 65536))
-        from barriosms import backup
+        from barriosms.operations import backup
         try:
             backup.make(sys.argv[1], sys.argv[2], 3)
         except backup.BackupError as exc:

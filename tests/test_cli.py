@@ -15,8 +15,8 @@ import pytest
 from barriosms.cli import cli
 from barriosms.domain.categories import load_categories
 from barriosms.domain.replies import Templates
-from barriosms.intake import Intake, IntakeRules
-from barriosms.sms import ReceivedSms
+from barriosms.pipeline.intake import Intake, IntakeRules
+from barriosms.modem.sms import ReceivedSms
 
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from barriosms.clock import EARLIEST_SANE, clock_problem, newest_stored_utc
+from barriosms.operations.clock import EARLIEST_SANE, clock_problem, newest_stored_utc
 
 UTC = dt.timezone.utc
 
@@ -38,7 +38,7 @@ def test_naive_and_other_zones_are_compared_as_utc():
 
 
 def test_newest_stored_time(db):
-    from barriosms import outbox
+    from barriosms.cases import outbox
     from barriosms.store.models import InboundMessage, OutboundMessage
 
     assert newest_stored_utc() is None
@@ -51,7 +51,7 @@ def test_newest_stored_time(db):
 
 
 def test_a_clock_behind_the_newest_record_is_trusted_after_the_wait_limit():
-    from barriosms.clock import BEHIND_WAIT_LIMIT
+    from barriosms.operations.clock import BEHIND_WAIT_LIMIT
 
     newest = dt.datetime(2027, 3, 1, tzinfo=dt.timezone.utc)  # written while the clock ran ahead?
     now = dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc)

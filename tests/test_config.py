@@ -247,9 +247,9 @@ _phones = itertools.count(10_000)
 
 def _one_intake_turn(settings: config.Settings) -> None:
     """What the daemon does with settings: its jobs are scheduled, and SMS stored and acted on."""
-    from barriosms.daemon import Daemon
-    from barriosms.intake import Intake, rules_from_settings
-    from barriosms.sms import ReceivedSms
+    from barriosms.daemon.process import Daemon
+    from barriosms.pipeline.intake import Intake, rules_from_settings
+    from barriosms.modem.sms import ReceivedSms
     from barriosms.store.models import InboundMessage
 
     daemon = Daemon(settings, modem_factory=lambda s: FakeModem())
@@ -456,7 +456,7 @@ TEXT_VALUES = st.one_of(
 
 def _check_text_value(tmp_path: Path, key: tuple[str, str], raw: str) -> None:
     from barriosms.domain.errors import TemplateError
-    from barriosms.intake import rules_from_settings
+    from barriosms.pipeline.intake import rules_from_settings
 
     section, name = key
     p = _config_with(tmp_path, section, name, raw)

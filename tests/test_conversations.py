@@ -8,13 +8,14 @@ import random
 
 import pytest
 
-from barriosms import casework, conversations
-from barriosms.casework import CaseError
+from barriosms.cases import casework
+from barriosms.pipeline import conversations
+from barriosms.cases.casework import CaseError
 from barriosms.config import ServiceSettings
 from barriosms.domain.categories import load_categories
 from barriosms.domain.replies import Templates
-from barriosms.intake import Intake, IntakeRules
-from barriosms.sms import ReceivedSms
+from barriosms.pipeline.intake import Intake, IntakeRules
+from barriosms.modem.sms import ReceivedSms
 from barriosms.store.models import Case, CaseEvent, CaseQuestion, InboundMessage, OutboundMessage
 
 T0 = dt.datetime(2026, 11, 24, 12, 0, 0)
@@ -356,21 +357,21 @@ def test_the_daemon_closes_expired_questions_every_hour(hoods, caplog):
     import threading
     from types import SimpleNamespace
 
-    from barriosms import conversations
+    from barriosms.pipeline import conversations
     from barriosms.config import ServiceSettings
-    from barriosms.daemon import Daemon
+    from barriosms.daemon.process import Daemon
     from barriosms.domain.categories import load_categories
     from barriosms.domain.replies import Templates
-    from barriosms.intake import IntakeRules
+    from barriosms.pipeline.intake import IntakeRules
     from barriosms.store.models import Case, CaseQuestion, utcnow
-    from barriosms.webreports import WebReport, submit
+    from barriosms.staff.webreports import WebReport, submit
 
     rules = IntakeRules(templates=Templates.load(), categories=load_categories(None))
     case = submit(WebReport("B12", "Hay un bache grande", phone="71234567"), rules).case
     long_ago = utcnow() - dt.timedelta(days=10)
     conversations.ask(case.tracking, "¿Frente a que numero?", Templates.load(), ServiceSettings(), now=long_ago)
     assert Case.get_by_id(case.id).awaiting_resident
-    caplog.set_level(logging.INFO, logger="barriosms.daemon")
+    caplog.set_level(logging.INFO, logger="barriosms.daemon.process")
     result = []
     worker = threading.Thread(target=lambda: result.append(Daemon.expire_questions(SimpleNamespace())))
     worker.start()
@@ -386,7 +387,7 @@ def test_questions_wait_out_quiet_hours_and_answers_keep_to_the_phone_budget(hoo
     from zoneinfo import ZoneInfo
 
     from barriosms.config import QuietHours
-    from barriosms.sendpolicy import SendPolicy
+    from barriosms.pipeline.sendpolicy import SendPolicy
 
     desk = Desk()
     case = desk.report("B12 hay un bache grande en la calle 3")

@@ -9,8 +9,8 @@ import time
 import pytest
 
 from barriosms import config
-from barriosms.daemon import ModemThread, Requests
-from barriosms.sms import ModemError
+from barriosms.daemon.process import ModemThread, Requests
+from barriosms.modem.sms import ModemError
 from barriosms.store.models import Case, ModemHealth, OutboundMessage
 
 from fakemodem import FakeModem
@@ -109,7 +109,7 @@ def test_reconnects_after_failures_and_records_health(settings, hoods):
 
 
 def test_status_updates_queued_by_staff_are_sent(settings, hoods):
-    from barriosms import outbox
+    from barriosms.cases import outbox
 
     modem = FakeModem()
     thread, stop = start(settings, modem)
@@ -176,7 +176,7 @@ def test_usb_reset_command_runs_after_repeated_failures(db, tmp_path, hoods):
 
 
 def test_a_vanished_device_is_reopened_as_soon_as_it_returns(db, tmp_path, hoods, caplog):
-    caplog.set_level(logging.INFO, logger="barriosms.daemon")
+    caplog.set_level(logging.INFO, logger="barriosms.daemon.process")
     device = tmp_path / "ttyUSB0"
     settings = settings_with(db, tmp_path, device=str(device))
 
@@ -200,7 +200,7 @@ def test_a_vanished_device_is_reopened_as_soon_as_it_returns(db, tmp_path, hoods
 
 
 def test_watchdog_aborts_a_stuck_call_then_gives_up(settings):
-    from barriosms.daemon import ABORT_GRACE_SECONDS, Daemon
+    from barriosms.daemon.process import ABORT_GRACE_SECONDS, Daemon
 
     class Stuck(FakeModem):
         aborted = 0
@@ -231,8 +231,8 @@ import socket
 import types
 import uuid
 
-from barriosms import daemon as daemon_module
-from barriosms.daemon import Daemon
+from barriosms.daemon import process as daemon_module
+from barriosms.daemon.process import Daemon
 
 
 class FakeSystemd:
@@ -379,7 +379,7 @@ def test_pings_stop_while_the_modem_thread_makes_no_progress(quick, systemd, mon
 
 
 def test_pings_stop_when_a_modem_call_stays_stuck_after_the_abort(quick, systemd):
-    from barriosms.daemon import ABORT_SETTLE_SECONDS
+    from barriosms.daemon.process import ABORT_SETTLE_SECONDS
 
     modem = Freezable()
     modem.stuck_for = quick.gateway.modem_timeout + ABORT_SETTLE_SECONDS + 1
@@ -429,7 +429,7 @@ def test_sighup_sends_reloading_then_ready(quick, systemd):
 
 def test_a_bad_clock_holds_the_sim_keeps_the_pings_and_says_why(quick, systemd, monkeypatch, caplog, hoods):
     monkeypatch.setattr(daemon_module, "CLOCK_CHECK_SECONDS", 0.1)
-    caplog.set_level(logging.INFO, logger="barriosms.daemon")
+    caplog.set_level(logging.INFO, logger="barriosms.daemon.process")
     clock = {"now": dt.datetime(1970, 1, 1, 0, 2, tzinfo=dt.timezone.utc)}  # a Pi before NTP
     modem = FakeModem()
     daemon = Daemon(quick, modem_factory=lambda s: modem, now=lambda: clock["now"])
@@ -482,8 +482,8 @@ def test_two_modems_each_answer_their_own_and_share_the_rest(quick, db, tmp_path
     """[modem entel] and [modem tigo]: a reply leaves through the modem its report came in on; a
     status SMS through the modem of the recipient's operator; when one stick is gone, the other
     sends everything."""
-    from barriosms import casework
-    from barriosms.daemon import Daemon
+    from barriosms.cases import casework
+    from barriosms.daemon.process import Daemon
     from barriosms.domain.replies import Templates
     from barriosms.store.models import Case, OutboundMessage
 

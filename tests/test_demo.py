@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from barriosms import demo, runlock
+from barriosms.sim import demo
+from barriosms.operations import runlock
 
 
 def run_demo(*args: str, cwd: Path | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "barriosms.demo", *args], stdin=subprocess.DEVNULL,
+    return subprocess.run([sys.executable, "-m", "barriosms.sim.demo", *args], stdin=subprocess.DEVNULL,
                           capture_output=True, text=True, timeout=timeout, cwd=cwd)
 
 

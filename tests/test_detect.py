@@ -12,7 +12,7 @@ import serial
 from click.testing import CliRunner
 
 from barriosms.cli import cli
-from barriosms.gateway import Gateway
+from barriosms.pipeline.gateway import Gateway
 from barriosms.modem import detect
 from barriosms.store import database as store
 

@@ -9,7 +9,10 @@ from importlib.resources import files
 
 import pytest
 
-from barriosms import backup, config, doctor, runlock
+from barriosms import config
+from barriosms.operations import backup
+from barriosms.operations import doctor
+from barriosms.operations import runlock
 from barriosms.store import database as store
 from barriosms.store.migrations import LATEST_VERSION
 from barriosms.store.models import InboundMessage, ModemHealth, utcnow

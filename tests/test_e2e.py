@@ -8,7 +8,7 @@ import re
 import pytest
 
 from barriosms.domain.tracking import is_valid_tracking
-from barriosms.rig import Rig, wait_for
+from barriosms.sim.rig import Rig, wait_for
 
 from conftest import SAMPLE_CSV, started_rig
 

@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo
 import geojson
 import pytest
 
-from barriosms import exports, reports
+from barriosms.reporting import exports
+from barriosms.reporting import reports
 from barriosms.store.models import Neighborhood
 
 from test_reports import NOW, add_case, merge
@@ -88,8 +89,8 @@ def test_geojson_is_valid_and_placed_at_the_neighbourhood(hoods):
 def test_a_point_marked_on_the_web_map_places_the_case(hoods):
     from barriosms.domain.categories import load_categories
     from barriosms.domain.replies import Templates
-    from barriosms.intake import IntakeRules
-    from barriosms.webreports import WebReport, submit
+    from barriosms.pipeline.intake import IntakeRules
+    from barriosms.staff.webreports import WebReport, submit
 
     rules = IntakeRules(templates=Templates.load(), categories=load_categories(None))
     submit(WebReport("B12", "Poste caido en la esquina", lat="-16.50901", lon="-68.10222"), rules)

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from barriosms.rig import Rig, wait_for
+from barriosms.sim.rig import Rig, wait_for
 from barriosms.sim import control
 
 from conftest import SAMPLE_CSV, started_rig

@@ -15,11 +15,11 @@ import pytest
 from barriosms.config import GatewaySettings, ModemSettings
 from barriosms.domain.categories import load_categories
 from barriosms.domain.replies import Templates
-from barriosms.gateway import Gateway
-from barriosms.intake import Intake, IntakeRules
+from barriosms.pipeline.gateway import Gateway
+from barriosms.pipeline.intake import Intake, IntakeRules
 from barriosms.modem.gammu_modem import GammuModem, to_received, write_gammurc
 from barriosms.modem.gammu_output import QUEUE_PLACES, GammuOutput
-from barriosms.rig import Rig, wait_for
+from barriosms.sim.rig import Rig, wait_for
 from barriosms.store.models import Case, InboundMessage, OutboundMessage
 
 WHEN = dt.datetime(2026, 11, 24, 10, 0, 0)

@@ -14,7 +14,7 @@ import pytest
 
 from barriosms.modem import gammu_output
 from barriosms.modem.gammu_output import QUEUE_PLACES, GammuOutput
-from barriosms.rig import Rig, wait_for
+from barriosms.sim.rig import Rig, wait_for
 from barriosms.sim import control
 
 from conftest import SAMPLE_CSV

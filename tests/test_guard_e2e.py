@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from barriosms.rig import Rig
+from barriosms.sim.rig import Rig
 
 from conftest import started_rig
 

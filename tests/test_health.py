@@ -8,9 +8,9 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from barriosms import health
+from barriosms.operations import health
 from barriosms.cli import cli
-from barriosms.gateway import Gateway
+from barriosms.pipeline.gateway import Gateway
 from barriosms.modem.gammu_modem import ModemStatus
 from barriosms.store import database as store
 from barriosms.store.models import ModemHealth, utcnow

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from barriosms import config as configuration
-from barriosms import intake
+from barriosms.pipeline import intake
 from barriosms.domain.categories import categorize
 from barriosms.store.migrations import LATEST_VERSION
 

@@ -7,14 +7,14 @@ import random
 
 import pytest
 
-from barriosms import casework
+from barriosms.cases import casework
 from barriosms.config import ServiceSettings
 from barriosms.domain.categories import load_categories
 from barriosms.domain.replies import Templates
 from barriosms.domain.tracking import is_valid_tracking, new_tracking
-from barriosms.intake import Intake, IntakeRules
-from barriosms.neighborhoods import import_csv
-from barriosms.sms import ReceivedSms
+from barriosms.pipeline.intake import Intake, IntakeRules
+from barriosms.staff.neighborhoods import import_csv
+from barriosms.modem.sms import ReceivedSms
 from barriosms.store.models import (
     Case,
     CaseEvent,
@@ -621,7 +621,8 @@ def test_a_two_step_report_is_categorised_by_everything_that_waited(desk):
 # -- a silenced phone still reports (issue 11) ----------------------------------------------------
 
 def test_a_muted_phone_is_acted_on_in_every_way_only_not_answered(desk):
-    from barriosms import conversations, subscribers
+    from barriosms.pipeline import conversations
+    from barriosms.cases import subscribers
 
     t = Templates.load()
     subscribers.mute(RESIDENT, T0 + dt.timedelta(days=2), "loop_fast", T0)
@@ -663,7 +664,7 @@ def test_a_muted_phone_is_acted_on_in_every_way_only_not_answered(desk):
 # -- one phone cannot flood the case list (issue 11) ----------------------------------------------
 
 def test_reports_beyond_the_hourly_case_limit_wait_for_staff_and_staff_open_them(hoods):
-    from barriosms import inbox
+    from barriosms.staff import inbox
 
     desk = Resident(make_intake(cases_per_phone_hour=3, replies_per_hour=0, replies_per_day=0))
     msgs = [desk.says(f"B12 bache numero {i} en la calle {i}", T0 + i * MINUTE) for i in range(5)]

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from barriosms import logsetup
+from barriosms.operations import logsetup
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ def journal_id(fh) -> str:
     (logging.INFO, "<6>"), (logging.DEBUG, "<7>"), (25, "<6>"), (5, "<7>"),
 ])
 def test_each_level_has_its_syslog_priority(level, prefix):
-    record = logging.LogRecord("barriosms.daemon", level, __file__, 1, "modem lost", None, None)
+    record = logging.LogRecord("barriosms.daemon.process", level, __file__, 1, "modem lost", None, None)
     assert logsetup.JournalFormatter().format(record).startswith(prefix)
 
 
@@ -40,10 +40,10 @@ def test_every_line_of_a_traceback_keeps_the_priority():
     try:
         raise RuntimeError("boom")
     except RuntimeError:
-        record = logging.LogRecord("barriosms.daemon", logging.ERROR, __file__, 1, "the modem thread stopped",
+        record = logging.LogRecord("barriosms.daemon.process", logging.ERROR, __file__, 1, "the modem thread stopped",
                                    None, __import__("sys").exc_info())
     lines = logsetup.JournalFormatter().format(record).splitlines()
-    assert lines[0] == "<3>ERROR barriosms.daemon: the modem thread stopped"
+    assert lines[0] == "<3>ERROR barriosms.daemon.process: the modem thread stopped"
     assert len(lines) > 3 and all(line.startswith("<3>") for line in lines)
     assert lines[-1] == "<3>RuntimeError: boom"
 
@@ -52,14 +52,14 @@ def test_under_systemd_lines_carry_the_priority_and_no_timestamp(tmp_path, monke
     with open(tmp_path / "journal", "w+") as stream:
         monkeypatch.setenv("JOURNAL_STREAM", journal_id(stream))
         logsetup.configure("DEBUG", stream)
-        logging.getLogger("barriosms.daemon").warning("lost the modem: %s", "timeout")
-        logging.getLogger("barriosms.daemon").info("modem connected")
-        logging.getLogger("barriosms.daemon").debug("detail")
+        logging.getLogger("barriosms.daemon.process").warning("lost the modem: %s", "timeout")
+        logging.getLogger("barriosms.daemon.process").info("modem connected")
+        logging.getLogger("barriosms.daemon.process").debug("detail")
         stream.flush()
         assert (tmp_path / "journal").read_text().splitlines() == [
-            "<4>WARNING barriosms.daemon: lost the modem: timeout",
-            "<6>INFO barriosms.daemon: modem connected",
-            "<7>DEBUG barriosms.daemon: detail",
+            "<4>WARNING barriosms.daemon.process: lost the modem: timeout",
+            "<6>INFO barriosms.daemon.process: modem connected",
+            "<7>DEBUG barriosms.daemon.process: detail",
         ]
 
 
@@ -68,10 +68,10 @@ def test_elsewhere_lines_keep_their_timestamp(tmp_path, monkeypatch, restore_log
         # JOURNAL_STREAM inherited, but this stream is not the journal (redirected, or a child process).
         monkeypatch.setenv("JOURNAL_STREAM", journal_id(other))
         logsetup.configure("INFO", stream)
-        logging.getLogger("barriosms.daemon").warning("lost the modem")
+        logging.getLogger("barriosms.daemon.process").warning("lost the modem")
         stream.flush()
         line = (tmp_path / "terminal").read_text().strip()
-    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} WARNING barriosms\.daemon: lost the modem", line)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} WARNING barriosms\.daemon\.process: lost the modem", line)
     assert logging.getLogger("apscheduler").level == logging.WARNING
 
 

@@ -10,8 +10,9 @@ from html.parser import HTMLParser
 
 import pytest
 
-from barriosms import mapping, reports
-from barriosms.reports import HoodCount
+from barriosms.reporting import mapping
+from barriosms.reporting import reports
+from barriosms.reporting.reports import HoodCount
 from barriosms.store.models import Neighborhood
 
 from test_reports import add_case, merge

@@ -23,12 +23,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from barriosms import casework, config, public
+from barriosms import config
+from barriosms.cases import casework
+from barriosms.reporting import public
 from barriosms.domain.masking import DIGIT, EMAIL_MASK, PHONE_MASK, SEPARATOR
 from barriosms.domain.replies import Templates
-from barriosms.public import mask  # what the pages and the API call
+from barriosms.reporting.public import mask  # what the pages and the API call
 from barriosms.web import create_app
-from barriosms.webreports import WebReport, submit
+from barriosms.staff.webreports import WebReport, submit
 
 BIG = 2000  # the slow suite's example count (as tests/conftest.py's BIG)
 
@@ -117,7 +119,7 @@ def test_masking_takes_linear_time_whatever_the_text(unit):
 
 def test_public_notes_and_descriptions_are_masked(hoods):
     from barriosms.domain.categories import load_categories
-    from barriosms.intake import IntakeRules
+    from barriosms.pipeline.intake import IntakeRules
 
     rules = IntakeRules(templates=Templates.load(), categories=load_categories(None))
     done = submit(WebReport("B02", "Bache, llamar al 7654 - 3210 o juan @ example.com"), rules)

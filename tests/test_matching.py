@@ -7,7 +7,7 @@ import time
 import pytest
 
 from barriosms.domain.matching import Place, PlaceMatch, find_place, is_generic, name_key
-from barriosms.neighborhoods import read_csv
+from barriosms.staff.neighborhoods import read_csv
 
 from conftest import SAMPLE_CSV
 

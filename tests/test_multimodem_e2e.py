@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from barriosms.rig import Rig, wait_for
+from barriosms.sim.rig import Rig, wait_for
 from barriosms.sim import control
 
 from conftest import SAMPLE_CSV

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from barriosms.cli import cli
 from barriosms.domain.matching import Place
-from barriosms.neighborhoods import ImportProblem, import_csv, list_all, places, read_csv
+from barriosms.staff.neighborhoods import ImportProblem, import_csv, list_all, places, read_csv
 from barriosms.store.models import Neighborhood
 
 from conftest import SAMPLE_CSV

@@ -17,12 +17,13 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from barriosms import casework, config
+from barriosms import config
+from barriosms.cases import casework
 from barriosms.domain.replies import Templates
 from barriosms.domain.tracking import damm_check_digit
 from barriosms.store.models import Case, OutboundMessage, utcnow
 from barriosms.web.server import WebServer
-from barriosms.webreports import WebReport, submit
+from barriosms.staff.webreports import WebReport, submit
 
 # --- the specification's examples --------------------------------------------------------------
 # Re-typed from http://wiki.open311.org/GeoReport_v2 ("Example response" of each method) and
@@ -261,7 +262,7 @@ def api(start):
 @pytest.fixture
 def rules():
     from barriosms.domain.categories import load_categories
-    from barriosms.intake import IntakeRules
+    from barriosms.pipeline.intake import IntakeRules
 
     return IntakeRules(templates=Templates.load(), categories=load_categories(None))
 

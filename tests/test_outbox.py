@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 
-from barriosms import outbox
+from barriosms.cases import outbox
 from barriosms.store.models import OutboundMessage, database
 
 T0 = dt.datetime(2026, 11, 24, 12, 0, 0)

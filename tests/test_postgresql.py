@@ -14,13 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from barriosms import casework, outbox
+from barriosms.cases import casework
+from barriosms.cases import outbox
 from barriosms.config import ServiceSettings
 from barriosms.domain.categories import load_categories
 from barriosms.domain.replies import Templates
-from barriosms.intake import Intake, IntakeRules
-from barriosms.neighborhoods import import_csv
-from barriosms.sms import ReceivedSms
+from barriosms.pipeline.intake import Intake, IntakeRules
+from barriosms.staff.neighborhoods import import_csv
+from barriosms.modem.sms import ReceivedSms
 from barriosms.store import database as store
 from barriosms.store.migrations import LATEST_VERSION, current_version, migrate
 from barriosms.store.models import ALL_MODELS, Case, CaseReporter, InboundMessage, OutboundMessage, PendingReport, database
@@ -71,7 +72,7 @@ def test_the_resident_workflow_on_postgresql(pg_db):
 
 CLAIMER = r"""
 import json, sys
-from barriosms import outbox
+from barriosms.cases import outbox
 from barriosms.store import database as store
 from barriosms.store.models import OutboundMessage
 store.open_database(sys.argv[1])

@@ -35,7 +35,7 @@ from pathlib import Path
 import pytest
 
 from barriosms.domain.tracking import new_tracking
-from barriosms.rig import Rig, RigError, wait_for
+from barriosms.sim.rig import Rig, RigError, wait_for
 from barriosms.sim import control
 
 from conftest import SAMPLE_CSV

@@ -13,16 +13,17 @@ from types import SimpleNamespace
 
 import pytest
 
-from barriosms import practice, subscribers
+from barriosms.pipeline import practice
+from barriosms.cases import subscribers
 from barriosms.config import ServiceSettings
-from barriosms.daemon import Daemon
+from barriosms.daemon.process import Daemon
 from barriosms.domain.categories import load_categories
 from barriosms.domain.replies import Templates
 from barriosms.domain.tracking import is_valid_tracking
-from barriosms.inbox import InboxError, list_messages, route
-from barriosms.intake import Intake, IntakeRules
-from barriosms.neighborhoods import import_csv
-from barriosms.sms import ReceivedSms
+from barriosms.staff.inbox import InboxError, list_messages, route
+from barriosms.pipeline.intake import Intake, IntakeRules
+from barriosms.staff.neighborhoods import import_csv
+from barriosms.modem.sms import ReceivedSms
 from barriosms.store.models import (
     Case,
     InboundMessage,
@@ -317,7 +318,7 @@ def test_the_daemon_purges_every_hour(intake, caplog):
          - dt.timedelta(days=20))
     daemon = SimpleNamespace(settings=SimpleNamespace(service=ServiceSettings(practice_days=14)))
     result = []
-    caplog.set_level(logging.INFO, logger="barriosms.daemon")
+    caplog.set_level(logging.INFO, logger="barriosms.daemon.process")
     # The scheduler's thread: a connection of its own.
     worker = threading.Thread(target=lambda: result.append(Daemon.purge_practice(daemon)))
     worker.start()

@@ -1,4 +1,4 @@
-"""Municipal projects: the service's checks (barriosms/projects.py) and `barriosms projects` through click."""
+"""Municipal projects: the service's checks (barriosms/staff/projects.py) and `barriosms projects` through click."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from barriosms import projects as works
+from barriosms.staff import projects as works
 from barriosms.cli.projects import bolivianos
 from barriosms.store.models import Project
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from barriosms import casework, public
+from barriosms.cases import casework
+from barriosms.reporting import public
 from barriosms.domain.categories import load_categories
 from barriosms.domain.replies import Templates
-from barriosms.intake import IntakeRules
-from barriosms.webreports import WebReport, submit
+from barriosms.pipeline.intake import IntakeRules
+from barriosms.staff.webreports import WebReport, submit
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from barriosms import reports
+from barriosms.reporting import reports
 from barriosms.cli.stats import duration, start_of_day_utc
 from barriosms.store.models import Case, CaseReporter, Neighborhood, utcnow
 

@@ -10,12 +10,13 @@ import textwrap
 
 import pytest
 
-from barriosms import config, runlock
+from barriosms import config
+from barriosms.operations import runlock
 
 # A process that holds the lock until it is killed; it says "held" once it does.
 HOLDER = textwrap.dedent("""
     import sys, time
-    from barriosms import runlock
+    from barriosms.operations import runlock
     with runlock.hold(sys.argv[1]):
         print("held", flush=True)
         time.sleep(600)
@@ -84,7 +85,7 @@ def test_an_unwritable_folder_is_explained(tmp_path):
 
 
 def test_a_second_daemon_on_the_same_database_exits_2_before_touching_the_modem(db, tmp_path, holder_process, caplog):
-    from barriosms.daemon import Daemon
+    from barriosms.daemon.process import Daemon
 
     from fakemodem import FakeModem
 

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from barriosms.sdnotify import Notifier, watchdog_interval
+from barriosms.operations.sdnotify import Notifier, watchdog_interval
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ def test_without_notify_socket_nothing_happens(monkeypatch):
 def test_a_failure_is_logged_once_and_never_raised(tmp_path, caplog):
     gone = str(tmp_path / "nobody-listens")
     notify = Notifier({"NOTIFY_SOCKET": gone})
-    with caplog.at_level(logging.DEBUG, logger="barriosms.sdnotify"):
+    with caplog.at_level(logging.DEBUG, logger="barriosms.operations.sdnotify"):
         assert notify.watchdog() is False
         assert notify.watchdog() is False
         assert notify.ready() is False
@@ -71,7 +71,7 @@ def test_a_full_queue_never_blocks(listener, caplog):
     path, sock = listener  # systemd busy: nobody reads
     notify = Notifier({"NOTIFY_SOCKET": path})
     started = time.monotonic()
-    with caplog.at_level(logging.DEBUG, logger="barriosms.sdnotify"):
+    with caplog.at_level(logging.DEBUG, logger="barriosms.operations.sdnotify"):
         taken = [notify.watchdog() for _ in range(200)]
     assert time.monotonic() - started < 1
     assert taken[0] and not taken[-1]
@@ -83,7 +83,7 @@ def test_a_full_queue_never_blocks(listener, caplog):
 
 
 def test_an_address_that_is_neither_path_nor_abstract_is_ignored(caplog):
-    with caplog.at_level(logging.WARNING, logger="barriosms.sdnotify"):
+    with caplog.at_level(logging.WARNING, logger="barriosms.operations.sdnotify"):
         notify = Notifier({"NOTIFY_SOCKET": "vsock:2:1234"})
     assert not notify.enabled and notify.ready() is False
     assert "vsock:2:1234" in caplog.text

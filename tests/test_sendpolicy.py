@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from barriosms import outbox
+from barriosms.cases import outbox
 from barriosms.config import QuietHours, ServiceSettings
-from barriosms.sendpolicy import Hold, SendPolicy
+from barriosms.pipeline.sendpolicy import Hold, SendPolicy
 from barriosms.store.models import OutboundMessage
 
 LA_PAZ = ZoneInfo("America/La_Paz")  # UTC-4 all year

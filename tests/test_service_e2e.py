@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from barriosms.domain.tracking import is_valid_tracking
-from barriosms.rig import Rig, wait_for
+from barriosms.sim.rig import Rig, wait_for
 
 from conftest import SAMPLE_CSV
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 
-from barriosms import subscribers
+from barriosms.cases import subscribers
 from barriosms.store.models import PhoneState
 
 T0 = dt.datetime(2026, 11, 24, 12, 0)

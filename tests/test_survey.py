@@ -8,11 +8,13 @@ import logging
 
 import pytest
 
-from barriosms import casework, reports, survey
+from barriosms.cases import casework
+from barriosms.reporting import reports
+from barriosms.pipeline import survey
 from barriosms.config import ServiceSettings
 from barriosms.domain.replies import Templates
 from barriosms.domain.parsing import Unroutable
-from barriosms.intake import rules_from_settings
+from barriosms.pipeline.intake import rules_from_settings
 from barriosms.store.models import Case, CaseEvent, CaseQuestion, InboundMessage, OutboundMessage, utcnow, write_tx
 
 from test_intake import RESIDENT, NEIGHBOUR, Resident, answer_to, fresh, make_intake
@@ -126,7 +128,7 @@ def test_yes_confirms_and_thanks(desk, text):
 def test_no_reopens_the_resolved_case_with_the_residents_words(desk, caplog):
     case = report(desk)
     resolve(case)
-    caplog.set_level(logging.WARNING, logger="barriosms.survey")
+    caplog.set_level(logging.WARNING, logger="barriosms.pipeline.survey")
     msg = desk.says("2 sigue igual, el bache  esta peor", RESOLVED + 3 * HOUR)
     assert (msg.intent, msg.case_id) == ("survey_no", case.id)
     assert answer_to(msg) == (f"Su reclamo {case.tracking} fue reabierto. La Alcaldia lo revisara otra vez. "
@@ -154,7 +156,7 @@ def test_no_after_staff_closed_the_case_is_kept_and_flagged_without_reopening(de
     case = report(desk)
     resolve(case)
     casework.change_status(case.tracking, "closed", TEMPLATES, now=RESOLVED + HOUR, service=SERVICE)
-    caplog.set_level(logging.WARNING, logger="barriosms.survey")
+    caplog.set_level(logging.WARNING, logger="barriosms.pipeline.survey")
     msg = desk.says("2 nadie vino", RESOLVED + 2 * HOUR)
     case = fresh(case)
     assert (case.status, case.unseen_replies) == ("closed", 1)

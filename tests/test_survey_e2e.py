@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from barriosms.rig import Rig
+from barriosms.sim.rig import Rig
 
 from conftest import started_rig
 

@@ -7,8 +7,10 @@ import time
 
 import pytest
 
-from barriosms import config, health, ussd
-from barriosms.daemon import ModemThread
+from barriosms import config
+from barriosms.operations import health
+from barriosms.operations import ussd
+from barriosms.daemon.process import ModemThread
 from barriosms.store.models import ModemHealth, UssdRequest
 
 from fakemodem import FakeModem

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from barriosms import casework, config
+from barriosms import config
+from barriosms.cases import casework
 from barriosms.domain.replies import Templates
 from barriosms.domain.tracking import damm_check_digit
 from barriosms.store.models import Case, CaseReporter, Neighborhood, OutboundMessage, Project, WebSubmission
@@ -405,8 +406,8 @@ def test_no_phone_number_is_ever_shown(site):
 
 def test_the_case_list_filters_and_paginates(site, hoods):
     from barriosms.domain.categories import load_categories
-    from barriosms.intake import IntakeRules
-    from barriosms.webreports import WebReport, submit
+    from barriosms.pipeline.intake import IntakeRules
+    from barriosms.staff.webreports import WebReport, submit
 
     rules = IntakeRules(templates=Templates.load(), categories=load_categories(None))
     for i in range(52):
@@ -498,8 +499,8 @@ def test_categories_and_statuses_read_as_words_on_every_page(site):
 
 def test_a_new_report_is_counted_on_the_map_at_once(site, hoods):
     from barriosms.domain.categories import load_categories
-    from barriosms.intake import IntakeRules
-    from barriosms.webreports import WebReport, submit
+    from barriosms.pipeline.intake import IntakeRules
+    from barriosms.staff.webreports import WebReport, submit
 
     def open_in_b02() -> tuple[int, str]:
         data = json.loads(site.get("/mapa/datos.geojson").body)

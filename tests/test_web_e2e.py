@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from barriosms.domain.tracking import is_valid_tracking
-from barriosms.rig import Rig
+from barriosms.sim.rig import Rig
 
 from conftest import SAMPLE_CSV
 

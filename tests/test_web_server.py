@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from barriosms.rig import wait_for
+from barriosms.sim.rig import wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -6,12 +6,12 @@ import datetime as dt
 
 import pytest
 
-from barriosms import webreports
+from barriosms.staff import webreports
 from barriosms.domain.replies import Templates
-from barriosms.intake import IntakeRules
+from barriosms.pipeline.intake import IntakeRules
 from barriosms.domain.categories import load_categories
 from barriosms.store.models import Case, CaseReporter, OutboundMessage, PhoneState
-from barriosms.webreports import ReportError, WebReport, submit
+from barriosms.staff.webreports import ReportError, WebReport, submit
 
 
 @pytest.fixture

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import click
 
-from .. import __version__
-from .cases import cases
-from .common import CliState
-from .config_cmd import config_group
-from .db import db
-from .modem import modem
-from .neighborhoods import neighborhoods
-from .outbox import outbox_group
-from .run import run
+from barriosms import __version__
+from barriosms.cli.cases import cases
+from barriosms.cli.common import CliState
+from barriosms.cli.config_cmd import config_group
+from barriosms.cli.db import db
+from barriosms.cli.modem import modem
+from barriosms.cli.neighborhoods import neighborhoods
+from barriosms.cli.outbox import outbox_group
+from barriosms.cli.run import run
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,36 +29,36 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
 
 
 def _register() -> None:
-    from ..sim.cli import sim
-    from .broadcast import broadcast
-    from .inbox import inbox_group
-    from .phones import phones
+    from barriosms.sim.cli import sim
+    from barriosms.cli.broadcast import broadcast
+    from barriosms.cli.inbox import inbox_group
+    from barriosms.cli.phones import phones
 
     for command in (db, neighborhoods, cases, outbox_group, modem, config_group, run, sim, inbox_group, broadcast,
                     phones):
         cli.add_command(command)
 
-    from .export import export
-    from .report import report
-    from .stats import stats
+    from barriosms.cli.export import export
+    from barriosms.cli.report import report
+    from barriosms.cli.stats import stats
 
     cases.add_command(export)
     for command in (report, stats):
         cli.add_command(command)
 
-    from .backup import backup, restore
-    from .doctor import doctor
+    from barriosms.cli.backup import backup, restore
+    from barriosms.cli.doctor import doctor
 
     for command in (backup, restore, doctor):
         cli.add_command(command)
 
-    from .projects import projects
-    from .web import web
+    from barriosms.cli.projects import projects
+    from barriosms.cli.web import web
 
     for command in (projects, web):
         cli.add_command(command)
 
-    from .workshop import workshop
+    from barriosms.cli.workshop import workshop
 
     cli.add_command(workshop)
 

@@ -1,4 +1,4 @@
-"""`barriosms backup` and `barriosms restore`: thin click commands over barriosms.backup."""
+"""`barriosms backup` and `barriosms restore`: thin click commands over barriosms.operations.backup."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from .. import backup as backups
-from .common import STDOUT, CliState, emit_json, json_option, pass_state
+from barriosms.operations import backup as backups
+from barriosms.cli.common import STDOUT, CliState, emit_json, json_option, pass_state
 
 
 @click.command()

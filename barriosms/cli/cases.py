@@ -4,10 +4,11 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from .. import casework, conversations
-from ..domain.statuses import STATUSES
-from ..store.models import Case
-from .common import CliState, actor, clip, emit_json, json_option, limit_option, local_time, pass_state, short_time, table
+from barriosms.cases import casework
+from barriosms.pipeline import conversations
+from barriosms.domain.statuses import STATUSES
+from barriosms.store.models import Case
+from barriosms.cli.common import CliState, actor, clip, emit_json, json_option, limit_option, local_time, pass_state, short_time, table
 
 
 def case_dict(case: Case, zone: ZoneInfo) -> dict:

@@ -14,8 +14,9 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from .. import config, exports
-from ..store import database as store
+from barriosms import config
+from barriosms.reporting import exports
+from barriosms.store import database as store
 
 
 @dataclass
@@ -40,8 +41,8 @@ class CliState:
 
     def templates(self):
         """The SMS texts of the configured language (and edited copy), or a ClickException."""
-        from ..domain.errors import TemplateError
-        from ..domain.replies import Templates
+        from barriosms.domain.errors import TemplateError
+        from barriosms.domain.replies import Templates
 
         settings = self.settings()
         try:

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import click
 
-from .. import config, templatefiles
-from .common import CliState, emit_json, json_option, pass_state
+from barriosms import config
+from barriosms.templates import loader as templatefiles
+from barriosms.cli.common import CliState, emit_json, json_option, pass_state
 
 
 @click.group("config")

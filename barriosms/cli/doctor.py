@@ -1,12 +1,12 @@
-"""`barriosms doctor`: a thin click command over barriosms.doctor."""
+"""`barriosms doctor`: a thin click command over barriosms.operations.doctor."""
 
 from __future__ import annotations
 
 import click
 
-from .. import doctor as checks
-from .. import templatefiles
-from .common import CliState, emit_json, json_option, pass_state
+from barriosms.operations import doctor as checks
+from barriosms.templates import loader as templatefiles
+from barriosms.cli.common import CliState, emit_json, json_option, pass_state
 
 
 @click.command()

@@ -4,9 +4,10 @@ import sys
 
 import click
 
-from .. import exports, reports
-from ..domain.statuses import STATUSES
-from .common import STDOUT, CliState, open_output, output_name, output_option, pass_state, say_done
+from barriosms.reporting import exports
+from barriosms.reporting import reports
+from barriosms.domain.statuses import STATUSES
+from barriosms.cli.common import STDOUT, CliState, open_output, output_name, output_option, pass_state, say_done
 
 
 @click.command()

@@ -4,9 +4,10 @@ import sys
 
 import click
 
-from .. import health, ussd
-from ..modem import detect as detection
-from .common import CliState, emit_json, local_time, pass_state, short_time, table
+from barriosms.operations import health
+from barriosms.operations import ussd
+from barriosms.modem import detect as detection
+from barriosms.cli.common import CliState, emit_json, local_time, pass_state, short_time, table
 
 
 @click.group()

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import click
 
-from .. import outbox
-from .common import CliState, clip, emit_json, json_option, limit_option, local_time, pass_state, short_time, table
+from barriosms.cases import outbox
+from barriosms.cli.common import CliState, clip, emit_json, json_option, limit_option, local_time, pass_state, short_time, table
 
 
 @click.group("outbox")

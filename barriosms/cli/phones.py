@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import click
 
-from .. import subscribers
-from ..domain.phones import normalize_sender
-from .common import CliState, emit_json, json_option, local_time, pass_state, short_time, table
+from barriosms.cases import subscribers
+from barriosms.domain.phones import normalize_sender
+from barriosms.cli.common import CliState, emit_json, json_option, local_time, pass_state, short_time, table
 
 
 @click.group()

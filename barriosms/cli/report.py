@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import click
 
-from .. import mapping, reports
-from ..domain.ranking import WAITING_STATUSES
-from ..store.models import utcnow
-from .common import (STDOUT, CliState, emit_json, json_option, open_output, output_name, output_option, pass_state,
+from barriosms.reporting import mapping
+from barriosms.reporting import reports
+from barriosms.domain.ranking import WAITING_STATUSES
+from barriosms.store.models import utcnow
+from barriosms.cli.common import (STDOUT, CliState, emit_json, json_option, open_output, output_name, output_option, pass_state,
                      say_done, short_time, table)
 
 

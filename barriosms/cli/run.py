@@ -4,12 +4,13 @@ import sys
 
 import click
 
-from .. import config, logsetup
-from ..daemon import Daemon
-from ..domain.errors import TemplateError
-from ..intake import rules_from_settings
-from ..modem import gammu_output
-from .common import CliState, pass_state
+from barriosms import config
+from barriosms.operations import logsetup
+from barriosms.daemon.process import Daemon
+from barriosms.domain.errors import TemplateError
+from barriosms.pipeline.intake import rules_from_settings
+from barriosms.modem import gammu_output
+from barriosms.cli.common import CliState, pass_state
 
 # Distinct from a crash (1): systemd's RestartPreventExitStatus=2 stops restarting a daemon whose
 # config or database needs a person, instead of filling the journal every five seconds.

@@ -5,9 +5,9 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from .. import reports
-from ..survey import SurveyCounts
-from .common import CliState, emit_json, json_option, local_time, pass_state, table
+from barriosms.reporting import reports
+from barriosms.pipeline.survey import SurveyCounts
+from barriosms.cli.common import CliState, emit_json, json_option, local_time, pass_state, table
 
 
 def start_of_day_utc(day: str, zone: ZoneInfo) -> dt.datetime:

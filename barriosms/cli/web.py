@@ -4,9 +4,9 @@ import sys
 
 import click
 
-from .. import logsetup
-from .common import CliState, pass_state
-from .run import EXIT_NEEDS_FIX
+from barriosms.operations import logsetup
+from barriosms.cli.common import CliState, pass_state
+from barriosms.cli.run import EXIT_NEEDS_FIX
 
 
 @click.command()
@@ -24,8 +24,8 @@ def web(state: CliState, listen: str | None) -> None:
     """
     import dataclasses
 
-    from ..store.database import StoreError
-    from ..web.server import run as serve
+    from barriosms.store.database import StoreError
+    from barriosms.web.server import run as serve
 
     try:
         settings = state.settings()

@@ -18,9 +18,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
-from .categories import fold
-from .matching import find_code
-from .tracking import TRACKING_LENGTH
+from barriosms.domain.categories import fold
+from barriosms.domain.matching import find_code
+from barriosms.domain.tracking import TRACKING_LENGTH
 
 __all__ = ["Routed", "survey_answer", "leading_tracking", "starts_with_code"]
 

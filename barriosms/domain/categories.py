@@ -34,7 +34,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Final
 
-from .errors import IniSource, TemplateError, check_sections, parse_ini, read_source
+from barriosms.domain.errors import IniSource, TemplateError, check_sections, parse_ini, read_source
 
 __all__ = ["CategoryRules", "load_categories", "categorize", "fold", "DEFAULT_FILE"]
 

@@ -44,10 +44,10 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Sequence
 
-from .categories import fold
+from barriosms.domain.categories import fold
 
 if TYPE_CHECKING:
-    from ..config import QuietHours, ServiceSettings
+    from barriosms.config import QuietHours, ServiceSettings
 
 __all__ = [
     "Limits",

@@ -34,7 +34,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from .categories import fold
+from barriosms.domain.categories import fold
 
 __all__ = [
     "Place",

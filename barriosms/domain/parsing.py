@@ -14,10 +14,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final, TypeAlias
 
-from .categories import fold
-from .matching import Place, find_code, find_place, normalize_code, valid_code
-from .replies import KEYWORDS
-from .tracking import TRACKING_LENGTH, is_valid_tracking
+from barriosms.domain.categories import fold
+from barriosms.domain.matching import Place, find_code, find_place, normalize_code, valid_code
+from barriosms.domain.replies import KEYWORDS
+from barriosms.domain.tracking import TRACKING_LENGTH, is_valid_tracking
 
 __all__ = [
     "Report",

@@ -15,7 +15,7 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from typing import Final, Iterable
 
-from .statuses import Status
+from barriosms.domain.statuses import Status
 
 __all__ = ["WAITING_STATUSES", "WEEK_DAYS", "OpenCase", "Hotspot", "age_days", "case_weight", "rank_hotspots"]
 

@@ -27,10 +27,10 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from .errors import IniSource, TemplateError, check_sections, parse_ini, read_source
-from .categories import fold
-from .gsm import SMS_SEPTETS, septet_count, to_gsm7
-from .statuses import STATUSES, is_status
+from barriosms.domain.errors import IniSource, TemplateError, check_sections, parse_ini, read_source
+from barriosms.domain.categories import fold
+from barriosms.domain.gsm import SMS_SEPTETS, septet_count, to_gsm7
+from barriosms.domain.statuses import STATUSES, is_status
 
 __all__ = [
     "Templates",

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import gammu
 
-from ..config import ModemSettings
-from ..domain import cms
-from ..domain.gsm import is_gsm7, trim_decoder_padding
-from ..sms import ModemError, ModemSendError, ReceivedSms, SendResult
+from barriosms.config import ModemSettings
+from barriosms.domain import cms
+from barriosms.domain.gsm import is_gsm7, trim_decoder_padding
+from barriosms.modem.sms import ModemError, ModemSendError, ReceivedSms, SendResult
 
 log = logging.getLogger(__name__)
 

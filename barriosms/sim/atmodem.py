@@ -21,8 +21,8 @@ from typing import Callable
 
 import gammu
 
-from ..domain.gsm import is_gsm7, trim_decoder_padding
-from .faults import normalise
+from barriosms.domain.gsm import is_gsm7, trim_decoder_padding
+from barriosms.sim.faults import normalise
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ import logging
 
 import click
 
-from . import control as ctl
-from . import server
-from .faults import FAULTS, FaultError, normalise, parse_spec
+from barriosms.sim import control as ctl
+from barriosms.sim import server
+from barriosms.sim.faults import FAULTS, FaultError, normalise, parse_spec
 
 
 def _control_option(fn):

@@ -25,8 +25,8 @@ import tty
 from pathlib import Path
 from typing import Any, Callable
 
-from .atmodem import ATModem
-from .faults import FaultError
+from barriosms.sim.atmodem import ATModem
+from barriosms.sim.faults import FaultError
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from .migrations import LATEST_VERSION, current_version, migrate
+from barriosms.store.migrations import LATEST_VERSION, current_version, migrate
 from peewee import SqliteDatabase
 
-from .models import PRAGMAS, database
+from barriosms.store.models import PRAGMAS, database
 
 log = logging.getLogger(__name__)
 

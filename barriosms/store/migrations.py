@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from peewee import Database, SqliteDatabase
 
-from .models import utcnow
+from barriosms.store.models import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -19,13 +19,13 @@ from peewee import DatabaseError as PeeweeDatabaseError
 from flask import Flask, Response, current_app, render_template, request
 from werkzeug.exceptions import BadRequest, HTTPException
 
-from ..config import Settings
-from ..domain.categories import CategoryRules
-from ..domain.replies import Templates
-from ..intake import IntakeRules, rules_from_settings
-from ..store import database as store
-from ..store.models import database
-from .security import (FormTokens, SubmissionLimiter, client_address, cross_site, security_headers,
+from barriosms.config import Settings
+from barriosms.domain.categories import CategoryRules
+from barriosms.domain.replies import Templates
+from barriosms.pipeline.intake import IntakeRules, rules_from_settings
+from barriosms.store import database as store
+from barriosms.store.models import database
+from barriosms.web.security import (FormTokens, SubmissionLimiter, client_address, cross_site, security_headers,
                        site_secret)
 
 log = logging.getLogger(__name__)
@@ -140,7 +140,7 @@ def create_app(settings: Settings, *, open_db: bool = True) -> Flask:
         log.exception("the website failed on %s %s", request.method, request.path)
         return _error_response(500, "Ocurrió un error en el servidor. Intente otra vez en unos minutos.")
 
-    from . import open311, pages
+    from barriosms.web import open311, pages
 
     app.register_blueprint(pages.blueprint)
     app.register_blueprint(open311.blueprint, url_prefix="/open311")
@@ -217,7 +217,7 @@ def _spanish(exc: HTTPException) -> str:
 
 def _error_response(code: int, message: str):
     if request.path.startswith("/open311/"):
-        from .open311 import error_response
+        from barriosms.web.open311 import error_response
 
         return error_response(code, message)
     try:

@@ -21,13 +21,13 @@ from dataclasses import dataclass
 
 from flask import Blueprint, Response, current_app, request
 
-from .. import public
-from ..domain.inputs import ascii_int, degrees
-from ..domain.matching import normalize_code
-from ..store.models import Case, CaseEvent, Neighborhood, utcnow
-from ..webreports import ReportError, WebReport, find_neighborhood, submit
-from .app import context, from_another_site, submitter
-from .pages import forget_counts
+from barriosms.reporting import public
+from barriosms.domain.inputs import ascii_int, degrees
+from barriosms.domain.matching import normalize_code
+from barriosms.store.models import Case, CaseEvent, Neighborhood, utcnow
+from barriosms.staff.webreports import ReportError, WebReport, find_neighborhood, submit
+from barriosms.web.app import context, from_another_site, submitter
+from barriosms.web.pages import forget_counts
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 MAX_REQUESTS = 1000  # the spec's default limit: "90 days or first 1000 requests, whichever is smallest"

@@ -1,7 +1,7 @@
 """The website's pages: residents report and follow cases, everyone sees the list and the map.
 
 Server-rendered Spanish HTML that works without JavaScript; the two scripts only add maps (the
-public map, and a point to mark on the report form). Everything shown comes from barriosms.public,
+public map, and a point to mark on the report form). Everything shown comes from barriosms.reporting.public,
 which never hands out a phone number, a reporter, an assignee or an internal note.
 
 URLs (other tests and benchmarks rely on them): / (?q=, ?pagina=), /reportar (GET, POST),
@@ -32,13 +32,13 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 from peewee import fn
 
-from .. import public
-from ..domain.inputs import MAX_INT_DIGITS, ascii_int, degrees
-from ..domain.matching import normalize_code
-from ..store.models import Neighborhood, OutboundMessage, WebSubmission, database
-from ..webreports import MAX_DESCRIPTION, ReportError, WebReport, submit
-from . import assets
-from .app import context, from_another_site, submitter
+from barriosms.reporting import public
+from barriosms.domain.inputs import MAX_INT_DIGITS, ascii_int, degrees
+from barriosms.domain.matching import normalize_code
+from barriosms.store.models import Neighborhood, OutboundMessage, WebSubmission, database
+from barriosms.staff.webreports import MAX_DESCRIPTION, ReportError, WebReport, submit
+from barriosms.web import assets
+from barriosms.web.app import context, from_another_site, submitter
 
 blueprint = Blueprint("pages", __name__)
 blueprint.register_blueprint(assets.blueprint)

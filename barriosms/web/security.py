@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from peewee import IntegrityError
 
-from ..store.models import SiteSecret, utcnow, write_tx
+from barriosms.store.models import SiteSecret, utcnow, write_tx
 
 TOKEN_MAX_AGE = 24 * 3600  # a form left open for a day must be reloaded
 

@@ -11,9 +11,9 @@ import logging
 import signal
 import threading
 
-from ..config import Settings
-from ..sdnotify import Notifier
-from .app import MAX_BODY, create_app
+from barriosms.config import Settings
+from barriosms.operations.sdnotify import Notifier
+from barriosms.web.app import MAX_BODY, create_app
 
 log = logging.getLogger(__name__)
 

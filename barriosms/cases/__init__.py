@@ -1,0 +1,8 @@
+"""Cases and what every service does to them: open, find, notify reporters, reopen, change status, queue SMS.
+
+casework (staff actions on a case), outbox (the queue of SMS to send), subscribers (who follows a
+case, opt-outs).
+
+May import: barriosms.config, barriosms.templates, barriosms.store, barriosms.domain. Nothing above
+(pipeline, staff, reporting, operations, interfaces).
+"""

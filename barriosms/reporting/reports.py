@@ -1,0 +1,195 @@
+"""Reading the store for staff reports: hotspots, statistics, exports and the map.
+
+Returns plain dataclasses (no peewee objects), so the CLI, the writers in `exports` and `mapping`
+and, later, the web can use them without the database. A duplicate merged into another case is
+never counted on its own: its reporters are counted with the case that absorbed it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from dataclasses import dataclass
+from typing import Collection, Iterable
+
+from peewee import JOIN, fn
+
+from barriosms.domain.categories import fold
+from barriosms.domain.parsing import normalize_code
+from barriosms.domain.ranking import Hotspot, OpenCase, WAITING_STATUSES, rank_hotspots
+from barriosms.domain.statuses import STATUSES
+from barriosms.store.models import Case, CaseReporter, Neighborhood
+from barriosms.pipeline.survey import Satisfaction, satisfaction
+
+
+class ReportError(Exception):
+    """A report that cannot be made as asked; the message says why and what to do instead."""
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    """One case for an export: the case, its neighbourhood and how many phones reported it."""
+
+    tracking: str
+    status: str
+    category: str
+    code: str
+    name: str
+    district: str
+    lat: float | None
+    lon: float | None
+    created_at: dt.datetime  # naive UTC, as stored
+    updated_at: dt.datetime
+    reporters: int
+    assignee: str
+    text: str
+    phone: str
+
+
+@dataclass(frozen=True)
+class HoodCount:
+    """A neighbourhood and how many cases it has (of the statuses asked for)."""
+
+    code: str
+    name: str
+    district: str
+    lat: float | None
+    lon: float | None
+    count: int
+
+    @property
+    def located(self) -> bool:
+        return self.lat is not None and self.lon is not None
+
+
+@dataclass(frozen=True)
+class ResolveTime:
+    resolved: int  # cases that reached "resolved"
+    median_seconds: float | None  # None when none did
+
+
+@dataclass(frozen=True)
+class Stats:
+    since: dt.datetime | None  # naive UTC; cases created from then on
+    total: int
+    by_status: dict[str, int]  # every status, in life order
+    by_category: dict[str, int]  # most cases first
+    by_district: dict[str, int]  # every district, most cases first
+    resolve_time: ResolveTime
+    resolve_time_by_category: dict[str, ResolveTime]
+    # Whether residents confirmed the fixes (the question asked when a case is resolved).
+    satisfaction: Satisfaction
+
+
+def _live_cases():
+    """Cases that are not merged duplicates, with their neighbourhood and `reporter_count`."""
+    return (Case.select(Case, Neighborhood, fn.COUNT(CaseReporter.id).alias("reporter_count"))
+            .join(Neighborhood).switch(Case)
+            .join(CaseReporter, JOIN.LEFT_OUTER)
+            .where(Case.merged_into.is_null())
+            .group_by(Case.id))
+
+
+def find_neighborhood(code: str) -> Neighborhood:
+    hood = Neighborhood.get_or_none(Neighborhood.code == normalize_code(code))
+    if hood is None:
+        raise ReportError(f"no neighbourhood with code {code!r} (list them with `barriosms neighborhoods list`)")
+    return hood
+
+
+def match_district(district: str) -> str:
+    """The stored spelling of a district typed without care for case or accents ("periferica")."""
+    known = sorted({d for (d,) in Neighborhood.select(Neighborhood.district).distinct().tuples() if d})
+    for name in known:
+        if fold(name) == fold(district.strip()):
+            return name
+    raise ReportError(f"no neighbourhood is in district {district!r}; districts: {', '.join(known) or 'none'}")
+
+
+def hotspots(now: dt.datetime, *, district: str | None = None, limit: int | None = None) -> list[Hotspot]:
+    """Neighbourhood × category ranked by `domain.ranking.rank_hotspots` over the waiting cases."""
+    q = _live_cases().where(Case.status.in_(WAITING_STATUSES))
+    if district is not None:
+        q = q.where(Neighborhood.district == match_district(district))
+    cases = [OpenCase(code=c.neighborhood.code, category=c.category, created_at=c.created_at,
+                      reporters=c.reporter_count, name=c.neighborhood.name, district=c.neighborhood.district)
+             for c in q]
+    return rank_hotspots(cases, now, limit=limit)
+
+
+def median(values: Iterable[float]) -> float | None:
+    """The median (mean of the middle two for an even count), or None for no values."""
+    values = list(values)
+    return statistics.median(values) if values else None
+
+
+def _resolve_time(seconds: list[float]) -> ResolveTime:
+    return ResolveTime(resolved=len(seconds), median_seconds=median(seconds))
+
+
+def _most_first(counts: dict[str, int]) -> dict[str, int]:
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def stats(since: dt.datetime | None = None, now: dt.datetime | None = None) -> Stats:
+    """Counts per status, category and district, the median time from report to resolved, and
+    the residents' answers to "was it really fixed?" (`survey.satisfaction`, judged at `now`).
+
+    The time to resolve counts the cases that reached "resolved" (also those closed since):
+    `resolved_at` minus `created_at`.
+    """
+    q = (Case.select(Case.status, Case.category, Neighborhood.district, Case.created_at, Case.resolved_at)
+         .join(Neighborhood).where(Case.merged_into.is_null()))
+    if since is not None:
+        q = q.where(Case.created_at >= since)
+    by_status = dict.fromkeys(STATUSES, 0)
+    by_category: dict[str, int] = {}
+    by_district = dict.fromkeys((d for (d,) in Neighborhood.select(Neighborhood.district).distinct().tuples()), 0)
+    durations: list[float] = []
+    by_category_durations: dict[str, list[float]] = {}
+    total = 0
+    for status, category, district, created_at, resolved_at in q.tuples():
+        total += 1
+        by_status[status] = by_status.get(status, 0) + 1
+        by_category[category] = by_category.get(category, 0) + 1
+        by_district[district] = by_district.get(district, 0) + 1
+        if resolved_at is not None:
+            seconds = max(0.0, (resolved_at - created_at).total_seconds())
+            durations.append(seconds)
+            by_category_durations.setdefault(category, []).append(seconds)
+    return Stats(since=since, total=total, by_status=by_status, by_category=_most_first(by_category),
+                 by_district=_most_first(by_district), resolve_time=_resolve_time(durations),
+                 resolve_time_by_category={c: _resolve_time(by_category_durations.get(c, []))
+                                           for c in _most_first(by_category)},
+                 satisfaction=satisfaction(since, now))
+
+
+def case_rows(*, status: str | None = None, neighborhood: str | None = None) -> list[CaseRow]:
+    """The cases to export, oldest first."""
+    q = _live_cases().order_by(Case.created_at, Case.id)
+    if status is not None:
+        if status not in STATUSES:
+            raise ReportError(f"unknown status {status!r}; use one of: {', '.join(STATUSES)}")
+        q = q.where(Case.status == status)
+    if neighborhood is not None:
+        q = q.where(Case.neighborhood == find_neighborhood(neighborhood))
+    return [CaseRow(tracking=c.tracking, status=c.status, category=c.category, code=c.neighborhood.code,
+                    name=c.neighborhood.name, district=c.neighborhood.district,
+                    # The point a resident marked on the web map, else the neighbourhood's.
+                    lat=c.lat if c.lat is not None and c.lon is not None else c.neighborhood.lat,
+                    lon=c.lon if c.lat is not None and c.lon is not None else c.neighborhood.lon,
+                    created_at=c.created_at, updated_at=c.updated_at,
+                    reporters=c.reporter_count, assignee=c.assignee, text=c.text, phone=c.phone)
+            for c in q]
+
+
+def hood_counts(statuses: Collection[str] | None = WAITING_STATUSES) -> list[HoodCount]:
+    """Every neighbourhood with its number of cases in `statuses` (None: all), most first."""
+    per_hood = Case.select(Case.neighborhood, fn.COUNT(Case.id)).where(Case.merged_into.is_null())
+    if statuses is not None:
+        per_hood = per_hood.where(Case.status.in_(list(statuses)))
+    counts = dict(per_hood.group_by(Case.neighborhood).tuples())
+    rows = [HoodCount(code=n.code, name=n.name, district=n.district, lat=n.lat, lon=n.lon,
+                      count=counts.get(n.id, 0))
+            for n in Neighborhood.select()]
+    return sorted(rows, key=lambda r: (-r.count, r.code))
