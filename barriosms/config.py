@@ -15,10 +15,10 @@ import math
 import os
 import re
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -650,7 +650,8 @@ def _read_gateway(r: _Reader) -> GatewaySettings:
     categories = r.path_value("gateway", "categories")
     for key, p in (("replies", replies), ("categories", categories)):
         if p is not None and _kind(p) != "file":
-            r.problem("gateway", key, f"{p} does not exist", "point it at an existing file (see config/) or remove the key to use the defaults")
+            r.problem("gateway", key, f"{p} does not exist",
+                      "point it at an existing file (see config/) or remove the key to use the defaults")
     g = GatewaySettings(
         poll_seconds=r.number("gateway", "poll_seconds", d.poll_seconds),
         multipart_timeout=r.number("gateway", "multipart_timeout", d.multipart_timeout),

@@ -64,8 +64,8 @@ import gammu  # noqa: E402
 from reply_latency import drain as barriosms_drain  # noqa: E402
 from reply_latency import machine, percentile  # noqa: E402
 
-from barriosms.sim.rig import Rig, RigError, wait_for  # noqa: E402
 from barriosms.sim import control  # noqa: E402
+from barriosms.sim.rig import Rig, RigError, wait_for  # noqa: E402
 
 CSV = ROOT / "config" / "neighborhoods-lapaz.csv"
 INSTALL = "sudo apt-get install gammu-smsd libdbd-sqlite3"
@@ -468,7 +468,8 @@ def main() -> int:
     print()
     base = rows[0][1]
     for name, result in rows[1:]:
-        print(f"ratio {name.replace('gammu-smsd, ', 'gammu-smsd (')}) / barriosms: latency p50 {statistics.median(result.latencies) / statistics.median(base.latencies):.1f}x, "
+        p50_ratio = statistics.median(result.latencies) / statistics.median(base.latencies)
+        print(f"ratio {name.replace('gammu-smsd, ', 'gammu-smsd (')}) / barriosms: latency p50 {p50_ratio:.1f}x, "
               f"p95 {percentile(result.latencies, 0.95) / percentile(base.latencies, 0.95):.1f}x, "
               f"drain {result.drain / base.drain:.1f}x")
     return 0

@@ -82,7 +82,7 @@ def drain(folder: Path, count: int = 30) -> float:
         stored = rig.query("SELECT COUNT(*) FROM inbound_message")[0][0]
         assert stored == count, f"{stored} stored"
         [(since,)] = rig.query("SELECT since FROM modem_health WHERE id = 1")
-        connected = dt.datetime.fromisoformat(since).replace(tzinfo=dt.timezone.utc).timestamp()
+        connected = dt.datetime.fromisoformat(since).replace(tzinfo=dt.UTC).timestamp()
         return emptied - connected
 
 

@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gammu  # noqa: E402
 from reply_latency import machine  # noqa: E402
 
-from barriosms.sim.rig import Rig, RigError, wait_for  # noqa: E402
 from barriosms.sim import control  # noqa: E402
+from barriosms.sim.rig import Rig, RigError, wait_for  # noqa: E402
 
 CSV = ROOT / "config" / "neighborhoods-lapaz.csv"
 

@@ -37,9 +37,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -94,7 +94,7 @@ def fill(db: Path, count: int, seed: int) -> list[str]:
     names = categories.names
     store.open_database(db)
     hoods = list(Neighborhood.select())
-    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     trackings: list[str] = []
     seen: set[str] = set()
     cases, events = [], []
@@ -197,7 +197,7 @@ class Tally:
     broken: int = 0  # connections that failed (reset, timeout)
     last_error: str = ""
 
-    def add(self, other: "Tally") -> None:
+    def add(self, other: Tally) -> None:
         self.latencies += other.latencies
         for code, n in other.statuses.items():
             self.statuses[code] = self.statuses.get(code, 0) + n

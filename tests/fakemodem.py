@@ -8,8 +8,7 @@ import itertools
 from dataclasses import dataclass, field
 
 from barriosms.modem.gammu_modem import ModemIdentity
-from barriosms.modem.sms import ModemError
-from barriosms.modem.sms import ModemSendError, ReceivedSms, SendResult
+from barriosms.modem.sms import ModemError, ModemSendError, ReceivedSms, SendResult
 
 
 @dataclass

@@ -18,8 +18,7 @@ from pathlib import Path
 import pytest
 
 from barriosms import config
-from barriosms.operations import backup
-from barriosms.operations import runlock
+from barriosms.operations import backup, runlock
 from barriosms.store import database as store
 from barriosms.store import migrations
 from barriosms.store.migrations import LATEST_VERSION
@@ -31,8 +30,8 @@ Usage = namedtuple("Usage", "total used free")
 def open_case(text: str, sender: str) -> str:
     from barriosms.domain.categories import load_categories
     from barriosms.domain.replies import Templates
-    from barriosms.pipeline.intake import Intake, IntakeRules
     from barriosms.modem.sms import ReceivedSms
+    from barriosms.pipeline.intake import Intake, IntakeRules
     from barriosms.store.models import Case
 
     Intake(IntakeRules(Templates.load(), load_categories()), rng=random.Random(7)).store(

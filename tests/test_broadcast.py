@@ -8,13 +8,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from barriosms.staff import broadcast
-from barriosms.cases import casework
-from barriosms.cases import subscribers
+from barriosms.cases import casework, subscribers
 from barriosms.domain.categories import load_categories
 from barriosms.domain.replies import Templates
-from barriosms.pipeline.intake import Intake, IntakeRules
 from barriosms.modem.sms import ReceivedSms
+from barriosms.pipeline.intake import Intake, IntakeRules
+from barriosms.staff import broadcast
 from barriosms.store.models import Broadcast, Case, OutboundMessage
 
 LA_PAZ = ZoneInfo("America/La_Paz")

@@ -5,12 +5,11 @@ import random
 
 import pytest
 
-from barriosms.cases import casework
-from barriosms.cases import subscribers
+from barriosms.cases import casework, subscribers
 from barriosms.domain.categories import load_categories
 from barriosms.domain.replies import Templates
-from barriosms.pipeline.intake import Intake, IntakeRules
 from barriosms.modem.sms import ReceivedSms
+from barriosms.pipeline.intake import Intake, IntakeRules
 from barriosms.store.models import Case, CaseEvent, InboundMessage, OutboundMessage
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import random
+import re
 import sqlite3
 from importlib.resources import files
 
@@ -15,9 +15,8 @@ import pytest
 from barriosms.cli import cli
 from barriosms.domain.categories import load_categories
 from barriosms.domain.replies import Templates
-from barriosms.pipeline.intake import Intake, IntakeRules
 from barriosms.modem.sms import ReceivedSms
-
+from barriosms.pipeline.intake import Intake, IntakeRules
 
 
 def open_case(text="B12 hay un bache grande en la calle 3", sender="+59171234567") -> str:

@@ -7,7 +7,7 @@ import datetime as dt
 
 from barriosms.operations.clock import EARLIEST_SANE, clock_problem, newest_stored_utc
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def test_a_clock_before_this_release_is_not_set_yet():
@@ -53,10 +53,10 @@ def test_newest_stored_time(db):
 def test_a_clock_behind_the_newest_record_is_trusted_after_the_wait_limit():
     from barriosms.operations.clock import BEHIND_WAIT_LIMIT
 
-    newest = dt.datetime(2027, 3, 1, tzinfo=dt.timezone.utc)  # written while the clock ran ahead?
-    now = dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc)
+    newest = dt.datetime(2027, 3, 1, tzinfo=dt.UTC)  # written while the clock ran ahead?
+    now = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
     assert clock_problem(now, newest) is not None
     assert clock_problem(now, newest, BEHIND_WAIT_LIMIT - dt.timedelta(seconds=1)) is not None
     assert clock_problem(now, newest, BEHIND_WAIT_LIMIT) is None
     # Never before this release, however long it waited.
-    assert clock_problem(dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc), None, BEHIND_WAIT_LIMIT * 10) is not None
+    assert clock_problem(dt.datetime(1970, 1, 1, tzinfo=dt.UTC), None, BEHIND_WAIT_LIMIT * 10) is not None

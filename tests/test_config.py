@@ -3,10 +3,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fakemodem import FakeModem
 
 from barriosms import config
-
-from fakemodem import FakeModem
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -219,14 +218,13 @@ def test_web_section_problems_name_the_key_and_the_fix(tmp_path, line, key, fix)
 # -- every numeric key has a range, and no value breaks the gateway (issue 11) ---------------------
 
 import itertools
-import re
 import math
 import random
-
-from hypothesis import HealthCheck, example, given, settings
-from hypothesis import strategies as st
+import re
 
 from conftest import BIG
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 NUMERIC_KEYS = sorted(config.RANGES)
 # Values people have written, and those that broke the gateway before: a config check passed them.
@@ -248,8 +246,8 @@ _phones = itertools.count(10_000)
 def _one_intake_turn(settings: config.Settings) -> None:
     """What the daemon does with settings: its jobs are scheduled, and SMS stored and acted on."""
     from barriosms.daemon.process import Daemon
-    from barriosms.pipeline.intake import Intake, rules_from_settings
     from barriosms.modem.sms import ReceivedSms
+    from barriosms.pipeline.intake import Intake, rules_from_settings
     from barriosms.store.models import InboundMessage
 
     daemon = Daemon(settings, modem_factory=lambda s: FakeModem())

@@ -9,13 +9,13 @@ import random
 import pytest
 
 from barriosms.cases import casework
-from barriosms.pipeline import conversations
 from barriosms.cases.casework import CaseError
 from barriosms.config import ServiceSettings
 from barriosms.domain.categories import load_categories
 from barriosms.domain.replies import Templates
-from barriosms.pipeline.intake import Intake, IntakeRules
 from barriosms.modem.sms import ReceivedSms
+from barriosms.pipeline import conversations
+from barriosms.pipeline.intake import Intake, IntakeRules
 from barriosms.store.models import Case, CaseEvent, CaseQuestion, InboundMessage, OutboundMessage
 
 T0 = dt.datetime(2026, 11, 24, 12, 0, 0)
@@ -357,14 +357,14 @@ def test_the_daemon_closes_expired_questions_every_hour(hoods, caplog):
     import threading
     from types import SimpleNamespace
 
-    from barriosms.pipeline import conversations
     from barriosms.config import ServiceSettings
     from barriosms.daemon.process import Daemon
     from barriosms.domain.categories import load_categories
     from barriosms.domain.replies import Templates
+    from barriosms.pipeline import conversations
     from barriosms.pipeline.intake import IntakeRules
-    from barriosms.store.models import Case, CaseQuestion, utcnow
     from barriosms.staff.webreports import WebReport, submit
+    from barriosms.store.models import Case, CaseQuestion, utcnow
 
     rules = IntakeRules(templates=Templates.load(), categories=load_categories(None))
     case = submit(WebReport("B12", "Hay un bache grande", phone="71234567"), rules).case

@@ -7,13 +7,12 @@ import threading
 import time
 
 import pytest
+from fakemodem import FakeModem
 
 from barriosms import config
 from barriosms.daemon.process import ModemThread, Requests
 from barriosms.modem.sms import ModemError
 from barriosms.store.models import Case, ModemHealth, OutboundMessage
-
-from fakemodem import FakeModem
 
 
 def wait_until(predicate, timeout=5.0):
@@ -430,7 +429,7 @@ def test_sighup_sends_reloading_then_ready(quick, systemd):
 def test_a_bad_clock_holds_the_sim_keeps_the_pings_and_says_why(quick, systemd, monkeypatch, caplog, hoods):
     monkeypatch.setattr(daemon_module, "CLOCK_CHECK_SECONDS", 0.1)
     caplog.set_level(logging.INFO, logger="barriosms.daemon.process")
-    clock = {"now": dt.datetime(1970, 1, 1, 0, 2, tzinfo=dt.timezone.utc)}  # a Pi before NTP
+    clock = {"now": dt.datetime(1970, 1, 1, 0, 2, tzinfo=dt.UTC)}  # a Pi before NTP
     modem = FakeModem()
     daemon = Daemon(quick, modem_factory=lambda s: modem, now=lambda: clock["now"])
     with running(daemon):
@@ -443,7 +442,7 @@ def test_a_bad_clock_holds_the_sim_keeps_the_pings_and_says_why(quick, systemd, 
         warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
         assert warnings == ["the system clock says 1970-01-01 00:02 UTC, before this release (2026-11-01): "
                             "waiting for NTP; check timedatectl; SMS stay on the SIM until then"]
-        clock["now"] = dt.datetime.now(dt.timezone.utc)  # NTP synced
+        clock["now"] = dt.datetime.now(dt.UTC)  # NTP synced
         assert wait_until(lambda: len(modem.sent) == 1)
         assert modem.sim == {} and Case.select().count() == 1
         systemd.wait_for("STATUS=modem connected on /dev/fake: Fake In-memory", systemd.messages.index(waiting))

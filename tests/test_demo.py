@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from barriosms.sim import demo
 from barriosms.operations import runlock
+from barriosms.sim import demo
 
 
 def run_demo(*args: str, cwd: Path | None = None, timeout: float = 180) -> subprocess.CompletedProcess:

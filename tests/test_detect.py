@@ -12,8 +12,8 @@ import serial
 from click.testing import CliRunner
 
 from barriosms.cli import cli
-from barriosms.pipeline.gateway import Gateway
 from barriosms.modem import detect
+from barriosms.pipeline.gateway import Gateway
 from barriosms.store import database as store
 
 pytestmark = pytest.mark.slow

@@ -10,9 +10,7 @@ from importlib.resources import files
 import pytest
 
 from barriosms import config
-from barriosms.operations import backup
-from barriosms.operations import doctor
-from barriosms.operations import runlock
+from barriosms.operations import backup, doctor, runlock
 from barriosms.store import database as store
 from barriosms.store.migrations import LATEST_VERSION
 from barriosms.store.models import InboundMessage, ModemHealth, utcnow

@@ -6,11 +6,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from conftest import SAMPLE_CSV, started_rig
 
 from barriosms.domain.tracking import is_valid_tracking
 from barriosms.sim.rig import Rig, wait_for
-
-from conftest import SAMPLE_CSV, started_rig
 
 pytestmark = pytest.mark.slow
 

@@ -12,12 +12,10 @@ from zoneinfo import ZoneInfo
 
 import geojson
 import pytest
-
-from barriosms.reporting import exports
-from barriosms.reporting import reports
-from barriosms.store.models import Neighborhood
-
 from test_reports import NOW, add_case, merge
+
+from barriosms.reporting import exports, reports
+from barriosms.store.models import Neighborhood
 
 ZONE = ZoneInfo("America/La_Paz")
 HEADER = ["tracking", "status", "category", "neighborhood", "neighborhood_name", "district", "created_at",

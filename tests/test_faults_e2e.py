@@ -10,11 +10,10 @@ import signal
 import time
 
 import pytest
-
-from barriosms.sim.rig import Rig, wait_for
-from barriosms.sim import control
-
 from conftest import SAMPLE_CSV, started_rig
+
+from barriosms.sim import control
+from barriosms.sim.rig import Rig, wait_for
 
 pytestmark = pytest.mark.slow
 

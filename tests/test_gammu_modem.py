@@ -15,10 +15,10 @@ import pytest
 from barriosms.config import GatewaySettings, ModemSettings
 from barriosms.domain.categories import load_categories
 from barriosms.domain.replies import Templates
-from barriosms.pipeline.gateway import Gateway
-from barriosms.pipeline.intake import Intake, IntakeRules
 from barriosms.modem.gammu_modem import GammuModem, to_received, write_gammurc
 from barriosms.modem.gammu_output import QUEUE_PLACES, GammuOutput
+from barriosms.pipeline.gateway import Gateway
+from barriosms.pipeline.intake import Intake, IntakeRules
 from barriosms.sim.rig import Rig, wait_for
 from barriosms.store.models import Case, InboundMessage, OutboundMessage
 

@@ -11,13 +11,12 @@ import logging
 import re
 
 import pytest
+from conftest import SAMPLE_CSV
 
 from barriosms.modem import gammu_output
 from barriosms.modem.gammu_output import QUEUE_PLACES, GammuOutput
-from barriosms.sim.rig import Rig, wait_for
 from barriosms.sim import control
-
-from conftest import SAMPLE_CSV
+from barriosms.sim.rig import Rig, wait_for
 
 OVERFLOW = b"python-gammu: ERROR: Incoming SMS queue overflow!\n"
 LOGGER = "barriosms.modem.gammu_output"

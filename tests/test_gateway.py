@@ -5,17 +5,16 @@ from __future__ import annotations
 import random
 
 import pytest
+from fakemodem import FakeModem
 
 from barriosms.cases import outbox
 from barriosms.config import GatewaySettings
 from barriosms.domain.categories import load_categories
 from barriosms.domain.replies import Templates
+from barriosms.modem.sms import ModemError, ModemSendError
 from barriosms.pipeline.gateway import Gateway
 from barriosms.pipeline.intake import Intake, IntakeRules
-from barriosms.modem.sms import ModemError, ModemSendError
 from barriosms.store.models import Case, InboundMessage, ModemHealth, OutboundMessage, utcnow
-
-from fakemodem import FakeModem
 
 
 @pytest.fixture
@@ -219,8 +218,8 @@ def test_network_outage_pauses_sending_without_using_up_attempts(gateway, modem)
 
 
 def test_an_sms_that_cannot_be_stored_is_tried_again_then_set_aside_and_the_rest_go_on(gateway, modem, caplog):
-    from barriosms.pipeline.gateway import SET_ASIDE_AFTER
     from barriosms.modem.sms import ReceivedSms
+    from barriosms.pipeline.gateway import SET_ASIDE_AFTER
 
     # What a broken modem layer might hand over: fields of the wrong type make storing fail
     # before anything is written (not the database's fault, so not a StoreUnavailable).

@@ -22,7 +22,7 @@ from barriosms.domain.guard import (
     typing_time,
 )
 
-T = dt.datetime(2024, 5, 10, 12, 0, tzinfo=dt.timezone.utc)  # "now" of the reply tables
+T = dt.datetime(2024, 5, 10, 12, 0, tzinfo=dt.UTC)  # "now" of the reply tables
 LIMITS = Limits(
     replies_per_hour=6,
     replies_per_day=20,
@@ -370,10 +370,10 @@ def test_local_day(local_now: dt.datetime, day_start: dt.datetime, next_day: dt.
 
 def test_local_day_across_a_utc_date_change() -> None:
     # 02:00 UTC on the 11th is still the 10th in La Paz (UTC-4): the local day is what counts.
-    utc = dt.datetime(2024, 5, 11, 2, 0, tzinfo=dt.timezone.utc)
+    utc = dt.datetime(2024, 5, 11, 2, 0, tzinfo=dt.UTC)
     local = utc.astimezone(LA_PAZ)
-    assert local_day_start(local) == dt.datetime(2024, 5, 10, 4, 0, tzinfo=dt.timezone.utc)
-    assert next_budget_day(local) == dt.datetime(2024, 5, 11, 4, 0, tzinfo=dt.timezone.utc)
+    assert local_day_start(local) == dt.datetime(2024, 5, 10, 4, 0, tzinfo=dt.UTC)
+    assert next_budget_day(local) == dt.datetime(2024, 5, 11, 4, 0, tzinfo=dt.UTC)
 
 
 @pytest.mark.parametrize(
@@ -398,7 +398,7 @@ def test_local_day_with_dst(local_now: dt.datetime, day_start: dt.datetime, next
     assert (start, end) == (day_start, next_day)
     assert start <= local_now < end
     # Real elapsed time: subtracting two datetimes of the same zone would give wall-clock time.
-    assert end.astimezone(dt.timezone.utc) - start.astimezone(dt.timezone.utc) == dt.timedelta(hours=hours)
+    assert end.astimezone(dt.UTC) - start.astimezone(dt.UTC) == dt.timedelta(hours=hours)
 
 
 def test_local_day_works_with_a_fixed_offset() -> None:

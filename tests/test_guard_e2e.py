@@ -13,10 +13,9 @@ import re
 import time
 
 import pytest
+from conftest import started_rig
 
 from barriosms.sim.rig import Rig
-
-from conftest import started_rig
 
 pytestmark = pytest.mark.slow
 

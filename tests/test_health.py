@@ -8,10 +8,10 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from barriosms.operations import health
 from barriosms.cli import cli
-from barriosms.pipeline.gateway import Gateway
 from barriosms.modem.gammu_modem import ModemStatus
+from barriosms.operations import health
+from barriosms.pipeline.gateway import Gateway
 from barriosms.store import database as store
 from barriosms.store.models import ModemHealth, utcnow
 

@@ -7,12 +7,12 @@ import random
 
 import pytest
 
-from barriosms.staff import inbox
 from barriosms.config import ServiceSettings
 from barriosms.domain.categories import load_categories
 from barriosms.domain.replies import Templates
-from barriosms.pipeline.intake import Intake, IntakeRules
 from barriosms.modem.sms import ReceivedSms
+from barriosms.pipeline.intake import Intake, IntakeRules
+from barriosms.staff import inbox
 from barriosms.store.models import Case, CaseEvent, CaseReporter, InboundMessage, OutboundMessage, PendingReport
 
 T0 = dt.datetime(2026, 11, 24, 12, 0)

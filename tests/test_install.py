@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from barriosms import config as configuration
-from barriosms.pipeline import intake
 from barriosms.domain.categories import categorize
+from barriosms.pipeline import intake
 from barriosms.store.migrations import LATEST_VERSION
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,9 +12,9 @@ from barriosms.config import ServiceSettings
 from barriosms.domain.categories import load_categories
 from barriosms.domain.replies import Templates
 from barriosms.domain.tracking import is_valid_tracking, new_tracking
+from barriosms.modem.sms import ReceivedSms
 from barriosms.pipeline.intake import Intake, IntakeRules
 from barriosms.staff.neighborhoods import import_csv
-from barriosms.modem.sms import ReceivedSms
 from barriosms.store.models import (
     Case,
     CaseEvent,
@@ -621,8 +621,8 @@ def test_a_two_step_report_is_categorised_by_everything_that_waited(desk):
 # -- a silenced phone still reports (issue 11) ----------------------------------------------------
 
 def test_a_muted_phone_is_acted_on_in_every_way_only_not_answered(desk):
-    from barriosms.pipeline import conversations
     from barriosms.cases import subscribers
+    from barriosms.pipeline import conversations
 
     t = Templates.load()
     subscribers.mute(RESIDENT, T0 + dt.timedelta(days=2), "loop_fast", T0)
@@ -736,10 +736,9 @@ def test_a_message_set_aside_keeps_what_could_be_read(desk):
 
 # -- no resident's text can break intake (issue 11): property-based ------------------------------
 
+from conftest import BIG  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
-
-from conftest import BIG  # noqa: E402
 
 from barriosms.domain.gsm import SMS_SEPTETS, septet_count  # noqa: E402
 from barriosms.domain.sanitize import storable  # noqa: E402

@@ -9,13 +9,11 @@ import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 
 import pytest
+from test_reports import add_case, merge
 
-from barriosms.reporting import mapping
-from barriosms.reporting import reports
+from barriosms.reporting import mapping, reports
 from barriosms.reporting.reports import HoodCount
 from barriosms.store.models import Neighborhood
-
-from test_reports import add_case, merge
 
 SVG = "{http://www.w3.org/2000/svg}"
 HOODS = [

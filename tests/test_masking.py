@@ -25,12 +25,12 @@ from hypothesis import strategies as st
 
 from barriosms import config
 from barriosms.cases import casework
-from barriosms.reporting import public
 from barriosms.domain.masking import DIGIT, EMAIL_MASK, PHONE_MASK, SEPARATOR
 from barriosms.domain.replies import Templates
+from barriosms.reporting import public
 from barriosms.reporting.public import mask  # what the pages and the API call
-from barriosms.web import create_app
 from barriosms.staff.webreports import WebReport, submit
+from barriosms.web import create_app
 
 BIG = 2000  # the slow suite's example count (as tests/conftest.py's BIG)
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import time
 
 import pytest
+from conftest import SAMPLE_CSV
 
 from barriosms.domain.matching import Place, PlaceMatch, find_place, is_generic, name_key
 from barriosms.staff.neighborhoods import read_csv
-
-from conftest import SAMPLE_CSV
 
 # The sample list: B04 Villa Fátima (alias Fatima), B08 El Tejar (Tejar), B09 Alto Tacagua
 # (Tacagua; Tacagua Alto), B12 Villa San Antonio (San Antonio), B13 Mallasa (Valle de la Luna)...

@@ -7,11 +7,10 @@ import subprocess
 import sys
 
 import pytest
-
-from barriosms.sim.rig import Rig, wait_for
-from barriosms.sim import control
-
 from conftest import SAMPLE_CSV
+
+from barriosms.sim import control
+from barriosms.sim.rig import Rig, wait_for
 
 pytestmark = pytest.mark.slow
 

@@ -4,13 +4,12 @@ import json
 
 import pytest
 from click.testing import CliRunner
+from conftest import SAMPLE_CSV
 
 from barriosms.cli import cli
 from barriosms.domain.matching import Place
 from barriosms.staff.neighborhoods import ImportProblem, import_csv, list_all, places, read_csv
 from barriosms.store.models import Neighborhood
-
-from conftest import SAMPLE_CSV
 
 
 def write(tmp_path, text, name="n.csv"):

@@ -21,9 +21,9 @@ from barriosms import config
 from barriosms.cases import casework
 from barriosms.domain.replies import Templates
 from barriosms.domain.tracking import damm_check_digit
+from barriosms.staff.webreports import WebReport, submit
 from barriosms.store.models import Case, OutboundMessage, utcnow
 from barriosms.web.server import WebServer
-from barriosms.staff.webreports import WebReport, submit
 
 # --- the specification's examples --------------------------------------------------------------
 # Re-typed from http://wiki.open311.org/GeoReport_v2 ("Example response" of each method) and
@@ -505,7 +505,7 @@ def test_requests_have_the_spec_fields_in_json_and_xml(api, rules):
         assert r["requested_datetime"].endswith("-04:00") and r["updated_datetime"].endswith("-04:00")
         assert r["expected_datetime"] is None and r["zipcode"] is None and r["media_url"] == ""
         assert isinstance(r["lat"], float) and isinstance(r["long"], float)
-    created = Case.get_by_id(b.id).created_at.replace(tzinfo=dt.timezone.utc)
+    created = Case.get_by_id(b.id).created_at.replace(tzinfo=dt.UTC)
     assert dt.datetime.fromisoformat(opened["requested_datetime"]) == created.replace(microsecond=0)
     code, headers, body = call(f"{api}/v2/requests.xml")
     assert code == 200 and headers["Content-Type"] == "text/xml; charset=utf-8"
@@ -552,9 +552,9 @@ def test_dates_filter_and_default_to_the_last_90_days(api, rules):
     assert ids(f"end_date={w3c(now - dt.timedelta(days=50))}") == {old}  # 90 days up to the end
     assert ids(f"service_request_id={old}") == {old}
     # La Paz time and offsets: a date alone is a whole day in La Paz; an unescaped "+" arrives as a space.
-    day = (now - dt.timedelta(days=10)).replace(tzinfo=dt.timezone.utc).astimezone(dt.timezone(dt.timedelta(hours=-4)))
+    day = (now - dt.timedelta(days=10)).replace(tzinfo=dt.UTC).astimezone(dt.timezone(dt.timedelta(hours=-4)))
     assert ids(f"start_date={day:%Y-%m-%d}&end_date={day:%Y-%m-%d}") == {mid}
-    plus = (now - dt.timedelta(days=11)).replace(tzinfo=dt.timezone.utc).astimezone(dt.timezone(dt.timedelta(hours=2)))
+    plus = (now - dt.timedelta(days=11)).replace(tzinfo=dt.UTC).astimezone(dt.timezone(dt.timedelta(hours=2)))
     assert ids(f"start_date={plus.isoformat(timespec='seconds')}") == {mid, new}
 
 

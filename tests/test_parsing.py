@@ -9,6 +9,7 @@ import pytest
 from barriosms.domain.matching import Place
 from barriosms.domain.parsing import (
     Ambiguous,
+    Courtesy,
     Help,
     InvalidTracking,
     MissingDescription,
@@ -18,7 +19,6 @@ from barriosms.domain.parsing import (
     Report,
     StatusQuery,
     UnknownCode,
-    Courtesy,
     Unroutable,
     classify,
     find_code,

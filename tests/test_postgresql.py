@@ -13,20 +13,18 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import SAMPLE_CSV
 
-from barriosms.cases import casework
-from barriosms.cases import outbox
+from barriosms.cases import casework, outbox
 from barriosms.config import ServiceSettings
 from barriosms.domain.categories import load_categories
 from barriosms.domain.replies import Templates
+from barriosms.modem.sms import ReceivedSms
 from barriosms.pipeline.intake import Intake, IntakeRules
 from barriosms.staff.neighborhoods import import_csv
-from barriosms.modem.sms import ReceivedSms
 from barriosms.store import database as store
 from barriosms.store.migrations import LATEST_VERSION, current_version, migrate
 from barriosms.store.models import ALL_MODELS, Case, CaseReporter, InboundMessage, OutboundMessage, PendingReport, database
-
-from conftest import SAMPLE_CSV
 
 ROOT = Path(__file__).resolve().parent.parent
 T0 = dt.datetime(2026, 11, 24, 12, 0, 0)

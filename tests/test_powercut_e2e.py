@@ -33,12 +33,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conftest import SAMPLE_CSV
 
 from barriosms.domain.tracking import new_tracking
-from barriosms.sim.rig import Rig, RigError, wait_for
 from barriosms.sim import control
-
-from conftest import SAMPLE_CSV
+from barriosms.sim.rig import Rig, RigError, wait_for
 
 # About 2.5-3.5 minutes on 2 cores; the limit leaves room for a loaded machine.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
@@ -270,7 +269,7 @@ def test_twenty_power_cuts_lose_nothing_and_keep_the_database_sound(tmp_path):
                     rig.wait_connected(60)
                     time.sleep(delay)
                 elif mode == "while_storing":
-                    wait_for(lambda: stored_parts(rig) > before, 60, "the daemon to store something", interval=0.003)
+                    wait_for(lambda before=before: stored_parts(rig) > before, 60, "the daemon to store something", interval=0.003)
                     delay = rng.uniform(0, 0.02)
                     time.sleep(delay)
                 else:  # when_idle: the SIM and the outbox empty (or 20 s of trying), then a while

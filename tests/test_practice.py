@@ -12,18 +12,19 @@ import threading
 from types import SimpleNamespace
 
 import pytest
+from conftest import ROOT, SAMPLE_CSV
 
-from barriosms.pipeline import practice
 from barriosms.cases import subscribers
 from barriosms.config import ServiceSettings
 from barriosms.daemon.process import Daemon
 from barriosms.domain.categories import load_categories
 from barriosms.domain.replies import Templates
 from barriosms.domain.tracking import is_valid_tracking
-from barriosms.staff.inbox import InboxError, list_messages, route
-from barriosms.pipeline.intake import Intake, IntakeRules
-from barriosms.staff.neighborhoods import import_csv
 from barriosms.modem.sms import ReceivedSms
+from barriosms.pipeline import practice
+from barriosms.pipeline.intake import Intake, IntakeRules
+from barriosms.staff.inbox import InboxError, list_messages, route
+from barriosms.staff.neighborhoods import import_csv
 from barriosms.store.models import (
     Case,
     InboundMessage,
@@ -35,8 +36,6 @@ from barriosms.store.models import (
     PracticeMessage,
     SmsPart,
 )
-
-from conftest import ROOT, SAMPLE_CSV
 
 T0 = dt.datetime(2026, 11, 24, 14, 0, 0)
 TRAINEE = "+59171234567"
@@ -314,7 +313,7 @@ def test_purge_deletes_old_practice_and_keeps_sent_replies_counted(intake):
 
 
 def test_the_daemon_purges_every_hour(intake, caplog):
-    send(intake, "PRUEBA B12 hay un bache", at=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    send(intake, "PRUEBA B12 hay un bache", at=dt.datetime.now(dt.UTC).replace(tzinfo=None)
          - dt.timedelta(days=20))
     daemon = SimpleNamespace(settings=SimpleNamespace(service=ServiceSettings(practice_days=14)))
     result = []

@@ -9,11 +9,10 @@ import json
 import re
 
 import pytest
+from conftest import SCRIPT_PACE, started_rig
 
 from barriosms.domain.replies import Templates
 from barriosms.domain.tracking import is_valid_tracking
-
-from conftest import SCRIPT_PACE, started_rig
 
 pytestmark = pytest.mark.slow
 

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from barriosms.staff import projects as works
 from barriosms.cli.projects import bolivianos
+from barriosms.staff import projects as works
 from barriosms.store.models import Project
 
 D = dt.date

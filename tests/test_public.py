@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from barriosms.cases import casework
-from barriosms.reporting import public
 from barriosms.domain.categories import load_categories
 from barriosms.domain.replies import Templates
 from barriosms.pipeline.intake import IntakeRules
+from barriosms.reporting import public
 from barriosms.staff.webreports import WebReport, submit
 
 

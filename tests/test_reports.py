@@ -9,10 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from barriosms.reporting import reports
 from barriosms.cli.stats import duration, start_of_day_utc
+from barriosms.reporting import reports
 from barriosms.store.models import Case, CaseReporter, Neighborhood, utcnow
-
 
 NOW = dt.datetime(2026, 11, 24, 12, 0)
 _numbers = itertools.count(2000001)

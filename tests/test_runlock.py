@@ -85,9 +85,9 @@ def test_an_unwritable_folder_is_explained(tmp_path):
 
 
 def test_a_second_daemon_on_the_same_database_exits_2_before_touching_the_modem(db, tmp_path, holder_process, caplog):
-    from barriosms.daemon.process import Daemon
-
     from fakemodem import FakeModem
+
+    from barriosms.daemon.process import Daemon
 
     ini = tmp_path / "b.ini"
     ini.write_text(f"[database]\npath = {db}\n[modem]\ndevice = /dev/fake\n")

@@ -11,11 +11,10 @@ import re
 from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import SAMPLE_CSV
 
 from barriosms.domain.tracking import is_valid_tracking
 from barriosms.sim.rig import Rig, wait_for
-
-from conftest import SAMPLE_CSV
 
 pytestmark = pytest.mark.slow
 

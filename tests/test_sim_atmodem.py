@@ -220,7 +220,7 @@ def test_pdu_listing_reads_back_with_gammu_and_marks_read(modem):
     assert int(listing[0].split(",")[3]) == len(raw) - raw[0] - 1  # length without the SMSC field
     sms = gammu.DecodePDU(raw, SMSC=True)
     assert (sms["Type"], sms["Number"], sms["Text"]) == ("Deliver", SENDER, "B12 hay un bache")
-    assert sms["DateTime"] == dt.datetime.fromtimestamp(T0, dt.timezone.utc)  # the injected clock
+    assert sms["DateTime"] == dt.datetime.fromtimestamp(T0, dt.UTC)  # the injected clock
     assert at(modem, "AT+CMGL=0") == "\r\nOK\r\n"  # listing marked them read
     assert info(modem, "AT+CMGL=1").count("+CMGL:") == 2
     assert info(modem, "AT+CMGR=2").startswith("+CMGR: 1,,")

@@ -136,7 +136,7 @@ def test_reopen_target_is_reachable_from_resolved_and_closed() -> None:
     assert REOPEN_TARGET in TRANSITIONS["closed"]
 
 
-NOW = dt.datetime(2024, 5, 10, 12, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2024, 5, 10, 12, 0, tzinfo=dt.UTC)
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-
 from barriosms.cases import subscribers
 from barriosms.store.models import PhoneState
 

@@ -7,17 +7,16 @@ import json
 import logging
 
 import pytest
+from test_intake import NEIGHBOUR, RESIDENT, Resident, answer_to, fresh, make_intake
 
 from barriosms.cases import casework
-from barriosms.reporting import reports
-from barriosms.pipeline import survey
 from barriosms.config import ServiceSettings
-from barriosms.domain.replies import Templates
 from barriosms.domain.parsing import Unroutable
+from barriosms.domain.replies import Templates
+from barriosms.pipeline import survey
 from barriosms.pipeline.intake import rules_from_settings
+from barriosms.reporting import reports
 from barriosms.store.models import Case, CaseEvent, CaseQuestion, InboundMessage, OutboundMessage, utcnow, write_tx
-
-from test_intake import RESIDENT, NEIGHBOUR, Resident, answer_to, fresh, make_intake
 
 T0 = dt.datetime(2026, 11, 24, 12, 0)
 RESOLVED = T0 + dt.timedelta(days=1)

@@ -6,10 +6,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from conftest import started_rig
 
 from barriosms.sim.rig import Rig
-
-from conftest import started_rig
 
 pytestmark = pytest.mark.slow
 

@@ -6,14 +6,12 @@ import threading
 import time
 
 import pytest
+from fakemodem import FakeModem
 
 from barriosms import config
-from barriosms.operations import health
-from barriosms.operations import ussd
 from barriosms.daemon.process import ModemThread
+from barriosms.operations import health, ussd
 from barriosms.store.models import ModemHealth, UssdRequest
-
-from fakemodem import FakeModem
 
 
 @pytest.mark.parametrize("code, ok", [("*105#", True), ("*#100#", True), ("#123*1#", True),

@@ -193,7 +193,7 @@ def test_a_report_opens_a_case_and_its_page_shows_it(site):
     assert "Guarde este número" in page.text and "Le enviamos el número por SMS" in page.text
     assert "Sopocachi" in page.text and "<dd>Alumbrado público</dd>" in page.text
     assert "No hay luz en la plaza principal" in page.text
-    local = case.created_at.replace(tzinfo=dt.timezone.utc).astimezone(dt.timezone(dt.timedelta(hours=-4)))
+    local = case.created_at.replace(tzinfo=dt.UTC).astimezone(dt.timezone(dt.timedelta(hours=-4)))
     assert local.strftime("%d/%m/%Y %H:%M") in page.text  # La Paz time, not UTC
     # Without a phone there is no SMS, and the page does not claim one.
     quiet = site.report()

@@ -24,11 +24,10 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import ROOT, SAMPLE_CSV
 
 from barriosms.domain.tracking import is_valid_tracking
 from barriosms.sim.rig import Rig
-
-from conftest import ROOT, SAMPLE_CSV
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

@@ -18,11 +18,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from conftest import SAMPLE_CSV
 
 from barriosms.domain.tracking import is_valid_tracking
 from barriosms.sim.rig import Rig
-
-from conftest import SAMPLE_CSV
 
 pytestmark = pytest.mark.slow
 

@@ -25,11 +25,11 @@ from werkzeug.datastructures import ImmutableMultiDict
 from barriosms import config
 from barriosms.cases import casework
 from barriosms.domain.replies import Templates
+from barriosms.staff.webreports import WebReport, submit
 from barriosms.store.models import Case
 from barriosms.web import create_app
 from barriosms.web.pages import FORM_FIELDS
 from barriosms.web.server import WebServer
-from barriosms.staff.webreports import WebReport, submit
 
 BIG = 2000  # the slow suite's example count (as tests/conftest.py's BIG)
 FORGED_HOST = "evil-host.example"  # a name no generated value contains, so any echo is the Host's

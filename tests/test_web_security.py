@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from barriosms.web.security import (FormTokens, SubmissionLimiter, client_address, cross_site,
-                                    security_headers, site_secret)
+from barriosms.web.security import FormTokens, SubmissionLimiter, client_address, cross_site, security_headers, site_secret
 
 
 class Clock:

@@ -6,12 +6,11 @@ import datetime as dt
 
 import pytest
 
-from barriosms.staff import webreports
+from barriosms.domain.categories import load_categories
 from barriosms.domain.replies import Templates
 from barriosms.pipeline.intake import IntakeRules
-from barriosms.domain.categories import load_categories
-from barriosms.store.models import Case, CaseReporter, OutboundMessage, PhoneState
 from barriosms.staff.webreports import ReportError, WebReport, submit
+from barriosms.store.models import Case, CaseReporter, OutboundMessage, PhoneState
 
 
 @pytest.fixture

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
-from barriosms.cases import outbox
-from barriosms.cases import subscribers
-from barriosms.pipeline import survey
+from barriosms.cases import outbox, subscribers
 from barriosms.config import ServiceSettings
 from barriosms.domain.phones import is_replyable
 from barriosms.domain.replies import Templates
 from barriosms.domain.statuses import REOPEN_TARGET, STATUSES, TransitionError, can_reopen_by_sms, check_transition
+from barriosms.pipeline import survey
 from barriosms.store.models import (
     Case,
     CaseEvent,

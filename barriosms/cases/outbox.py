@@ -11,10 +11,10 @@ import datetime as dt
 import logging
 import socket
 
-from barriosms.domain.retry import retry_delay
-from barriosms.modem.sms import SendResult
 from peewee import fn
 
+from barriosms.domain.retry import retry_delay
+from barriosms.modem.sms import SendResult
 from barriosms.store.models import Broadcast, Case, InboundMessage, OutboundMessage, utcnow, write_tx
 
 log = logging.getLogger(__name__)

@@ -29,10 +29,10 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
 
 
 def _register() -> None:
-    from barriosms.sim.cli import sim
     from barriosms.cli.broadcast import broadcast
     from barriosms.cli.inbox import inbox_group
     from barriosms.cli.phones import phones
+    from barriosms.sim.cli import sim
 
     for command in (db, neighborhoods, cases, outbox_group, modem, config_group, run, sim, inbox_group, broadcast,
                     phones):

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from barriosms.operations import backup as backups
 from barriosms.cli.common import STDOUT, CliState, emit_json, json_option, pass_state
+from barriosms.operations import backup as backups
 
 
 @click.command()

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import click
 
-from barriosms.staff import broadcast as notices
 from barriosms.cli.common import CliState, actor, emit_json, json_option, pass_state
+from barriosms.staff import broadcast as notices
 
 
 @click.command("broadcast")

@@ -5,10 +5,10 @@ from zoneinfo import ZoneInfo
 import click
 
 from barriosms.cases import casework
-from barriosms.pipeline import conversations
-from barriosms.domain.statuses import STATUSES
-from barriosms.store.models import Case
 from barriosms.cli.common import CliState, actor, clip, emit_json, json_option, limit_option, local_time, pass_state, short_time, table
+from barriosms.domain.statuses import STATUSES
+from barriosms.pipeline import conversations
+from barriosms.store.models import Case
 
 
 def case_dict(case: Case, zone: ZoneInfo) -> dict:

@@ -6,10 +6,11 @@ import datetime as dt
 import json
 import os
 import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence, TextIO
+from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 import click
@@ -110,13 +111,13 @@ def local_time(value: dt.datetime | None, zone: ZoneInfo) -> str | None:
     """A stored naive-UTC time as ISO 8601 in the configured zone, with its offset."""
     if value is None:
         return None
-    return value.replace(tzinfo=dt.timezone.utc).astimezone(zone).isoformat(timespec="seconds")
+    return value.replace(tzinfo=dt.UTC).astimezone(zone).isoformat(timespec="seconds")
 
 
 def short_time(value: dt.datetime | None, zone: ZoneInfo) -> str:
     if value is None:
         return "-"
-    return value.replace(tzinfo=dt.timezone.utc).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    return value.replace(tzinfo=dt.UTC).astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 
 def emit_json(data: Any) -> None:

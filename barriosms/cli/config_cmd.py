@@ -3,8 +3,8 @@ from __future__ import annotations
 import click
 
 from barriosms import config
-from barriosms.templates import loader as templatefiles
 from barriosms.cli.common import CliState, emit_json, json_option, pass_state
+from barriosms.templates import loader as templatefiles
 
 
 @click.group("config")

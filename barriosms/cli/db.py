@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import click
 
+from barriosms.cli.common import CliState, emit_json, json_option, pass_state
 from barriosms.store import database as store
 from barriosms.store.migrations import LATEST_VERSION, MIGRATIONS, current_version
 from barriosms.store.models import database
-from barriosms.cli.common import CliState, emit_json, json_option, pass_state
 
 
 @click.group()

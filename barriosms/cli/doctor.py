@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import click
 
+from barriosms.cli.common import CliState, emit_json, json_option, pass_state
 from barriosms.operations import doctor as checks
 from barriosms.templates import loader as templatefiles
-from barriosms.cli.common import CliState, emit_json, json_option, pass_state
 
 
 @click.command()

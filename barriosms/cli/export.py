@@ -4,10 +4,9 @@ import sys
 
 import click
 
-from barriosms.reporting import exports
-from barriosms.reporting import reports
-from barriosms.domain.statuses import STATUSES
 from barriosms.cli.common import STDOUT, CliState, open_output, output_name, output_option, pass_state, say_done
+from barriosms.domain.statuses import STATUSES
+from barriosms.reporting import exports, reports
 
 
 @click.command()

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import click
 
-from barriosms.staff import inbox as inbox_mod
-from barriosms.pipeline.intake import Intake, rules_from_settings
-from barriosms.domain.errors import TemplateError
 from barriosms.cli.common import CliState, actor, clip, emit_json, json_option, limit_option, local_time, pass_state, short_time, table
+from barriosms.domain.errors import TemplateError
+from barriosms.pipeline.intake import Intake, rules_from_settings
+from barriosms.staff import inbox as inbox_mod
 
 # What `unanswered` values mean, for the table.
 WHY = {

@@ -4,10 +4,9 @@ import sys
 
 import click
 
-from barriosms.operations import health
-from barriosms.operations import ussd
-from barriosms.modem import detect as detection
 from barriosms.cli.common import CliState, emit_json, local_time, pass_state, short_time, table
+from barriosms.modem import detect as detection
+from barriosms.operations import health, ussd
 
 
 @click.group()

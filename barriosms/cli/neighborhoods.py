@@ -4,9 +4,9 @@ import sys
 
 import click
 
-from barriosms.staff import neighborhoods as hoods
-from barriosms.domain.matching import find_place
 from barriosms.cli.common import CliState, emit_json, json_option, limit_option, pass_state, table
+from barriosms.domain.matching import find_place
+from barriosms.staff import neighborhoods as hoods
 
 # Bigger files show a progress bar while they are written (on stderr: stdout may be JSON).
 PROGRESS_ROWS = 200

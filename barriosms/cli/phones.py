@@ -3,8 +3,8 @@ from __future__ import annotations
 import click
 
 from barriosms.cases import subscribers
-from barriosms.domain.phones import normalize_sender
 from barriosms.cli.common import CliState, emit_json, json_option, local_time, pass_state, short_time, table
+from barriosms.domain.phones import normalize_sender
 
 
 @click.group()

@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from barriosms.cli.common import CliState, clip, emit_json, json_option, limit_option, local_time, pass_state, short_time, table
 from barriosms.staff import projects as works
 from barriosms.store.models import PROJECT_STATUSES, Project
-from barriosms.cli.common import CliState, clip, emit_json, json_option, limit_option, local_time, pass_state, short_time, table
 
 
 def project_dict(project: Project, zone: ZoneInfo) -> dict:

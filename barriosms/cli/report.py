@@ -2,12 +2,22 @@ from __future__ import annotations
 
 import click
 
-from barriosms.reporting import mapping
-from barriosms.reporting import reports
+from barriosms.cli.common import (
+    STDOUT,
+    CliState,
+    emit_json,
+    json_option,
+    open_output,
+    output_name,
+    output_option,
+    pass_state,
+    say_done,
+    short_time,
+    table,
+)
 from barriosms.domain.ranking import WAITING_STATUSES
+from barriosms.reporting import mapping, reports
 from barriosms.store.models import utcnow
-from barriosms.cli.common import (STDOUT, CliState, emit_json, json_option, open_output, output_name, output_option, pass_state,
-                     say_done, short_time, table)
 
 
 @click.group()

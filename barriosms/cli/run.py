@@ -5,12 +5,12 @@ import sys
 import click
 
 from barriosms import config
-from barriosms.operations import logsetup
+from barriosms.cli.common import CliState, pass_state
 from barriosms.daemon.process import Daemon
 from barriosms.domain.errors import TemplateError
-from barriosms.pipeline.intake import rules_from_settings
 from barriosms.modem import gammu_output
-from barriosms.cli.common import CliState, pass_state
+from barriosms.operations import logsetup
+from barriosms.pipeline.intake import rules_from_settings
 
 # Distinct from a crash (1): systemd's RestartPreventExitStatus=2 stops restarting a daemon whose
 # config or database needs a person, instead of filling the journal every five seconds.

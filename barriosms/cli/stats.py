@@ -5,9 +5,9 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from barriosms.reporting import reports
-from barriosms.pipeline.survey import SurveyCounts
 from barriosms.cli.common import CliState, emit_json, json_option, local_time, pass_state, table
+from barriosms.pipeline.survey import SurveyCounts
+from barriosms.reporting import reports
 
 
 def start_of_day_utc(day: str, zone: ZoneInfo) -> dt.datetime:
@@ -17,7 +17,7 @@ def start_of_day_utc(day: str, zone: ZoneInfo) -> dt.datetime:
     except ValueError:
         raise click.ClickException(f"bad date {day!r}: write it as YYYY-MM-DD, e.g. 2026-11-01") from None
     local = dt.datetime.combine(date, dt.time(0), tzinfo=zone)
-    return local.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return local.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def duration(seconds: float | None) -> str:

@@ -4,9 +4,9 @@ import sys
 
 import click
 
-from barriosms.operations import logsetup
 from barriosms.cli.common import CliState, pass_state
 from barriosms.cli.run import EXIT_NEEDS_FIX
+from barriosms.operations import logsetup
 
 
 @click.command()

@@ -4,11 +4,11 @@ import datetime as dt
 
 import click
 
-from barriosms.pipeline import practice
-from barriosms.domain.phones import format_for_display
-from barriosms.store.models import utcnow
 from barriosms.cli.common import CliState, emit_json, json_option, local_time, pass_state, short_time, table
 from barriosms.cli.stats import start_of_day_utc
+from barriosms.domain.phones import format_for_display
+from barriosms.pipeline import practice
+from barriosms.store.models import utcnow
 
 
 @click.group()

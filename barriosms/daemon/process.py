@@ -30,31 +30,27 @@ import dataclasses
 import logging
 import os
 import shlex
-from datetime import datetime, timedelta, timezone
 import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from peewee import DatabaseError
 
-from barriosms.pipeline import conversations
-from barriosms.operations import health
 from barriosms.cases import outbox
-from barriosms.pipeline import practice
-from barriosms.operations import runlock
-from barriosms.operations import ussd
-from barriosms.operations import sdnotify
-from barriosms.operations.clock import clock_problem, newest_stored_utc
 from barriosms.config import ModemSettings, Settings
+from barriosms.modem.gammu_modem import GammuModem
+from barriosms.modem.sms import ModemError
+from barriosms.operations import health, runlock, sdnotify, ussd
+from barriosms.operations.clock import clock_problem, newest_stored_utc
+from barriosms.pipeline import conversations, practice
 from barriosms.pipeline.gateway import Gateway, Modem, StoreUnavailable
 from barriosms.pipeline.intake import Intake, IntakeRules, rules_from_settings
-from barriosms.modem.gammu_modem import GammuModem
 from barriosms.pipeline.sendpolicy import SendPolicy
-from barriosms.modem.sms import ModemError
 from barriosms.store.models import database, utcnow, write_tx
 
 log = logging.getLogger(__name__)
@@ -159,7 +155,7 @@ class ModemThread(threading.Thread):
         self._reload_lock = threading.Lock()
         self._modem_status = f"starting: opening the modem on {self.ms.device}"
         # The system clock, injectable for tests; while it is not believable nothing leaves the SIM.
-        self._now = now or (lambda: datetime.now(timezone.utc))
+        self._now = now or (lambda: datetime.now(UTC))
         self._clock_problem: str | None = None
         self._clock_checked = float("-inf")
         self._clock_behind_since: float | None = None  # monotonic: since when behind the newest record
@@ -365,7 +361,7 @@ class ModemThread(threading.Thread):
             log.warning("%s; SMS stay on the SIM until then", problem)  # once, not every few seconds
         elif self._clock_problem and not problem:
             log.info("the system clock is believable again (%s UTC): reading the SIM",
-                     f"{self._now().astimezone(timezone.utc):%Y-%m-%d %H:%M}")
+                     f"{self._now().astimezone(UTC):%Y-%m-%d %H:%M}")
             self.requests.ask("receive")
         self._clock_problem = problem
         return problem is None
@@ -540,12 +536,12 @@ class Daemon:
         self.scheduler.add_job(self.watchdog, "interval", seconds=2, id="watchdog")
         # A database job, not the modem's: it runs in the scheduler's thread.
         self.scheduler.add_job(self.purge_practice, "interval", hours=1, id="practice",
-                               next_run_time=datetime.now(timezone.utc) + timedelta(minutes=1))
+                               next_run_time=datetime.now(UTC) + timedelta(minutes=1))
         self.scheduler.add_job(self.expire_questions, "interval", hours=1, id="questions",
-                               next_run_time=datetime.now(timezone.utc) + timedelta(minutes=1))
+                               next_run_time=datetime.now(UTC) + timedelta(minutes=1))
         if g.balance_ussd:
             self.scheduler.add_job(ask, "interval", args=["balance"], hours=g.balance_check_hours, id="balance",
-                                   next_run_time=datetime.now(timezone.utc) + timedelta(minutes=1))
+                                   next_run_time=datetime.now(UTC) + timedelta(minutes=1))
 
     def watchdog(self) -> None:
         """Abort a modem call that runs too long; if even that does not free it, stop for systemd.

@@ -41,8 +41,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final, Sequence
+from typing import TYPE_CHECKING, Final
 
 from barriosms.domain.categories import fold
 
@@ -249,7 +250,7 @@ def _local(day: dt.date, clock: dt.time, like: dt.datetime) -> dt.datetime:
     it; an ambiguous one is the first of the two.
     """
     wall = dt.datetime.combine(day, clock, tzinfo=like.tzinfo)
-    return wall.astimezone(dt.timezone.utc).astimezone(like.tzinfo)
+    return wall.astimezone(dt.UTC).astimezone(like.tzinfo)
 
 
 def local_day_start(local_now: dt.datetime) -> dt.datetime:

@@ -12,8 +12,9 @@ new cases outrank one new case, and one case of three weeks outranks three of a 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Final, Iterable
+from typing import Final
 
 from barriosms.domain.statuses import Status
 

@@ -27,8 +27,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from barriosms.domain.errors import IniSource, TemplateError, check_sections, parse_ini, read_source
 from barriosms.domain.categories import fold
+from barriosms.domain.errors import IniSource, TemplateError, check_sections, parse_ini, read_source
 from barriosms.domain.gsm import SMS_SEPTETS, septet_count, to_gsm7
 from barriosms.domain.statuses import STATUSES, is_status
 

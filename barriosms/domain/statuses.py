@@ -8,8 +8,9 @@ resident reads come from the ``[statuses]`` section of the replies template file
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Final, Literal, Mapping, TypeGuard
+from typing import Final, Literal, TypeGuard
 
 __all__ = [
     "Status",

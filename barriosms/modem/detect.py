@@ -11,9 +11,9 @@ import errno
 import logging
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterable
 
 import serial
 from serial.tools import list_ports

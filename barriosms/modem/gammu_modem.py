@@ -86,7 +86,7 @@ def _smsc_time(sms: dict) -> dt.datetime | None:
     if not isinstance(value, dt.datetime):
         return None
     if value.tzinfo is not None:
-        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
     # Gammu gives naive times already in the sender's zone offset it dropped; keep them as they are
     # (they are only used to recognise the same SMS read twice and shown as information).
     return value

@@ -145,7 +145,7 @@ class GammuOutput:
                 os.close(fd)
         self._thread = None
 
-    def __enter__(self) -> "GammuOutput":
+    def __enter__(self) -> GammuOutput:
         self.start()
         return self
 

@@ -22,9 +22,10 @@ import re
 import shutil
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from barriosms.operations import runlock
 from barriosms.store.migrations import LATEST_VERSION
@@ -100,7 +101,7 @@ class Restored:
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def default_folder(db_path: str | os.PathLike) -> Path:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 # Nothing real happens before this release: a clock earlier than this has not been set yet.
-EARLIEST_SANE = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)
+EARLIEST_SANE = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 # How far before the newest stored record the clock may be (fake-hwclock saves only now and then).
 BEHIND_TOLERANCE = dt.timedelta(days=1)
 # How long to wait for a clock that is after this release but behind the newest record. That record
@@ -52,7 +52,7 @@ def newest_stored_utc() -> dt.datetime | None:
 
 
 def _aware(when: dt.datetime) -> dt.datetime:
-    return when.replace(tzinfo=dt.timezone.utc) if when.tzinfo is None else when.astimezone(dt.timezone.utc)
+    return when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
 
 
 def _show(when: dt.datetime) -> str:

@@ -12,17 +12,16 @@ import datetime as dt
 import os
 import shutil
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from barriosms import config
-from barriosms.operations import backup
-from barriosms.operations import health
-from barriosms.operations import runlock
-from barriosms.templates import loader as templatefiles
+from barriosms.operations import backup, health, runlock
 from barriosms.operations.clock import BEHIND_TOLERANCE, EARLIEST_SANE
 from barriosms.store.migrations import LATEST_VERSION
+from barriosms.templates import loader as templatefiles
 
 # No gateway of this release ran before this date: a clock earlier than it has not been set.
 # The daemon's own rule (clock.py), as naive UTC for doctor's naive-UTC times.

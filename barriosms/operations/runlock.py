@@ -19,9 +19,9 @@ import errno
 import fcntl
 import os
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 # How long holder() waits for a holder that has just taken the lock to write its pid.
 _PID_WAIT_SECONDS = 1.0

@@ -10,15 +10,16 @@ import datetime as dt
 import logging
 import os
 import time
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
+
+from peewee import DatabaseError, DataError, IntegrityError
 
 from barriosms.cases import outbox
 from barriosms.config import GatewaySettings
+from barriosms.modem.sms import ModemError, ModemSendError, ReceivedSms, SendResult
 from barriosms.pipeline.intake import Intake
 from barriosms.pipeline.sendpolicy import SendPolicy
-from peewee import DatabaseError, DataError, IntegrityError
-
-from barriosms.modem.sms import ModemError, ModemSendError, ReceivedSms, SendResult
 from barriosms.store.models import ModemHealth, OutboundMessage, utcnow, write_tx
 
 log = logging.getLogger(__name__)

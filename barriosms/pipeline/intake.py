@@ -16,11 +16,9 @@ import logging
 import random
 from dataclasses import dataclass
 
-from barriosms.pipeline import conversations
-from barriosms.cases import outbox
-from barriosms.pipeline import practice
-from barriosms.cases import subscribers
-from barriosms.pipeline import survey
+from peewee import DatabaseError, DataError, IntegrityError, fn
+
+from barriosms.cases import outbox, subscribers
 from barriosms.cases.casework import add_reporter, reopen_by_resident, surviving
 from barriosms.config import ServiceSettings, Settings
 from barriosms.domain.categories import CategoryRules, categorize, fold, load_categories
@@ -47,8 +45,7 @@ from barriosms.domain.replies import Templates
 from barriosms.domain.sanitize import storable
 from barriosms.domain.tracking import new_tracking
 from barriosms.modem.sms import ReceivedSms
-from peewee import DatabaseError, DataError, IntegrityError, fn
-
+from barriosms.pipeline import conversations, practice, survey
 from barriosms.store.models import (
     Case,
     CaseEvent,
@@ -358,7 +355,8 @@ class Intake:
                                                      & (InboundMessage.triage == "case_limit")
                                                      & (InboundMessage.received_at > since)).exists())
         # Once per phone and hour at WARNING: a flood would otherwise flood the log too.
-        log.log(logging.INFO if held_before else logging.WARNING, "%s opened %d cases in the last hour ([service] cases_per_phone_hour = %d): message %d is kept "
+        log.log(logging.INFO if held_before else logging.WARNING,
+                "%s opened %d cases in the last hour ([service] cases_per_phone_hour = %d): message %d is kept "
                     "for staff instead (barriosms inbox list --unmatched; barriosms inbox assign %d --neighborhood "
                     "CODE opens it)", msg.phone, opened, limit, msg.id, msg.id)
         self._reply(turn, self.rules.templates.render("report_held"))

@@ -30,8 +30,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterable
+from typing import TYPE_CHECKING
 
 from peewee import JOIN
 
@@ -173,8 +174,8 @@ def _decide_outcome(intake: Intake, msg: InboundMessage, rest: str, intent, now:
 
 
 def _status(intake: Intake, tracking: str) -> _Outcome:
-    from barriosms.pipeline.intake import status_text  # intake imports this module
     from barriosms.cases.casework import surviving
+    from barriosms.pipeline.intake import status_text  # intake imports this module
 
     t = intake.rules.templates
     rehearsed = PracticeCase.get_or_none(PracticeCase.tracking == tracking)

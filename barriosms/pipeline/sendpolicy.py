@@ -27,7 +27,7 @@ class Hold:
 
 
 def _utc(aware: dt.datetime) -> dt.datetime:
-    return aware.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return aware.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 class SendPolicy:
@@ -38,7 +38,7 @@ class SendPolicy:
 
     def hold(self, msg: OutboundMessage, now: dt.datetime) -> Hold | None:
         """Why `msg` must wait, and until when; None when it may be sent now (`now` naive UTC)."""
-        local_now = now.replace(tzinfo=dt.timezone.utc).astimezone(self.zone)
+        local_now = now.replace(tzinfo=dt.UTC).astimezone(self.zone)
         if not msg.urgent:
             end = quiet_until(local_now, self.service.quiet_hours)
             if end is not None:

@@ -11,10 +11,11 @@ import datetime as dt
 import json
 import os
 import tempfile
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, TextIO
+from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 from barriosms.reporting.reports import CaseRow
@@ -39,7 +40,7 @@ class Written:
 
 def _iso(value: dt.datetime | None, zone: ZoneInfo) -> str | None:
     """A stored naive-UTC time in the zone, with its offset (as `cli.common.local_time` shows it)."""
-    return None if value is None else value.replace(tzinfo=dt.timezone.utc).astimezone(zone).isoformat(
+    return None if value is None else value.replace(tzinfo=dt.UTC).astimezone(zone).isoformat(
         timespec="seconds")
 
 

@@ -11,9 +11,9 @@ data is escaped: names come from a CSV staff edit.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
-from typing import Sequence
 
 from barriosms.reporting.reports import HoodCount
 

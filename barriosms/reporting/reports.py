@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import datetime as dt
 import statistics
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from typing import Collection, Iterable
 
 from peewee import JOIN, fn
 
 from barriosms.domain.categories import fold
 from barriosms.domain.parsing import normalize_code
-from barriosms.domain.ranking import Hotspot, OpenCase, WAITING_STATUSES, rank_hotspots
+from barriosms.domain.ranking import WAITING_STATUSES, Hotspot, OpenCase, rank_hotspots
 from barriosms.domain.statuses import STATUSES
-from barriosms.store.models import Case, CaseReporter, Neighborhood
 from barriosms.pipeline.survey import Satisfaction, satisfaction
+from barriosms.store.models import Case, CaseReporter, Neighborhood
 
 
 class ReportError(Exception):

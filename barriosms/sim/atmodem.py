@@ -16,8 +16,8 @@ import logging
 import re
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import gammu
 
@@ -624,7 +624,7 @@ class ATModem:
         if self.settings.cmgf == 0:
             return f"{prefix}: {where}{stored.stat},,{stored.tpdu_length}\r\n{stored.pdu.hex().upper()}"
         # The PDU carries the SMSC time in UTC (zone 00): the text-mode header says the same.
-        when = (stored.when or dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc)).astimezone(dt.timezone.utc)
+        when = (stored.when or dt.datetime.fromtimestamp(self.clock(), dt.UTC)).astimezone(dt.UTC)
         stamp = f"{when:%y/%m/%d,%H:%M:%S}+00"
         # 27.005: UCS-2 (and 8-bit) message data is shown as hex whatever AT+CSCS says.
         body = stored.text.encode("utf-16-be").hex().upper() if stored.unicode else self._text_out(stored.text)
@@ -808,7 +808,7 @@ class ATModem:
         # Gammu cannot encode a status report, so borrow its encoding of the address and the time
         # from a DELIVER PDU and put the report's own three one-byte fields around them.
         deliver = gammu.EncodePDU({**_EMPTY_SMS, "Number": number, "SMSC": {"Number": self.smsc},
-                                   "Type": "Deliver", "DateTime": dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc)},
+                                   "Type": "Deliver", "DateTime": dt.datetime.fromtimestamp(self.clock(), dt.UTC)},
                                   Layout="Deliver")
         smsc_part = deliver[: deliver[0] + 1]
         i = deliver[0] + 1
@@ -880,7 +880,7 @@ class ATModem:
             "text": "".join(p.text for p in parts),
             "parts": len(parts),
             "expected_parts": parts[0].concat[2] if parts[0].concat else 1,
-            "at": dt.datetime.fromtimestamp(first.at_epoch, dt.timezone.utc).isoformat(timespec="microseconds"),
+            "at": dt.datetime.fromtimestamp(first.at_epoch, dt.UTC).isoformat(timespec="microseconds"),
             "at_epoch": first.at_epoch,
             "references": [p.reference for p in parts],
         }
@@ -896,7 +896,7 @@ class ATModem:
         """
         if not sender or not text:
             raise ValueError("an SMS needs a sender and some text")
-        smsc_time = smsc_time or dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc)
+        smsc_time = smsc_time or dt.datetime.fromtimestamp(self.clock(), dt.UTC)
         unicode = not _gsm_encodable(text)
         parts = gammu.EncodeSMS({"Class": -1, "Unicode": unicode,
                                  "Entries": [{"ID": "ConcatenatedTextLong", "Buffer": text}]})

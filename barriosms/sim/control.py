@@ -28,7 +28,7 @@ def send_request(control_path: str, request: dict, timeout: float = 5) -> dict:
                 if not chunk:
                     break
                 data += chunk
-    except (FileNotFoundError, ConnectionRefusedError, socket.timeout, OSError) as exc:
+    except (TimeoutError, FileNotFoundError, ConnectionRefusedError, OSError) as exc:
         raise SimControlError(f"cannot reach the simulated modem at {control_path} ({exc}): "
                               "is `barriosms sim serve` running?") from exc
     try:

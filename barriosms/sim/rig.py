@@ -10,15 +10,16 @@ modem through its control socket).
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from barriosms.sim import control
 
@@ -196,7 +197,7 @@ class Rig:
         self.daemon_proc = self.sim_proc = self.web_proc = None
         return codes
 
-    def __enter__(self) -> "Rig":
+    def __enter__(self) -> Rig:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -22,8 +22,9 @@ import stat
 import sys
 import time
 import tty
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from barriosms.sim.atmodem import ATModem
 from barriosms.sim.faults import FaultError

@@ -9,8 +9,7 @@ import math
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from barriosms.cases import outbox
-from barriosms.cases import subscribers
+from barriosms.cases import outbox, subscribers
 from barriosms.domain.gsm import SMS_SEPTETS, septet_count, to_gsm7
 from barriosms.domain.guard import budget_left, local_day_start
 from barriosms.domain.parsing import normalize_code
@@ -74,8 +73,8 @@ def plan(code: str, text: str, *, region: str, daily_budget: int, zone: ZoneInfo
     recipients = tuple(p for p in replyable if p not in out)
     left = None
     if daily_budget:
-        local_now = now.replace(tzinfo=dt.timezone.utc).astimezone(zone)
-        since = local_day_start(local_now).astimezone(dt.timezone.utc).replace(tzinfo=None)
+        local_now = now.replace(tzinfo=dt.UTC).astimezone(zone)
+        since = local_day_start(local_now).astimezone(dt.UTC).replace(tzinfo=None)
         left = budget_left(outbox.sent_parts_since(since) + outbox.queued_parts(), daily_budget)
     return Plan(hood, clean, parts, recipients, len(out), len(phones) - len(replyable), left)
 

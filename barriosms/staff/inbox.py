@@ -13,8 +13,7 @@ from barriosms.domain.phones import is_replyable
 from barriosms.domain.replies import Templates
 from barriosms.pipeline.intake import Intake
 from barriosms.pipeline.practice import PRACTICE_INTENTS
-from barriosms.store.models import (Case, CaseEvent, InboundMessage, Neighborhood, OutboundMessage, PendingReport, utcnow,
-                           write_tx)
+from barriosms.store.models import Case, CaseEvent, InboundMessage, Neighborhood, OutboundMessage, PendingReport, utcnow, write_tx
 
 log = logging.getLogger(__name__)
 

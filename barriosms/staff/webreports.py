@@ -13,8 +13,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from barriosms.cases import outbox
-from barriosms.cases import subscribers
+from barriosms.cases import outbox, subscribers
 from barriosms.cases.casework import add_reporter
 from barriosms.domain.categories import fold
 from barriosms.domain.inputs import degrees

@@ -9,13 +9,13 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
-from barriosms.store.migrations import LATEST_VERSION, current_version, migrate
 from peewee import SqliteDatabase
 
+from barriosms.store.migrations import LATEST_VERSION, current_version, migrate
 from barriosms.store.models import PRAGMAS, database
 
 log = logging.getLogger(__name__)

@@ -67,7 +67,7 @@ class BooleanField(IntegerField):
 
 def utcnow() -> dt.datetime:
     """Now as naive UTC, the only form of time stored in the database."""
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 class BaseModel(Model):

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote_to_bytes
 
-from peewee import DatabaseError as PeeweeDatabaseError
 from flask import Flask, Response, current_app, render_template, request
+from peewee import DatabaseError as PeeweeDatabaseError
 from werkzeug.exceptions import BadRequest, HTTPException
 
 from barriosms.config import Settings
@@ -25,8 +25,7 @@ from barriosms.domain.replies import Templates
 from barriosms.pipeline.intake import IntakeRules, rules_from_settings
 from barriosms.store import database as store
 from barriosms.store.models import database
-from barriosms.web.security import (FormTokens, SubmissionLimiter, client_address, cross_site, security_headers,
-                       site_secret)
+from barriosms.web.security import FormTokens, SubmissionLimiter, client_address, cross_site, security_headers, site_secret
 
 log = logging.getLogger(__name__)
 

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 
 from flask import Blueprint, Response, current_app, request
 
-from barriosms.reporting import public
 from barriosms.domain.inputs import ascii_int, degrees
 from barriosms.domain.matching import normalize_code
-from barriosms.store.models import Case, CaseEvent, Neighborhood, utcnow
+from barriosms.reporting import public
 from barriosms.staff.webreports import ReportError, WebReport, find_neighborhood, submit
+from barriosms.store.models import Case, CaseEvent, Neighborhood, utcnow
 from barriosms.web.app import context, from_another_site, submitter
 from barriosms.web.pages import forget_counts
 
@@ -111,7 +111,7 @@ def _fill(element: ET.Element, value) -> None:
 
 def _local(when: dt.datetime) -> dt.datetime:
     """A stored time (naive UTC) in La Paz time."""
-    return when.replace(tzinfo=dt.timezone.utc).astimezone(context().settings.zone)
+    return when.replace(tzinfo=dt.UTC).astimezone(context().settings.zone)
 
 
 def _w3c(when: dt.datetime) -> str:
@@ -227,7 +227,7 @@ def _when(name: str) -> tuple[dt.datetime, bool] | None:
         when = dt.datetime.fromisoformat(raw)
         if when.tzinfo is None:  # a date, or a time without offset: La Paz time
             when = when.replace(tzinfo=context().settings.zone)
-        return when.astimezone(dt.timezone.utc).replace(tzinfo=None), day
+        return when.astimezone(dt.UTC).replace(tzinfo=None), day
     except ValueError:
         raise Refused(400, f"{name} no es una fecha valida: use el formato w3c, por ejemplo "
                            f"2026-11-20T00:00:00-04:00 o 2026-11-20T04:00:00Z.") from None

@@ -26,17 +26,17 @@ import json
 import math
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 from peewee import fn
 
-from barriosms.reporting import public
 from barriosms.domain.inputs import MAX_INT_DIGITS, ascii_int, degrees
 from barriosms.domain.matching import normalize_code
-from barriosms.store.models import Neighborhood, OutboundMessage, WebSubmission, database
+from barriosms.reporting import public
 from barriosms.staff.webreports import MAX_DESCRIPTION, ReportError, WebReport, submit
+from barriosms.store.models import Neighborhood, OutboundMessage, WebSubmission, database
 from barriosms.web import assets
 from barriosms.web.app import context, from_another_site, submitter
 
@@ -80,7 +80,7 @@ def local_time(value: dt.datetime | None) -> str:
     """A stored time (naive UTC) as residents read it: "24/11/2026 15:30" in [gateway] timezone."""
     if value is None:
         return ""
-    return value.replace(tzinfo=dt.timezone.utc).astimezone(context().settings.zone).strftime("%d/%m/%Y %H:%M")
+    return value.replace(tzinfo=dt.UTC).astimezone(context().settings.zone).strftime("%d/%m/%Y %H:%M")
 
 
 @blueprint.app_template_filter("fecha")
