@@ -24,7 +24,7 @@ from pathlib import Path
 from barriosms.operations import runlock
 from barriosms.sim.rig import Rig, RigError, wait_for
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: barriosms/sim/demo.py
 DEFAULT_FOLDER = ROOT / "demo"
 # Written into every folder the demo makes its own: only there does it delete anything.
 MARKER = ".barriosms-demo"
