@@ -18,10 +18,12 @@ from dataclasses import dataclass
 
 from peewee import DatabaseError, DataError, IntegrityError, fn
 
-from barriosms.cases import outbox, subscribers
-from barriosms.cases.casework import add_reporter, reopen_by_resident, surviving
+from barriosms.cases import opening, outbox, subscribers
+from barriosms.cases.lookup import surviving
+from barriosms.cases.reopening import reopen_by_resident
+from barriosms.cases.status import status_text
 from barriosms.config import ServiceSettings, Settings
-from barriosms.domain.categories import CategoryRules, categorize, fold, load_categories
+from barriosms.domain.categories import CategoryRules, fold, load_categories
 from barriosms.domain.guard import Decision, Limits, Recent, reply_decision
 from barriosms.domain.matching import Place
 from barriosms.domain.parsing import (
@@ -43,12 +45,10 @@ from barriosms.domain.parsing import (
 from barriosms.domain.phones import is_replyable, normalize_sender
 from barriosms.domain.replies import Templates
 from barriosms.domain.sanitize import storable
-from barriosms.domain.tracking import new_tracking
 from barriosms.modem.sms import ReceivedSms
 from barriosms.pipeline import conversations, practice, survey
 from barriosms.store.models import (
     Case,
-    CaseEvent,
     InboundMessage,
     Neighborhood,
     OutboundMessage,
@@ -545,26 +545,11 @@ class Intake:
     def open_case(self, msg: InboundMessage | None, hood: Neighborhood, description: str, now: dt.datetime,
                   *, category: str | None = None, actor: str = "sms", how: str = "reported") -> Case:
         """Open a case for a resident's message (inside the caller's transaction)."""
-        tracking = self._unused_tracking()
-        # The category from the problem as described (in a two-step report, the first message's
-        # text, not the one that only named the neighbourhood).
-        case = Case.create(tracking=tracking, neighborhood=hood,
-                           category=category or categorize(description, self.rules.categories), text=description,
-                           phone=msg.phone if msg is not None else "", status="received", created_at=now,
-                           updated_at=now, source_message=msg)
-        CaseEvent.create(case=case, at=now, kind="created", new_status="received", actor=actor)
-        if msg is not None:
-            add_reporter(case, msg.phone, how, msg, now)
-        return case
+        return opening.open_case(msg, hood, description, now, categories=self.rules.categories, rng=self.rng,
+                                 category=category, actor=actor, how=how)
 
     def _unused_tracking(self) -> str:
-        for _ in range(1000):
-            tracking = new_tracking(self.rng)
-            # Practice cases draw from the same numbers: a practice number never names a real case.
-            if (not Case.select().where(Case.tracking == tracking).exists()
-                    and not PracticeCase.select().where(PracticeCase.tracking == tracking).exists()):
-                return tracking
-        raise RuntimeError("no free tracking number found in 1000 tries; the number space is nearly full")
+        return opening.unused_tracking(self.rng)
 
 
 @dataclass
@@ -581,20 +566,3 @@ def _same_report(waiting: str, report: str) -> bool:
     """Whether a complete report repeats the text that was waiting for its neighbourhood."""
     a, b = " ".join(fold(waiting).split()), " ".join(fold(report).split())
     return bool(a) and (a in b or b in a or difflib.SequenceMatcher(None, a, b).ratio() >= 0.6)
-
-
-def last_public_note(case: Case) -> str:
-    event = (CaseEvent.select()
-             .where((CaseEvent.case == case) & (CaseEvent.public == True) & (CaseEvent.note != ""))  # noqa: E712
-             .order_by(CaseEvent.at.desc(), CaseEvent.id.desc())
-             .first())
-    return event.note if event else ""
-
-
-def status_text(templates: Templates, case: Case) -> str:
-    """The answer to a resident asking about a case: status and last public note, nothing personal."""
-    label = templates.status_label(case.status)
-    note = last_public_note(case)
-    if note:
-        return templates.render("status_note", tracking=case.tracking, status=label, note=note)
-    return templates.render("status", tracking=case.tracking, status=label)

@@ -37,6 +37,8 @@ from typing import TYPE_CHECKING
 from peewee import JOIN
 
 from barriosms.cases import outbox
+from barriosms.cases.lookup import surviving
+from barriosms.cases.status import status_text
 from barriosms.domain.categories import categorize, fold
 from barriosms.domain.guard import Decision
 from barriosms.domain.matching import Place
@@ -174,9 +176,6 @@ def _decide_outcome(intake: Intake, msg: InboundMessage, rest: str, intent, now:
 
 
 def _status(intake: Intake, tracking: str) -> _Outcome:
-    from barriosms.cases.casework import surviving
-    from barriosms.pipeline.intake import status_text  # intake imports this module
-
     t = intake.rules.templates
     rehearsed = PracticeCase.get_or_none(PracticeCase.tracking == tracking)
     if rehearsed is not None:
