@@ -9,7 +9,7 @@ from flask import current_app, request
 from barriosms.config import Settings
 from barriosms.domain.categories import CategoryRules
 from barriosms.domain.replies import Templates
-from barriosms.pipeline.intake import IntakeRules
+from barriosms.templates.rules import IntakeRules
 from barriosms.web.security import FormTokens, SubmissionLimiter, client_address, cross_site
 
 
