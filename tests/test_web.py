@@ -523,7 +523,7 @@ def test_a_new_report_is_counted_on_the_map_at_once(site, hoods):
 
 
 def test_counts_made_while_a_case_was_opened_are_not_kept():
-    from barriosms.web.pages import _Recent
+    from barriosms.web.cache import Recent as _Recent
 
     cache = _Recent(15)
     assert cache.get(("k",), lambda: "kept") == "kept" and cache.get(("k",), lambda: "new") == "kept"

@@ -1,7 +1,6 @@
 """What staff do to cases: find them, look at them, move them along, note, assign, merge.
 
-Used by the CLI (and later the web) and by the intake for what residents ask by SMS (reopen);
-never touches the modem: an SMS to a resident is a row in the outbox that the daemon sends.
+Used by the CLI (and later the web); never touches the modem: an SMS to a resident is a row in the outbox that the daemon sends.
 Every reporter of a case (the first one and those of duplicates merged into it) is told when it
 changes, except phones that opted out (BAJA).
 """
@@ -10,15 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from barriosms.cases import outbox, subscribers
+from barriosms.cases.lookup import surviving
+from barriosms.cases.reopening import reopen, reopen_by_resident
+from barriosms.cases.reporters import add_reporter, notify_reporters, reporters
+from barriosms.cases.satisfaction import ask_after_resolving
 from barriosms.config import ServiceSettings
-from barriosms.domain.phones import is_replyable
 from barriosms.domain.replies import Templates
-from barriosms.domain.statuses import REOPEN_TARGET, STATUSES, TransitionError, can_reopen_by_sms, check_transition
-from barriosms.pipeline import survey
+from barriosms.domain.statuses import STATUSES, TransitionError, check_transition
 from barriosms.store.models import (
     Case,
     CaseEvent,
@@ -29,6 +28,12 @@ from barriosms.store.models import (
     utcnow,
     write_tx,
 )
+
+# Finding the surviving case, the reporters and reopening live in their own modules (the survey
+# uses them without casework); they stay names of casework, what staff and tests call.
+__all__ = ["CaseChange", "CaseError", "StatusChange", "add_note", "add_reporter", "assign", "change_status",
+           "find_case", "history", "list_cases", "merge", "messages", "notify_reporters", "reopen",
+           "reopen_by_resident", "reporters", "surviving"]
 
 log = logging.getLogger(__name__)
 
@@ -61,16 +66,6 @@ def find_case(tracking: str) -> Case:
     return case
 
 
-def surviving(case: Case) -> Case:
-    """The case a merged duplicate now lives in (itself when not merged)."""
-    seen = {case.id}
-    while case.merged_into_id is not None:
-        case = Case.select(Case, Neighborhood).join(Neighborhood).where(Case.id == case.merged_into_id).get()
-        if case.id in seen:  # cannot happen through merge(); never loop on a hand-edited database
-            break
-        seen.add(case.id)
-    return case
-
 
 def list_cases(*, status: str | None = None, neighborhood: str | None = None, category: str | None = None,
                assignee: str | None = None, limit: int | None = None) -> list[Case]:
@@ -94,9 +89,6 @@ def history(case: Case) -> list[CaseEvent]:
     return list(CaseEvent.select().where(CaseEvent.case == case).order_by(CaseEvent.at, CaseEvent.id))
 
 
-def reporters(case: Case) -> list[CaseReporter]:
-    return list(CaseReporter.select().where(CaseReporter.case == case).order_by(CaseReporter.joined_at, CaseReporter.id))
-
 
 def messages(case: Case) -> tuple[list[InboundMessage], list[OutboundMessage]]:
     inbound = list(InboundMessage.select().where(InboundMessage.case == case).order_by(InboundMessage.id))
@@ -104,34 +96,6 @@ def messages(case: Case) -> tuple[list[InboundMessage], list[OutboundMessage]]:
     return inbound, out
 
 
-def add_reporter(case: Case, phone: str, how: str, message: InboundMessage | None = None,
-                 now: dt.datetime | None = None) -> bool:
-    """Record one more phone that reported this case's problem; False if it already had."""
-    if CaseReporter.select().where((CaseReporter.case == case) & (CaseReporter.phone == phone)).exists():
-        return False
-    CaseReporter.create(case=case, phone=phone, message=message, how=how, joined_at=now or utcnow())
-    return True
-
-
-def notify_reporters(case: Case, render: Callable[[CaseReporter], str], *, kind: str, region: str,
-                     now: dt.datetime, urgent: bool = False,
-                     only: list[CaseReporter] | None = None) -> tuple[list[OutboundMessage], dict[str, str]]:
-    """Queue one SMS to each reporter who can and wants to receive it (inside the caller's transaction)."""
-    people = only if only is not None else reporters(case)
-    out_of = subscribers.opted_out([r.phone for r in people])
-    queued: list[OutboundMessage] = []
-    skipped: dict[str, str] = {}
-    for reporter in people:
-        if not is_replyable(reporter.phone, region):
-            skipped[reporter.phone] = "not a phone number"
-        elif reporter.phone in out_of:
-            skipped[reporter.phone] = "opted out (BAJA)"
-        else:
-            queued.append(outbox.queue(reporter.phone, render(reporter), kind=kind, case=case, now=now,
-                                       urgent=urgent))
-    for phone, why in skipped.items():
-        log.info("case %s: no SMS to %s: %s", case.tracking, phone, why)
-    return queued, skipped
 
 
 def _load_for_change(tracking: str) -> Case:
@@ -175,7 +139,7 @@ def change_status(tracking: str, status: str, templates: Templates, *, note: str
                 if note else templates.render("status_changed", tracking=case.tracking, status=label))
         asked: list[str] = []
         if status == "resolved" and service is not None and service.satisfaction_survey:
-            queued, skipped, asked = survey.ask_after_resolving(case, templates, service, usual=text, note=note,
+            queued, skipped, asked = ask_after_resolving(case, templates, service, usual=text, note=note,
                                                                 region=region, now=now, actor=actor)
         else:
             queued, skipped = notify_reporters(case, lambda r: text, kind="status_update", region=region, now=now)
@@ -254,31 +218,3 @@ def merge(duplicate: str, into: str, templates: Templates, *, actor: str = "", r
              len(moved))
     return CaseChange(dup, event, queued, skipped)
 
-
-def reopen_by_resident(case: Case, phone: str, reason: str, *, days: float, now: dt.datetime) -> str:
-    """A resident's REABRIR: "reopened", or why not ("not_yours", "not_resolved", "too_late").
-
-    Inside the caller's transaction. Only a reporter of the case may reopen it, within `days` of
-    its resolution; the resident's words are kept as the reason, for staff.
-    """
-    if not CaseReporter.select().where((CaseReporter.case == case) & (CaseReporter.phone == phone)).exists():
-        return "not_yours"
-    verdict = can_reopen_by_sms(case.status, case.resolved_at, now, days)
-    if verdict != "ok":
-        return verdict
-    reopen(case, phone, reason, now)
-    log.warning("case %s reopened by its reporter %s: %s", case.tracking, phone, reason or "(no reason given)")
-    return "reopened"
-
-
-def reopen(case: Case, phone: str, reason: str, now: dt.datetime) -> None:
-    """Put a case back to review because its reporter says the problem is still there.
-
-    Inside the caller's transaction. The resident's words stay private (staff read them in the
-    history; the website shows only the change of status). resolved_at stays the last time it
-    was resolved, until it is resolved again.
-    """
-    CaseEvent.create(case=case, at=now, kind="reopen", old_status=case.status, new_status=REOPEN_TARGET,
-                     note=reason, public=False, actor=phone)
-    case.status, case.updated_at = REOPEN_TARGET, now
-    case.save(only=[Case.status, Case.updated_at])

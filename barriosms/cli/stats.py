@@ -5,8 +5,8 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from barriosms.cases.satisfaction import SurveyCounts
 from barriosms.cli.common import CliState, emit_json, json_option, local_time, pass_state, table
-from barriosms.pipeline.survey import SurveyCounts
 from barriosms.reporting import reports
 
 

@@ -6,6 +6,8 @@ read as any message is, and the resident gets the reply a real one would get: th
 number format (7 digits with a check digit), which a status query (with or without PRUEBA) then
 answers; the same help when something is missing.
 
+It is the intake's own pipeline (one reading, one dispatch over intents) with a different sink:
+:class:`PracticeSink` writes what a real message would do to cases to the practice tables instead.
 What practice leaves is kept apart: a report opens a :class:`PracticeCase`, never a ``case`` row, so
 case lists, exports, maps, statistics, the website and Open311 cannot see it; every practice message
 is logged as a :class:`PracticeMessage` with what it was (``outcome``) and whether it was well formed,
@@ -29,38 +31,25 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import random
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from peewee import JOIN
 
 from barriosms.cases import outbox
+from barriosms.cases.opening import unused_tracking
 from barriosms.domain.categories import categorize, fold
 from barriosms.domain.guard import Decision
-from barriosms.domain.matching import Place
-from barriosms.domain.parsing import (
-    Ambiguous,
-    Courtesy,
-    Help,
-    InvalidTracking,
-    MissingDescription,
-    OptIn,
-    OptOut,
-    Reopen,
-    Report,
-    StatusQuery,
-    UnknownCode,
-    Unroutable,
-    classify,
-)
+from barriosms.domain.parsing import Intent
+from barriosms.pipeline import replygate
+from barriosms.pipeline.sink import Turn
 from barriosms.store.models import (
     Case,
     CaseQuestion,
     CaseReporter,
     InboundMessage,
-    Neighborhood,
     OutboundMessage,
     PendingReport,
     PracticeCase,
@@ -68,9 +57,7 @@ from barriosms.store.models import (
     SmsPart,
     write_tx,
 )
-
-if TYPE_CHECKING:
-    from barriosms.pipeline.intake import Intake
+from barriosms.templates.rules import IntakeRules
 
 log = logging.getLogger(__name__)
 
@@ -98,113 +85,75 @@ def practice_text(text: str, keywords: Iterable[str]) -> str | None:
     return text[m.end():].lstrip(_AFTER_KEYWORD).strip()
 
 
-@dataclass
-class _Outcome:
-    name: str
-    reply: str = ""
-    case: PracticeCase | None = None
+class PracticeSink:
+    """Practice messages: replies as for real ones, a practice case for a report, a PracticeMessage
+    logged for the workshop report; no real case, pending report or opt-out is touched."""
 
-    @property
-    def well_formed(self) -> bool:
-        return self.name in WELL_FORMED
+    converses = False  # PRUEBA ... never answers a staff question or a survey
 
+    def __init__(self, rules: IntakeRules, rng: random.Random):
+        self.rules = rules
+        self.rng = rng
+        self.over_budget = False
 
-def handle(intake: Intake, msg: InboundMessage, rest: str, now: dt.datetime, hoods: dict[str, Neighborhood],
-           places: list[Place]) -> None:
-    """Answer a practice message like a real one and log it (inside intake's write transaction)."""
-    t = intake.rules.templates
-    intent = classify(rest, places, t.keywords)
-    decision = intake._decide(msg, now, repeat_check=False)
-    over_budget = decision.reason in BUDGET_REASONS
-    if over_budget:
-        decision = Decision(True, "", False)
-    outcome = _decide_outcome(intake, msg, rest, intent, now, hoods, answered=decision.answer)
-    if not decision.answer:
-        msg.unanswered = decision.reason
-    elif outcome.reply:
-        # Its own kind: practice replies do not use up the phone's reply budget for real reports.
-        outbox.queue(msg.phone, outcome.reply, kind="practice_reply", in_reply_to=msg, now=now, urgent=True,
-                     modem=msg.modem)
-    PracticeMessage.create(phone=msg.phone, text=msg.text, received_at=now, outcome=outcome.name,
-                           well_formed=outcome.well_formed, practice_case=outcome.case, message=msg)
-    msg.intent, msg.needs_staff = "practice", False
-    msg.save()
-    log.info("message %d from %s is practice: %s%s%s", msg.id, msg.phone, outcome.name,
-             f" (practice case {outcome.case.tracking})" if outcome.case is not None else "",
-             f", not answered ({decision.reason})" if not decision.answer
-             else ", answered although over the phone's reply budget (practice)" if over_budget else "")
+    def decide(self, msg: InboundMessage, now: dt.datetime, intent: Intent) -> Decision:
+        decision = replygate.decide(msg, now, self.rules.service, repeat_check=False)
+        self.over_budget = decision.reason in BUDGET_REASONS
+        return Decision(True, "", False) if self.over_budget else decision
 
+    def reply(self, turn: Turn, text: str, case: Case | None = None) -> None:
+        if turn.decision.answer and text:
+            # Its own kind: practice replies do not use up the phone's reply budget for real reports.
+            outbox.queue(turn.msg.phone, text, kind="practice_reply", in_reply_to=turn.msg, now=turn.now,
+                         urgent=True, modem=turn.msg.modem)
 
-def _decide_outcome(intake: Intake, msg: InboundMessage, rest: str, intent, now: dt.datetime,
-                    hoods: dict[str, Neighborhood], *, answered: bool) -> _Outcome:
-    t = intake.rules.templates
-    if isinstance(intent, Report):
-        if not answered:
-            return _Outcome("report")  # as for a real report: nothing is opened for a silenced phone
-        hood = hoods[intent.code]
-        description = intent.description or rest
-        case = PracticeCase.create(tracking=intake._unused_tracking(), phone=msg.phone, neighborhood=hood,
-                                   category=categorize(description, intake.rules.categories), text=description,
-                                   status="received", created_at=now)
-        return _Outcome("report", t.render("practice_received", tracking=case.tracking, barrio=hood.name,
-                                           category=case.category), case)
-    if isinstance(intent, StatusQuery):
-        return _status(intake, intent.tracking)
-    if isinstance(intent, MissingDescription):
-        return _Outcome("missing_description", t.render("missing_description", code=intent.code))
-    if isinstance(intent, Unroutable):
-        return _Outcome("missing_neighborhood", t.render("unroutable"))
-    if isinstance(intent, UnknownCode):
-        return _Outcome("unknown_code", t.render("unknown_code", code=intent.code))
-    if isinstance(intent, Ambiguous):
-        options = ", ".join(f"{code} {hoods[code].name}" for code in intent.codes)
-        return _Outcome("ambiguous", t.render("ambiguous", options=options))
-    if isinstance(intent, InvalidTracking):
-        return _Outcome("invalid_tracking", t.render("invalid_tracking", number=intent.number))
-    if isinstance(intent, OptOut):
-        return _Outcome("optout", t.render("opted_out"))  # the phone's notices are left as they are
-    if isinstance(intent, OptIn):
-        return _Outcome("optin", t.render("opted_in"))
-    if isinstance(intent, Reopen):
-        return _reopen(intake, intent)
-    if isinstance(intent, Courtesy):
-        return _Outcome("courtesy")  # "PRUEBA gracias": not answered, as a real "gracias" is not
-    assert isinstance(intent, Help), intent
-    return _Outcome("help" if rest else "empty", t.render("help"))
+    def report(self, turn: Turn, code: str, description: str) -> None:
+        turn.said("report")
+        if not turn.decision.answer:
+            return  # as for a real report: nothing is opened for a silenced phone
+        hood = turn.hoods[code]
+        case = PracticeCase.create(tracking=unused_tracking(self.rng), phone=turn.msg.phone, neighborhood=hood,
+                                   category=categorize(description, self.rules.categories), text=description,
+                                   status="received", created_at=turn.now)
+        turn.practice_case = case
+        self.reply(turn, self.rules.templates.render("practice_received", tracking=case.tracking, barrio=hood.name,
+                                                     category=case.category))
 
+    def complete_waiting(self, turn: Turn, code: str) -> bool:
+        return False  # no two-step reports in practice: nothing is ever waiting
 
-def _status(intake: Intake, tracking: str) -> _Outcome:
-    from barriosms.cases.casework import surviving
-    from barriosms.pipeline.intake import status_text  # intake imports this module
+    def hold_for_neighborhood(self, turn: Turn, description: str, candidates: str, why: str, *,
+                              or_narrow: bool = False) -> None:
+        pass  # the usual reply only; the next message does not complete it
 
-    t = intake.rules.templates
-    rehearsed = PracticeCase.get_or_none(PracticeCase.tracking == tracking)
-    if rehearsed is not None:
-        return _Outcome("status", t.render("status", tracking=rehearsed.tracking,
-                                           status=t.status_label(rehearsed.status)), rehearsed)
-    case = Case.get_or_none(Case.tracking == tracking)
-    if case is None:
-        return _Outcome("unknown_tracking", t.render("unknown_tracking", tracking=tracking))
-    # A real case's number: what a plain status query of it answers (anyone with the number gets it).
-    if case.merged_into_id is not None:
-        keep = surviving(case)
-        return _Outcome("status", t.render("status_merged", tracking=case.tracking, into=keep.tracking,
-                                           status=t.status_label(keep.status)))
-    return _Outcome("status", status_text(t, case))
+    def set_opted_out(self, turn: Turn, opted_out: bool) -> None:
+        pass  # the usual reply only; the phone's notices are left as they are
 
+    def reopen(self, turn: Turn, tracking: str) -> None:
+        t = self.rules.templates
+        rehearsed = PracticeCase.get_or_none(PracticeCase.tracking == tracking)
+        if rehearsed is None:
+            # Practice never reopens a real case.
+            turn.said("reopen", "unknown_tracking")
+            self.reply(turn, t.render("unknown_tracking", tracking=tracking))
+            return
+        turn.said("reopen")
+        turn.practice_case = rehearsed
+        self.reply(turn, t.render("reopen_not_resolved", tracking=rehearsed.tracking,
+                                  status=t.status_label(rehearsed.status)))
 
-def _reopen(intake: Intake, intent: Reopen) -> _Outcome:
-    t = intake.rules.templates
-    if intent.tracking is None:
-        if intent.number:
-            return _Outcome("invalid_tracking", t.render("invalid_tracking", number=intent.number))
-        return _Outcome("help", t.render("help"))
-    rehearsed = PracticeCase.get_or_none(PracticeCase.tracking == intent.tracking)
-    if rehearsed is None:
-        # Practice never reopens a real case.
-        return _Outcome("unknown_tracking", t.render("unknown_tracking", tracking=intent.tracking))
-    return _Outcome("reopen", t.render("reopen_not_resolved", tracking=rehearsed.tracking,
-                                       status=t.status_label(rehearsed.status)), rehearsed)
+    def finish(self, turn: Turn) -> None:
+        msg, decision, case = turn.msg, turn.decision, turn.practice_case
+        if not decision.answer:
+            msg.unanswered = decision.reason
+        PracticeMessage.create(phone=msg.phone, text=msg.text, received_at=turn.now, outcome=turn.outcome,
+                               well_formed=turn.outcome in WELL_FORMED, practice_case=case, message=msg)
+        msg.intent, msg.needs_staff = "practice", False
+        msg.save()
+        log.info("message %d from %s is practice: %s%s%s", msg.id, msg.phone, turn.outcome,
+                 f" (practice case {case.tracking})" if case is not None else "",
+                 f", not answered ({decision.reason})" if not decision.answer
+                 else ", answered although over the phone's reply budget (practice)" if self.over_budget else "")
 
 
 # -- purging -----------------------------------------------------------------------------------

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 from peewee import JOIN, fn
 
+from barriosms.cases.satisfaction import Satisfaction, satisfaction
 from barriosms.domain.categories import fold
 from barriosms.domain.parsing import normalize_code
 from barriosms.domain.ranking import WAITING_STATUSES, Hotspot, OpenCase, rank_hotspots
 from barriosms.domain.statuses import STATUSES
-from barriosms.pipeline.survey import Satisfaction, satisfaction
 from barriosms.store.models import Case, CaseReporter, Neighborhood
 
 
@@ -133,7 +133,7 @@ def _most_first(counts: dict[str, int]) -> dict[str, int]:
 
 def stats(since: dt.datetime | None = None, now: dt.datetime | None = None) -> Stats:
     """Counts per status, category and district, the median time from report to resolved, and
-    the residents' answers to "was it really fixed?" (`survey.satisfaction`, judged at `now`).
+    the residents' answers to "was it really fixed?" (`cases.satisfaction`, judged at `now`).
 
     The time to resolve counts the cases that reached "resolved" (also those closed since):
     `resolved_at` minus `created_at`.

@@ -8,6 +8,7 @@ import logging
 from dataclasses import dataclass
 
 from barriosms.cases import outbox
+from barriosms.cases.opening import open_case
 from barriosms.domain.parsing import normalize_code
 from barriosms.domain.phones import is_replyable
 from barriosms.domain.replies import Templates
@@ -58,7 +59,10 @@ def get(message_id: int) -> InboundMessage:
 
 def route(message_id: int, code: str, intake: Intake, *, category: str | None = None, actor: str = "",
           now: dt.datetime | None = None) -> Routed:
-    """Open a case for a message staff routed by hand, and queue the tracking number to its sender."""
+    """Open a case for a message staff routed by hand, and queue the tracking number to its sender.
+
+    `intake`: the running intake, for its rules (categories, region, texts) and its tracking numbers.
+    """
     now = now or utcnow()
     templates: Templates = intake.rules.templates
     with write_tx():
@@ -77,7 +81,8 @@ def route(message_id: int, code: str, intake: Intake, *, category: str | None = 
             names = intake.rules.categories.names
             if category not in names:
                 raise InboxError(f"unknown category {category!r}; use one of: {', '.join(names)}")
-        case = intake.open_case(msg, hood, msg.text, now, category=category, actor=actor or "staff", how="assigned")
+        case = open_case(msg, hood, msg.text, now, categories=intake.rules.categories, rng=intake.rng,
+                         category=category, actor=actor or "staff", how="assigned")
         CaseEvent.create(case=case, at=now, kind="note", note=f"routed by hand from message {msg.id}",
                          public=False, actor=actor)
         msg.case, msg.needs_staff = case, False

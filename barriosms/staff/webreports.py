@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import random
 from dataclasses import dataclass
 
 from barriosms.cases import outbox, subscribers
-from barriosms.cases.casework import add_reporter
+from barriosms.cases.opening import open_case
+from barriosms.cases.reporters import add_reporter
 from barriosms.domain.categories import fold
 from barriosms.domain.inputs import degrees
 from barriosms.domain.matching import Place, find_place, normalize_code
 from barriosms.domain.phones import is_replyable, normalize_sender
-from barriosms.pipeline.intake import Intake, IntakeRules
 from barriosms.store.models import Case, CaseEvent, Neighborhood, OutboundMessage, WebSubmission, utcnow, write_tx
+from barriosms.templates.rules import IntakeRules
 
 log = logging.getLogger(__name__)
 
@@ -142,22 +144,23 @@ def _sms_budget_left(phone: str, rules: IntakeRules, now: dt.datetime) -> bool:
 
 
 def submit(report: WebReport, rules: IntakeRules, *, channel: str = "web", token: str | None = None,
-           now: dt.datetime | None = None, intake: Intake | None = None) -> Submitted:
+           now: dt.datetime | None = None, rng: random.Random | None = None) -> Submitted:
     """Open a case for a web or Open311 report (ReportError when a field must be corrected).
 
-    `token`: the form's one-time token; a second submit with it returns the first case.
+    `token`: the form's one-time token; a second submit with it returns the first case. `rng`
+    draws the tracking number (default: SystemRandom).
     """
     if channel not in CHANNELS:
         raise ValueError(f"unknown channel {channel!r}")
     now = now or utcnow()
     hood, description, category, phone, lat, lon = validate(report, rules)
-    intake = intake or Intake(rules)
     with write_tx():
         if token:
             earlier = WebSubmission.get_or_none(WebSubmission.token == token)
             if earlier is not None:
                 return Submitted(Case.get_by_id(earlier.case_id), False, "")
-        case = intake.open_case(None, hood, description, now, category=category or None, actor=channel)
+        case = open_case(None, hood, description, now, categories=rules.categories, rng=rng,
+                         category=category or None, actor=channel)
         case.channel, case.lat, case.lon = channel, lat, lon
         case.save(only=[Case.channel, Case.lat, Case.lon])
         if token:

@@ -11,60 +11,24 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote_to_bytes
 
-from flask import Flask, Response, current_app, render_template, request
+from flask import Flask, Response, render_template, request
 from peewee import DatabaseError as PeeweeDatabaseError
 from werkzeug.exceptions import BadRequest, HTTPException
 
 from barriosms.config import Settings
-from barriosms.domain.categories import CategoryRules
-from barriosms.domain.replies import Templates
-from barriosms.pipeline.intake import IntakeRules, rules_from_settings
+from barriosms.pipeline.intake import rules_from_settings
 from barriosms.store import database as store
 from barriosms.store.models import database
-from barriosms.web.security import FormTokens, SubmissionLimiter, client_address, cross_site, security_headers, site_secret
+from barriosms.web import open311, pages
+from barriosms.web.context import WebContext
+from barriosms.web.security import FormTokens, SubmissionLimiter, security_headers, site_secret
 
 log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024  # a report is a few lines; anything bigger is refused with 413
-
-
-@dataclass
-class WebContext:
-    """What every request handler needs, made once per process."""
-
-    settings: Settings
-    rules: IntakeRules
-    tokens: FormTokens
-    limiter: SubmissionLimiter
-
-    @property
-    def templates(self) -> Templates:
-        return self.rules.templates
-
-    @property
-    def categories(self) -> CategoryRules:
-        return self.rules.categories
-
-
-def context() -> WebContext:
-    """The running application's WebContext (inside a request)."""
-    return current_app.extensions["barriosms"]
-
-
-def submitter() -> str:
-    """The address a submission counts against (see [web] trusted_proxies)."""
-    return client_address(request.remote_addr, request.headers.get("X-Forwarded-For"),
-                          context().settings.web.trusted_proxies)
-
-
-def from_another_site() -> bool:
-    """Whether this POST comes from a page of another site (a forged form, or a script on a page
-    elsewhere using the visitor's browser and address); programs send no Origin and pass."""
-    return cross_site(request.headers.get("Origin"), request.headers.get("Sec-Fetch-Site"), request.host)
 
 
 def create_app(settings: Settings, *, open_db: bool = True) -> Flask:
@@ -138,8 +102,6 @@ def create_app(settings: Settings, *, open_db: bool = True) -> Flask:
     def _crash(exc: Exception):
         log.exception("the website failed on %s %s", request.method, request.path)
         return _error_response(500, "Ocurrió un error en el servidor. Intente otra vez en unos minutos.")
-
-    from barriosms.web import open311, pages
 
     app.register_blueprint(pages.blueprint)
     app.register_blueprint(open311.blueprint, url_prefix="/open311")
@@ -216,9 +178,7 @@ def _spanish(exc: HTTPException) -> str:
 
 def _error_response(code: int, message: str):
     if request.path.startswith("/open311/"):
-        from barriosms.web.open311 import error_response
-
-        return error_response(code, message)
+        return open311.error_response(code, message)
     try:
         body = render_template("error.html", code=code, message=message)
     except Exception:  # noqa: BLE001 - the error page itself must never fail

@@ -26,8 +26,8 @@ from barriosms.domain.matching import normalize_code
 from barriosms.reporting import public
 from barriosms.staff.webreports import ReportError, WebReport, find_neighborhood, submit
 from barriosms.store.models import Case, CaseEvent, Neighborhood, utcnow
-from barriosms.web.app import context, from_another_site, submitter
-from barriosms.web.pages import forget_counts
+from barriosms.web.cache import forget_counts
+from barriosms.web.context import context, from_another_site, submitter
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 MAX_REQUESTS = 1000  # the spec's default limit: "90 days or first 1000 requests, whichever is smallest"

@@ -9,7 +9,7 @@ URLs (other tests and benchmarks rely on them): / (?q=, ?pagina=), /reportar (GE
 &pagina=), /mapa (?categoria=&estado=&lat=&lon=), /mapa/datos.geojson, /barrio/<codigo>, /salud,
 /static/... (see assets.py).
 
-Counts per neighbourhood and the map's GeoJSON are kept for MAP_CACHE_SECONDS per filter in this
+Counts per neighbourhood and the map's GeoJSON are kept for MAP_CACHE_SECONDS (web.cache) per filter in this
 process: with 100,000 cases they cost a grouped query each, and a map a few seconds behind is fine.
 A case opened through this process (the form, Open311) empties that cache at once (forget_counts):
 whoever just reported and opens the map sees their case there.
@@ -24,9 +24,6 @@ import datetime as dt
 import gzip
 import json
 import math
-import threading
-import time
-from collections.abc import Callable
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
@@ -38,14 +35,14 @@ from barriosms.reporting import public
 from barriosms.staff.webreports import MAX_DESCRIPTION, ReportError, WebReport, submit
 from barriosms.store.models import Neighborhood, OutboundMessage, WebSubmission, database
 from barriosms.web import assets
-from barriosms.web.app import context, from_another_site, submitter
+from barriosms.web.cache import MAP_CACHE_SECONDS, forget_counts, recent
+from barriosms.web.context import context, from_another_site, submitter
 
 blueprint = Blueprint("pages", __name__)
 blueprint.register_blueprint(assets.blueprint)
 
 PER_PAGE = 50
 MAX_PAGE = 100_000  # a page number beyond it is this one (an empty page with a link back)
-MAP_CACHE_SECONDS = 15
 COUNT_ROWS = 200  # neighbourhoods in a counts table (the busiest); keeps a page light with many
 DATALIST_MAX = 600  # above this many neighbourhoods the report form has no suggestion list
 RECENT_CASES = 10
@@ -140,52 +137,6 @@ def _compress(response: Response) -> Response:
 # Small helpers
 
 
-class _Recent:
-    """Answers kept for a few seconds by key (the map's data and the counts per neighbourhood)."""
-
-    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic):
-        self.seconds = seconds
-        self._clock = clock
-        self._items: dict[tuple, tuple[float, object]] = {}
-        self._lock = threading.Lock()
-        self._generation = 0  # counts clear(): an answer made across a clear() is not kept
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self._generation += 1
-
-    def get(self, key: tuple, make: Callable[[], object]):
-        now = self._clock()
-        with self._lock:
-            hit = self._items.get(key)
-            generation = self._generation
-        if hit is not None and now - hit[0] < self.seconds:
-            return hit[1]
-        value = make()
-        with self._lock:
-            if generation == self._generation:  # else it may have been counted before a new case
-                if len(self._items) > 100:
-                    self._items.clear()
-                self._items[key] = (now, value)
-        return value
-
-
-def _recent() -> _Recent:
-    cache = current_app.extensions.get("barriosms.pages")
-    if cache is None:
-        cache = current_app.extensions.setdefault("barriosms.pages", _Recent(MAP_CACHE_SECONDS))
-    return cache
-
-
-def forget_counts() -> None:
-    """Drop the kept counts and map data (inside a request): call after opening a case, so the
-    map and the lists count it at once. Other processes keep theirs for MAP_CACHE_SECONDS."""
-    cache = current_app.extensions.get("barriosms.pages")
-    if cache is not None:
-        cache.clear()
-
-
 def _arg(name: str, limit: int = 100) -> str:
     return " ".join(request.args.get(name, "").split())[:limit]
 
@@ -223,7 +174,7 @@ def _filters() -> tuple[str, str]:
 
 
 def _counts(category: str, state: str) -> list[public.HoodCount]:
-    return _recent().get(("counts", category, state), lambda: public.counts(category, state))
+    return recent().get(("counts", category, state), lambda: public.counts(category, state))
 
 
 def _busiest(counts: list[public.HoodCount]) -> list[public.HoodCount]:
@@ -435,7 +386,7 @@ def map_data() -> Response:
         body = json.dumps(public.map_geojson(category, state), ensure_ascii=False, separators=(",", ":")).encode()
         return body, gzip.compress(body, 6)
 
-    body, zipped = _recent().get(("geojson", category, state), make)
+    body, zipped = recent().get(("geojson", category, state), make)
     response = Response(mimetype="application/geo+json")
     response.headers["Cache-Control"] = f"public, max-age={MAP_CACHE_SECONDS * 2}"
     response.vary.add("Accept-Encoding")

@@ -1,0 +1,43 @@
+"""Opening a case (with a fresh tracking number) for an SMS, a web form, or staff routing a message by hand."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+from barriosms.cases.reporters import add_reporter
+from barriosms.domain.categories import CategoryRules, categorize
+from barriosms.domain.tracking import new_tracking
+from barriosms.store.models import Case, CaseEvent, InboundMessage, Neighborhood, PracticeCase
+
+
+def unused_tracking(rng: random.Random) -> str:
+    """A tracking number no case and no practice case has yet."""
+    for _ in range(1000):
+        tracking = new_tracking(rng)
+        # Practice cases draw from the same numbers: a practice number never names a real case.
+        if (not Case.select().where(Case.tracking == tracking).exists()
+                and not PracticeCase.select().where(PracticeCase.tracking == tracking).exists()):
+            return tracking
+    raise RuntimeError("no free tracking number found in 1000 tries; the number space is nearly full")
+
+
+def open_case(msg: InboundMessage | None, hood: Neighborhood, description: str, now: dt.datetime, *,
+              categories: CategoryRules, rng: random.Random | None = None, category: str | None = None,
+              actor: str = "sms", how: str = "reported") -> Case:
+    """Open a case for a resident's message or a form (inside the caller's transaction).
+
+    `rng` draws the tracking number; the default is SystemRandom, so numbers cannot be predicted
+    from earlier ones. `category` None: found from the description.
+    """
+    tracking = unused_tracking(rng or random.SystemRandom())
+    # The category from the problem as described (in a two-step report, the first message's
+    # text, not the one that only named the neighbourhood).
+    case = Case.create(tracking=tracking, neighborhood=hood,
+                       category=category or categorize(description, categories), text=description,
+                       phone=msg.phone if msg is not None else "", status="received", created_at=now,
+                       updated_at=now, source_message=msg)
+    CaseEvent.create(case=case, at=now, kind="created", new_status="received", actor=actor)
+    if msg is not None:
+        add_reporter(case, msg.phone, how, msg, now)
+    return case

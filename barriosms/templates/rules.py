@@ -1,0 +1,26 @@
+"""The rules the intake (and web reports, and staff routing) read messages with: texts, categories, region, limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from barriosms.config import ServiceSettings, Settings
+from barriosms.domain.categories import CategoryRules, load_categories
+from barriosms.domain.replies import Templates
+
+
+@dataclass(frozen=True)
+class IntakeRules:
+    templates: Templates
+    categories: CategoryRules
+    region: str = "BO"
+    multipart_timeout: float = 600.0
+    service: ServiceSettings = ServiceSettings()
+
+
+def rules_from_settings(settings: Settings) -> IntakeRules:
+    """The rules of the configured language and files (TemplateError when they are not usable)."""
+    g = settings.gateway
+    return IntakeRules(templates=Templates.load(g.replies, g.language),
+                       categories=load_categories(g.categories, g.language),
+                       region=g.region, multipart_timeout=g.multipart_timeout, service=settings.service)

@@ -1,0 +1,48 @@
+"""What every request handler needs: the settings, the intake's rules, form tokens and limits, and who is asking."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app, request
+
+from barriosms.config import Settings
+from barriosms.domain.categories import CategoryRules
+from barriosms.domain.replies import Templates
+from barriosms.templates.rules import IntakeRules
+from barriosms.web.security import FormTokens, SubmissionLimiter, client_address, cross_site
+
+
+@dataclass
+class WebContext:
+    """What every request handler needs, made once per process."""
+
+    settings: Settings
+    rules: IntakeRules
+    tokens: FormTokens
+    limiter: SubmissionLimiter
+
+    @property
+    def templates(self) -> Templates:
+        return self.rules.templates
+
+    @property
+    def categories(self) -> CategoryRules:
+        return self.rules.categories
+
+
+def context() -> WebContext:
+    """The running application's WebContext (inside a request)."""
+    return current_app.extensions["barriosms"]
+
+
+def submitter() -> str:
+    """The address a submission counts against (see [web] trusted_proxies)."""
+    return client_address(request.remote_addr, request.headers.get("X-Forwarded-For"),
+                          context().settings.web.trusted_proxies)
+
+
+def from_another_site() -> bool:
+    """Whether this POST comes from a page of another site (a forged form, or a script on a page
+    elsewhere using the visitor's browser and address); programs send no Origin and pass."""
+    return cross_site(request.headers.get("Origin"), request.headers.get("Sec-Fetch-Site"), request.host)
