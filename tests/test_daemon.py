@@ -11,7 +11,7 @@ from fakemodem import FakeModem
 
 from barriosms import config
 from barriosms.daemon.process import ModemThread, Requests
-from barriosms.modem.sms import ModemError
+from barriosms.modem.interface import ModemError
 from barriosms.store.models import Case, ModemHealth, OutboundMessage
 
 

@@ -44,11 +44,11 @@ from peewee import DatabaseError
 from barriosms.cases import outbox
 from barriosms.config import ModemSettings, Settings
 from barriosms.modem.gammu_modem import GammuModem
-from barriosms.modem.sms import ModemError
+from barriosms.modem.interface import Modem, ModemError
 from barriosms.operations import health, runlock, sdnotify, ussd
 from barriosms.operations.clock import clock_problem, newest_stored_utc
 from barriosms.pipeline import conversations, practice
-from barriosms.pipeline.gateway import Gateway, Modem, StoreUnavailable
+from barriosms.pipeline.gateway import Gateway, StoreUnavailable
 from barriosms.pipeline.intake import Intake, IntakeRules, rules_from_settings
 from barriosms.pipeline.sendpolicy import SendPolicy
 from barriosms.store.models import database, utcnow, write_tx
@@ -329,9 +329,9 @@ class ModemThread(threading.Thread):
             ussd.queue(self.settings.gateway.balance_ussd, purpose="balance")
             self._run_ussd()
         if "health" in wanted:
-            status = getattr(self.modem, "status", None)
+            status = self.modem.status()
             if status is not None:
-                self.gateway.record_status(status())
+                self.gateway.record_status(status)
             else:
                 self.gateway.heartbeat_only()
 
@@ -372,14 +372,10 @@ class ModemThread(threading.Thread):
             return  # one modem dials USSD: the first [modem NAME]
         if ussd.next_queued() is None:
             return  # the common case, every second: a read, no write (SD cards wear out)
-        run = getattr(self.modem, "ussd", None)
         ussd.cancel_stale()
         while (request := ussd.next_queued()) is not None:
-            if run is None:
-                ussd.finish(request, error="this modem cannot dial USSD codes")
-                continue
             try:
-                answer = run(request.code)
+                answer = self.modem.ussd(request.code)
             except ModemError as exc:
                 ussd.finish(request, error=str(exc))
                 if exc.reconnect:
@@ -401,7 +397,7 @@ class ModemThread(threading.Thread):
 
     def _connect(self) -> bool:
         try:
-            identity = self.modem.connect()  # type: ignore[attr-defined]
+            identity = self.modem.connect()
         except ModemError as exc:
             reason = str(exc)
             if reason != self._down_reason:
@@ -416,7 +412,7 @@ class ModemThread(threading.Thread):
         self._down_reason = None
         self._failed_connects = 0
         self.gateway.record_connected(identity.manufacturer, identity.model, identity.imei,
-                                      getattr(identity, "imsi", ""), self.ms.device)
+                                      identity.imsi, self.ms.device)
         self._modem_status = (f"modem connected on {self.ms.device}: "
                               f"{identity.manufacturer} {identity.model}".strip())
         return True
@@ -424,12 +420,11 @@ class ModemThread(threading.Thread):
     def _lost(self, reason: str) -> None:
         self._losses += 1
         log.error("lost the modem: %s; reconnecting", reason)
-        soft_reset = getattr(self.modem, "soft_reset", None)
-        if self._losses >= SOFT_RESET_AFTER and soft_reset is not None and self.modem.connected:
+        if self._losses >= SOFT_RESET_AFTER and self.modem.connected:
             # Huawei sticks that stall often need the modem itself restarted, not only the port.
             log.warning("the modem failed %d times in a row: asking it to reset itself", self._losses)
             try:
-                soft_reset()
+                self.modem.soft_reset()
             except ModemError as exc:
                 log.warning("soft reset failed: %s", exc)
         self._down_reason = reason
@@ -438,9 +433,7 @@ class ModemThread(threading.Thread):
         self.gateway.record_disconnected(reason)
 
     def _disconnect(self) -> None:
-        disconnect = getattr(self.modem, "disconnect", None)
-        if disconnect is not None:
-            disconnect()
+        self.modem.disconnect()
 
     def _apply_settings(self, settings: Settings) -> None:
         try:
@@ -580,7 +573,7 @@ class Daemon:
         return expired
 
     def _watch(self, thread: ModemThread) -> None:
-        busy = getattr(thread.modem, "busy", None)
+        busy = thread.modem.busy
         if not busy:
             return
         what, since = busy
@@ -590,7 +583,7 @@ class Daemon:
             thread.aborted_call = since
             log.error("the modem %shas been busy %s for %.0f s: aborting it and reopening the modem",
                       self._which(thread), what, age)
-            thread.modem.abort()  # type: ignore[attr-defined]
+            thread.modem.abort()
         elif age > limit + ABORT_GRACE_SECONDS:
             log.critical("the modem %sis still stuck %s after the abort (%.0f s): exiting so that systemd "
                          "restarts barriosms; if this repeats, replug the modem", self._which(thread), what, age)
@@ -727,7 +720,7 @@ class Daemon:
             which = self._which(thread)
             if not thread.is_alive():
                 return f"the modem thread {which}has stopped"
-            busy = getattr(thread.modem, "busy", None)
+            busy = thread.modem.busy
             if busy:
                 what, since = busy
                 if now - since > thread.settings.gateway.modem_timeout + ABORT_SETTLE_SECONDS:

@@ -1,6 +1,6 @@
 """One turn of the gateway's work: read the SIM, store, answer, send, report health.
 
-Called only from the daemon's modem thread. The modem is anything with the GammuModem interface,
+Called only from the daemon's modem thread. The modem is anything with the modem.interface.Modem protocol,
 so the loop can be driven in unit tests by a small in-memory modem as well as by real Gammu.
 """
 
@@ -11,13 +11,12 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from typing import Protocol
 
 from peewee import DatabaseError, DataError, IntegrityError
 
 from barriosms.cases import outbox
 from barriosms.config import GatewaySettings
-from barriosms.modem.sms import ModemError, ModemSendError, ReceivedSms, SendResult
+from barriosms.modem.interface import Modem, ModemError, ModemSendError, ModemStatus, ReceivedSms
 from barriosms.pipeline.intake import Intake
 from barriosms.pipeline.sendpolicy import SendPolicy
 from barriosms.store.models import ModemHealth, OutboundMessage, utcnow, write_tx
@@ -34,15 +33,6 @@ PAUSE_MAX_SECONDS = 60.0
 
 class StoreUnavailable(Exception):
     """The database refused a write (disk full, read-only, locked for too long): nothing may leave the SIM."""
-
-
-class Modem(Protocol):
-    @property
-    def connected(self) -> bool: ...
-    def poll_events(self) -> bool: ...
-    def read_all(self) -> list[ReceivedSms]: ...
-    def delete(self, sms: ReceivedSms) -> None: ...
-    def send(self, number: str, text: str, report: bool = False) -> SendResult: ...
 
 
 class Gateway:
@@ -234,7 +224,7 @@ class Gateway:
             row.updated_at, row.pid = now, os.getpid()
             row.save()
 
-    def record_status(self, status) -> None:
+    def record_status(self, status: ModemStatus) -> None:
         """Write a heartbeat with what the modem reports (see GammuModem.status)."""
         with write_tx():
             row = self._health()

@@ -44,7 +44,7 @@ from barriosms.domain.phones import is_replyable, normalize_sender
 from barriosms.domain.replies import Templates
 from barriosms.domain.sanitize import storable
 from barriosms.domain.tracking import new_tracking
-from barriosms.modem.sms import ReceivedSms
+from barriosms.modem.interface import ReceivedSms
 from barriosms.pipeline import conversations, practice, survey
 from barriosms.store.models import (
     Case,
