@@ -10,7 +10,8 @@ import pytest
 from fakemodem import FakeModem
 
 from barriosms import config
-from barriosms.daemon.process import ModemThread, Requests
+from barriosms.daemon.modem_thread import ModemThread
+from barriosms.daemon.requests import Requests
 from barriosms.modem.interface import ModemError
 from barriosms.store.models import Case, ModemHealth, OutboundMessage
 
@@ -230,6 +231,7 @@ import socket
 import types
 import uuid
 
+from barriosms.daemon import clock_trust
 from barriosms.daemon import process as daemon_module
 from barriosms.daemon.process import Daemon
 
@@ -427,7 +429,7 @@ def test_sighup_sends_reloading_then_ready(quick, systemd):
 
 
 def test_a_bad_clock_holds_the_sim_keeps_the_pings_and_says_why(quick, systemd, monkeypatch, caplog, hoods):
-    monkeypatch.setattr(daemon_module, "CLOCK_CHECK_SECONDS", 0.1)
+    monkeypatch.setattr(clock_trust, "CLOCK_CHECK_SECONDS", 0.1)
     caplog.set_level(logging.INFO, logger="barriosms.daemon.process")
     clock = {"now": dt.datetime(1970, 1, 1, 0, 2, tzinfo=dt.UTC)}  # a Pi before NTP
     modem = FakeModem()

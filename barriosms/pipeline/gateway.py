@@ -17,7 +17,7 @@ from peewee import DatabaseError, DataError, IntegrityError
 from barriosms.cases import outbox
 from barriosms.config import GatewaySettings
 from barriosms.modem.interface import Modem, ModemError, ModemSendError, ModemStatus, ReceivedSms
-from barriosms.pipeline.intake import Intake
+from barriosms.pipeline.intake import Intake, IntakeRules
 from barriosms.pipeline.sendpolicy import SendPolicy
 from barriosms.store.models import ModemHealth, OutboundMessage, utcnow, write_tx
 
@@ -52,6 +52,23 @@ class Gateway:
         # SMS on the SIM whose storing failed (see _failed): failures in a row, and those given up on.
         self._failures: dict[tuple, int] = {}
         self._given_up: set[tuple] = set()
+
+    def reconfigure(self, settings: GatewaySettings, rules: IntakeRules, policy: SendPolicy | None,
+                    operator: str | None) -> None:
+        """Take reloaded settings (SIGHUP). A pause of sending ends: the fix may be in this reload."""
+        self.operator = operator
+        self.resume_sending()
+        self.settings = settings
+        self.intake.rules = rules
+        self.policy = policy
+
+    def resume_sending(self) -> None:
+        """End a pause of sending after a network failure, as if it had run out."""
+        self.paused_until, self._pause = 0.0, 0.0
+
+    def replace_modem(self, modem: Modem) -> None:
+        """Work through another modem from now on (a reload changed its [modem NAME] section)."""
+        self.modem = modem
 
     def receive(self) -> int:
         """Store every SMS on the SIM, then delete each one whose storing has committed.
