@@ -82,7 +82,8 @@ class ModemThread(threading.Thread):
         self._unexpected = 0
         self._store_problem: str | None = None
         self.aborted_call: float | None = None  # the stuck call the watchdog already aborted
-        # Read by the main thread (see Daemon): when the loop last turned (monotonic), whether the
+        # Read by the main thread (see Daemon): when the loop last turned (monotonic, by its clock:
+        # the real one in a daemon, whose health check compares it with time.monotonic()), whether the
         # first connection attempt is behind it (READY=1 waits for that) and how many reloads are done.
         self.heartbeat = clock.monotonic()
         self.started_up = threading.Event()
