@@ -7,8 +7,7 @@ import datetime as dt
 import itertools
 from dataclasses import dataclass, field
 
-from barriosms.modem.gammu_modem import ModemIdentity
-from barriosms.modem.sms import ModemError, ModemSendError, ReceivedSms, SendResult
+from barriosms.modem.interface import ModemError, ModemIdentity, ModemSendError, ModemStatus, ReceivedSms, SendResult
 
 
 @dataclass
@@ -21,6 +20,7 @@ class FakeModem:
     send_errors: list[Exception] = field(default_factory=list)  # raised by the next sends, in order
     ussd_answers: dict[str, str] = field(default_factory=dict)
     reads: int = 0  # how many times the SIM was read (a test waits for the start-up sweep)
+    busy: tuple[str, float] | None = None  # never inside a call that could hang (subclasses set it)
     _locations: itertools.count = field(default_factory=lambda: itertools.count(1))
     _refs: itertools.count = field(default_factory=lambda: itertools.count(1))
     _clock: itertools.count = field(default_factory=lambda: itertools.count())
@@ -71,6 +71,15 @@ class FakeModem:
         if code not in self.ussd_answers:
             raise ModemError(f"no answer to {code} within {timeout:.0f} s")
         return self.ussd_answers[code]
+
+    def status(self) -> ModemStatus | None:
+        return None  # nothing to report: the daemon writes a bare heartbeat
+
+    def soft_reset(self) -> None:
+        pass  # nothing to restart
+
+    def abort(self) -> None:
+        pass  # its calls never hang
 
     def _need(self) -> None:
         if not self.connected:

@@ -30,7 +30,7 @@ Usage = namedtuple("Usage", "total used free")
 def open_case(text: str, sender: str) -> str:
     from barriosms.domain.categories import load_categories
     from barriosms.domain.replies import Templates
-    from barriosms.modem.sms import ReceivedSms
+    from barriosms.modem.interface import ReceivedSms
     from barriosms.pipeline.intake import Intake, IntakeRules
     from barriosms.store.models import Case
 

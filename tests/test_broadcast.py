@@ -11,7 +11,7 @@ import pytest
 from barriosms.cases import casework, subscribers
 from barriosms.domain.categories import load_categories
 from barriosms.domain.replies import Templates
-from barriosms.modem.sms import ReceivedSms
+from barriosms.modem.interface import ReceivedSms
 from barriosms.pipeline.intake import Intake, IntakeRules
 from barriosms.staff import broadcast
 from barriosms.store.models import Broadcast, Case, OutboundMessage

@@ -8,7 +8,7 @@ import pytest
 from barriosms.cases import casework, subscribers
 from barriosms.domain.categories import load_categories
 from barriosms.domain.replies import Templates
-from barriosms.modem.sms import ReceivedSms
+from barriosms.modem.interface import ReceivedSms
 from barriosms.pipeline.intake import Intake, IntakeRules
 from barriosms.store.models import Case, CaseEvent, InboundMessage, OutboundMessage
 

@@ -15,7 +15,7 @@ import pytest
 from barriosms.cli import cli
 from barriosms.domain.categories import load_categories
 from barriosms.domain.replies import Templates
-from barriosms.modem.sms import ReceivedSms
+from barriosms.modem.interface import ReceivedSms
 from barriosms.pipeline.intake import Intake, IntakeRules
 
 

@@ -246,7 +246,7 @@ _phones = itertools.count(10_000)
 def _one_intake_turn(settings: config.Settings) -> None:
     """What the daemon does with settings: its jobs are scheduled, and SMS stored and acted on."""
     from barriosms.daemon.process import Daemon
-    from barriosms.modem.sms import ReceivedSms
+    from barriosms.modem.interface import ReceivedSms
     from barriosms.pipeline.intake import Intake, rules_from_settings
     from barriosms.store.models import InboundMessage
 

@@ -13,7 +13,7 @@ from barriosms.cases.casework import CaseError
 from barriosms.config import ServiceSettings
 from barriosms.domain.categories import load_categories
 from barriosms.domain.replies import Templates
-from barriosms.modem.sms import ReceivedSms
+from barriosms.modem.interface import ReceivedSms
 from barriosms.pipeline import conversations
 from barriosms.pipeline.intake import Intake, IntakeRules
 from barriosms.store.models import Case, CaseEvent, CaseQuestion, InboundMessage, OutboundMessage

@@ -8,10 +8,12 @@ import time
 
 import pytest
 from fakemodem import FakeModem
+from steppedclock import SteppedClock
 
 from barriosms import config
-from barriosms.daemon.process import ModemThread, Requests
-from barriosms.modem.sms import ModemError
+from barriosms.daemon.modem_thread import ModemThread
+from barriosms.daemon.requests import Requests
+from barriosms.modem.interface import ModemError
 from barriosms.store.models import Case, ModemHealth, OutboundMessage
 
 
@@ -46,9 +48,10 @@ class FlakyModem(FakeModem):
         return super().connect()
 
 
-def start(settings, modem):
+def start(settings, modem, clock=None):
     stop = threading.Event()
-    thread = ModemThread(settings, stop, modem_factory=lambda s: modem)
+    extra = {"clock": clock} if clock is not None else {}
+    thread = ModemThread(settings, stop, modem_factory=lambda s: modem, **extra)
     thread.start()
     return thread, stop
 
@@ -70,41 +73,52 @@ def test_notified_message_is_answered_without_waiting_for_the_poll(settings, hoo
 
 def test_poll_request_finds_messages_without_notification(settings, hoods):
     modem = FakeModem()
-    thread, stop = start(settings, modem)
+    clock = SteppedClock()
+    thread, stop = start(settings, modem, clock)
     try:
-        assert wait_until(lambda: modem.connected)
+        clock.settle()
         # The SIM is read once at start-up: the message must come after that sweep to prove the point.
-        assert wait_until(lambda: modem.reads >= 1)
-        time.sleep(0.3)
-        reads = modem.reads
+        assert modem.connected and modem.reads == 1
         modem.arrive("+59171234567", "AYUDA", announce=False)  # as when a full SIM sends no +CMTI
-        time.sleep(0.3)
-        assert modem.sent == [] and modem.reads == reads  # nothing looked at the SIM by itself
+        clock.advance(30.0)  # three hundred idle turns
+        assert modem.sent == [] and modem.reads == 1  # nothing looked at the SIM by itself
         thread.requests.ask("receive")
-        assert wait_until(lambda: len(modem.sent) == 1)
+        clock.settle()
+        assert len(modem.sent) == 1
     finally:
         stop.set()
+        thread.requests.wake()  # its stepped time stands still: wake it rather than let a wait run out
         thread.join(5)
+    assert not thread.is_alive()
 
 
 def test_reconnects_after_failures_and_records_health(settings, hoods):
     modem = FlakyModem(failures=2)
-    thread, stop = start(settings, modem)
+    clock = SteppedClock()
+    thread, stop = start(settings, modem, clock)
     try:
-        assert wait_until(lambda: ModemHealth.get_or_none() is not None and not ModemHealth.get().connected)
-        assert "No such file" in ModemHealth.get().last_error
-        assert wait_until(lambda: modem.connected, timeout=8)  # back-off 1 s then 2 s
-        assert wait_until(lambda: ModemHealth.get().connected)
+        clock.settle()
+        assert not ModemHealth.get().connected and "No such file" in ModemHealth.get().last_error
+        clock.advance(1.0)  # back-off 1 s, then 2 s
+        assert modem.attempts == 2 and not modem.connected
+        clock.advance(1.9)
+        assert modem.attempts == 2
+        clock.advance(0.1)
+        assert modem.attempts == 3 and modem.connected and ModemHealth.get().connected
         modem.failures = 10**6  # the stick vanished and stays away
         modem.connected = False
+        clock.advance(0.1)
         # The loss is recorded first ("not connected"), then the failed reconnection's own error.
-        assert wait_until(lambda: not ModemHealth.get().connected
-                          and "No such file" in (ModemHealth.get().last_error or ""))
+        assert not ModemHealth.get().connected and "No such file" in (ModemHealth.get().last_error or "")
+        assert modem.attempts == 4
         modem.failures = 0  # plugged back in
-        assert wait_until(lambda: ModemHealth.get().connected, timeout=8)
+        clock.advance(1.0)  # the back-off starts again at 1 s
+        assert modem.connected and ModemHealth.get().connected
     finally:
         stop.set()
+        thread.requests.wake()  # its stepped time stands still: wake it rather than let a wait run out
         thread.join(5)
+    assert not thread.is_alive()
 
 
 def test_status_updates_queued_by_staff_are_sent(settings, hoods):
@@ -143,35 +157,45 @@ def settings_with(db, tmp_path, modem_extra: str = "", gateway_extra: str = "", 
 
 def test_sigusr1_hold_releases_the_modem_and_sigusr2_takes_it_back(settings, hoods):
     modem = FakeModem()
-    thread, stop = start(settings, modem)
+    clock = SteppedClock()
+    thread, stop = start(settings, modem, clock)
     try:
-        assert wait_until(lambda: modem.connected)
+        clock.settle()
+        assert modem.connected
         thread.hold.set()
-        assert wait_until(lambda: not modem.connected)
-        assert wait_until(lambda: "released on request" in ModemHealth.get().last_error)
+        clock.advance(0.1)  # the next turn lets go of it
+        assert not modem.connected
+        assert "released on request" in ModemHealth.get().last_error
         modem.arrive("+59171234567", "AYUDA")
-        time.sleep(0.5)
+        clock.advance(30.0)
         assert modem.sent == [] and not modem.connected  # nobody touches the modem meanwhile
         thread.hold.clear()
-        assert wait_until(lambda: modem.connected)
-        assert wait_until(lambda: len(modem.sent) == 1)
+        clock.advance(1.0)  # the held thread looks at the flag every second
+        assert modem.connected and len(modem.sent) == 1
     finally:
         stop.set()
+        thread.requests.wake()  # its stepped time stands still: wake it rather than let a wait run out
         thread.join(5)
+    assert not thread.is_alive()
 
 
 def test_usb_reset_command_runs_after_repeated_failures(db, tmp_path, hoods):
     marker = tmp_path / "resets"
     settings = settings_with(db, tmp_path, modem_extra=f"usb_reset_command = sh -c 'echo reset >> {marker}'")
     modem = FlakyModem(failures=10**6)
-    thread, stop = start(settings, modem)
+    clock = SteppedClock()
+    thread, stop = start(settings, modem, clock)
     try:
-        assert wait_until(lambda: marker.exists(), timeout=8), "the reset command never ran"
-        assert modem.attempts >= 3
+        clock.advance(2.9)  # failures at 0 and 1 s
+        assert modem.attempts == 2 and not marker.exists()
+        clock.advance(0.1)  # the third failure, at 3 s
+        assert modem.attempts == 3
         assert marker.read_text() == "reset\n"
     finally:
         stop.set()
+        thread.requests.wake()  # its stepped time stands still: wake it rather than let a wait run out
         thread.join(5)
+    assert not thread.is_alive()
 
 
 def test_a_vanished_device_is_reopened_as_soon_as_it_returns(db, tmp_path, hoods, caplog):
@@ -186,16 +210,21 @@ def test_a_vanished_device_is_reopened_as_soon_as_it_returns(db, tmp_path, hoods
             return super().connect()
 
     modem = Unplugged()
-    thread, stop = start(settings, modem)
+    clock = SteppedClock()
+    thread, stop = start(settings, modem, clock)
     try:
-        time.sleep(3.5)  # failures at 0, 1 and 3 s: the back-off is now 4 s
+        clock.advance(3.5)  # failures at 0, 1 and 3 s: the back-off is now 4 s
+        assert not modem.connected
         device.write_text("")
-        assert wait_until(lambda: modem.connected, timeout=3)
+        clock.advance(0.75)  # seen within 0.25 s, then half a second for udev
+        assert modem.connected  # long before the back-off's 7 s
         # It noticed the device come back instead of sitting out the back-off.
         assert any("is back" in r.getMessage() for r in caplog.records)
     finally:
         stop.set()
+        thread.requests.wake()  # its stepped time stands still: wake it rather than let a wait run out
         thread.join(5)
+    assert not thread.is_alive()
 
 
 def test_watchdog_aborts_a_stuck_call_then_gives_up(settings):
@@ -230,6 +259,7 @@ import socket
 import types
 import uuid
 
+from barriosms.daemon import clock_trust
 from barriosms.daemon import process as daemon_module
 from barriosms.daemon.process import Daemon
 
@@ -427,7 +457,7 @@ def test_sighup_sends_reloading_then_ready(quick, systemd):
 
 
 def test_a_bad_clock_holds_the_sim_keeps_the_pings_and_says_why(quick, systemd, monkeypatch, caplog, hoods):
-    monkeypatch.setattr(daemon_module, "CLOCK_CHECK_SECONDS", 0.1)
+    monkeypatch.setattr(clock_trust, "CLOCK_CHECK_SECONDS", 0.1)
     caplog.set_level(logging.INFO, logger="barriosms.daemon.process")
     clock = {"now": dt.datetime(1970, 1, 1, 0, 2, tzinfo=dt.UTC)}  # a Pi before NTP
     modem = FakeModem()
@@ -465,16 +495,21 @@ def test_a_reload_is_applied_while_the_modem_cannot_connect(db, tmp_path, hoods)
     fixed = settings_with(db, tmp_path, device="/dev/fake")
     modems = {"/dev/wrong": FlakyModem(failures=10**6), "/dev/fake": FakeModem()}
     stop = threading.Event()
-    thread = ModemThread(broken, stop, modem_factory=lambda s: modems[s.modem.device])
+    clock = SteppedClock()
+    thread = ModemThread(broken, stop, modem_factory=lambda s: modems[s.modem.device], clock=clock)
     thread.start()
     try:
-        assert wait_until(lambda: modems["/dev/wrong"].attempts >= 2, timeout=4)  # now waiting 2 s
+        clock.advance(1.0)
+        assert modems["/dev/wrong"].attempts == 2  # now waiting 2 s
         asked = thread.reload(fixed)  # the technician fixed [modem] device and sent SIGHUP
-        assert wait_until(lambda: modems["/dev/fake"].connected, timeout=1)
+        clock.advance(0.25)  # the back-off's next look, not its end
+        assert modems["/dev/fake"].connected
         assert thread.reloads_done == asked
     finally:
         stop.set()
+        thread.requests.wake()  # its stepped time stands still: wake it rather than let a wait run out
         thread.join(5)
+    assert not thread.is_alive()
 
 
 def test_two_modems_each_answer_their_own_and_share_the_rest(quick, db, tmp_path, hoods):
@@ -535,11 +570,17 @@ def test_an_unexpected_error_in_a_turn_does_not_stop_the_gateway(settings, hoods
 
     modem = OnceBroken()
     modem.arrive("+59171234567", "B12 bache en la calle 3")
-    thread, stop = start(settings, modem)
+    clock = SteppedClock()
+    thread, stop = start(settings, modem, clock)
     try:
-        assert wait_until(lambda: len(modem.sent) == 1, timeout=10), "the next turn stored and answered it"
+        clock.settle()
+        assert modem.broke and modem.sent == []
+        clock.advance(2.0)  # it waits 2 s after the first unexpected error
+        assert len(modem.sent) == 1, "the next turn stored and answered it"
         assert thread.is_alive() and thread.failed is None
     finally:
         stop.set()
+        thread.requests.wake()  # its stepped time stands still: wake it rather than let a wait run out
         thread.join(5)
+    assert not thread.is_alive()
     assert any("unexpected error in the gateway's work (1 in a row" in r.getMessage() for r in caplog.records)

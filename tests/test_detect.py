@@ -72,6 +72,24 @@ def test_refuses_the_port_of_the_running_daemon(sim_port, tmp_path):
     store.close()
 
 
+def test_refuses_the_ports_of_every_modem_of_the_running_daemon(sim_port, tmp_path):
+    """With several [modem NAME] sections, the daemon holds each one's port: none is probed."""
+    other = tmp_path / "ttyUSB-tigo"
+    other.write_text("")
+    db = tmp_path / "b.db"
+    store.migrate_database(db)
+    for name, device in (("entel", sim_port), ("tigo", str(other))):
+        Gateway(modem=None, intake=None, settings=None, name=name).record_connected("x", "y", "z", "", device)
+    ini = tmp_path / "b.ini"
+    ini.write_text(f"[database]\npath = {db}\n[modem entel]\ndevice = {sim_port}\n"
+                   f"[modem tigo]\ndevice = {other}\n")
+    found = json.loads(run_detect("--port", sim_port, "--port", str(other), "--timeout", "0.2", "--json",
+                                  config=str(ini)))
+    notes = {p["device"]: (p["answers"], p["note"]) for p in found}
+    held = (None, "used by the running barriosms daemon: not probed")
+    assert notes[sim_port] == held and notes[str(other)] == held
+    store.close()
+
 def test_best_prefers_a_known_modem_maker():
     ports = [detect.Port("/dev/ttyACM0", vid=0x2341, answers=True),
              detect.Port("/dev/ttyUSB2", vid=0x12D1, answers=True),

@@ -11,7 +11,7 @@ from barriosms.cases import outbox
 from barriosms.config import GatewaySettings
 from barriosms.domain.categories import load_categories
 from barriosms.domain.replies import Templates
-from barriosms.modem.sms import ModemError, ModemSendError
+from barriosms.modem.interface import ModemError, ModemSendError
 from barriosms.pipeline.gateway import Gateway
 from barriosms.pipeline.intake import Intake, IntakeRules
 from barriosms.store.models import Case, InboundMessage, ModemHealth, OutboundMessage, utcnow
@@ -135,7 +135,7 @@ def test_retry_delay_is_capped():
 
 
 def test_delivery_reports_mark_messages_delivered_or_undelivered(gateway, modem):
-    from barriosms.modem.sms import ReceivedSms
+    from barriosms.modem.interface import ReceivedSms
 
     for i in range(3):
         outbox.queue(f"+5917000000{i}", f"msg {i}")
@@ -160,7 +160,7 @@ def test_delivery_reports_mark_messages_delivered_or_undelivered(gateway, modem)
 
 
 def test_binary_and_flash_messages_are_kept_and_never_answered(gateway, modem):
-    from barriosms.modem.sms import ReceivedSms
+    from barriosms.modem.interface import ReceivedSms
 
     modem.sim[1] = ReceivedSms(location=1, sender="+59171234567", text="0605040b8423f0", binary=True, coding="8bit")
     modem.sim[2] = ReceivedSms(location=2, sender="+59171234567", text="B12 bache", message_class=0)
@@ -170,7 +170,7 @@ def test_binary_and_flash_messages_are_kept_and_never_answered(gateway, modem):
 
 
 def test_multipart_message_is_delivered_when_every_part_is(gateway):
-    from barriosms.modem.sms import SendResult
+    from barriosms.modem.interface import SendResult
 
     msg = outbox.queue("+59170000001", "x" * 200)
     outbox.mark_sending(msg)
@@ -218,7 +218,7 @@ def test_network_outage_pauses_sending_without_using_up_attempts(gateway, modem)
 
 
 def test_an_sms_that_cannot_be_stored_is_tried_again_then_set_aside_and_the_rest_go_on(gateway, modem, caplog):
-    from barriosms.modem.sms import ReceivedSms
+    from barriosms.modem.interface import ReceivedSms
     from barriosms.pipeline.gateway import SET_ASIDE_AFTER
 
     # What a broken modem layer might hand over: fields of the wrong type make storing fail

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from barriosms.cli import cli
-from barriosms.modem.gammu_modem import ModemStatus
+from barriosms.modem.interface import ModemStatus
 from barriosms.operations import health
 from barriosms.pipeline.gateway import Gateway
 from barriosms.store import database as store

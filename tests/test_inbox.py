@@ -10,7 +10,7 @@ import pytest
 from barriosms.config import ServiceSettings
 from barriosms.domain.categories import load_categories
 from barriosms.domain.replies import Templates
-from barriosms.modem.sms import ReceivedSms
+from barriosms.modem.interface import ReceivedSms
 from barriosms.pipeline.intake import Intake, IntakeRules
 from barriosms.staff import inbox
 from barriosms.store.models import Case, CaseEvent, CaseReporter, InboundMessage, OutboundMessage, PendingReport

@@ -19,7 +19,7 @@ from barriosms.cases import casework, outbox
 from barriosms.config import ServiceSettings
 from barriosms.domain.categories import load_categories
 from barriosms.domain.replies import Templates
-from barriosms.modem.sms import ReceivedSms
+from barriosms.modem.interface import ReceivedSms
 from barriosms.pipeline.intake import Intake, IntakeRules
 from barriosms.staff.neighborhoods import import_csv
 from barriosms.store import database as store

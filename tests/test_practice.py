@@ -20,7 +20,7 @@ from barriosms.daemon.process import Daemon
 from barriosms.domain.categories import load_categories
 from barriosms.domain.replies import Templates
 from barriosms.domain.tracking import is_valid_tracking
-from barriosms.modem.sms import ReceivedSms
+from barriosms.modem.interface import ReceivedSms
 from barriosms.pipeline import practice
 from barriosms.pipeline.intake import Intake, IntakeRules
 from barriosms.staff.inbox import InboxError, list_messages, route

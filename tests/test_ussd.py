@@ -9,7 +9,7 @@ import pytest
 from fakemodem import FakeModem
 
 from barriosms import config
-from barriosms.daemon.process import ModemThread
+from barriosms.daemon.modem_thread import ModemThread
 from barriosms.operations import health, ussd
 from barriosms.store.models import ModemHealth, UssdRequest
 

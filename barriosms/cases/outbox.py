@@ -14,7 +14,7 @@ import socket
 from peewee import fn
 
 from barriosms.domain.retry import retry_delay
-from barriosms.modem.sms import SendResult
+from barriosms.modem.interface import SendResult
 from barriosms.store.models import Broadcast, Case, InboundMessage, OutboundMessage, utcnow, write_tx
 
 log = logging.getLogger(__name__)

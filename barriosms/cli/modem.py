@@ -126,14 +126,20 @@ def ussd_command(state: CliState, code: str, timeout: float, as_json: bool) -> N
         raise click.ClickException(f"USSD {row.code}: {reason}")
 
 
-def _daemon_port(state: CliState) -> str | None:
-    """The port a live daemon is using (or trying to reopen), per the config and its heartbeat."""
+def _daemon_ports(state: CliState) -> list[str]:
+    """The ports a live daemon is using (or trying to reopen), per the config and each modem's heartbeat."""
     try:
         settings = state.open_db()
     except click.ClickException:
-        return None  # no config or database here: nothing of ours is running on it
-    verdict = health.assess(health.read(), settings.gateway.heartbeat_seconds)
-    return settings.modem.device if verdict.state in ("ok", "modem_down") else None
+        return []  # no config or database here: nothing of ours is running on it
+    several = len(settings.all_modems) > 1
+    owned = []
+    for ms in settings.all_modems:
+        # A lone [modem] reads the first row (a database from before named modems has one, "default").
+        verdict = health.assess(health.read(ms.name if several else None), settings.gateway.heartbeat_seconds)
+        if verdict.state in ("ok", "modem_down"):
+            owned.append(ms.device)
+    return owned
 
 
 @modem.command()
@@ -150,7 +156,7 @@ def detect(state: CliState, ports: tuple[str, ...], timeout: float, as_json: boo
 
     Example: barriosms modem detect
     """
-    owned = _daemon_port(state)
+    owned = _daemon_ports(state)
     found = detection.detect(extra_ports=ports, timeout=timeout, skip=owned)
     if as_json:
         emit_json([f.as_dict() for f in found])

@@ -1,4 +1,4 @@
-"""The long-running gateway: the modem thread, the scheduler that paces it, and signals.
+"""The long-running gateway: the modem threads (modem_thread.py), the scheduler that paces them, and signals.
 
 Threads:
 - the main thread installs signal handlers (which only set flags) and waits for them;
@@ -26,49 +26,29 @@ systemd (Type=notify, WatchdogSec=; see sdnotify.py), all sent by the main threa
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
-import shlex
 import signal
-import subprocess
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from peewee import DatabaseError
 
 from barriosms.cases import outbox
-from barriosms.config import ModemSettings, Settings
-from barriosms.modem.gammu_modem import GammuModem
-from barriosms.modem.sms import ModemError
-from barriosms.operations import health, runlock, sdnotify, ussd
-from barriosms.operations.clock import clock_problem, newest_stored_utc
+from barriosms.config import Settings
+from barriosms.daemon.modem_thread import ModemThread
+from barriosms.modem.interface import Modem
+from barriosms.operations import health, runlock, sdnotify
 from barriosms.pipeline import conversations, practice
-from barriosms.pipeline.gateway import Gateway, Modem, StoreUnavailable
-from barriosms.pipeline.intake import Intake, IntakeRules, rules_from_settings
-from barriosms.pipeline.sendpolicy import SendPolicy
 from barriosms.store.models import database, utcnow, write_tx
 
 log = logging.getLogger(__name__)
 
-# How often the idle modem thread lets Gammu read unsolicited lines (+CMTI): this bounds how long a
-# notified message waits before it is read.
-EVENT_POLL_SECONDS = 0.1
-RECONNECT_MAX_SECONDS = 60.0
-# Failed reconnections in a row before the configured USB reset command runs (and again every as many).
-USB_RESET_AFTER = 3
-# Connection losses in a row (without a successful turn of work between) before a soft reset is tried.
-SOFT_RESET_AFTER = 2
 # After aborting a stuck call, how long to wait for Gammu to give up before exiting for systemd.
 ABORT_GRACE_SECONDS = 30.0
-# With the database refusing writes, how long to wait before reading the SIM again.
-STORE_RETRY_SECONDS = 15.0
-# While the system clock is not believable (see clock.py), how often to look at it again.
-CLOCK_CHECK_SECONDS = 5.0
 # Health (see Daemon.health_problem). The modem thread's loop turns at least every few seconds when
 # idle or waiting for the modem; a busy turn may run many modem calls (each bounded by the watchdog
 # job) and up to a minute of USB reset command: without a turn and outside a modem call this long,
@@ -79,399 +59,8 @@ STALL_SECONDS = 120.0
 ABORT_SETTLE_SECONDS = 10.0
 # The scheduler's watchdog job runs every 2 s; a scheduler that ran no job for this long is dead.
 SCHEDULER_STALL_SECONDS = 30.0
-# Unexpected errors in a row in the modem thread's work (a bug; one SMS's own failure is handled in
-# intake and never gets here) before the thread gives up and the daemon exits for systemd to restart.
-UNEXPECTED_LIMIT = 5
 # Without systemd's watchdog, how often the main thread still looks at the daemon's health (to log it).
 HEALTH_CHECK_SECONDS = 5.0
-
-
-def build_rules(settings: Settings) -> IntakeRules:
-    return rules_from_settings(settings)
-
-
-def build_policy(settings: Settings) -> SendPolicy:
-    return SendPolicy(settings.service, settings.zone)
-
-
-@dataclass
-class Requests:
-    """Work asked of the modem thread; asking twice before it runs is asking once."""
-
-    _wanted: set[str] = field(default_factory=set)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-    _wake: threading.Event = field(default_factory=threading.Event)
-
-    def ask(self, what: str) -> None:
-        with self._lock:
-            self._wanted.add(what)
-        self._wake.set()
-
-    def take(self, timeout: float) -> set[str]:
-        self._wake.wait(timeout)
-        with self._lock:
-            wanted, self._wanted = self._wanted, set()
-            self._wake.clear()
-        return wanted
-
-    def wake(self) -> None:
-        self._wake.set()
-
-
-class ModemThread(threading.Thread):
-    def __init__(self, settings: Settings, stop: threading.Event,
-                 modem_factory: Callable[[Settings], Modem] | None = None,
-                 now: Callable[[], datetime] | None = None, modem_settings: ModemSettings | None = None,
-                 primary: bool = True):
-        # One thread per modem ([modem NAME]): each owns its stick; the primary one also dials USSD.
-        self.ms = modem_settings or settings.modem
-        several = len(settings.all_modems) > 1
-        super().__init__(name=f"modem-{self.ms.name}" if several else "modem", daemon=True)
-        self.settings = settings
-        self.primary = primary
-        self.stop_event = stop
-        self.requests = Requests()
-        self._factory = modem_factory or (lambda s: GammuModem(s.modem))
-        self.modem = self._make_modem(settings)
-        self.gateway = Gateway(self.modem, Intake(build_rules(settings)), settings.gateway, build_policy(settings),
-                               name=self.ms.name, operator=self.ms.operator)
-        self._pending_settings: Settings | None = None
-        self._down_reason: str | None = None
-        self.failed: BaseException | None = None
-        # Set by the main thread on SIGUSR1 (let go of the modem so a technician can use the gammu
-        # command on it), cleared on SIGUSR2.
-        self.hold = threading.Event()
-        self._held = False
-        self._failed_connects = 0
-        self._losses = 0
-        self._unexpected = 0
-        self._store_problem: str | None = None
-        self.aborted_call: float | None = None  # the stuck call the watchdog already aborted
-        # Read by the main thread (see Daemon): when the loop last turned (monotonic), whether the
-        # first connection attempt is behind it (READY=1 waits for that) and how many reloads are done.
-        self.heartbeat = time.monotonic()
-        self.started_up = threading.Event()
-        self.reloads_asked = self.reloads_done = 0
-        self._reload_lock = threading.Lock()
-        self._modem_status = f"starting: opening the modem on {self.ms.device}"
-        # The system clock, injectable for tests; while it is not believable nothing leaves the SIM.
-        self._now = now or (lambda: datetime.now(UTC))
-        self._clock_problem: str | None = None
-        self._clock_checked = float("-inf")
-        self._clock_behind_since: float | None = None  # monotonic: since when behind the newest record
-        self._clock_trusted = False
-
-    def _make_modem(self, settings: Settings) -> Modem:
-        # The factory sees this thread's [modem NAME] as `settings.modem`.
-        return self._factory(dataclasses.replace(settings, modem=self.ms))
-
-    @property
-    def status(self) -> str:
-        """One line on what the gateway is doing, for `systemctl status` (sent by the main thread)."""
-        if self._clock_problem and self.modem.connected:
-            return "waiting for the system clock (NTP) before reading the SIM; check timedatectl"
-        return self._store_problem or self._modem_status
-
-    def reload(self, settings: Settings) -> int:
-        """Take new settings (SIGHUP): applied by the modem thread itself, between two jobs.
-
-        Returns the number that `reloads_done` reaches once they are applied (or refused).
-        """
-        with self._reload_lock:
-            self._pending_settings = settings
-            self.reloads_asked += 1
-            asked = self.reloads_asked
-        self.requests.ask("reload")
-        return asked
-
-    def _take_reload(self) -> None:
-        # Here, at the top of a turn, and not only between two jobs on a connected modem: a reload
-        # is how a technician fixes the [modem] section of a gateway that cannot connect.
-        with self._reload_lock:
-            settings, self._pending_settings = self._pending_settings, None
-            asked = self.reloads_asked
-        if settings is not None:
-            self._apply_settings(settings)
-            if not self.modem.connected and not self.hold.is_set():
-                self._modem_status = f"reopening the modem on {self.ms.device} after a reload"
-            self.reloads_done = asked
-
-    def run(self) -> None:
-        try:
-            with database.connection_context():
-                self._loop()
-        except BaseException as exc:  # noqa: BLE001 - recorded for the main thread, which exits
-            log.exception("the modem thread stopped on an unexpected error")
-            self.failed = exc
-            self.stop_event.set()
-        finally:
-            self._disconnect()
-
-    def _loop(self) -> None:
-        delay = 1.0
-        while not self.stop_event.is_set():
-            self.heartbeat = time.monotonic()
-            self._take_reload()
-            if self._hold_if_asked():
-                continue
-            if not self.modem.connected:
-                connected = self._connect()
-                self.started_up.set()
-                if connected:
-                    delay = 1.0
-                    self.requests.ask("receive")
-                    self.requests.ask("health")
-                else:
-                    # Still alive, only without a modem: `modem status` must tell the two apart.
-                    self.gateway.heartbeat_only()
-                    self._maybe_usb_reset()
-                    self._wait_for_device(delay)
-                    delay = min(delay * 2, RECONNECT_MAX_SECONDS)
-                continue
-            wanted = self.requests.take(EVENT_POLL_SECONDS)
-            try:
-                self._work(wanted)
-                self._losses = self._unexpected = 0
-                if self._store_problem:
-                    log.info("the database accepts writes again")
-                    self._store_problem = None
-            except ModemError as exc:
-                if exc.reconnect:
-                    self._lost(str(exc))
-                else:
-                    log.warning("%s", exc)
-            except StoreUnavailable as exc:
-                if str(exc) != self._store_problem:
-                    log.error("%s", exc)  # once per change: the technician must act, the retries are quiet
-                    self._store_problem = str(exc)
-                self.stop_event.wait(STORE_RETRY_SECONDS)
-            except Exception:
-                # A bug, not the modem nor the store: carry on (waiting longer each time) rather than
-                # stop the gateway, unless it happens every time.
-                self._unexpected += 1
-                if self._unexpected >= UNEXPECTED_LIMIT:
-                    raise
-                log.exception("unexpected error in the gateway's work (%d in a row; it stops after %d and systemd "
-                              "restarts it); carrying on. Please report this error with the lines above",
-                              self._unexpected, UNEXPECTED_LIMIT)
-                self.stop_event.wait(min(60.0, 2.0 ** self._unexpected))
-                # What this turn was asked to do is still to be done, and an announced SMS may wait.
-                for what in wanted | {"receive"}:
-                    self.requests.ask(what)
-
-    def _hold_if_asked(self) -> bool:
-        if self.hold.is_set():
-            if not self._held:
-                self._disconnect()
-                self._held = True
-                reason = "released on request (SIGUSR1) for maintenance; SIGUSR2 takes it back"
-                log.warning("modem %s", reason)
-                self.gateway.record_disconnected(reason)
-                self._modem_status = f"modem {reason}"
-                self.started_up.set()
-            self.gateway.heartbeat_only()
-            self.stop_event.wait(1.0)
-            return True
-        if self._held:
-            self._held = False
-            log.info("taking the modem back (SIGUSR2)")
-        return False
-
-    def _wait_for_device(self, delay: float) -> None:
-        """Wait before the next attempt, but come back at once when a missing device reappears."""
-        device = self.ms.device
-        missing = self.ms.connection != "none" and not os.path.exists(device)
-        deadline = time.monotonic() + delay
-        while (not self.stop_event.is_set() and time.monotonic() < deadline and not self.hold.is_set()
-               and self._pending_settings is None):
-            self.heartbeat = time.monotonic()
-            if missing and os.path.exists(device):
-                log.info("%s is back", device)
-                time.sleep(0.5)  # let udev finish setting up the port
-                return
-            self.stop_event.wait(0.25)
-
-    def _maybe_usb_reset(self) -> None:
-        command = self.ms.usb_reset_command
-        self._failed_connects += 1
-        if not command or self._failed_connects % USB_RESET_AFTER:
-            return
-        log.warning("%d failed reconnections: running the USB reset command: %s", self._failed_connects, command)
-        try:
-            done = subprocess.run(shlex.split(command), capture_output=True, text=True, timeout=60)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            log.error("the USB reset command failed to run: %s; check [modem] usb_reset_command", exc)
-            return
-        output = (done.stdout + done.stderr).strip().replace("\n", " | ")[:500]
-        if done.returncode:
-            log.error("the USB reset command exited %d: %s", done.returncode, output)
-        else:
-            log.info("the USB reset command finished: %s", output or "no output")
-
-    def _work(self, wanted: set[str]) -> None:
-        announced = self.modem.poll_events()
-        if (announced or wanted - {"health", "reload"}) and not self._clock_is_sane():
-            # Nothing is read, stored or sent with a wrong time: SMS wait on the SIM, replies in the
-            # outbox. An announcement is not lost: the SIM is read as soon as the clock is sane.
-            announced = False
-            wanted &= {"health"}
-        if announced or "receive" in wanted:
-            self.gateway.receive()
-            wanted.add("send")
-        if "flush" in wanted:
-            if self.gateway.intake.flush_expired_parts():
-                wanted.add("send")
-            self.gateway.intake.expire_pending()
-        if "send" in wanted:
-            self.gateway.send_due()
-            self._run_ussd()
-        if "balance" in wanted and self.settings.gateway.balance_ussd:
-            ussd.queue(self.settings.gateway.balance_ussd, purpose="balance")
-            self._run_ussd()
-        if "health" in wanted:
-            status = getattr(self.modem, "status", None)
-            if status is not None:
-                self.gateway.record_status(status())
-            else:
-                self.gateway.heartbeat_only()
-
-    def _clock_is_sane(self) -> bool:
-        """Whether the system clock can be believed (see clock.py), looked at every few seconds."""
-        now = time.monotonic()
-        if now - self._clock_checked < CLOCK_CHECK_SECONDS:
-            return self._clock_problem is None
-        self._clock_checked = now
-        try:
-            newest = newest_stored_utc()
-        except DatabaseError:
-            newest = None  # the store's trouble is reported where it is written to
-        waited = timedelta(seconds=now - self._clock_behind_since) if self._clock_behind_since is not None else timedelta(0)
-        problem = clock_problem(self._now(), newest, waited)
-        behind = clock_problem(self._now(), newest) is not None
-        if behind and problem is None:
-            if self._clock_behind_since is not None and not self._clock_trusted:
-                log.error("the system clock stayed behind the newest record in the database for %s: trusting it; "
-                          "a record written while the clock ran ahead may look out of order", waited)
-                self._clock_trusted = True
-        else:
-            self._clock_trusted = False
-        self._clock_behind_since = (self._clock_behind_since if self._clock_behind_since is not None else now) \
-            if behind else None
-        if problem and not self._clock_problem:
-            log.warning("%s; SMS stay on the SIM until then", problem)  # once, not every few seconds
-        elif self._clock_problem and not problem:
-            log.info("the system clock is believable again (%s UTC): reading the SIM",
-                     f"{self._now().astimezone(UTC):%Y-%m-%d %H:%M}")
-            self.requests.ask("receive")
-        self._clock_problem = problem
-        return problem is None
-
-    def _run_ussd(self) -> None:
-        """Run USSD requests queued by `barriosms modem ussd` or the balance job, one at a time."""
-        if not self.primary:
-            return  # one modem dials USSD: the first [modem NAME]
-        if ussd.next_queued() is None:
-            return  # the common case, every second: a read, no write (SD cards wear out)
-        run = getattr(self.modem, "ussd", None)
-        ussd.cancel_stale()
-        while (request := ussd.next_queued()) is not None:
-            if run is None:
-                ussd.finish(request, error="this modem cannot dial USSD codes")
-                continue
-            try:
-                answer = run(request.code)
-            except ModemError as exc:
-                ussd.finish(request, error=str(exc))
-                if exc.reconnect:
-                    raise
-                log.warning("USSD %s failed: %s", request.code, exc)
-                continue
-            ussd.finish(request, answer=answer)
-            log.info("USSD %s answered: %s", request.code, answer)
-            if request.purpose == "balance":
-                self._check_balance(answer)
-
-    def _check_balance(self, answer: str) -> None:
-        value = ussd.record_balance(answer)
-        limit = self.settings.gateway.balance_warn_below
-        if value is None:
-            log.warning("could not read an amount in the balance answer %r", answer)
-        elif limit is not None and value < limit:
-            log.warning("SIM credit is low: %.2f (warning below %.2f); recharge it or replies will stop", value, limit)
-
-    def _connect(self) -> bool:
-        try:
-            identity = self.modem.connect()  # type: ignore[attr-defined]
-        except ModemError as exc:
-            reason = str(exc)
-            if reason != self._down_reason:
-                # One line per change of state, not one per retry: a technician reads these.
-                log.error("modem unavailable: %s; retrying (up to every %.0f s)", reason, RECONNECT_MAX_SECONDS)
-                self._down_reason = reason
-                self.gateway.record_disconnected(reason)
-            self._modem_status = f"modem unavailable, retrying: {reason}"
-            return False
-        log.info("modem connected on %s: %s %s, IMEI %s", self.ms.device,
-                 identity.manufacturer, identity.model, identity.imei)
-        self._down_reason = None
-        self._failed_connects = 0
-        self.gateway.record_connected(identity.manufacturer, identity.model, identity.imei,
-                                      getattr(identity, "imsi", ""), self.ms.device)
-        self._modem_status = (f"modem connected on {self.ms.device}: "
-                              f"{identity.manufacturer} {identity.model}".strip())
-        return True
-
-    def _lost(self, reason: str) -> None:
-        self._losses += 1
-        log.error("lost the modem: %s; reconnecting", reason)
-        soft_reset = getattr(self.modem, "soft_reset", None)
-        if self._losses >= SOFT_RESET_AFTER and soft_reset is not None and self.modem.connected:
-            # Huawei sticks that stall often need the modem itself restarted, not only the port.
-            log.warning("the modem failed %d times in a row: asking it to reset itself", self._losses)
-            try:
-                soft_reset()
-            except ModemError as exc:
-                log.warning("soft reset failed: %s", exc)
-        self._down_reason = reason
-        self._modem_status = f"lost the modem, reconnecting: {reason}"
-        self._disconnect()
-        self.gateway.record_disconnected(reason)
-
-    def _disconnect(self) -> None:
-        disconnect = getattr(self.modem, "disconnect", None)
-        if disconnect is not None:
-            disconnect()
-
-    def _apply_settings(self, settings: Settings) -> None:
-        try:
-            rules = build_rules(settings)
-        except Exception as exc:  # noqa: BLE001 - keep running on the old rules
-            log.error("reload: templates or categories not usable, keeping the old ones: %s", exc)
-            return
-        same_name = [m for m in settings.all_modems if m.name == self.ms.name]
-        if not same_name:
-            log.warning("reload: [modem %s] is gone from the configuration; modems are added or removed at a "
-                        "restart (systemctl restart barriosms)", self.ms.name)
-        new_ms = same_name[0] if same_name else self.ms
-        modem_changed = new_ms != self.ms
-        self.ms = new_ms
-        self.gateway.operator = new_ms.operator
-        self.settings = settings
-        self.gateway.paused_until, self.gateway._pause = 0.0, 0.0  # the fix may be in this reload
-        self.gateway.settings = settings.gateway
-        self.gateway.intake.rules = rules
-        self.gateway.policy = build_policy(settings)
-        released = outbox.release_held()
-        if released:
-            log.info("reload: %d held SMS looked at again under the new quiet hours and budget", released)
-        if modem_changed:
-            self._disconnect()
-            self.modem = self._make_modem(settings)
-            self.gateway.modem = self.modem
-        else:
-            # SIGHUP also means "reconnect": the technician may have replugged the stick.
-            self._disconnect()
-        log.info("reloaded configuration from %s", settings.source)
 
 
 class Daemon:
@@ -580,7 +169,7 @@ class Daemon:
         return expired
 
     def _watch(self, thread: ModemThread) -> None:
-        busy = getattr(thread.modem, "busy", None)
+        busy = thread.modem.busy
         if not busy:
             return
         what, since = busy
@@ -590,7 +179,7 @@ class Daemon:
             thread.aborted_call = since
             log.error("the modem %shas been busy %s for %.0f s: aborting it and reopening the modem",
                       self._which(thread), what, age)
-            thread.modem.abort()  # type: ignore[attr-defined]
+            thread.modem.abort()
         elif age > limit + ABORT_GRACE_SECONDS:
             log.critical("the modem %sis still stuck %s after the abort (%.0f s): exiting so that systemd "
                          "restarts barriosms; if this repeats, replug the modem", self._which(thread), what, age)
@@ -727,7 +316,7 @@ class Daemon:
             which = self._which(thread)
             if not thread.is_alive():
                 return f"the modem thread {which}has stopped"
-            busy = getattr(thread.modem, "busy", None)
+            busy = thread.modem.busy
             if busy:
                 what, since = busy
                 if now - since > thread.settings.gateway.modem_timeout + ABORT_SETTLE_SECONDS:

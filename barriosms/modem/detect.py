@@ -121,16 +121,17 @@ def probe(device: str, timeout: float = 1.0) -> tuple[bool | None, str]:
         ser.close()
 
 
-def detect(extra_ports: Iterable[str] = (), timeout: float = 1.0, skip: str | None = None) -> list[Port]:
+def detect(extra_ports: Iterable[str] = (), timeout: float = 1.0, skip: Iterable[str] = ()) -> list[Port]:
+    """Every serial port (and the extra ones), probed with AT except those in ``skip`` (the daemon's)."""
     ports = list_serial_ports()
     known = {os.path.realpath(p.device) for p in ports}
     for path in extra_ports:
         if os.path.realpath(path) not in known:
             ports.append(Port(path, product="given with --port"))
             known.add(os.path.realpath(path))
-    skip_real = os.path.realpath(skip) if skip else None
+    skip_real = {os.path.realpath(path) for path in skip}
     for port in ports:
-        if skip_real and os.path.realpath(port.device) == skip_real:
+        if os.path.realpath(port.device) in skip_real:
             port.note = "used by the running barriosms daemon: not probed"
             continue
         port.answers, port.note = probe(port.device, timeout)

@@ -15,7 +15,6 @@ import re
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import gammu
@@ -23,7 +22,14 @@ import gammu
 from barriosms.config import ModemSettings
 from barriosms.domain import cms
 from barriosms.domain.gsm import is_gsm7, trim_decoder_padding
-from barriosms.modem.sms import ModemError, ModemSendError, ReceivedSms, SendResult
+from barriosms.modem.interface import (
+    ModemError,
+    ModemIdentity,
+    ModemSendError,
+    ModemStatus,
+    ReceivedSms,
+    SendResult,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,24 +53,6 @@ def describe(exc: BaseException) -> str:
 
 def _is_connection_error(exc: BaseException) -> bool:
     return isinstance(exc, CONNECTION_ERRORS)
-
-
-@dataclass(frozen=True)
-class ModemIdentity:
-    manufacturer: str = ""
-    model: str = ""
-    imei: str = ""
-    imsi: str = ""
-
-
-@dataclass(frozen=True)
-class ModemStatus:
-    signal_percent: int | None = None
-    signal_dbm: int | None = None
-    network_state: str = ""
-    operator: str = ""
-    sim_used: int | None = None
-    sim_total: int | None = None
 
 
 def write_gammurc(settings: ModemSettings, folder: Path) -> Path:

@@ -1,6 +1,6 @@
 """One turn of the gateway's work: read the SIM, store, answer, send, report health.
 
-Called only from the daemon's modem thread. The modem is anything with the GammuModem interface,
+Called only from the daemon's modem thread. The modem is anything with the modem.interface.Modem protocol,
 so the loop can be driven in unit tests by a small in-memory modem as well as by real Gammu.
 """
 
@@ -11,14 +11,13 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from typing import Protocol
 
 from peewee import DatabaseError, DataError, IntegrityError
 
 from barriosms.cases import outbox
 from barriosms.config import GatewaySettings
-from barriosms.modem.sms import ModemError, ModemSendError, ReceivedSms, SendResult
-from barriosms.pipeline.intake import Intake
+from barriosms.modem.interface import Modem, ModemError, ModemSendError, ModemStatus, ReceivedSms
+from barriosms.pipeline.intake import Intake, IntakeRules
 from barriosms.pipeline.sendpolicy import SendPolicy
 from barriosms.store.models import ModemHealth, OutboundMessage, utcnow, write_tx
 
@@ -34,15 +33,6 @@ PAUSE_MAX_SECONDS = 60.0
 
 class StoreUnavailable(Exception):
     """The database refused a write (disk full, read-only, locked for too long): nothing may leave the SIM."""
-
-
-class Modem(Protocol):
-    @property
-    def connected(self) -> bool: ...
-    def poll_events(self) -> bool: ...
-    def read_all(self) -> list[ReceivedSms]: ...
-    def delete(self, sms: ReceivedSms) -> None: ...
-    def send(self, number: str, text: str, report: bool = False) -> SendResult: ...
 
 
 class Gateway:
@@ -62,6 +52,23 @@ class Gateway:
         # SMS on the SIM whose storing failed (see _failed): failures in a row, and those given up on.
         self._failures: dict[tuple, int] = {}
         self._given_up: set[tuple] = set()
+
+    def reconfigure(self, settings: GatewaySettings, rules: IntakeRules, policy: SendPolicy | None,
+                    operator: str | None) -> None:
+        """Take reloaded settings (SIGHUP). A pause of sending ends: the fix may be in this reload."""
+        self.operator = operator
+        self.resume_sending()
+        self.settings = settings
+        self.intake.rules = rules
+        self.policy = policy
+
+    def resume_sending(self) -> None:
+        """End a pause of sending after a network failure, as if it had run out."""
+        self.paused_until, self._pause = 0.0, 0.0
+
+    def replace_modem(self, modem: Modem) -> None:
+        """Work through another modem from now on (a reload changed its [modem NAME] section)."""
+        self.modem = modem
 
     def receive(self) -> int:
         """Store every SMS on the SIM, then delete each one whose storing has committed.
@@ -234,7 +241,7 @@ class Gateway:
             row.updated_at, row.pid = now, os.getpid()
             row.save()
 
-    def record_status(self, status) -> None:
+    def record_status(self, status: ModemStatus) -> None:
         """Write a heartbeat with what the modem reports (see GammuModem.status)."""
         with write_tx():
             row = self._health()

@@ -38,7 +38,7 @@ from barriosms.domain.parsing import (
 )
 from barriosms.domain.phones import is_replyable, normalize_sender
 from barriosms.domain.sanitize import storable
-from barriosms.modem.sms import ReceivedSms
+from barriosms.modem.interface import ReceivedSms
 from barriosms.pipeline import conversations, survey
 from barriosms.pipeline.practice import PracticeSink, practice_text
 from barriosms.pipeline.sink import CaseSink, Sink, Turn

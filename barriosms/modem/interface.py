@@ -1,10 +1,11 @@
-"""What the modem layer hands to the rest of barriosms, free of any Gammu types."""
+"""The modem as the rest of barriosms sees it: the SMS types and the Modem protocol, free of Gammu."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -69,3 +70,69 @@ class ModemError(Exception):
     def __init__(self, message: str, *, reconnect: bool = False):
         super().__init__(message)
         self.reconnect = reconnect
+
+
+@dataclass(frozen=True)
+class ModemIdentity:
+    manufacturer: str = ""
+    model: str = ""
+    imei: str = ""
+    imsi: str = ""
+
+
+@dataclass(frozen=True)
+class ModemStatus:
+    signal_percent: int | None = None
+    signal_dbm: int | None = None
+    network_state: str = ""
+    operator: str = ""
+    sim_used: int | None = None
+    sim_total: int | None = None
+
+
+class Modem(Protocol):
+    """Everything the daemon and the gateway ask of a modem (GammuModem, tests' FakeModem).
+
+    Used from one thread (the daemon's modem thread), except `busy` and `abort()`, which the
+    scheduler's watchdog job reads and calls from its own thread.
+    """
+
+    # What the modem is doing right now and since when (time.monotonic()), None when idle.
+    busy: tuple[str, float] | None
+
+    @property
+    def connected(self) -> bool: ...
+
+    def connect(self) -> ModemIdentity:
+        """Open and initialise the modem; ModemError(reconnect=True) when it cannot."""
+        ...
+
+    def disconnect(self) -> None:
+        """Let go of the modem (harmless when not connected)."""
+        ...
+
+    def poll_events(self) -> bool:
+        """Let the modem report unsolicited events; True when a new SMS was announced."""
+        ...
+
+    def read_all(self) -> list[ReceivedSms]: ...
+
+    def delete(self, sms: ReceivedSms) -> None: ...
+
+    def send(self, number: str, text: str, report: bool = False) -> SendResult: ...
+
+    def ussd(self, code: str, timeout: float = 30.0) -> str:
+        """Dial a USSD code and return the network's answer; ModemError when there is none."""
+        ...
+
+    def status(self) -> ModemStatus | None:
+        """Signal, network and SIM use; None when the modem cannot tell (only a heartbeat is written)."""
+        ...
+
+    def soft_reset(self) -> None:
+        """Ask the modem to restart itself (a stalled stick); a no-op where that means nothing."""
+        ...
+
+    def abort(self) -> None:
+        """From another thread: make the call in progress give up (a no-op where calls cannot hang)."""
+        ...
