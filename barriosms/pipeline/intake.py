@@ -15,6 +15,7 @@ import hashlib
 import logging
 import random
 from dataclasses import dataclass
+from typing import cast
 
 from peewee import DatabaseError, DataError, IntegrityError, fn
 
@@ -285,12 +286,13 @@ class Intake:
             if routed is None:
                 continue
             turn.msg.intent = routed.intent
-            if routed.case is not None:
-                turn.msg.case = routed.case
+            case = cast("Case | None", routed.case)  # domain.answers.Routed cannot name the store's Case
+            if case is not None:
+                turn.msg.case = case
             if routed.reply:
-                self._reply(turn, routed.reply, routed.case)
+                self._reply(turn, routed.reply, case)
             log.info("message %d from %s: %s%s", turn.msg.id, turn.msg.phone, routed.intent,
-                     f" (case {routed.case.tracking})" if routed.case is not None else "")
+                     f" (case {case.tracking})" if case is not None else "")
             return True
         return False
 
