@@ -575,7 +575,8 @@ def _read_modems(r: _Reader) -> tuple[ModemSettings, ...]:
                   "with several modems name every one: rename [modem] to [modem NAME]")
     if not named:
         return (_read_modem(r, "modem", "default"),)
-    modems, devices = [], {}
+    modems: list[ModemSettings] = []
+    devices: dict[str, str] = {}
     for section in named:
         name = section[len("modem "):].strip()
         if not _MODEM_NAME.fullmatch(name):

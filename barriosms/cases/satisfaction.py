@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any, cast
 
 from barriosms.cases.reporters import notify_reporters
 from barriosms.config import ServiceSettings
@@ -25,8 +27,9 @@ def ask_after_resolving(case: Case, templates: Templates, service: ServiceSettin
     Inside the caller's transaction. `usual` is the status SMS for reporters asked before. Returns
     the SMS queued, the phones skipped (and why) and the phones asked.
     """
-    asked_before = {phone for (phone,) in CaseQuestion.select(CaseQuestion.phone)
-                    .where((CaseQuestion.case == case) & (CaseQuestion.kind == "survey")).tuples()}
+    asked_rows = (CaseQuestion.select(CaseQuestion.phone)
+                  .where((CaseQuestion.case == case) & (CaseQuestion.kind == "survey")).tuples())
+    asked_before = {phone for (phone,) in cast("Iterable[tuple[str]]", asked_rows)}  # types-peewee: tuples() yields models
     label = templates.status_label("resolved")
     question = (templates.render("resolved_survey_note", tracking=case.tracking, status=label, note=note)
                 if note else templates.render("resolved_survey", tracking=case.tracking, status=label))
@@ -105,8 +108,11 @@ def satisfaction(since: dt.datetime | None = None, now: dt.datetime | None = Non
          .where(CaseQuestion.kind == "survey"))
     if since is not None:
         q = q.where(Case.created_at >= since)
-    overall, by_category, by_district = _Tally(), {}, {}
-    for status, answer, asked_at, answered_at, expires_at, category, district in q.tuples():
+    overall = _Tally()
+    by_category: dict[str, _Tally] = {}
+    by_district: dict[str, _Tally] = {}
+    rows = cast("Iterable[tuple[Any, ...]]", q.tuples())  # types-peewee: tuples() yields models
+    for status, answer, asked_at, answered_at, expires_at, category, district in rows:
         if status == "open" and expires_at <= now:
             status = "expired"
         state = {"open": "waiting"}.get(status, status)

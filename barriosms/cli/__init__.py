@@ -1,4 +1,8 @@
-"""The `barriosms` command: staff and technicians' interface to the store and the daemon."""
+"""The `barriosms` command: staff and technicians' interface to the store and the daemon.
+
+The top layer: may import every package. It alone starts the other interfaces: the daemon (`run`),
+the website (`web`) and the simulator (`sim`); nothing imports cli.
+"""
 
 from __future__ import annotations
 

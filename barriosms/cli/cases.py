@@ -192,18 +192,18 @@ def show(state: CliState, tracking: str, keep_unseen: bool, as_json: bool) -> No
     if asked:
         click.echo("Questions and messages to residents:")
         for q in asked:
-            outcome = {"open": f"open until {short_time(q.expires_at, zone)}", "expired": "no answer in time",
-                       "answered": f"answered {short_time(q.answered_at, zone)}: \"{q.answer}\""}
-            outcome = outcome.get(q.status, q.status)
+            outcomes = {"open": f"open until {short_time(q.expires_at, zone)}", "expired": "no answer in time",
+                        "answered": f"answered {short_time(q.answered_at, zone)}: \"{q.answer}\""}
+            outcome = outcomes.get(q.status, q.status)
             click.echo(f"  {short_time(q.asked_at, zone)}  out  {q.kind} to {q.phone} by {q.actor or '-'}: "
                        f"\"{q.text}\"  [{outcome}]")
     click.echo("Messages:")
     for m in inbound:
         click.echo(f"  {short_time(m.received_at, zone)}  in   {m.phone}: {m.text}")
-    for m in outbound:
-        state = f"{m.status}, {m.delivery}" if m.delivery else m.status
-        click.echo(f"  {short_time(m.sent_at or m.created_at, zone)}  out  [{state}] {m.recipient}: {m.text}"
-                   + (f"  (error: {m.last_error})" if m.last_error else ""))
+    for o in outbound:
+        sent = f"{o.status}, {o.delivery}" if o.delivery else o.status
+        click.echo(f"  {short_time(o.sent_at or o.created_at, zone)}  out  [{sent}] {o.recipient}: {o.text}"
+                   + (f"  (error: {o.last_error})" if o.last_error else ""))
 
 
 @cases.command()

@@ -163,7 +163,7 @@ def detect(state: CliState, ports: tuple[str, ...], timeout: float, as_json: boo
     else:
         table(["port", "vendor", "product", "answers AT", "modem says"],
               [[f.device + (f" ({f.by_id})" if f.by_id else ""), f.vendor or "-", f.product or "-",
-                {True: "yes", False: "no"}.get(f.answers, "not probed"), f.note] for f in found],
+                "not probed" if f.answers is None else ("yes" if f.answers else "no"), f.note] for f in found],
               empty="no serial ports found: is the USB modem plugged in? (`lsusb`, `dmesg | tail`)")
         best = detection.best(found)
         if best:

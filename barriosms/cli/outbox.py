@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from typing import cast
+
 import click
 
 from barriosms.cases import outbox
 from barriosms.cli.common import CliState, clip, emit_json, json_option, limit_option, local_time, pass_state, short_time, table
+from barriosms.store.models import Case
 
 
 @click.group("outbox")
@@ -33,7 +36,7 @@ def list_(state: CliState, status: str | None, limit: int | None, as_json: bool)
             "attempts": m.attempts, "next_attempt_at": local_time(m.next_attempt_at, zone),
             "delivery": m.delivery or None, "delivered_at": local_time(m.delivered_at, zone),
             "last_error": m.last_error, "modem_reference": m.modem_reference, "parts": m.parts,
-            "case": m.case.tracking if m.case_id else None, "urgent": m.urgent,
+            "case": cast(Case, m.case).tracking if m.case_id else None, "urgent": m.urgent,
             "held": m.hold_reason or None,
             "created_at": local_time(m.created_at, zone), "sent_at": local_time(m.sent_at, zone),
         } for m in rows])

@@ -104,11 +104,11 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-def default_folder(db_path: str | os.PathLike) -> Path:
+def default_folder(db_path: str | os.PathLike[str]) -> Path:
     return Path(db_path).parent / "backups"
 
 
-def list_backups(folder: str | os.PathLike) -> list[Backup]:
+def list_backups(folder: str | os.PathLike[str]) -> list[Backup]:
     """The verified backups in `folder` (by their exact name), oldest first."""
     found = []
     try:
@@ -131,7 +131,7 @@ def _connect_ro(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
 
 
-def integrity(path: str | os.PathLike, quick: bool = False) -> list[str]:
+def integrity(path: str | os.PathLike[str], quick: bool = False) -> list[str]:
     """`PRAGMA integrity_check` (or quick_check) of the file: ["ok"] when it is sound.
 
     Raises sqlite3.DatabaseError when the file is no SQLite database at all.
@@ -160,7 +160,7 @@ def unreadable(path: Path, exc: sqlite3.Error) -> str:
     return f"{path} is damaged ({exc})"
 
 
-def verify(path: str | os.PathLike, *, newest_allowed: int | None = LATEST_VERSION) -> Inspection:
+def verify(path: str | os.PathLike[str], *, newest_allowed: int | None = LATEST_VERSION) -> Inspection:
     """Check that `path` is a sound barriosms database (integrity_check ok, our tables, a schema
     version not newer than `newest_allowed`); raise Unsound saying what is wrong."""
     path = Path(path)
@@ -247,7 +247,7 @@ def _size_estimate(source: sqlite3.Connection) -> int:
     return int(pages) * int(size)
 
 
-def make(db_path: str | os.PathLike, folder: str | os.PathLike, keep: int | None, *,
+def make(db_path: str | os.PathLike[str], folder: str | os.PathLike[str], keep: int | None, *,
          now: dt.datetime | None = None,
          disk_usage: Callable[[str], Any] = shutil.disk_usage) -> Made:
     """Back up the database into `folder` and keep the newest `keep` backups there (None: delete nothing)."""
@@ -351,7 +351,7 @@ def _keep_current(db_path: Path, stamp: str) -> tuple[Path, str]:
     return kept, f"raw copy (the current database could not be read: {reason})"
 
 
-def restore(db_path: str | os.PathLike, source: str | os.PathLike, *, now: dt.datetime | None = None,
+def restore(db_path: str | os.PathLike[str], source: str | os.PathLike[str], *, now: dt.datetime | None = None,
             confirm: Callable[[RestorePlan], bool] = lambda plan: True) -> Restored:
     """Replace the database with the backup `source` (daemon stopped), keeping the current one aside.
 

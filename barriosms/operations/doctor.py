@@ -293,7 +293,7 @@ def run_all(config_option: str | os.PathLike | None, *, now: dt.datetime | None 
     checks.append(check_daemon(db_path, holder))
     if version == LATEST_VERSION:
         try:
-            names = [m.name for m in settings.all_modems]
+            names: list[str | None] = [m.name for m in settings.all_modems]
             rows = _health_rows(settings.database.target, names if len(names) > 1 else [None])
         except Exception as exc:  # noqa: BLE001 - peewee and the store wrap sqlite3's errors their own way
             checks.append(Check("heartbeat", False, f"cannot read the modem_health row of {db_path}: {exc}",

@@ -44,6 +44,7 @@ class Notifier:
         """Send `KEY=value` fields in one datagram; True if systemd's socket took it (at once)."""
         if self._sock is None:
             return False
+        assert self.address is not None  # the socket exists only for an address
         try:
             self._sock.sendto("\n".join(fields).encode("utf-8", "replace"), self.address)
         except OSError as exc:

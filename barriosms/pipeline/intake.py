@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 import logging
 import random
-from typing import assert_never
+from typing import assert_never, cast
 
 from peewee import DatabaseError, DataError, IntegrityError, fn
 
@@ -264,12 +264,13 @@ class Intake:
             if routed is None:
                 continue
             turn.said(routed.intent)
-            if routed.case is not None:
-                turn.msg.case = routed.case
+            case = cast("Case | None", routed.case)  # domain.answers.Routed cannot name the store's Case
+            if case is not None:
+                turn.msg.case = case
             if routed.reply:
-                sink.reply(turn, routed.reply, routed.case)
+                sink.reply(turn, routed.reply, case)
             log.info("message %d from %s: %s%s", turn.msg.id, turn.msg.phone, routed.intent,
-                     f" (case {routed.case.tracking})" if routed.case is not None else "")
+                     f" (case {case.tracking})" if case is not None else "")
             return True
         return False
 
@@ -324,7 +325,8 @@ class Intake:
             case Reopen(tracking=None, number=number):
                 turn.said("reopen", "invalid_tracking" if number else "help")
                 sink.reply(turn, t.render("invalid_tracking", number=number) if number else t.render("help"))
-            case Reopen(tracking=str(tracking)):
+            case Reopen(tracking=tracking):
+                assert tracking is not None  # the case above took None; mypy does not narrow it
                 sink.reopen(turn, tracking)
             case _:
                 assert_never(intent)

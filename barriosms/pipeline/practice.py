@@ -35,6 +35,7 @@ import random
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 from peewee import JOIN
 
@@ -182,11 +183,11 @@ def purge_counts(now: dt.datetime, days: float) -> Purged:
     """
     before = now - dt.timedelta(days=days)
     with write_tx():
-        inbound = [i for (i,) in InboundMessage.select(InboundMessage.id)
+        inbound = [i for (i,) in cast("Iterable[tuple[int]]", InboundMessage.select(InboundMessage.id)
                    .where(InboundMessage.intent.in_(PRACTICE_INTENTS) & (InboundMessage.received_at < before)
                           & InboundMessage.case.is_null()
                           & InboundMessage.id.not_in(_referenced_messages()))
-                   .tuples()]
+                   .tuples())]  # types-peewee: tuples() yields models
         bare = len(set(inbound) & {i for (i,) in _bare_status().tuples()})
         old_cases = PracticeCase.select(PracticeCase.id).where(PracticeCase.created_at < before)
         # Newer practice messages may still name an old practice case: they keep their own row.
@@ -259,7 +260,8 @@ def workshop_report(since: dt.datetime | None = None) -> list[PhoneRow]:
               .join(InboundMessage, JOIN.LEFT_OUTER, on=(PracticeMessage.message == InboundMessage.id)))
     if since is not None:
         logged = logged.where(PracticeMessage.received_at >= since)
-    for phone, outcome, well_formed, at, why in logged.order_by(PracticeMessage.received_at).tuples():
+    ordered = cast("Iterable[tuple[Any, ...]]", logged.order_by(PracticeMessage.received_at).tuples())  # types-peewee
+    for phone, outcome, well_formed, at, why in ordered:
         rows.setdefault(phone, PhoneRow(phone)).add(outcome, bool(well_formed), at, bool(why))
     # A practice case's number sent alone is answered by intake (intent practice_status), with no
     # PracticeMessage: a well-formed status query all the same.

@@ -14,6 +14,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
+from typing import cast
 
 from barriosms.reporting.reports import HoodCount
 
@@ -53,9 +54,9 @@ def place(hoods: Sequence[HoodCount], width: int = WIDTH, height: int = HEIGHT) 
     located = [h for h in hoods if h.located]
     if not located:
         return []
-    kx = math.cos(math.radians(sum(h.lat for h in located) / len(located)))
-    xs = [h.lon * kx for h in located]
-    ys = [h.lat for h in located]
+    ys = [cast(float, h.lat) for h in located]  # located: lat and lon are set
+    kx = math.cos(math.radians(sum(ys) / len(located)))
+    xs = [cast(float, h.lon) * kx for h in located]
     margin = MAX_RADIUS + 8
     left, right = _SIDE + margin, width - _SIDE - margin - 60  # room for the labels on the right
     top, bottom = _TOP + margin, height - _LEGEND - margin
@@ -75,7 +76,7 @@ def _legend(most: int, noun: str, y: float) -> list[str]:
     """Reference circles for the largest count and about a quarter of it, on one line."""
     parts = [f'<g class="legend"><text class="note" x="{_SIDE}" y="{_f(y)}">'
              f"Circle area: number of {escape(noun)}</text>"]
-    x = _SIDE + 8
+    x: float = _SIDE + 8
     values = sorted({most, max(1, round(most / 4))}) if most else []
     cy = y + 8 + MAX_RADIUS
     for value in values:

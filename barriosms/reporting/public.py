@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import cast
 
 from peewee import fn
 
@@ -188,7 +190,7 @@ def counts(category: str = "", state: str = "todos") -> list[HoodCount]:
     if category:
         q = q.where(Case.category == category)
     tally: dict[int, list[int]] = {}
-    for row in q.tuples():
+    for row in cast("Iterable[tuple[int, str, int]]", q.tuples()):  # types-peewee: tuples() yields models
         hood_id, status, n = row
         pair = tally.setdefault(hood_id, [0, 0])
         pair[0 if status in OPEN else 1] += n

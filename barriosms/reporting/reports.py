@@ -11,6 +11,7 @@ import datetime as dt
 import statistics
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from typing import Any, cast
 
 from peewee import JOIN, fn
 
@@ -99,7 +100,8 @@ def find_neighborhood(code: str) -> Neighborhood:
 
 def match_district(district: str) -> str:
     """The stored spelling of a district typed without care for case or accents ("periferica")."""
-    known = sorted({d for (d,) in Neighborhood.select(Neighborhood.district).distinct().tuples() if d})
+    districts = cast("Iterable[tuple[str]]", Neighborhood.select(Neighborhood.district).distinct().tuples())
+    known = sorted({d for (d,) in districts if d})
     for name in known:
         if fold(name) == fold(district.strip()):
             return name
@@ -142,13 +144,14 @@ def stats(since: dt.datetime | None = None, now: dt.datetime | None = None) -> S
          .join(Neighborhood).where(Case.merged_into.is_null()))
     if since is not None:
         q = q.where(Case.created_at >= since)
-    by_status = dict.fromkeys(STATUSES, 0)
+    by_status: dict[str, int] = dict.fromkeys(STATUSES, 0)
     by_category: dict[str, int] = {}
-    by_district = dict.fromkeys((d for (d,) in Neighborhood.select(Neighborhood.district).distinct().tuples()), 0)
+    districts = cast("Iterable[tuple[str]]", Neighborhood.select(Neighborhood.district).distinct().tuples())
+    by_district = dict.fromkeys((d for (d,) in districts), 0)
     durations: list[float] = []
     by_category_durations: dict[str, list[float]] = {}
     total = 0
-    for status, category, district, created_at, resolved_at in q.tuples():
+    for status, category, district, created_at, resolved_at in cast("Iterable[tuple[Any, ...]]", q.tuples()):
         total += 1
         by_status[status] = by_status.get(status, 0) + 1
         by_category[category] = by_category.get(category, 0) + 1
@@ -188,7 +191,7 @@ def hood_counts(statuses: Collection[str] | None = WAITING_STATUSES) -> list[Hoo
     per_hood = Case.select(Case.neighborhood, fn.COUNT(Case.id)).where(Case.merged_into.is_null())
     if statuses is not None:
         per_hood = per_hood.where(Case.status.in_(list(statuses)))
-    counts = dict(per_hood.group_by(Case.neighborhood).tuples())
+    counts = dict(cast("Iterable[tuple[int, int]]", per_hood.group_by(Case.neighborhood).tuples()))
     rows = [HoodCount(code=n.code, name=n.name, district=n.district, lat=n.lat, lon=n.lon,
                       count=counts.get(n.id, 0))
             for n in Neighborhood.select()]

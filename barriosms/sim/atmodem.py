@@ -18,6 +18,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import gammu
 
@@ -127,7 +128,7 @@ class ATModem:
         self._swallowed = False
         self.commands: list[tuple[float, str]] = []  # every command line, for benchmarks and tests
         self.faults: dict[str, dict] = {}
-        self._timers: list[tuple[float, Callable[[], None]]] = []
+        self._timers: list[tuple[float, Callable[[], object]]] = []
         self.autoresponders: dict[str, dict] = {}  # number -> text, delay, answered
         self._next_flood = 0.0
         self._flood_count = 0
@@ -149,7 +150,7 @@ class ATModem:
                 self._pin_locked = False
         return dict(self.faults)
 
-    def _later(self, seconds: float, action: Callable[[], None]) -> None:
+    def _later(self, seconds: float, action: Callable[[], object]) -> None:
         self._timers.append((self.clock() + seconds, action))
 
     def next_timer(self) -> float | None:
@@ -755,7 +756,10 @@ class ATModem:
         slow = self.faults.get("slow_send")
         if slow:
             # The answer comes late; the modem stays busy (URCs held) until then.
-            self._later(slow["seconds"], lambda: (self._info(f"+CMGS: {reference}"), self._final("OK")))
+            def answer() -> None:
+                self._info(f"+CMGS: {reference}")
+                self._final("OK")
+            self._later(slow["seconds"], answer)
             return
         self._info(f"+CMGS: {reference}")
         self._final("OK")
@@ -869,7 +873,7 @@ class ATModem:
                 groups[key] = group
                 messages.append({})
             group["parts"].append(part)
-            messages[group["index"]] = self._message(sorted(group["parts"], key=lambda p: p.concat[1]))
+            messages[group["index"]] = self._message(sorted(group["parts"], key=lambda p: cast("tuple[int, int, int]", p.concat)[1]))
         return messages
 
     @staticmethod
@@ -1011,7 +1015,9 @@ def _has_smsc_field(pdu: bytes, length: int) -> bool:
 
 def _split_commands(body: str) -> list[str]:
     """The commands of one line after "AT", split at `;` outside quoted strings."""
-    commands, current, quoted = [], [], False
+    commands: list[str] = []
+    current: list[str] = []
+    quoted = False
     for ch in body:
         if ch == '"':
             quoted = not quoted

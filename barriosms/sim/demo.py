@@ -20,6 +20,7 @@ import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
+from typing import cast
 
 from barriosms.operations import runlock
 from barriosms.sim.rig import Rig, RigError, wait_for
@@ -73,7 +74,7 @@ class Demo:
 def scripted(demo: Demo) -> bool:
     print("\nA scripted conversation (run ./scripts/demo in a terminal to type your own):\n")
     demo.send(RESIDENT, "B12 hay un bache grande en la calle 3")
-    [reply] = demo.replies(1) or [None]
+    [reply] = cast("list[dict | None]", demo.replies(1)) or [None]  # one reply, or None
     found = TRACKING.search(reply["text"]) if reply else None
     if not found:
         print("\nno tracking number came back: see demo/daemon.log", file=sys.stderr)
@@ -89,7 +90,7 @@ def scripted(demo: Demo) -> bool:
     demo.send(NEIGHBOUR, "hay basura acumulada en la esquina hace una semana")
     ok = bool(demo.replies(1)) and ok
     demo.send(NEIGHBOUR, "Sopocachi")
-    [second] = demo.replies(1) or [None]
+    [second] = cast("list[dict | None]", demo.replies(1)) or [None]
     ok = bool(second and TRACKING.search(second["text"])) and ok
     ok = web_report(demo) and ok
     demo.staff("cases", "list")

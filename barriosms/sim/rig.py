@@ -19,7 +19,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from barriosms.sim import control
 
@@ -172,7 +172,7 @@ class Rig:
                 raise RigError(f"the daemon exited ({self.daemon_proc.returncode}); see {self.daemon_log}:\n"
                                + self.daemon_log.read_text(errors="replace")[-2000:])
             row = self.query("SELECT connected, pid FROM modem_health WHERE id = 1")
-            return bool(row and row[0][0] and row[0][1] == self.daemon_proc.pid)
+            return bool(row and row[0][0] and row[0][1] == cast("subprocess.Popen[Any]", self.daemon_proc).pid)  # started first
         wait_for(connected, timeout, "the daemon to connect to the modem")
 
     def kill_daemon(self, sig: int = signal.SIGKILL) -> int:

@@ -22,7 +22,7 @@ import stat
 import sys
 import time
 import tty
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -348,7 +348,7 @@ def _replace_symlink(link: Path, target: str) -> None:
 
 
 def run(device: str, control: str, *, slots: int = 30, smsc: str = "+59170000000", trace: str | None = None,
-        faults: list[tuple[str, dict]] = (), ready: Callable[[str], None] | None = None, signal_rssi: int = 20) -> int:
+        faults: Sequence[tuple[str, dict]] = (), ready: Callable[[str], None] | None = None, signal_rssi: int = 20) -> int:
     """Serve the modem until SIGTERM/SIGINT; `ready(pts)` is called once the pty and socket exist."""
     modem = ATModem(slots=slots, smsc=smsc, signal_rssi=signal_rssi)
     for name, args in faults:

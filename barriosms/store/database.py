@@ -25,11 +25,11 @@ class StoreError(Exception):
     """The database cannot be used as it is; the message says what to run."""
 
 
-def is_url(target: str | os.PathLike) -> bool:
+def is_url(target: str | os.PathLike[str]) -> bool:
     return str(target).startswith(("postgresql://", "postgres://"))
 
 
-def open_database(path: str | os.PathLike, *, check_schema: bool = True) -> None:
+def open_database(path: str | os.PathLike[str], *, check_schema: bool = True) -> None:
     """Point the shared peewee database at `path` (a file, or a postgresql:// URL) and connect this thread.
 
     The file must exist (only `barriosms db migrate` creates one), so a typo in the config does not
@@ -48,7 +48,7 @@ def open_database(path: str | os.PathLike, *, check_schema: bool = True) -> None
         require_current()
 
 
-def create_or_open(path: str | os.PathLike) -> None:
+def create_or_open(path: str | os.PathLike[str]) -> None:
     """Like open_database, but create the file (and its folder) when missing; no schema check."""
     if is_url(path):
         _connect_url(str(path))
@@ -121,7 +121,7 @@ def require_current() -> None:
             f"({LATEST_VERSION}): upgrade barriosms")
 
 
-def migrate_database(path: str | os.PathLike) -> list[int]:
+def migrate_database(path: str | os.PathLike[str]) -> list[int]:
     create_or_open(path)
     return [m.version for m in migrate(database)]
 

@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import logging
 import re
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import Any
 
-from peewee import Database, SqliteDatabase
+from peewee import Database, DatabaseProxy, SqliteDatabase
 
 from barriosms.store.models import utcnow
 
 log = logging.getLogger(__name__)
+
+# The migrations run on a database or on the proxy the models are bound to (store.models.database).
+AnyDatabase = Database | DatabaseProxy
 
 
 @dataclass(frozen=True)
@@ -389,7 +394,7 @@ _HISTORY_DDL = """CREATE TABLE IF NOT EXISTS "schema_migration" (
     "applied_at" DATETIME NOT NULL)"""
 
 
-def for_dialect(db: Database, sql: str) -> str:
+def for_dialect(db: AnyDatabase, sql: str) -> str:
     """The frozen SQLite statement as the database in use needs it.
 
     The migrations are written once, for SQLite; PostgreSQL differs only in a few type names
@@ -406,7 +411,7 @@ _FOREIGN_KEY = re.compile(r',\s*FOREIGN KEY \("(\w+)"\) REFERENCES "(\w+)" \("(\
 _CREATE = re.compile(r'CREATE TABLE "(\w+)"')
 
 
-def _statements(db: Database, statements: tuple[str, ...]) -> list[str]:
+def _statements(db: AnyDatabase, statements: tuple[str, ...]) -> list[str]:
     """A migration's statements for the database in use.
 
     SQLite accepts a foreign key to a table created later in the same migration; PostgreSQL does
@@ -432,7 +437,7 @@ def _statements(db: Database, statements: tuple[str, ...]) -> list[str]:
     return out + later
 
 
-def current_version(db: Database) -> int:
+def current_version(db: AnyDatabase) -> int:
     """The newest migration applied to this database (0 for an empty one)."""
     if "schema_migration" not in db.get_tables():
         return 0
@@ -440,17 +445,17 @@ def current_version(db: Database) -> int:
     return int(row[0] or 0)
 
 
-def pending(db: Database) -> list[Migration]:
+def pending(db: AnyDatabase) -> list[Migration]:
     version = current_version(db)
     return [m for m in MIGRATIONS if m.version > version]
 
 
-def _write(db: Database):
+def _write(db: AnyDatabase) -> AbstractContextManager[Any]:
     # SQLite: take the write lock first (BEGIN IMMEDIATE); PostgreSQL: a plain transaction.
     return db.atomic("IMMEDIATE") if isinstance(getattr(db, "obj", db), SqliteDatabase) else db.atomic()
 
 
-def migrate(db: Database) -> list[Migration]:
+def migrate(db: AnyDatabase) -> list[Migration]:
     """Apply every pending migration, each in its own transaction with its history row."""
     applied: list[Migration] = []
     with _write(db):

@@ -8,6 +8,8 @@ two agree. All datetimes are naive UTC (see `utcnow`); they are shown in the con
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
 
 from peewee import (
     AutoField,
@@ -20,6 +22,7 @@ from peewee import (
     ForeignKeyField,
     IntegerField,
     Model,
+    ModelDelete,
     SqliteDatabase,
     TextField,
 )
@@ -39,7 +42,7 @@ PRAGMAS = {
 database = DatabaseProxy()
 
 
-def write_tx():
+def write_tx() -> AbstractContextManager[Any]:
     """A transaction that will write.
 
     On SQLite BEGIN IMMEDIATE takes the write lock first, so two writers never both hold a read
@@ -58,10 +61,10 @@ class BooleanField(IntegerField):
     it expects a condition.
     """
 
-    def db_value(self, value):
+    def db_value(self, value: object) -> int | None:
         return None if value is None else int(bool(value))
 
-    def python_value(self, value):
+    def python_value(self, value: object) -> bool | None:
         return None if value is None else bool(value)
 
 
@@ -71,6 +74,12 @@ def utcnow() -> dt.datetime:
 
 
 class BaseModel(Model):
+    if TYPE_CHECKING:
+        # types-peewee declares Model.delete as a Self-typed class attribute, which mypy refuses
+        # to read through the class ("Access to generic instance variables via class is ambiguous").
+        @classmethod
+        def delete(cls) -> ModelDelete: ...
+
     class Meta:
         database = database
         legacy_table_names = False
@@ -115,6 +124,7 @@ class InboundMessage(BaseModel):
     modem = CharField(default="")  # the modem ([modem NAME]) it came in on
     # Deferred: Case is declared below and refers back to its source message.
     case = DeferredForeignKey("Case", null=True, column_name="case_id", backref="messages")
+    case_id: int | None  # set by peewee from case; declared for mypy
 
     class Meta:
         table_name = "inbound_message"
@@ -137,6 +147,7 @@ class SmsPart(BaseModel):
     smsc_time = DateTimeField(null=True)
     received_at = DateTimeField(default=utcnow)
     message = ForeignKeyField(InboundMessage, null=True, column_name="message_id", backref="sms_parts")
+    message_id: int | None  # set by peewee from message; declared for mypy
 
     class Meta:
         table_name = "sms_part"
@@ -146,6 +157,7 @@ class Case(BaseModel):
     id = AutoField()
     tracking = CharField(unique=True)
     neighborhood = ForeignKeyField(Neighborhood, backref="cases", column_name="neighborhood_id")
+    neighborhood_id: int  # set by peewee from neighborhood; declared for mypy
     category = CharField(index=True)
     text = TextField()
     phone = CharField(index=True)
@@ -155,9 +167,11 @@ class Case(BaseModel):
     # unique: one case per source message, enforced by the database (see migration 1).
     source_message = ForeignKeyField(InboundMessage, null=True, unique=True,
                                      column_name="source_message_id", backref="opened_cases")
+    source_message_id: int | None  # set by peewee from source_message; declared for mypy
     assignee = CharField(default="")  # the team or person working on it
     # A duplicate merged into another case: closed, and its reporters follow the surviving case.
     merged_into = ForeignKeyField("self", null=True, column_name="merged_into_id", backref="merged")
+    merged_into_id: int | None  # set by peewee from merged_into; declared for mypy
     resolved_at = DateTimeField(null=True)  # the last time it became resolved (reopen window, stats)
     channel = CharField(default="sms")  # sms, web, open311: how the report reached us
     # A point the resident marked on the web map; None: the neighbourhood's coordinates stand for it.
@@ -175,8 +189,10 @@ class CaseReporter(BaseModel):
 
     id = AutoField()
     case = ForeignKeyField(Case, backref="reporters", column_name="case_id", on_delete="CASCADE")
+    case_id: int  # set by peewee from case; declared for mypy
     phone = CharField(index=True)
     message = ForeignKeyField(InboundMessage, null=True, column_name="message_id")
+    message_id: int | None  # set by peewee from message; declared for mypy
     how = CharField()  # reported, merged, assigned (staff routed it from the inbox)
     joined_at = DateTimeField(default=utcnow)
 
@@ -210,6 +226,7 @@ class PendingReport(BaseModel):
     id = AutoField()
     phone = CharField(index=True)
     message = ForeignKeyField(InboundMessage, unique=True, column_name="message_id", backref="pending")
+    message_id: int  # set by peewee from message; declared for mypy
     description = TextField()
     candidates = CharField(default="")
     created_at = DateTimeField(default=utcnow)
@@ -224,6 +241,7 @@ class PendingReport(BaseModel):
 class CaseEvent(BaseModel):
     id = AutoField()
     case = ForeignKeyField(Case, backref="events", column_name="case_id", on_delete="CASCADE")
+    case_id: int  # set by peewee from case; declared for mypy
     at = DateTimeField(default=utcnow)
     kind = CharField()  # created, status, note, assign, merge, merged_from, reopen, reporter
     old_status = CharField(null=True)
@@ -241,6 +259,7 @@ class Broadcast(BaseModel):
 
     id = AutoField()
     neighborhood = ForeignKeyField(Neighborhood, column_name="neighborhood_id", backref="broadcasts")
+    neighborhood_id: int  # set by peewee from neighborhood; declared for mypy
     text = TextField()
     recipients = IntegerField()
     parts = IntegerField()
@@ -261,7 +280,9 @@ class OutboundMessage(BaseModel):
     modem_reference = CharField(default="")
     parts = IntegerField(default=0)
     case = ForeignKeyField(Case, null=True, backref="outbound", column_name="case_id")
+    case_id: int | None  # set by peewee from case; declared for mypy
     in_reply_to = ForeignKeyField(InboundMessage, null=True, backref="replies", column_name="in_reply_to_id")
+    in_reply_to_id: int | None  # set by peewee from in_reply_to; declared for mypy
     created_at = DateTimeField(default=utcnow)
     sent_at = DateTimeField(null=True)
     delivery = CharField(default="")  # '' (not asked), pending, delivered, undelivered
@@ -271,6 +292,7 @@ class OutboundMessage(BaseModel):
     urgent = BooleanField(default=False)
     hold_reason = TextField(default="")  # why a queued SMS is waiting (quiet hours, daily budget)
     broadcast = ForeignKeyField(Broadcast, null=True, column_name="broadcast_id", backref="messages")
+    broadcast_id: int | None  # set by peewee from broadcast; declared for mypy
     claimed_by = CharField(default="")  # the sender (host, modem) that took it for sending
     claimed_at = DateTimeField(null=True)
     modem = CharField(default="")  # "" any modem; else the one it must leave through
@@ -291,6 +313,7 @@ class CaseQuestion(BaseModel):
 
     id = AutoField()
     case = ForeignKeyField(Case, column_name="case_id", backref="questions", on_delete="CASCADE")
+    case_id: int  # set by peewee from case; declared for mypy
     phone = CharField()
     kind = CharField()
     text = TextField()
@@ -301,7 +324,9 @@ class CaseQuestion(BaseModel):
     answered_at = DateTimeField(null=True)
     answer = TextField(default="")
     answer_message = ForeignKeyField(InboundMessage, null=True, column_name="answer_message_id")
+    answer_message_id: int | None  # set by peewee from answer_message; declared for mypy
     outbound = ForeignKeyField(OutboundMessage, null=True, column_name="outbound_id")
+    outbound_id: int | None  # set by peewee from outbound; declared for mypy
 
     class Meta:
         table_name = "case_question"
@@ -320,6 +345,7 @@ class PracticeCase(BaseModel):
     tracking = CharField(unique=True)
     phone = CharField()
     neighborhood = ForeignKeyField(Neighborhood, column_name="neighborhood_id")
+    neighborhood_id: int  # set by peewee from neighborhood; declared for mypy
     category = CharField()
     text = TextField()
     status = CharField(default="received")
@@ -339,7 +365,9 @@ class PracticeMessage(BaseModel):
     outcome = CharField()
     well_formed = BooleanField(default=False)
     practice_case = ForeignKeyField(PracticeCase, null=True, column_name="practice_case_id", on_delete="SET NULL")
+    practice_case_id: int | None  # set by peewee from practice_case; declared for mypy
     message = ForeignKeyField(InboundMessage, null=True, column_name="message_id", on_delete="SET NULL")
+    message_id: int | None  # set by peewee from message; declared for mypy
 
     class Meta:
         table_name = "practice_message"
@@ -351,6 +379,7 @@ class WebSubmission(BaseModel):
     id = AutoField()
     token = CharField(unique=True)
     case = ForeignKeyField(Case, column_name="case_id", backref="web_submissions", on_delete="CASCADE")
+    case_id: int  # set by peewee from case; declared for mypy
     created_at = DateTimeField(default=utcnow)
 
     class Meta:
@@ -365,6 +394,7 @@ class Project(BaseModel):
 
     id = AutoField()
     neighborhood = ForeignKeyField(Neighborhood, column_name="neighborhood_id", backref="projects")
+    neighborhood_id: int  # set by peewee from neighborhood; declared for mypy
     title = CharField()
     description = TextField(default="")
     status = CharField(default="planned")  # one of PROJECT_STATUSES

@@ -12,9 +12,11 @@ import logging
 import os
 import threading
 from pathlib import Path
+from typing import cast
 from urllib.parse import unquote_to_bytes
 
 from flask import Flask, Response, render_template, request
+from flask.json.provider import DefaultJSONProvider
 from peewee import DatabaseError as PeeweeDatabaseError
 from werkzeug.exceptions import BadRequest, HTTPException
 
@@ -48,8 +50,9 @@ def create_app(settings: Settings, *, open_db: bool = True) -> Flask:
     app.url_map.merge_slashes = False
     app.url_map.strict_slashes = False
     app.url_map.redirect_defaults = False
-    app.json.ensure_ascii = False
-    app.json.sort_keys = False
+    json_provider = cast(DefaultJSONProvider, app.json)  # Flask's default, typed as its base class
+    json_provider.ensure_ascii = False
+    json_provider.sort_keys = False
     web = settings.web
     app.extensions["barriosms"] = WebContext(
         settings=settings,

@@ -17,7 +17,9 @@ import json
 import math
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import cast
 
 from flask import Blueprint, Response, current_app, request
 
@@ -246,6 +248,7 @@ def _span() -> tuple[dt.datetime, dt.datetime | None]:
         if since is None and until is None:
             return utcnow() - SPAN, None
         if since is None:
+            assert until is not None  # both None returned above
             return until - SPAN, until
         if until is None:
             return since, since + SPAN
@@ -289,7 +292,7 @@ def _status_notes(cases: list[public.PublicCase]) -> dict[str, str]:
                 .where(Case.tracking.in_(wanted[i:i + 500]), CaseEvent.public == True,  # noqa: E712
                        CaseEvent.note != "")
                 .order_by(CaseEvent.at, CaseEvent.id).tuples())
-        for tracking, note in rows:
+        for tracking, note in cast("Iterable[tuple[str, str]]", rows):  # types-peewee: tuples() yields models
             notes[tracking] = public.mask(note)
     return notes
 
@@ -375,6 +378,7 @@ def nearest_neighborhood(lat: float, lon: float, within_km: float = NEAREST_KM) 
     """The neighbourhood whose coordinates are nearest the point, if within `within_km`."""
     best: tuple[float, Neighborhood] | None = None
     for hood in Neighborhood.select().where(Neighborhood.lat.is_null(False), Neighborhood.lon.is_null(False)):
+        assert hood.lat is not None and hood.lon is not None  # the query keeps only placed neighbourhoods
         km = haversine_km(lat, lon, hood.lat, hood.lon)
         if km <= within_km and (best is None or km < best[0]):
             best = (km, hood)

@@ -24,6 +24,7 @@ import datetime as dt
 import gzip
 import json
 import math
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
@@ -155,6 +156,7 @@ def _pages(total: int, page: int, filters: dict[str, str]) -> dict:
     """
     count = max(1, math.ceil(total / PER_PAGE))
     kept = {name: value for name, value in filters.items() if name in request.args}
+    assert request.endpoint is not None  # a request routed to a view
     here = url_for(request.endpoint, **(request.view_args or {}))
 
     def link(n: int) -> str:
@@ -293,7 +295,7 @@ def _wait(seconds: int) -> str:
 
 
 def _to_new_case(tracking: str, sms: bool) -> Response:
-    args = {"nuevo": "1", **({"sms": "1"} if sms else {})}
+    args: dict[str, Any] = {"nuevo": "1", **({"sms": "1"} if sms else {})}
     return _see_other(url_for("pages.case_page", number=tracking, **args))
 
 
@@ -374,7 +376,8 @@ def map_page() -> Response:
     web = context().settings.web
     return _page("mapa.html", seccion="mapa", category=category, state=state, categories=context().categories.names,
                  states=STATES, counts=busiest[:COUNT_ROWS], more_counts=max(0, len(busiest) - COUNT_ROWS),
-                 data_url=url_for("pages.map_data", **({"categoria": category} if category else {}), estado=state),
+                 data_url=url_for("pages.map_data", **cast("dict[str, Any]", {"categoria": category} if category else {}),
+                                  estado=state),
                  lat=lat, lon=lon, point=point, tile_url=web.tile_url, tile_attribution=web.tile_attribution)
 
 
@@ -427,4 +430,4 @@ def health() -> Response:
     else:
         response = current_app.json.response({"ok": True, "database": "ok"})
     response.headers["Cache-Control"] = "no-store"
-    return response
+    return cast(Response, response)  # the provider builds current_app.response_class

@@ -33,7 +33,7 @@ class WebServer:
             # X-Forwarded-* are read by the app itself, only from [web] trusted_proxies.
             clear_untrusted_proxy_headers=False, channel_timeout=30, connection_limit=200,
         )
-        self.port: int = self._server.effective_port  # type: ignore[attr-defined]
+        self.port: int = self._server.effective_port
         self._stop = threading.Event()
 
     @property
@@ -68,14 +68,14 @@ class WebServer:
 
         server = self._server
         try:
-            server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))  # type: ignore[attr-defined]
+            server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
         except OSError:
             # The loop already closed its trigger (it is ending by itself): close what is left here.
             server.close()
         thread.join(10)
         if thread.is_alive():
             log.warning("the web server's loop did not end within 10 s; exiting anyway")
-        server.task_dispatcher.shutdown(timeout=5)  # type: ignore[attr-defined]
+        server.task_dispatcher.shutdown(timeout=5)
 
     def _run(self) -> None:
         try:
