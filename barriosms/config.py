@@ -17,11 +17,18 @@ import re
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
+
+# QuietHours is a value of the domain's rules; it is re-exported here beside the other settings.
+from barriosms.domain.guard import Limits, QuietHours
+
+# Declared by the modem (which must not import the configuration); read and checked here.
+from barriosms.modem.settings import ModemSettings
 
 ENV_VAR = "BARRIOSMS_CONFIG"
 DEFAULT_LOCATIONS = (Path("barriosms.ini"), Path("/etc/barriosms/barriosms.ini"))
@@ -143,23 +150,6 @@ class DatabaseSettings:
 
 
 @dataclass(frozen=True)
-class ModemSettings:
-    device: str
-    connection: str = "at"
-    pin: str | None = None
-    smsc: str | None = None
-    # Run after repeated failures to reconnect, e.g. "uhubctl -a cycle -l 1-1 -p 2" or "usbreset 12d1:1506".
-    usb_reset_command: str | None = None
-    # Extra Gammu keys (logfile, logformat, ...) copied into the generated gammurc.
-    gammu_options: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    # "default" for a lone [modem] section, NAME for [modem NAME].
-    name: str = "default"
-    # The operator of this SIM (Entel, Tigo, Viva): SMS that are not replies leave through a modem
-    # of the recipient's operator when there is one (cheaper, and faster to deliver).
-    operator: str | None = None
-
-
-@dataclass(frozen=True)
 class GatewaySettings:
     poll_seconds: float = 5.0
     multipart_timeout: float = 600.0
@@ -182,17 +172,6 @@ class GatewaySettings:
     # Language of the SMS texts and keywords: the package's replies.<language>.ini and
     # categories.<language>.ini (es ships; ay or qu files can be added beside it).
     language: str = "es"
-
-
-@dataclass(frozen=True)
-class QuietHours:
-    """A daily window (local time) when SMS that are not urgent wait; may cross midnight."""
-
-    start: dt.time
-    end: dt.time
-
-    def __str__(self) -> str:
-        return f"{self.start:%H:%M}-{self.end:%H:%M}"
 
 
 @dataclass(frozen=True)
@@ -231,6 +210,17 @@ class ServiceSettings:
     satisfaction_days: float = 7.0
     # Practice reports (PRUEBA ...) are deleted after this many days.
     practice_days: float = 14.0
+
+    def limits(self) -> Limits:
+        """The per-phone limits of ``domain.guard.reply_decision`` these settings ask for."""
+        return Limits(
+            replies_per_hour=self.replies_per_hour,
+            replies_per_day=self.replies_per_day,
+            loop_repeats=self.loop_repeats,
+            loop_window=dt.timedelta(minutes=self.loop_window_minutes),
+            loop_fast=dt.timedelta(seconds=self.loop_fast_seconds),
+            loop_typing=self.loop_typing_chars_per_second,
+        )
 
 
 @dataclass(frozen=True)
@@ -679,9 +669,19 @@ def _read_gateway(r: _Reader) -> GatewaySettings:
     return g
 
 
-def _language(r: _Reader) -> str:
-    from barriosms.domain.errors import available_languages
+PACKAGE_TEMPLATES = "barriosms.templates"
 
+
+def available_languages() -> tuple[str, ...]:
+    """Languages with both SMS texts and category keywords in the package (replies.<lang>.ini)."""
+    # Read as package data, not imported: the template loader sits above the configuration.
+    files = {p.name for p in resources.files(PACKAGE_TEMPLATES).iterdir()}
+    return tuple(sorted(name[len("replies."):-len(".ini")] for name in files
+                        if name.startswith("replies.") and name.endswith(".ini")
+                        and f"categories.{name[len('replies.'):]}" in files))
+
+
+def _language(r: _Reader) -> str:
     language = (r.get("gateway", "language", "es") or "es").lower()
     known = available_languages()
     if language not in known:

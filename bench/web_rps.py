@@ -48,11 +48,11 @@ import gammu  # noqa: E402
 from peewee import chunked  # noqa: E402
 from reply_latency import machine, percentile  # noqa: E402
 
-from barriosms.domain.categories import load_categories  # noqa: E402
 from barriosms.domain.statuses import STATUSES  # noqa: E402
 from barriosms.domain.tracking import is_valid_tracking, new_tracking  # noqa: E402
 from barriosms.store import database as store  # noqa: E402
 from barriosms.store.models import Case, CaseEvent, Neighborhood, write_tx  # noqa: E402
+from barriosms.templates.loader import load_categories  # noqa: E402
 
 CSV = ROOT / "config" / "neighborhoods-lapaz.csv"
 THREADS = 4  # [web] threads of the server under test

@@ -28,13 +28,12 @@ Usage = namedtuple("Usage", "total used free")
 
 
 def open_case(text: str, sender: str) -> str:
-    from barriosms.domain.categories import load_categories
-    from barriosms.domain.replies import Templates
     from barriosms.modem.interface import ReceivedSms
     from barriosms.pipeline.intake import Intake, IntakeRules
     from barriosms.store.models import Case
+    from barriosms.templates.loader import load_categories, load_templates
 
-    Intake(IntakeRules(Templates.load(), load_categories()), rng=random.Random(7)).store(
+    Intake(IntakeRules(load_templates(), load_categories()), rng=random.Random(7)).store(
         ReceivedSms(location=1, sender=sender, text=text))
     return Case.select().order_by(Case.id.desc()).get().tracking
 

@@ -9,12 +9,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from barriosms.cases import casework, subscribers
-from barriosms.domain.categories import load_categories
-from barriosms.domain.replies import Templates
 from barriosms.modem.interface import ReceivedSms
 from barriosms.pipeline.intake import Intake, IntakeRules
 from barriosms.staff import broadcast
 from barriosms.store.models import Broadcast, Case, OutboundMessage
+from barriosms.templates.loader import load_categories, load_templates
 
 LA_PAZ = ZoneInfo("America/La_Paz")
 T0 = dt.datetime(2026, 11, 24, 16, 0)  # 12:00 in La Paz
@@ -26,7 +25,7 @@ NOTICE = "Corte de agua el martes de 8 a 14 en todo el barrio"
 def residents(hoods):
     """Reports in B12 by Ana (twice), Beto and Carla (who then opted out), one by Dora in B02,
     and an operator's short code attached to a B12 case; the replies to them are already sent."""
-    intake = Intake(IntakeRules(Templates.load(), load_categories()), rng=random.Random(1))
+    intake = Intake(IntakeRules(load_templates(), load_categories()), rng=random.Random(1))
     reports = [(ANA, "B12 no hay luz en la calle 5"), (ANA, "B12 bache en la avenida"),
                (BETO, "B12 la calle 5 esta sin luz"), (CARLA, "B12 basura en la plaza"),
                (DORA, "B02 bache frente al mercado")]

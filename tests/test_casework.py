@@ -6,16 +6,15 @@ import random
 import pytest
 
 from barriosms.cases import casework, subscribers
-from barriosms.domain.categories import load_categories
-from barriosms.domain.replies import Templates
 from barriosms.modem.interface import ReceivedSms
 from barriosms.pipeline.intake import Intake, IntakeRules
 from barriosms.store.models import Case, CaseEvent, InboundMessage, OutboundMessage
+from barriosms.templates.loader import load_categories, load_templates
 
 
 @pytest.fixture
 def templates():
-    return Templates.load()
+    return load_templates()
 
 
 @pytest.fixture

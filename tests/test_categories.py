@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from barriosms.domain.categories import CategoryRules, categorize, fold, load_categories
+from barriosms.domain.categories import CategoryRules, categorize, fold
 from barriosms.domain.errors import TemplateError
+from barriosms.templates.loader import load_categories
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_COPY = ROOT / "config" / "categories.es.ini"

@@ -13,14 +13,13 @@ import click
 import pytest
 
 from barriosms.cli import cli
-from barriosms.domain.categories import load_categories
-from barriosms.domain.replies import Templates
 from barriosms.modem.interface import ReceivedSms
 from barriosms.pipeline.intake import Intake, IntakeRules
+from barriosms.templates.loader import load_categories, load_templates
 
 
 def open_case(text="B12 hay un bache grande en la calle 3", sender="+59171234567") -> str:
-    intake = Intake(IntakeRules(Templates.load(), load_categories()), rng=random.Random(11))
+    intake = Intake(IntakeRules(load_templates(), load_categories()), rng=random.Random(11))
     intake.store(ReceivedSms(location=1, sender=sender, text=text))
     from barriosms.store.models import Case
     return Case.select().order_by(Case.id.desc()).get().tracking

@@ -35,21 +35,19 @@ def test_service_defaults_and_no_quiet_hours(tmp_path):
 
 
 def test_a_language_file_added_to_the_package_becomes_selectable(tmp_path, monkeypatch):
-    from barriosms.domain import errors
-
-    monkeypatch.setattr(errors, "available_languages", lambda: ("ay", "es"))
+    monkeypatch.setattr(config, "available_languages", lambda: ("ay", "es"))
     s = config.load(write(tmp_path, "[database]\npath = b.db\n[modem]\ndevice = /dev/x\n[gateway]\nlanguage = AY\n"))
     assert s.gateway.language == "ay"
     monkeypatch.undo()
-    assert errors.available_languages() == ("es",)  # what the package ships today
+    assert config.available_languages() == ("es",)  # what the package ships today
 
 
 def test_templates_of_a_language_without_files_name_the_missing_file():
     from barriosms.domain.errors import TemplateError
-    from barriosms.domain.replies import Templates
+    from barriosms.templates.loader import load_templates
 
     with pytest.raises(TemplateError, match="replies.qu.ini"):
-        Templates.load(None, "qu")
+        load_templates(None, "qu")
 
 
 def test_defaults_and_relative_paths(tmp_path):

@@ -11,18 +11,17 @@ import pytest
 from barriosms.cases import casework
 from barriosms.cases.casework import CaseError
 from barriosms.config import ServiceSettings
-from barriosms.domain.categories import load_categories
-from barriosms.domain.replies import Templates
 from barriosms.modem.interface import ReceivedSms
 from barriosms.pipeline import conversations
 from barriosms.pipeline.intake import Intake, IntakeRules
 from barriosms.store.models import Case, CaseEvent, CaseQuestion, InboundMessage, OutboundMessage
+from barriosms.templates.loader import load_categories, load_templates
 
 T0 = dt.datetime(2026, 11, 24, 12, 0, 0)
 MIN = dt.timedelta(minutes=1)
 RESIDENT = "+59171234567"
 NEIGHBOUR = "+59171234568"
-TEMPLATES = Templates.load()
+TEMPLATES = load_templates()
 SERVICE = ServiceSettings()
 QUESTION = "¿El bache esta frente a la escuela o en la esquina?"
 
@@ -359,17 +358,16 @@ def test_the_daemon_closes_expired_questions_every_hour(hoods, caplog):
 
     from barriosms.config import ServiceSettings
     from barriosms.daemon.process import Daemon
-    from barriosms.domain.categories import load_categories
-    from barriosms.domain.replies import Templates
     from barriosms.pipeline import conversations
     from barriosms.pipeline.intake import IntakeRules
     from barriosms.staff.webreports import WebReport, submit
     from barriosms.store.models import Case, CaseQuestion, utcnow
+    from barriosms.templates.loader import load_categories, load_templates
 
-    rules = IntakeRules(templates=Templates.load(), categories=load_categories(None))
+    rules = IntakeRules(templates=load_templates(), categories=load_categories(None))
     case = submit(WebReport("B12", "Hay un bache grande", phone="71234567"), rules).case
     long_ago = utcnow() - dt.timedelta(days=10)
-    conversations.ask(case.tracking, "¿Frente a que numero?", Templates.load(), ServiceSettings(), now=long_ago)
+    conversations.ask(case.tracking, "¿Frente a que numero?", load_templates(), ServiceSettings(), now=long_ago)
     assert Case.get_by_id(case.id).awaiting_resident
     caplog.set_level(logging.INFO, logger="barriosms.daemon.process")
     result = []

@@ -85,12 +85,11 @@ def test_geojson_is_valid_and_placed_at_the_neighbourhood(hoods):
 
 
 def test_a_point_marked_on_the_web_map_places_the_case(hoods):
-    from barriosms.domain.categories import load_categories
-    from barriosms.domain.replies import Templates
     from barriosms.pipeline.intake import IntakeRules
     from barriosms.staff.webreports import WebReport, submit
+    from barriosms.templates.loader import load_categories, load_templates
 
-    rules = IntakeRules(templates=Templates.load(), categories=load_categories(None))
+    rules = IntakeRules(templates=load_templates(), categories=load_categories(None))
     submit(WebReport("B12", "Poste caido en la esquina", lat="-16.50901", lon="-68.10222"), rules)
     out = io.StringIO()
     exports.write_geojson(reports.case_rows(), out, ZONE)

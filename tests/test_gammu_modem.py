@@ -13,14 +13,13 @@ import gammu
 import pytest
 
 from barriosms.config import GatewaySettings, ModemSettings
-from barriosms.domain.categories import load_categories
-from barriosms.domain.replies import Templates
 from barriosms.modem.gammu_modem import GammuModem, to_received, write_gammurc
 from barriosms.modem.gammu_output import QUEUE_PLACES, GammuOutput
 from barriosms.pipeline.gateway import Gateway
 from barriosms.pipeline.intake import Intake, IntakeRules
 from barriosms.sim.rig import Rig, wait_for
 from barriosms.store.models import Case, InboundMessage, OutboundMessage
+from barriosms.templates.loader import load_categories, load_templates
 
 WHEN = dt.datetime(2026, 11, 24, 10, 0, 0)
 
@@ -91,7 +90,7 @@ def test_whole_gateway_on_the_dummy_driver(modem, hoods):
     m, folder = modem
     put_sms(folder, 1, "+59171234567", "B12 hay un bache grande en la calle 3")
     put_sms(folder, 2, "TIGO", "Promocion")
-    g = Gateway(m, Intake(IntakeRules(Templates.load(), load_categories()), rng=random.Random(5)), GatewaySettings())
+    g = Gateway(m, Intake(IntakeRules(load_templates(), load_categories()), rng=random.Random(5)), GatewaySettings())
     assert g.receive() == 2
     assert m.read_all() == []
     assert Case.select().count() == 1 and InboundMessage.select().count() == 2
@@ -126,7 +125,7 @@ def test_a_burst_beyond_python_gammus_queue_loses_no_sms(at_modem, hoods, caplog
     python-gammu keeps 10 notifications and drops 35, yet every message is stored and deleted."""
     m, rig = at_modem
     burst = 45
-    g = Gateway(m, Intake(IntakeRules(Templates.load(), load_categories()), rng=random.Random(5)), GatewaySettings())
+    g = Gateway(m, Intake(IntakeRules(load_templates(), load_categories()), rng=random.Random(5)), GatewaySettings())
     caplog.set_level(logging.WARNING, logger="barriosms.modem.gammu_output")
     with GammuOutput():
         for i in range(burst):

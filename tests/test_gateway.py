@@ -9,12 +9,11 @@ from fakemodem import FakeModem
 
 from barriosms.cases import outbox
 from barriosms.config import GatewaySettings
-from barriosms.domain.categories import load_categories
-from barriosms.domain.replies import Templates
 from barriosms.modem.interface import ModemError, ModemSendError
 from barriosms.pipeline.gateway import Gateway
 from barriosms.pipeline.intake import Intake, IntakeRules
 from barriosms.store.models import Case, InboundMessage, ModemHealth, OutboundMessage, utcnow
+from barriosms.templates.loader import load_categories, load_templates
 
 
 @pytest.fixture
@@ -26,7 +25,7 @@ def modem():
 
 @pytest.fixture
 def gateway(hoods, modem):
-    intake = Intake(IntakeRules(Templates.load(), load_categories()), rng=random.Random(1))
+    intake = Intake(IntakeRules(load_templates(), load_categories()), rng=random.Random(1))
     settings = GatewaySettings(send_attempts=3, retry_base_seconds=10, retry_max_seconds=25)
     g = Gateway(modem, intake, settings)
     g.record_connected("Fake", "In-memory", "0")

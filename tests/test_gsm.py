@@ -163,3 +163,13 @@ def test_trim_decoder_padding(decoded, real):
     from barriosms.domain.gsm import trim_decoder_padding
 
     assert trim_decoder_padding(decoded) == real
+
+
+def test_one_table_gives_every_code_a_character_and_both_directions_agree():
+    from barriosms.domain.gsm import GSM7_BASIC, GSM7_CODE_ORDER, GSM7_EXTENSION, gsm_decode, gsm_encode
+
+    assert len(GSM7_CODE_ORDER) == 128 and len(set(GSM7_CODE_ORDER)) == 128
+    assert len(GSM7_BASIC) == 127  # the escape is not a character
+    every = "".join(sorted(GSM7_BASIC | GSM7_EXTENSION))
+    assert gsm_decode(gsm_encode(every)) == every
+    assert gsm_encode("€") == b"\x1b\x65" and gsm_encode("á") == b"?"

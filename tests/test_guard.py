@@ -184,9 +184,9 @@ def test_a_reply_queued_in_the_same_instant_answers_that_message() -> None:
 def test_limits_from_settings() -> None:
     service = ServiceSettings(replies_per_hour=4, replies_per_day=9, loop_repeats=5,
                               loop_window_minutes=90, loop_fast_seconds=7.5)
-    assert Limits.from_settings(service) == Limits(4, 9, 5, dt.timedelta(minutes=90), dt.timedelta(seconds=7.5), 6.0)
+    assert service.limits() == Limits(4, 9, 5, dt.timedelta(minutes=90), dt.timedelta(seconds=7.5), 6.0)
     # The defaults judge a loop by what no person can do: 2 s, or typing faster than 6 characters a second.
-    assert Limits.from_settings(ServiceSettings()) == DEFAULTS
+    assert ServiceSettings().limits() == DEFAULTS
 
 
 @pytest.mark.parametrize(

@@ -8,12 +8,11 @@ import random
 import pytest
 
 from barriosms.config import ServiceSettings
-from barriosms.domain.categories import load_categories
-from barriosms.domain.replies import Templates
 from barriosms.modem.interface import ReceivedSms
 from barriosms.pipeline.intake import Intake, IntakeRules
 from barriosms.staff import inbox
 from barriosms.store.models import Case, CaseEvent, CaseReporter, InboundMessage, OutboundMessage, PendingReport
+from barriosms.templates.loader import load_categories, load_templates
 
 T0 = dt.datetime(2026, 11, 24, 12, 0)
 RESIDENT = "+59171234567"
@@ -22,7 +21,7 @@ OTHER = "+59176543210"
 
 @pytest.fixture
 def intake(hoods):
-    return Intake(IntakeRules(Templates.load(), load_categories(), service=ServiceSettings(replies_per_hour=1)),
+    return Intake(IntakeRules(load_templates(), load_categories(), service=ServiceSettings(replies_per_hour=1)),
                   rng=random.Random(11))
 
 
@@ -132,7 +131,7 @@ def test_inbox_list_unmatched_says_why_each_message_waits(ready):
 
     from barriosms.config import ServiceSettings as Service
 
-    intake = Intake(IntakeRules(Templates.load(), load_categories(),
+    intake = Intake(IntakeRules(load_templates(), load_categories(),
                                 service=Service(cases_per_phone_hour=1, pending_report_minutes=1)),
                     rng=random.Random(3))
     texts = [("B12 hay un bache", RESIDENT), ("B12 otro bache mas", RESIDENT), ("hay basura", OTHER),

@@ -9,8 +9,6 @@ import pytest
 
 from barriosms.cases import casework
 from barriosms.config import ServiceSettings
-from barriosms.domain.categories import load_categories
-from barriosms.domain.replies import Templates
 from barriosms.domain.tracking import is_valid_tracking, new_tracking
 from barriosms.modem.interface import ReceivedSms
 from barriosms.pipeline.intake import Intake, IntakeRules
@@ -26,6 +24,7 @@ from barriosms.store.models import (
     SmsPart,
     database,
 )
+from barriosms.templates.loader import load_categories, load_templates
 
 T0 = dt.datetime(2026, 11, 24, 12, 0, 0)
 RESIDENT = "+59171234567"
@@ -33,7 +32,7 @@ RESIDENT = "+59171234567"
 
 @pytest.fixture
 def intake(hoods):
-    return Intake(IntakeRules(Templates.load(), load_categories(), multipart_timeout=600), rng=random.Random(7))
+    return Intake(IntakeRules(load_templates(), load_categories(), multipart_timeout=600), rng=random.Random(7))
 
 
 def sms(text, sender=RESIDENT, loc=1, when=T0, concat=None):
@@ -180,7 +179,7 @@ MINUTE = dt.timedelta(minutes=1)
 
 
 def make_intake(**service) -> Intake:
-    return Intake(IntakeRules(Templates.load(), load_categories(), service=ServiceSettings(**service)),
+    return Intake(IntakeRules(load_templates(), load_categories(), service=ServiceSettings(**service)),
                   rng=random.Random(7))
 
 
@@ -398,7 +397,7 @@ RESOLVED_AT = T0 + dt.timedelta(days=2)
 def resolved_case(desk) -> Case:
     desk.says("B12 poste caido en la esquina", T0)
     case = Case.get()
-    casework.change_status(case.tracking, "resolved", Templates.load(), now=RESOLVED_AT)
+    casework.change_status(case.tracking, "resolved", load_templates(), now=RESOLVED_AT)
     OutboundMessage.delete().where(OutboundMessage.kind != "reply").execute()
     return fresh(case)
 
@@ -453,13 +452,13 @@ def merged_pair(desk) -> tuple[Case, Case]:
     desk.says("B12 poste caido en la esquina", T0)
     desk.says("B12 el poste de la esquina se cayo", T0 + MINUTE, sender=NEIGHBOUR)
     keep, dup = Case.select().order_by(Case.id)
-    casework.merge(dup.tracking, keep.tracking, Templates.load(), now=T0 + 2 * MINUTE)
+    casework.merge(dup.tracking, keep.tracking, load_templates(), now=T0 + 2 * MINUTE)
     return fresh(keep), fresh(dup)
 
 
 def test_the_number_of_a_merged_duplicate_reopens_the_surviving_case(desk):
     keep, dup = merged_pair(desk)
-    casework.change_status(keep.tracking, "resolved", Templates.load(), now=RESOLVED_AT)
+    casework.change_status(keep.tracking, "resolved", load_templates(), now=RESOLVED_AT)
     msg = desk.says(f"REABRIR {dup.tracking} volvio a caer", RESOLVED_AT + dt.timedelta(days=1), sender=NEIGHBOUR)
     assert fresh(keep).status == "reviewing" and fresh(dup).status == "closed"
     assert msg.case_id == keep.id
@@ -624,7 +623,7 @@ def test_a_muted_phone_is_acted_on_in_every_way_only_not_answered(desk):
     from barriosms.cases import subscribers
     from barriosms.pipeline import conversations
 
-    t = Templates.load()
+    t = load_templates()
     subscribers.mute(RESIDENT, T0 + dt.timedelta(days=2), "loop_fast", T0)
     at = iter(T0 + i * MINUTE for i in range(1, 100))
 

@@ -17,14 +17,13 @@ from conftest import SAMPLE_CSV
 
 from barriosms.cases import casework, outbox
 from barriosms.config import ServiceSettings
-from barriosms.domain.categories import load_categories
-from barriosms.domain.replies import Templates
 from barriosms.modem.interface import ReceivedSms
 from barriosms.pipeline.intake import Intake, IntakeRules
 from barriosms.staff.neighborhoods import import_csv
 from barriosms.store import database as store
 from barriosms.store.migrations import LATEST_VERSION, current_version, migrate
 from barriosms.store.models import ALL_MODELS, Case, CaseReporter, InboundMessage, OutboundMessage, PendingReport, database
+from barriosms.templates.loader import load_categories, load_templates
 
 ROOT = Path(__file__).resolve().parent.parent
 T0 = dt.datetime(2026, 11, 24, 12, 0, 0)
@@ -43,7 +42,7 @@ def test_migrations_give_the_models_schema(pg_db):
 
 def test_the_resident_workflow_on_postgresql(pg_db):
     import_csv(SAMPLE_CSV)
-    intake = Intake(IntakeRules(Templates.load(), load_categories(), service=ServiceSettings()),
+    intake = Intake(IntakeRules(load_templates(), load_categories(), service=ServiceSettings()),
                     rng=random.Random(5))
     phone = "+59171234567"
 
@@ -60,10 +59,10 @@ def test_the_resident_workflow_on_postgresql(pg_db):
     # The same SMS read twice (a failed delete) is recognised on PostgreSQL too.
     assert not intake.store(ReceivedSms(location=2, sender=phone, text="sopocachi",
                                         smsc_time=T0 + dt.timedelta(minutes=2)), now=T0 + dt.timedelta(minutes=3))
-    change = casework.change_status(case.tracking, "in_progress", Templates.load(), note="Manana", now=T0)
+    change = casework.change_status(case.tracking, "in_progress", load_templates(), note="Manana", now=T0)
     assert [m.recipient for m in change.notifications] == [phone]
     with pytest.raises(casework.CaseError, match="can go to"):
-        casework.change_status(case.tracking, "received", Templates.load())
+        casework.change_status(case.tracking, "received", load_templates())
     inbox = casework.messages(case)[0]
     assert len(inbox) == 2 and all(not m.needs_staff for m in inbox)
 

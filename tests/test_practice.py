@@ -17,7 +17,6 @@ from conftest import ROOT, SAMPLE_CSV
 from barriosms.cases import subscribers
 from barriosms.config import ServiceSettings
 from barriosms.daemon.process import Daemon
-from barriosms.domain.categories import load_categories
 from barriosms.domain.replies import Templates
 from barriosms.domain.tracking import is_valid_tracking
 from barriosms.modem.interface import ReceivedSms
@@ -36,12 +35,13 @@ from barriosms.store.models import (
     PracticeMessage,
     SmsPart,
 )
+from barriosms.templates.loader import load_categories, load_templates
 
 T0 = dt.datetime(2026, 11, 24, 14, 0, 0)
 TRAINEE = "+59171234567"
 OTHER = "+59176543210"
 RESIDENT = "+59170000001"
-T = Templates.load()
+T = load_templates()
 
 
 def make_intake(templates: Templates | None = None, service: ServiceSettings | None = None, seed: int = 7) -> Intake:
@@ -236,7 +236,7 @@ def test_another_keyword_from_the_replies_file(hoods, tmp_path):
     assert "practice = prueba" in text
     path = tmp_path / "replies.es.ini"
     path.write_text(text.replace("practice = prueba", "practice = taller, ensayo"), encoding="utf-8")
-    edited = make_intake(Templates.load(path))
+    edited = make_intake(load_templates(path))
     msg = send(edited, "TALLER B12 hay un bache")
     assert "PRUEBA (practica" in replies_to(msg)[0] and PracticeCase.select().count() == 1
     send(edited, "Ensayo: B05 basura")

@@ -11,8 +11,8 @@ import re
 import pytest
 from conftest import SCRIPT_PACE, started_rig
 
-from barriosms.domain.replies import Templates
 from barriosms.domain.tracking import is_valid_tracking
+from barriosms.templates.loader import load_templates
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +29,7 @@ def rig(tmp_path_factory):
 
 
 def test_a_workshop_gets_real_replies_and_leaves_no_trace(rig, tmp_path):
-    t = Templates.load()
+    t = load_templates()
     rig.text(TRAINEE, "PRUEBA B12 hay un bache en la calle 3")
     [received] = rig.sent_to(TRAINEE, 1)
     number = TRACKING.search(received["text"]).group()

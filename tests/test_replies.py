@@ -18,6 +18,7 @@ from barriosms.domain.replies import (
 )
 from barriosms.domain.statuses import STATUSES
 from barriosms.domain.tracking import damm_valid
+from barriosms.templates.loader import load_templates
 
 gammu = pytest.importorskip("gammu")
 
@@ -35,7 +36,7 @@ NUMBER_20 = "12345678901234567890"
 
 @pytest.fixture(scope="module")
 def templates() -> Templates:
-    return Templates.load()
+    return load_templates()
 
 
 def longest_label(templates: Templates) -> str:
@@ -69,7 +70,7 @@ def gammu_parts(text: str) -> list[str]:
 def test_config_copy_is_identical_to_package_default() -> None:
     packaged = resources.files("barriosms.templates").joinpath("replies.es.ini").read_bytes()
     assert CONFIG_COPY.read_bytes() == packaged
-    assert Templates.load(CONFIG_COPY).names == Templates.load().names
+    assert load_templates(CONFIG_COPY).names == load_templates().names
 
 
 def test_names_and_labels(templates: Templates) -> None:
@@ -273,7 +274,7 @@ def test_edited_copy_errors_name_file_key_and_fix(
 ) -> None:
     path = edited(tmp_path, old, new)
     with pytest.raises(TemplateError) as excinfo:
-        Templates.load(path)
+        load_templates(path)
     message = str(excinfo.value)
     assert message.startswith(str(path) + ":"), message
     assert section_key in message, message
@@ -284,7 +285,7 @@ def test_edited_copy_errors_name_file_key_and_fix(
 def test_edited_copy_that_is_fine_loads(tmp_path: Path) -> None:
     path = edited(tmp_path, "status = Su reclamo {tracking} esta {status}.",
                   "status = Su reclamo {tracking} está {status}. 100% seguro, caso #1.")
-    t = Templates.load(path)
+    t = load_templates(path)
     assert t.render("status", tracking=TRACKING, status="en proceso") == (
         f"Su reclamo {TRACKING} esta en proceso. 100% seguro, caso #1."
     )
@@ -293,7 +294,7 @@ def test_edited_copy_that_is_fine_loads(tmp_path: Path) -> None:
 def test_template_error_is_a_value_error_with_fields(tmp_path: Path) -> None:
     path = edited(tmp_path, "Nota: {note}\n\nstatus_changed", "Nota: {nota}\n\nstatus_changed")
     with pytest.raises(ValueError) as excinfo:
-        Templates.load(path)
+        load_templates(path)
     error = excinfo.value
     assert isinstance(error, TemplateError)
     assert (error.path, error.section, error.key) == (str(path), "replies", "status_note")
@@ -306,9 +307,9 @@ def test_an_older_edited_copy_gets_the_newer_texts_and_keywords_from_the_package
     old = head.split("ambiguous =")[0] + "[statuses]" + statuses.split("[statuses]", 1)[1]
     path = tmp_path / "replies.es.ini"
     path.write_text(old, encoding="utf-8")
-    t = Templates.load(path)
+    t = load_templates(path)
     assert "opted_out" in t.defaulted and "merged" in t.defaulted
-    assert t.render("opted_out") == Templates.load().render("opted_out")
+    assert t.render("opted_out") == load_templates().render("opted_out")
     assert t.keywords["optout"] == ("baja", "stop")
 
 
@@ -324,10 +325,10 @@ def test_an_older_edited_copy_gets_the_newer_texts_and_keywords_from_the_package
 def test_keyword_mistakes_name_the_key_and_fix(tmp_path: Path, old: str, new: str, hint: str) -> None:
     path = edited(tmp_path, old, new)
     with pytest.raises(TemplateError) as excinfo:
-        Templates.load(path)
+        load_templates(path)
     assert hint in str(excinfo.value) and "[keywords]" in str(excinfo.value)
 
 
 def test_keywords_are_folded(tmp_path: Path) -> None:
     path = edited(tmp_path, "reopen = reabrir", "reopen = REABRÍR, reclamar")
-    assert Templates.load(path).keywords["reopen"] == ("reabrir", "reclamar")
+    assert load_templates(path).keywords["reopen"] == ("reabrir", "reclamar")

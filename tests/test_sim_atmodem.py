@@ -11,7 +11,8 @@ import datetime as dt
 import gammu
 import pytest
 
-from barriosms.sim.atmodem import ATModem, gsm_decode, gsm_encode
+from barriosms.domain.gsm import gsm_decode, gsm_encode
+from barriosms.sim.atmodem import ATModem
 
 T0 = 1_800_000_000.0  # 2027-01-15 08:00:00 UTC
 SENDER = "+59171234567"

@@ -12,17 +12,17 @@ from test_intake import NEIGHBOUR, RESIDENT, Resident, answer_to, fresh, make_in
 from barriosms.cases import casework
 from barriosms.config import ServiceSettings
 from barriosms.domain.parsing import Unroutable
-from barriosms.domain.replies import Templates
 from barriosms.pipeline import survey
 from barriosms.pipeline.intake import rules_from_settings
 from barriosms.reporting import reports
 from barriosms.store.models import Case, CaseEvent, CaseQuestion, InboundMessage, OutboundMessage, utcnow, write_tx
+from barriosms.templates.loader import load_templates
 
 T0 = dt.datetime(2026, 11, 24, 12, 0)
 RESOLVED = T0 + dt.timedelta(days=1)
 HOUR = dt.timedelta(hours=1)
 SERVICE = ServiceSettings()
-TEMPLATES = Templates.load()
+TEMPLATES = load_templates()
 ASKED = ("Aviso de la Alcaldia: su reclamo {t} ahora esta resuelto. ¿Se arreglo de verdad? Responda 1 si, 2 no")
 
 

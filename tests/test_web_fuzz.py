@@ -24,9 +24,9 @@ from werkzeug.datastructures import ImmutableMultiDict
 
 from barriosms import config
 from barriosms.cases import casework
-from barriosms.domain.replies import Templates
 from barriosms.staff.webreports import WebReport, submit
 from barriosms.store.models import Case
+from barriosms.templates.loader import load_templates
 from barriosms.web import create_app
 from barriosms.web.pages import FORM_FIELDS
 from barriosms.web.server import WebServer
@@ -64,7 +64,7 @@ def app(db, hoods, tmp_path):
     rules = app.extensions["barriosms"].rules
     for i in range(3):
         done = submit(WebReport("B02", f"Hay un bache grande en la calle {i + 3}"), rules)
-        casework.add_note(done.case.tracking, "Cuadrilla enviada", Templates.load(), public=True)
+        casework.add_note(done.case.tracking, "Cuadrilla enviada", load_templates(), public=True)
     return app
 
 

@@ -6,16 +6,15 @@ import datetime as dt
 
 import pytest
 
-from barriosms.domain.categories import load_categories
-from barriosms.domain.replies import Templates
 from barriosms.pipeline.intake import IntakeRules
 from barriosms.staff.webreports import ReportError, WebReport, submit
 from barriosms.store.models import Case, CaseReporter, OutboundMessage, PhoneState
+from barriosms.templates.loader import load_categories, load_templates
 
 
 @pytest.fixture
 def rules():
-    return IntakeRules(templates=Templates.load(), categories=load_categories(None))
+    return IntakeRules(templates=load_templates(), categories=load_categories(None))
 
 
 def test_a_report_by_name_opens_a_web_case_and_queues_the_tracking_sms(hoods, rules):

@@ -43,11 +43,11 @@ class CliState:
     def templates(self):
         """The SMS texts of the configured language (and edited copy), or a ClickException."""
         from barriosms.domain.errors import TemplateError
-        from barriosms.domain.replies import Templates
+        from barriosms.templates.loader import load_templates
 
         settings = self.settings()
         try:
-            return Templates.load(settings.gateway.replies, settings.gateway.language)
+            return load_templates(settings.gateway.replies, settings.gateway.language)
         except TemplateError as exc:
             raise click.ClickException(f"{exc} (run `barriosms config check`)") from None
 

@@ -28,15 +28,14 @@ from __future__ import annotations
 
 import configparser
 import functools
-import os
 import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Final
 
-from barriosms.domain.errors import IniSource, TemplateError, check_sections, parse_ini, read_source
+from barriosms.domain.errors import IniSource, TemplateError, check_sections, parse_ini
 
-__all__ = ["CategoryRules", "load_categories", "categorize", "fold", "DEFAULT_FILE"]
+__all__ = ["CategoryRules", "parse_categories", "categorize", "fold", "DEFAULT_FILE"]
 
 DEFAULT_FILE: Final = "categories.es.ini"
 _SECTION: Final = "categories"
@@ -112,12 +111,11 @@ def categorize(text: str, rules: CategoryRules) -> str:
 # --- loading -----------------------------------------------------------------------------------
 
 
-def load_categories(path: str | os.PathLike[str] | None = None, language: str = "es") -> CategoryRules:
-    """Read category rules from ``path`` (None: the package's ``categories.<language>.ini``).
+def parse_categories(source: IniSource) -> CategoryRules:
+    """Category rules from an INI text (``templates.loader.load_categories`` reads the file).
 
     Raises :class:`TemplateError` naming the file, the key and the fix.
     """
-    source = read_source(path, f"categories.{language}.ini")
     parser = parse_ini(source)
     check_sections(parser, source, required=(_SECTION,), optional=(_OPTIONS, _LABELS))
 

@@ -1,4 +1,4 @@
-"""Errors shared by the domain modules, and reading the INI files that produce them.
+"""Errors shared by the domain modules, and parsing the INI texts that produce them.
 
 A technician edits the INI files under ``config/`` with a plain text editor, often over SSH on a
 Raspberry Pi.  When the file is wrong the daemon must refuse to start with one sentence that says
@@ -10,12 +10,8 @@ from __future__ import annotations
 import configparser
 import os
 from dataclasses import dataclass
-from importlib import resources
-from pathlib import Path
 
-__all__ = ["TemplateError", "IniSource", "read_source", "parse_ini", "check_sections"]
-
-PACKAGE_TEMPLATES = "barriosms.templates"
+__all__ = ["TemplateError", "IniSource", "parse_ini", "check_sections"]
 
 
 class TemplateError(ValueError):
@@ -46,44 +42,15 @@ class TemplateError(ValueError):
         super().__init__(f"{where}: {problem}. Fix: {fix}")
 
 
-# --- reading technician-edited INI files (used by categories.py and replies.py) ---------------
+# --- parsing technician-edited INI files (used by categories.py and replies.py) ---------------
 
 
 @dataclass(frozen=True)
 class IniSource:
-    """An INI file's text and the name to show in error messages."""
+    """An INI file's text and the name to show in error messages (templates/loader.py reads it)."""
 
     name: str
     text: str
-
-
-def read_source(path: str | os.PathLike[str] | None, default_file: str) -> IniSource:
-    """Read ``path``, or the package default ``barriosms/templates/<default_file>`` if None."""
-    if path is None:
-        resource = resources.files(PACKAGE_TEMPLATES).joinpath(default_file)
-        name = str(resource)
-        reader = resource.read_bytes
-    else:
-        name = os.fspath(path)
-        reader = Path(name).read_bytes
-    try:
-        raw = reader()
-    except OSError as exc:
-        raise TemplateError(
-            name, f"cannot read the file ({exc.strerror or exc})",
-            "check the path in the configuration, or copy the default from "
-            f"barriosms/templates/{default_file}",
-        ) from exc
-    try:
-        # utf-8-sig: Windows Notepad puts a byte-order mark at the start of UTF-8 files.
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise TemplateError(
-            name, f"line {line} is not UTF-8 text",
-            "save the file with the encoding UTF-8 (in Notepad: Save as, Encoding: UTF-8)",
-        ) from exc
-    return IniSource(name, text)
 
 
 def parse_ini(source: IniSource) -> configparser.ConfigParser:
@@ -142,11 +109,3 @@ def check_sections(
                 source.name, "unknown section",
                 f"rename it to one of {names} or delete it", section=section,
             )
-
-
-def available_languages() -> tuple[str, ...]:
-    """Languages with both SMS texts and category keywords in the package (replies.<lang>.ini)."""
-    files = {p.name for p in resources.files(PACKAGE_TEMPLATES).iterdir()}
-    return tuple(sorted(name[len("replies."):-len(".ini")] for name in files
-                        if name.startswith("replies.") and name.endswith(".ini")
-                        and f"categories.{name[len('replies.'):]}" in files))

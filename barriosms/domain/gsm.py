@@ -17,6 +17,10 @@ __all__ = [
     "SMS_SEPTETS",
     "GSM7_BASIC",
     "GSM7_EXTENSION",
+    "GSM7_CODE_ORDER",
+    "GSM7_EXTENSION_CODES",
+    "gsm_encode",
+    "gsm_decode",
     "septet_count",
     "is_gsm7",
     "to_gsm7",
@@ -25,14 +29,16 @@ __all__ = [
 SMS_SEPTETS: Final = 160
 """Septets in one SMS without a user-data header (a concatenated part carries 153)."""
 
-# The 128 code points of the default alphabet, in code order.  0x1B is the escape to the
-# extension table, not a character, so it is left out.
-GSM7_BASIC: Final = frozenset(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-# Extension table: each costs two septets (escape + code).  "\x0c" is form feed.
-GSM7_EXTENSION: Final = frozenset("\x0c^{}\\[]~|€")
+# The default alphabet in code order (position = 7-bit code).  0x1B is the escape to the
+# extension table, not a character, so it is left out of GSM7_BASIC.
+GSM7_CODE_ORDER: Final = ("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+                          "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
+GSM7_BASIC: Final = frozenset(GSM7_CODE_ORDER) - {"\x1b"}
+# Extension table, character -> code after the escape: each costs two septets.  "\x0c" is form feed.
+GSM7_EXTENSION_CODES: Final = {"\x0c": 0x0A, "^": 0x14, "{": 0x28, "}": 0x29, "\\": 0x2F, "[": 0x3C, "~": 0x3D,
+                               "]": 0x3E, "|": 0x40, "€": 0x65}
+GSM7_EXTENSION: Final = frozenset(GSM7_EXTENSION_CODES)
+_EXTENSION_BY_CODE: Final = {code: ch for ch, code in GSM7_EXTENSION_CODES.items()}
 
 # Look-alikes that word processors and phones produce; NFKD does not map these to ASCII.
 _REPLACEMENTS: Final[dict[str, str]] = {
@@ -124,3 +130,32 @@ def trim_decoder_padding(text: str) -> str:
             extensions += 1
         length += 1
     return text
+
+
+def gsm_encode(text: str) -> bytes:
+    """Text as GSM 03.38 codes, one byte each (extension characters as ESC + code); '?' if absent.
+
+    The unpacked form AT+CSCS="GSM" uses for text-mode message text.
+    """
+    out = bytearray()
+    for ch in text:
+        if ch in GSM7_EXTENSION_CODES:
+            out += bytes((0x1B, GSM7_EXTENSION_CODES[ch]))
+        else:
+            code = GSM7_CODE_ORDER.find(ch)
+            out.append(code if code >= 0 and ch != "\x1b" else 0x3F)
+    return bytes(out)
+
+
+def gsm_decode(data: bytes) -> str:
+    """GSM 03.38 codes (one byte each, ESC + code for the extension table) as text."""
+    out, escape = [], False
+    for byte in data:
+        if escape:
+            out.append(_EXTENSION_BY_CODE.get(byte, " "))  # 23.038: an unknown extension reads as a space
+            escape = False
+        elif byte == 0x1B:
+            escape = True
+        else:
+            out.append(GSM7_CODE_ORDER[byte & 0x7F])
+    return "".join(out)

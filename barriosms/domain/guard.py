@@ -43,15 +43,13 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from barriosms.domain.categories import fold
 
-if TYPE_CHECKING:
-    from barriosms.config import QuietHours, ServiceSettings
-
 __all__ = [
     "Limits",
+    "QuietHours",
     "Recent",
     "Decision",
     "LOOP_REASONS",
@@ -90,16 +88,17 @@ class Limits:
         if not 0 <= self.loop_typing < float("inf"):
             raise ValueError("loop_typing must be 0 (off) or a positive number of characters a second")
 
-    @classmethod
-    def from_settings(cls, service: ServiceSettings) -> Limits:
-        return cls(
-            replies_per_hour=service.replies_per_hour,
-            replies_per_day=service.replies_per_day,
-            loop_repeats=service.loop_repeats,
-            loop_window=dt.timedelta(minutes=service.loop_window_minutes),
-            loop_fast=dt.timedelta(seconds=service.loop_fast_seconds),
-            loop_typing=service.loop_typing_chars_per_second,
-        )
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    """A daily window (local time) when SMS that are not urgent wait; may cross midnight."""
+
+    start: dt.time
+    end: dt.time
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
 
 
 @dataclass(frozen=True)

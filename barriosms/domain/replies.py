@@ -21,14 +21,13 @@ free-text values empty is refused at load time, not when a resident is waiting f
 
 from __future__ import annotations
 
-import os
 import string
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
 from barriosms.domain.categories import fold
-from barriosms.domain.errors import IniSource, TemplateError, check_sections, parse_ini, read_source
+from barriosms.domain.errors import IniSource, TemplateError, check_sections, parse_ini
 from barriosms.domain.gsm import SMS_SEPTETS, septet_count, to_gsm7
 from barriosms.domain.statuses import STATUSES, is_status
 
@@ -191,18 +190,16 @@ class Templates:
     # --- loading -------------------------------------------------------------------------------
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str] | None = None, language: str = "es") -> Templates:
-        """Read templates from ``path`` (None: the package's ``replies.<language>.ini``)."""
-        default_file = f"replies.{language}.ini"
-        defaults = _sections(read_source(None, default_file))
-        if path is None:
-            replies, labels, keywords, name = defaults + (read_source(None, default_file).name,)
-        else:
-            source = read_source(path, default_file)
-            replies, labels, keywords = _sections(source)
-            name = source.name
-        return cls(replies=replies, status_labels=labels, source=name, keywords=keywords,
-                   fallback=defaults[0], fallback_keywords=defaults[2])
+    def parse(cls, source: IniSource, defaults: IniSource) -> Templates:
+        """Templates from ``source``; what an older copy lacks comes from ``defaults`` (the package's).
+
+        ``templates.loader.load_templates`` reads the files; pass ``defaults`` as ``source`` too
+        for the package's own texts.
+        """
+        fallback = _sections(defaults)
+        replies, labels, keywords = fallback if source is defaults else _sections(source)
+        return cls(replies=replies, status_labels=labels, source=source.name, keywords=keywords,
+                   fallback=fallback[0], fallback_keywords=fallback[2])
 
     def _check_keywords(self, given: Mapping[str, str], fallback: Mapping[str, str]) -> dict[str, tuple[str, ...]]:
         for name in given:

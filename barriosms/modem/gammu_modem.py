@@ -19,7 +19,6 @@ from pathlib import Path
 
 import gammu
 
-from barriosms.config import ModemSettings
 from barriosms.domain import cms
 from barriosms.domain.gsm import is_gsm7, trim_decoder_padding
 from barriosms.modem.interface import (
@@ -30,6 +29,7 @@ from barriosms.modem.interface import (
     ReceivedSms,
     SendResult,
 )
+from barriosms.modem.settings import ModemSettings
 
 log = logging.getLogger(__name__)
 

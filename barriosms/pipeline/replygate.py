@@ -11,7 +11,7 @@ import logging
 
 from barriosms.cases import subscribers
 from barriosms.config import ServiceSettings
-from barriosms.domain.guard import Decision, Limits, Recent, reply_decision
+from barriosms.domain.guard import Decision, Recent, reply_decision
 from barriosms.store.models import InboundMessage, OutboundMessage
 
 log = logging.getLogger(__name__)
@@ -21,7 +21,7 @@ def decide(msg: InboundMessage, now: dt.datetime, service: ServiceSettings, *, r
     """May this message be answered? Silences the phone when it looks like an auto-reply loop."""
     if subscribers.muted_until(msg.phone, now) is not None:
         return Decision(False, "muted", False)
-    limits = Limits.from_settings(service)
+    limits = service.limits()
     since = now - max(dt.timedelta(days=1), limits.loop_window)
     inbound = [(m.received_at, m.text) for m in InboundMessage.select(InboundMessage.received_at, InboundMessage.text)
                .where((InboundMessage.phone == msg.phone) & (InboundMessage.id != msg.id)

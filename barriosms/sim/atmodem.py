@@ -22,7 +22,7 @@ from typing import cast
 
 import gammu
 
-from barriosms.domain.gsm import is_gsm7, trim_decoder_padding
+from barriosms.domain.gsm import gsm_decode, gsm_encode, is_gsm7, trim_decoder_padding
 from barriosms.sim.faults import normalise
 
 log = logging.getLogger(__name__)
@@ -41,13 +41,6 @@ DELFLAG_STATS = {0: frozenset(), 1: frozenset({1}), 2: frozenset({1, 3}), 3: fro
 # What AT+CNMI=? offers: <mode>,<mt>,<bm>,<ds>,<bfr>.
 CNMI_RANGES = (range(0, 3), range(0, 4), (0, 2), range(0, 3), range(0, 2))
 
-# GSM 03.38 default alphabet in code order (0x1B is the escape to the extension table), and the
-# extension table: the character set AT+CSCS="GSM" means for text-mode message text.
-GSM_BASIC = ("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-             "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
-GSM_EXTENSION = {"\x0c": 0x0A, "^": 0x14, "{": 0x28, "}": 0x29, "\\": 0x2F, "[": 0x3C, "~": 0x3D, "]": 0x3E,
-                 "|": 0x40, "€": 0x65}
-assert len(GSM_BASIC) == 128
 
 
 @dataclass
@@ -968,35 +961,6 @@ _EMPTY_SMS = gammu.EncodeSMS({"Class": -1, "Unicode": False, "Entries": [{"ID": 
 def _gsm_encodable(text: str) -> bool:
     # The same rule the gateway uses for its replies: one GSM-7 alphabet, defined once.
     return is_gsm7(text)
-
-
-def gsm_encode(text: str) -> bytes:
-    """Text as GSM 03.38 codes, one byte each (extension characters as ESC + code); '?' if absent."""
-    out = bytearray()
-    for ch in text:
-        if ch in GSM_EXTENSION:
-            out += bytes((0x1B, GSM_EXTENSION[ch]))
-        else:
-            code = GSM_BASIC.find(ch)
-            out.append(code if code >= 0 and ch != "\x1b" else 0x3F)
-    return bytes(out)
-
-
-_GSM_EXTENSION_BY_CODE = {code: ch for ch, code in GSM_EXTENSION.items()}
-
-
-def gsm_decode(data: bytes) -> str:
-    """GSM 03.38 codes (one byte each, ESC + code for the extension table) as text."""
-    out, escape = [], False
-    for byte in data:
-        if escape:
-            out.append(_GSM_EXTENSION_BY_CODE.get(byte, " "))  # 23.038: unknown extension reads as space
-            escape = False
-        elif byte == 0x1B:
-            escape = True
-        else:
-            out.append(GSM_BASIC[byte & 0x7F])
-    return "".join(out)
 
 
 def _has_smsc_field(pdu: bytes, length: int) -> bool:

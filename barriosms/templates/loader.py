@@ -1,4 +1,7 @@
-"""Which SMS texts and category keywords a configuration runs with, and whether they load.
+"""Reading the SMS texts and category keywords: which files a configuration uses, and whether they load.
+
+The domain only parses texts (``domain.replies``, ``domain.categories``); reading the files,
+package default or edited copy, happens here.
 
 Either the files built into the package (barriosms/templates/replies.<language>.ini and
 categories.<language>.ini) or the edited copies `[gateway] replies` / `categories` name. A
@@ -11,10 +14,68 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from barriosms.config import GatewaySettings
-from barriosms.domain.errors import PACKAGE_TEMPLATES, TemplateError
+from barriosms.config import PACKAGE_TEMPLATES, available_languages
+from barriosms.domain.categories import CategoryRules, parse_categories
+from barriosms.domain.errors import IniSource, TemplateError
+from barriosms.domain.replies import Templates
+
+if TYPE_CHECKING:
+    from barriosms.config import GatewaySettings
+
+__all__ = ["PACKAGE_TEMPLATES", "read_source", "available_languages", "load_templates", "load_categories",
+           "in_use", "check", "lines"]
+
+
+def read_source(path: str | os.PathLike[str] | None, default_file: str) -> IniSource:
+    """Read ``path``, or the package default ``barriosms/templates/<default_file>`` if None."""
+    if path is None:
+        resource = resources.files(PACKAGE_TEMPLATES).joinpath(default_file)
+        name = str(resource)
+        reader = resource.read_bytes
+    else:
+        name = os.fspath(path)
+        reader = Path(name).read_bytes
+    try:
+        raw = reader()
+    except OSError as exc:
+        raise TemplateError(
+            name, f"cannot read the file ({exc.strerror or exc})",
+            "check the path in the configuration, or copy the default from "
+            f"barriosms/templates/{default_file}",
+        ) from exc
+    try:
+        # utf-8-sig: Windows Notepad puts a byte-order mark at the start of UTF-8 files.
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise TemplateError(
+            name, f"line {line} is not UTF-8 text",
+            "save the file with the encoding UTF-8 (in Notepad: Save as, Encoding: UTF-8)",
+        ) from exc
+    return IniSource(name, text)
+
+
+
+
+def load_templates(path: str | os.PathLike[str] | None = None, language: str = "es") -> Templates:
+    """Read templates from ``path`` (None: the package's ``replies.<language>.ini``)."""
+    default_file = f"replies.{language}.ini"
+    # The package's file first: an edited copy that lacks newer texts takes them from it.
+    defaults = read_source(None, default_file)
+    source = defaults if path is None else read_source(path, default_file)
+    return Templates.parse(source, defaults)
+
+
+def load_categories(path: str | os.PathLike[str] | None = None, language: str = "es") -> CategoryRules:
+    """Read category rules from ``path`` (None: the package's ``categories.<language>.ini``).
+
+    Raises :class:`TemplateError` naming the file, the key and the fix.
+    """
+    return parse_categories(read_source(path, f"categories.{language}.ini"))
+
 
 # What each kind of file is called for people, in the order they are shown.
 KINDS = {"replies": "SMS texts", "categories": "categories"}
@@ -60,14 +121,11 @@ def in_use(gateway: GatewaySettings) -> tuple[TemplateFile, ...]:
 
 def check(gateway: GatewaySettings) -> TemplateCheck:
     """Load the files the way the daemon does (intake.rules_from_settings) and say what is wrong."""
-    from barriosms.domain.categories import load_categories
-    from barriosms.domain.replies import Templates
-
     problems: list[str] = []
     notes: list[str] = []
     language = gateway.language
     try:
-        templates = Templates.load(gateway.replies, language)
+        templates = load_templates(gateway.replies, language)
         if templates.defaulted:
             notes.append(f"{templates.source}: has no {', '.join(templates.defaulted)}; the built-in "
                          f"text is used (copy it from barriosms/templates/replies.{language}.ini to change it)")

@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from barriosms.config import ServiceSettings, Settings
-from barriosms.domain.categories import CategoryRules, load_categories
+from barriosms.domain.categories import CategoryRules
 from barriosms.domain.replies import Templates
+from barriosms.templates.loader import load_categories, load_templates
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,6 @@ class IntakeRules:
 def rules_from_settings(settings: Settings) -> IntakeRules:
     """The rules of the configured language and files (TemplateError when they are not usable)."""
     g = settings.gateway
-    return IntakeRules(templates=Templates.load(g.replies, g.language),
+    return IntakeRules(templates=load_templates(g.replies, g.language),
                        categories=load_categories(g.categories, g.language),
                        region=g.region, multipart_timeout=g.multipart_timeout, service=settings.service)
