@@ -26,6 +26,7 @@ import phonenumbers
 
 # QuietHours is a value of the domain's rules; it is re-exported here beside the other settings.
 from barriosms.domain.guard import Limits, QuietHours
+from barriosms.domain.phones import DEFAULT_REGION
 
 # Declared by the modem (which must not import the configuration); read and checked here.
 from barriosms.modem.settings import ModemSettings
@@ -166,7 +167,7 @@ class GatewaySettings:
     balance_check_hours: float = 24.0
     balance_warn_below: float | None = None
     timezone: str = "America/La_Paz"
-    region: str = "BO"
+    region: str = DEFAULT_REGION
     replies: Path | None = None
     categories: Path | None = None
     # Language of the SMS texts and keywords: the package's replies.<language>.ini and

@@ -33,7 +33,7 @@ def open_case(text: str, sender: str) -> str:
     from barriosms.store.models import Case
     from barriosms.templates.loader import load_categories, load_templates
 
-    Intake(IntakeRules(load_templates(), load_categories()), rng=random.Random(7)).store(
+    Intake(IntakeRules(load_templates(), load_categories(), region="BO"), rng=random.Random(7)).store(
         ReceivedSms(location=1, sender=sender, text=text))
     return Case.select().order_by(Case.id.desc()).get().tracking
 

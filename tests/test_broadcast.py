@@ -25,7 +25,7 @@ NOTICE = "Corte de agua el martes de 8 a 14 en todo el barrio"
 def residents(hoods):
     """Reports in B12 by Ana (twice), Beto and Carla (who then opted out), one by Dora in B02,
     and an operator's short code attached to a B12 case; the replies to them are already sent."""
-    intake = Intake(IntakeRules(load_templates(), load_categories()), rng=random.Random(1))
+    intake = Intake(IntakeRules(load_templates(), load_categories(), region="BO"), rng=random.Random(1))
     reports = [(ANA, "B12 no hay luz en la calle 5"), (ANA, "B12 bache en la avenida"),
                (BETO, "B12 la calle 5 esta sin luz"), (CARLA, "B12 basura en la plaza"),
                (DORA, "B02 bache frente al mercado")]

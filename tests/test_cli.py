@@ -19,7 +19,7 @@ from barriosms.templates.loader import load_categories, load_templates
 
 
 def open_case(text="B12 hay un bache grande en la calle 3", sender="+59171234567") -> str:
-    intake = Intake(IntakeRules(load_templates(), load_categories()), rng=random.Random(11))
+    intake = Intake(IntakeRules(load_templates(), load_categories(), region="BO"), rng=random.Random(11))
     intake.store(ReceivedSms(location=1, sender=sender, text=text))
     from barriosms.store.models import Case
     return Case.select().order_by(Case.id.desc()).get().tracking

@@ -35,7 +35,7 @@ class Desk:
     """A resident's phone and the staff desk, against a real SQLite database."""
 
     def __init__(self):
-        self.intake = Intake(IntakeRules(TEMPLATES, load_categories(), service=SERVICE), rng=random.Random(7))
+        self.intake = Intake(IntakeRules(TEMPLATES, load_categories(), service=SERVICE, region="BO"), rng=random.Random(7))
         self.loc = 0
 
     def says(self, text: str, when: dt.datetime, phone: str = RESIDENT) -> InboundMessage:
@@ -47,7 +47,7 @@ class Desk:
         return self.says(text, when, phone).case
 
     def ask(self, case: Case, text: str = QUESTION, when: dt.datetime = T0 + MIN, kind: str = "question"):
-        return conversations.ask(case.tracking, text, TEMPLATES, SERVICE, actor="ana", now=when, kind=kind)
+        return conversations.ask(case.tracking, text, TEMPLATES, SERVICE, actor="ana", now=when, kind=kind, region="BO")
 
 
 def last_sms(phone: str = RESIDENT) -> OutboundMessage | None:
@@ -102,7 +102,7 @@ def test_text_that_does_not_fit_one_sms_is_refused_with_how_many_characters_fit(
 def test_opted_out_reporter_is_skipped_and_nobody_reachable_stores_nothing(desk):
     case = desk.report("B12 hay un bache grande en la calle 3")
     dup = desk.report("B12 bache en la calle 3 otra vez", T0 + MIN, phone=NEIGHBOUR)
-    casework.merge(dup.tracking, case.tracking, TEMPLATES, now=T0 + 2 * MIN)
+    casework.merge(dup.tracking, case.tracking, TEMPLATES, now=T0 + 2 * MIN, region="BO")
     desk.says("BAJA", T0 + 3 * MIN, phone=NEIGHBOUR)
     asked = desk.ask(case, when=T0 + 4 * MIN)
     assert [m.recipient for m in asked.notifications] == [RESIDENT]
@@ -119,7 +119,7 @@ def test_opted_out_reporter_is_skipped_and_nobody_reachable_stores_nothing(desk)
 def test_merged_case_names_the_case_that_stays(desk):
     case = desk.report("B12 hay un bache grande en la calle 3")
     dup = desk.report("B12 bache en la calle 3", T0 + MIN, phone=NEIGHBOUR)
-    casework.merge(dup.tracking, case.tracking, TEMPLATES, now=T0 + 2 * MIN)
+    casework.merge(dup.tracking, case.tracking, TEMPLATES, now=T0 + 2 * MIN, region="BO")
     with pytest.raises(CaseError, match=f"case {dup.tracking} was merged into {case.tracking}"):
         desk.ask(dup)
     with pytest.raises(CaseError, match="the question is empty"):
@@ -291,7 +291,7 @@ def test_the_answer_of_a_merged_case_goes_to_the_case_that_stays(desk):
     case = desk.report("B12 hay un bache grande en la calle 3", phone=NEIGHBOUR)
     dup = desk.report("B12 bache en la calle 3", T0 + MIN)
     desk.ask(dup, when=T0 + 2 * MIN)
-    casework.merge(dup.tracking, case.tracking, TEMPLATES, now=T0 + 3 * MIN)
+    casework.merge(dup.tracking, case.tracking, TEMPLATES, now=T0 + 3 * MIN, region="BO")
     msg = desk.says("si, frente a la escuela", T0 + 10 * MIN)
     assert msg.case_id == case.id and fresh(case).unseen_replies == 1
     assert last_sms().text.startswith(f"Gracias, su respuesta quedo en su reclamo {case.tracking}.")
@@ -310,7 +310,7 @@ def test_the_satisfaction_question_is_not_routed_here(desk):
 
 
 def test_cli_ask_list_and_show(ready):
-    intake = Intake(IntakeRules(TEMPLATES, load_categories()), rng=random.Random(5))
+    intake = Intake(IntakeRules(TEMPLATES, load_categories(), region="BO"), rng=random.Random(5))
     intake.store(ReceivedSms(location=1, sender=RESIDENT, text="B12 hay un bache grande en la calle 3"))
     tracking = Case.get().tracking
 
@@ -339,7 +339,7 @@ def test_cli_ask_list_and_show(ready):
 
 
 def test_cli_message_and_errors(ready):
-    intake = Intake(IntakeRules(TEMPLATES, load_categories()), rng=random.Random(5))
+    intake = Intake(IntakeRules(TEMPLATES, load_categories(), region="BO"), rng=random.Random(5))
     intake.store(ReceivedSms(location=1, sender=RESIDENT, text="B12 hay un bache grande en la calle 3"))
     tracking = Case.get().tracking
     data = json.loads(ready("cases", "message", tracking, "La cuadrilla pasara el lunes", "--json").output)
@@ -364,10 +364,10 @@ def test_the_daemon_closes_expired_questions_every_hour(hoods, caplog):
     from barriosms.store.models import Case, CaseQuestion, utcnow
     from barriosms.templates.loader import load_categories, load_templates
 
-    rules = IntakeRules(templates=load_templates(), categories=load_categories(None))
+    rules = IntakeRules(templates=load_templates(), categories=load_categories(None), region="BO")
     case = submit(WebReport("B12", "Hay un bache grande", phone="71234567"), rules).case
     long_ago = utcnow() - dt.timedelta(days=10)
-    conversations.ask(case.tracking, "¿Frente a que numero?", load_templates(), ServiceSettings(), now=long_ago)
+    conversations.ask(case.tracking, "¿Frente a que numero?", load_templates(), ServiceSettings(), now=long_ago, region="BO")
     assert Case.get_by_id(case.id).awaiting_resident
     caplog.set_level(logging.INFO, logger="barriosms.daemon.process")
     result = []
@@ -396,7 +396,7 @@ def test_questions_wait_out_quiet_hours_and_answers_keep_to_the_phone_budget(hoo
     assert held is not None and "quiet" in held.reason
 
     tight = ServiceSettings(replies_per_hour=1, replies_per_day=1)
-    desk.intake = Intake(IntakeRules(TEMPLATES, load_categories(), service=tight), rng=random.Random(8))
+    desk.intake = Intake(IntakeRules(TEMPLATES, load_categories(), service=tight, region="BO"), rng=random.Random(8))
     answer = desk.says("si, frente a la escuela", T0 + 5 * MIN)  # the report's reply used the budget
     assert answer.case_id == case.id and answer.intent == "answer"
     assert answer.unanswered == "phone_hour_budget" and fresh(case).unseen_replies == 1

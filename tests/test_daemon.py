@@ -540,14 +540,14 @@ def test_two_modems_each_answer_their_own_and_share_the_rest(quick, db, tmp_path
         assert wait_until(lambda: all(t.gateway._health().connected for t in daemon.threads))
         # A status SMS leaves through the recipient's operator.
         tracking = Case.get().tracking
-        casework.change_status(tracking, "in_progress", load_templates())
+        casework.change_status(tracking, "in_progress", load_templates(), region="BO")
         assert wait_until(lambda: len(modems["tigo"].sent) == 1)
         assert modems["tigo"].sent[0][0] == tigo_resident
         # The Tigo stick is unplugged: its SMS fall back to the Entel one.
         modems["tigo"].connected = False
         modems["tigo"].failures = 10**6
         assert wait_until(lambda: not daemon.threads[1].gateway._health().connected)
-        casework.change_status(tracking, "resolved", load_templates())
+        casework.change_status(tracking, "resolved", load_templates(), region="BO")
         assert wait_until(lambda: len(modems["entel"].sent) == 2, timeout=10)
         assert modems["entel"].sent[1][0] == tigo_resident
         # The fake records the SMS before the daemon marks its row sent: wait for the row too.

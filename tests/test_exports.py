@@ -89,7 +89,7 @@ def test_a_point_marked_on_the_web_map_places_the_case(hoods):
     from barriosms.staff.webreports import WebReport, submit
     from barriosms.templates.loader import load_categories, load_templates
 
-    rules = IntakeRules(templates=load_templates(), categories=load_categories(None))
+    rules = IntakeRules(templates=load_templates(), categories=load_categories(None), region="BO")
     submit(WebReport("B12", "Poste caido en la esquina", lat="-16.50901", lon="-68.10222"), rules)
     out = io.StringIO()
     exports.write_geojson(reports.case_rows(), out, ZONE)

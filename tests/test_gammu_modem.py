@@ -90,7 +90,7 @@ def test_whole_gateway_on_the_dummy_driver(modem, hoods):
     m, folder = modem
     put_sms(folder, 1, "+59171234567", "B12 hay un bache grande en la calle 3")
     put_sms(folder, 2, "TIGO", "Promocion")
-    g = Gateway(m, Intake(IntakeRules(load_templates(), load_categories()), rng=random.Random(5)), GatewaySettings())
+    g = Gateway(m, Intake(IntakeRules(load_templates(), load_categories(), region="BO"), rng=random.Random(5)), GatewaySettings())
     assert g.receive() == 2
     assert m.read_all() == []
     assert Case.select().count() == 1 and InboundMessage.select().count() == 2
@@ -125,7 +125,7 @@ def test_a_burst_beyond_python_gammus_queue_loses_no_sms(at_modem, hoods, caplog
     python-gammu keeps 10 notifications and drops 35, yet every message is stored and deleted."""
     m, rig = at_modem
     burst = 45
-    g = Gateway(m, Intake(IntakeRules(load_templates(), load_categories()), rng=random.Random(5)), GatewaySettings())
+    g = Gateway(m, Intake(IntakeRules(load_templates(), load_categories(), region="BO"), rng=random.Random(5)), GatewaySettings())
     caplog.set_level(logging.WARNING, logger="barriosms.modem.gammu_output")
     with GammuOutput():
         for i in range(burst):

@@ -25,7 +25,7 @@ def modem():
 
 @pytest.fixture
 def gateway(hoods, modem):
-    intake = Intake(IntakeRules(load_templates(), load_categories()), rng=random.Random(1))
+    intake = Intake(IntakeRules(load_templates(), load_categories(), region="BO"), rng=random.Random(1))
     settings = GatewaySettings(send_attempts=3, retry_base_seconds=10, retry_max_seconds=25)
     g = Gateway(modem, intake, settings)
     g.record_connected("Fake", "In-memory", "0")

@@ -21,7 +21,7 @@ OTHER = "+59176543210"
 
 @pytest.fixture
 def intake(hoods):
-    return Intake(IntakeRules(load_templates(), load_categories(), service=ServiceSettings(replies_per_hour=1)),
+    return Intake(IntakeRules(load_templates(), load_categories(), service=ServiceSettings(replies_per_hour=1), region="BO"),
                   rng=random.Random(11))
 
 
@@ -54,7 +54,7 @@ def test_route_opens_the_case_and_tells_the_sender(receive, intake):
     msg = receive("hay un bache enorme frente a la escuela")
     OutboundMessage.delete().execute()
     at = T0 + dt.timedelta(hours=3)
-    routed = inbox.route(msg.id, "b-05", intake, category=" Agua ", actor="ana", now=at)
+    routed = inbox.route(msg.id, "b-05", intake.rules, rng=intake.rng, category=" Agua ", actor="ana", now=at)
 
     case = Case.get()
     assert routed.case.id == case.id and routed.message.id == msg.id
@@ -82,20 +82,20 @@ def test_route_opens_the_case_and_tells_the_sender(receive, intake):
 
 def test_route_without_category_uses_the_text(receive, intake):
     msg = receive("no hay luz en toda la cuadra")
-    routed = inbox.route(msg.id, "B12", intake, now=T0)
+    routed = inbox.route(msg.id, "B12", intake.rules, rng=intake.rng, now=T0)
     assert routed.case.category == "alumbrado"
 
 
 def test_route_keeps_an_expired_wait_expired(receive, intake):
     msg = receive("hay un bache enorme frente a la escuela")
     intake.expire_pending(now=T0 + dt.timedelta(hours=2))
-    inbox.route(msg.id, "B05", intake, now=T0 + dt.timedelta(hours=3))
+    inbox.route(msg.id, "B05", intake.rules, rng=intake.rng, now=T0 + dt.timedelta(hours=3))
     assert PendingReport.get().outcome == "expired"
 
 
 def test_a_message_from_no_phone_number_is_routed_without_reply(receive, intake):
     msg = receive("B12 Recarga y gana", sender="TIGO")
-    routed = inbox.route(msg.id, "B12", intake, now=T0)
+    routed = inbox.route(msg.id, "B12", intake.rules, rng=intake.rng, now=T0)
     assert routed.reply is None and OutboundMessage.select().count() == 0
     assert routed.case.neighborhood.code == "B12"
 
@@ -103,19 +103,19 @@ def test_a_message_from_no_phone_number_is_routed_without_reply(receive, intake)
 def test_route_refuses(receive, intake):
     msg = receive("hay un bache enorme frente a la escuela")
     with pytest.raises(inbox.InboxError, match="no neighbourhood with code 'Z99'"):
-        inbox.route(msg.id, "Z99", intake, now=T0)
+        inbox.route(msg.id, "Z99", intake.rules, rng=intake.rng, now=T0)
     with pytest.raises(inbox.InboxError, match="unknown category 'nada'; use one of: .*vias"):
-        inbox.route(msg.id, "B05", intake, category="nada", now=T0)
+        inbox.route(msg.id, "B05", intake.rules, rng=intake.rng, category="nada", now=T0)
     with pytest.raises(inbox.InboxError, match="no message 999"):
-        inbox.route(999, "B05", intake, now=T0)
+        inbox.route(999, "B05", intake.rules, rng=intake.rng, now=T0)
     assert Case.select().count() == 0 and PendingReport.get().outcome == ""
 
-    routed = inbox.route(msg.id, "B05", intake, now=T0)
+    routed = inbox.route(msg.id, "B05", intake.rules, rng=intake.rng, now=T0)
     with pytest.raises(inbox.InboxError, match=f"message {msg.id} already belongs to case {routed.case.tracking}"):
-        inbox.route(msg.id, "B02", intake, now=T0)
+        inbox.route(msg.id, "B02", intake.rules, rng=intake.rng, now=T0)
     reported = receive("B12 poste caido", sender=OTHER, minutes=5)
     with pytest.raises(inbox.InboxError, match="already belongs to case"):
-        inbox.route(reported.id, "B02", intake, now=T0)
+        inbox.route(reported.id, "B02", intake.rules, rng=intake.rng, now=T0)
     assert Case.select().count() == 2
 
 
@@ -123,7 +123,7 @@ def test_route_refuses_binary_data(intake):
     intake.store(ReceivedSms(location=1, sender=RESIDENT, text="\x00\x01", smsc_time=T0, binary=True), now=T0)
     msg = InboundMessage.get()
     with pytest.raises(inbox.InboxError, match="is binary data, not a report"):
-        inbox.route(msg.id, "B05", intake, now=T0)
+        inbox.route(msg.id, "B05", intake.rules, rng=intake.rng, now=T0)
 
 
 def test_inbox_list_unmatched_says_why_each_message_waits(ready):
@@ -132,7 +132,7 @@ def test_inbox_list_unmatched_says_why_each_message_waits(ready):
     from barriosms.config import ServiceSettings as Service
 
     intake = Intake(IntakeRules(load_templates(), load_categories(),
-                                service=Service(cases_per_phone_hour=1, pending_report_minutes=1)),
+                                service=Service(cases_per_phone_hour=1, pending_report_minutes=1), region="BO"),
                     rng=random.Random(3))
     texts = [("B12 hay un bache", RESIDENT), ("B12 otro bache mas", RESIDENT), ("hay basura", OTHER),
              ("Z99 no hay luz", "+59170000003")]

@@ -32,7 +32,7 @@ RESIDENT = "+59171234567"
 
 @pytest.fixture
 def intake(hoods):
-    return Intake(IntakeRules(load_templates(), load_categories(), multipart_timeout=600), rng=random.Random(7))
+    return Intake(IntakeRules(load_templates(), load_categories(), multipart_timeout=600, region="BO"), rng=random.Random(7))
 
 
 def sms(text, sender=RESIDENT, loc=1, when=T0, concat=None):
@@ -179,7 +179,7 @@ MINUTE = dt.timedelta(minutes=1)
 
 
 def make_intake(**service) -> Intake:
-    return Intake(IntakeRules(load_templates(), load_categories(), service=ServiceSettings(**service)),
+    return Intake(IntakeRules(load_templates(), load_categories(), service=ServiceSettings(**service), region="BO"),
                   rng=random.Random(7))
 
 
@@ -397,7 +397,7 @@ RESOLVED_AT = T0 + dt.timedelta(days=2)
 def resolved_case(desk) -> Case:
     desk.says("B12 poste caido en la esquina", T0)
     case = Case.get()
-    casework.change_status(case.tracking, "resolved", load_templates(), now=RESOLVED_AT)
+    casework.change_status(case.tracking, "resolved", load_templates(), now=RESOLVED_AT, region="BO")
     OutboundMessage.delete().where(OutboundMessage.kind != "reply").execute()
     return fresh(case)
 
@@ -452,13 +452,13 @@ def merged_pair(desk) -> tuple[Case, Case]:
     desk.says("B12 poste caido en la esquina", T0)
     desk.says("B12 el poste de la esquina se cayo", T0 + MINUTE, sender=NEIGHBOUR)
     keep, dup = Case.select().order_by(Case.id)
-    casework.merge(dup.tracking, keep.tracking, load_templates(), now=T0 + 2 * MINUTE)
+    casework.merge(dup.tracking, keep.tracking, load_templates(), now=T0 + 2 * MINUTE, region="BO")
     return fresh(keep), fresh(dup)
 
 
 def test_the_number_of_a_merged_duplicate_reopens_the_surviving_case(desk):
     keep, dup = merged_pair(desk)
-    casework.change_status(keep.tracking, "resolved", load_templates(), now=RESOLVED_AT)
+    casework.change_status(keep.tracking, "resolved", load_templates(), now=RESOLVED_AT, region="BO")
     msg = desk.says(f"REABRIR {dup.tracking} volvio a caer", RESOLVED_AT + dt.timedelta(days=1), sender=NEIGHBOUR)
     assert fresh(keep).status == "reviewing" and fresh(dup).status == "closed"
     assert msg.case_id == keep.id
@@ -636,15 +636,15 @@ def test_a_muted_phone_is_acted_on_in_every_way_only_not_answered(desk):
     assert InboundMessage.get_by_id(first.id).case_id == second.case_id
 
     case = Case.get_by_id(report.case_id)
-    conversations.ask(case.tracking, "¿Frente a que numero?", t, ServiceSettings(), now=next(at))
+    conversations.ask(case.tracking, "¿Frente a que numero?", t, ServiceSettings(), now=next(at), region="BO")
     answer = desk.says("frente al 45", next(at))
     assert (answer.intent, answer.case_id) == ("answer", case.id), "an answer reaches its case"
 
-    casework.change_status(case.tracking, "resolved", t, now=next(at), service=ServiceSettings())
+    casework.change_status(case.tracking, "resolved", t, now=next(at), service=ServiceSettings(), region="BO")
     no = desk.says("2", next(at))
     assert (no.intent, no.case_id) == ("survey_no", case.id), "the satisfaction answer works"
     assert Case.get_by_id(case.id).status == "reviewing"
-    casework.change_status(case.tracking, "resolved", t, now=next(at))
+    casework.change_status(case.tracking, "resolved", t, now=next(at), region="BO")
     reopen = desk.says(f"REABRIR {case.tracking} sigue igual", next(at))
     assert reopen.intent == "reopen" and Case.get_by_id(case.id).status == "reviewing", "REABRIR works"
 
@@ -674,7 +674,7 @@ def test_reports_beyond_the_hourly_case_limit_wait_for_staff_and_staff_open_them
     assert Case.select().count() == 3
     assert [m.id for m in inbox.list_messages(unmatched=True)] == [m.id for m in reversed(held)]
 
-    routed = inbox.route(held[0].id, "B12", desk.intake, now=T0 + 10 * MINUTE)
+    routed = inbox.route(held[0].id, "B12", desk.intake.rules, rng=desk.intake.rng, now=T0 + 10 * MINUTE)
     assert routed.case.text == held[0].text and Case.select().count() == 4
     assert routed.reply is not None and routed.case.tracking in routed.reply.text
     # An hour later the phone opens cases again by itself.

@@ -121,10 +121,10 @@ def test_public_notes_and_descriptions_are_masked(hoods):
     from barriosms.pipeline.intake import IntakeRules
     from barriosms.templates.loader import load_categories
 
-    rules = IntakeRules(templates=load_templates(), categories=load_categories(None))
+    rules = IntakeRules(templates=load_templates(), categories=load_categories(None), region="BO")
     done = submit(WebReport("B02", "Bache, llamar al 7654 - 3210 o juan @ example.com"), rules)
     casework.add_note(done.case.tracking, "Hablamos con el vecino al 7654_3210 (juan@example)",
-                      load_templates(), public=True)
+                      load_templates(), public=True, region="BO")
     seen = public.case(done.case.tracking)
     assert seen.description == f"Bache, llamar al {PHONE_MASK} o {EMAIL_MASK}"
     assert [n.text for n in seen.notes] == [f"Hablamos con el vecino al {PHONE_MASK} ({EMAIL_MASK})"]
@@ -295,7 +295,7 @@ def _check_every_surface(app, written: Written) -> None:
     _assume_fair(written)
     description = written.text if len(written.text) >= 5 else written.text + " bache"
     done = submit(WebReport("B02", description), app.extensions["barriosms"].rules)
-    casework.add_note(done.case.tracking, written.text, load_templates(), public=True)
+    casework.add_note(done.case.tracking, written.text, load_templates(), public=True, region="BO")
     surfaces = public_texts(app.test_client(), done.case.tracking)
     for surface, texts in surfaces.items():
         assert texts and all(texts), (surface, texts)  # the description and the note are there

@@ -264,7 +264,7 @@ def rules():
     from barriosms.pipeline.intake import IntakeRules
     from barriosms.templates.loader import load_categories
 
-    return IntakeRules(templates=load_templates(), categories=load_categories(None))
+    return IntakeRules(templates=load_templates(), categories=load_categories(None), region="BO")
 
 
 def post(api: str, fmt: str = "json", headers: dict | None = None, **fields) -> tuple[int, dict, bytes]:
@@ -494,7 +494,7 @@ def test_submissions_are_limited_per_address_and_refusals_do_not_count(start):
 def test_requests_have_the_spec_fields_in_json_and_xml(api, rules):
     a = submit(WebReport("B02", "Hay un bache grande en la calle 3"), rules, channel="open311").case
     b = submit(WebReport("B03", "No hay agua desde ayer"), rules).case
-    casework.change_status(a.tracking, "resolved", load_templates(), note="Bache tapado")
+    casework.change_status(a.tracking, "resolved", load_templates(), note="Bache tapado", region="BO")
     found = get_json(f"{api}/v2/requests.json")
     assert_same_shape(found, SPEC_REQUESTS_JSON)
     by_id = {r["service_request_id"]: r for r in found}
@@ -519,7 +519,7 @@ def test_filters_by_service_status_and_ids(api, rules):
     vias = submit(WebReport("B02", "Hay un bache grande"), rules).case.tracking
     agua = submit(WebReport("B02", "No hay agua desde ayer"), rules).case.tracking
     luz = submit(WebReport("B03", "No hay luz en la plaza"), rules).case.tracking
-    casework.change_status(luz, "resolved", load_templates())
+    casework.change_status(luz, "resolved", load_templates(), region="BO")
 
     def ids(query: str) -> set[str]:
         return {r["service_request_id"] for r in get_json(f"{api}/v2/requests.json?{query}")}
@@ -598,7 +598,7 @@ def test_unknown_addresses_under_open311_answer_with_the_error_list(api):
 def test_a_merged_case_is_closed_and_points_at_the_case_that_stays(api, rules):
     keep = submit(WebReport("B02", "Hay un bache grande"), rules).case.tracking
     dup = submit(WebReport("B02", "Otro bache grande"), rules).case.tracking
-    casework.merge(dup, keep, load_templates())
+    casework.merge(dup, keep, load_templates(), region="BO")
     assert {r["service_request_id"] for r in get_json(f"{api}/v2/requests.json")} == {keep}
     (one,) = get_json(f"{api}/v2/requests/{dup}.json")
     assert one["status"] == "closed" and keep in one["status_notes"]
@@ -608,8 +608,8 @@ def test_no_phone_number_leaves_through_any_get(api, rules):
     phone_words = ("71234567", "59171234567", "72223333")
     done = submit(WebReport("B02", "Bache frente a mi casa, llamen al 72223333", phone="71234567"), rules,
                   channel="open311")
-    casework.add_note(done.case.tracking, "Vecino del 71234567 avisado", load_templates(), public=True)
-    casework.add_note(done.case.tracking, "llamar al 59171234567", load_templates(), public=False)
+    casework.add_note(done.case.tracking, "Vecino del 71234567 avisado", load_templates(), public=True, region="BO")
+    casework.add_note(done.case.tracking, "llamar al 59171234567", load_templates(), public=False, region="BO")
     t = done.case.tracking
     bodies = [call(f"{api}/v2/requests.{fmt}")[2] for fmt in ("json", "xml")]
     bodies += [call(f"{api}/v2/requests/{t}.{fmt}")[2] for fmt in ("json", "xml")]

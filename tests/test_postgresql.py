@@ -42,7 +42,7 @@ def test_migrations_give_the_models_schema(pg_db):
 
 def test_the_resident_workflow_on_postgresql(pg_db):
     import_csv(SAMPLE_CSV)
-    intake = Intake(IntakeRules(load_templates(), load_categories(), service=ServiceSettings()),
+    intake = Intake(IntakeRules(load_templates(), load_categories(), service=ServiceSettings(), region="BO"),
                     rng=random.Random(5))
     phone = "+59171234567"
 
@@ -59,10 +59,10 @@ def test_the_resident_workflow_on_postgresql(pg_db):
     # The same SMS read twice (a failed delete) is recognised on PostgreSQL too.
     assert not intake.store(ReceivedSms(location=2, sender=phone, text="sopocachi",
                                         smsc_time=T0 + dt.timedelta(minutes=2)), now=T0 + dt.timedelta(minutes=3))
-    change = casework.change_status(case.tracking, "in_progress", load_templates(), note="Manana", now=T0)
+    change = casework.change_status(case.tracking, "in_progress", load_templates(), note="Manana", now=T0, region="BO")
     assert [m.recipient for m in change.notifications] == [phone]
     with pytest.raises(casework.CaseError, match="can go to"):
-        casework.change_status(case.tracking, "received", load_templates())
+        casework.change_status(case.tracking, "received", load_templates(), region="BO")
     inbox = casework.messages(case)[0]
     assert len(inbox) == 2 and all(not m.needs_staff for m in inbox)
 

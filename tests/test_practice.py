@@ -45,7 +45,7 @@ T = load_templates()
 
 
 def make_intake(templates: Templates | None = None, service: ServiceSettings | None = None, seed: int = 7) -> Intake:
-    return Intake(IntakeRules(templates or T, load_categories(), service=service or ServiceSettings()),
+    return Intake(IntakeRules(templates or T, load_categories(), service=service or ServiceSettings(), region="BO"),
                   rng=random.Random(seed))
 
 
@@ -428,7 +428,7 @@ def test_practice_leaves_no_trace_in_lists_exports_maps_and_statistics(ready, tm
 def test_staff_cannot_route_a_practice_message_into_a_case(intake):
     msg = send(intake, "PRUEBA hay basura en la esquina")
     with pytest.raises(InboxError, match="is practice from a workshop"):
-        route(msg.id, "B05", intake, now=T0)
+        route(msg.id, "B05", intake.rules, rng=intake.rng, now=T0)
     assert Case.select().count() == 0
 
 

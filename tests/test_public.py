@@ -13,7 +13,7 @@ from barriosms.templates.loader import load_categories, load_templates
 
 @pytest.fixture
 def rules():
-    return IntakeRules(templates=load_templates(), categories=load_categories(None))
+    return IntakeRules(templates=load_templates(), categories=load_categories(None), region="BO")
 
 
 def test_mask_hides_phones_and_emails():
@@ -25,8 +25,8 @@ def test_mask_hides_phones_and_emails():
 def test_a_case_shows_public_notes_only_and_no_phone(hoods, rules):
     done = submit(WebReport("B02", "Bache frente a mi casa, mi celular 71234567", phone="71234567"), rules)
     t = done.case.tracking
-    casework.add_note(t, "Cuadrilla enviada", load_templates(), public=True)
-    casework.add_note(t, "la vecina es muy insistente", load_templates(), public=False)
+    casework.add_note(t, "Cuadrilla enviada", load_templates(), public=True, region="BO")
+    casework.add_note(t, "la vecina es muy insistente", load_templates(), public=False, region="BO")
     seen = public.case(t)
     assert [n.text for n in seen.notes] == ["Cuadrilla enviada"]
     assert "71234567" not in repr(seen) and "insistente" not in repr(seen)
@@ -53,7 +53,7 @@ def test_counts_and_filters(hoods, rules):
     a = submit(WebReport("B02", "Hay un bache grande"), rules).case
     submit(WebReport("B02", "No hay agua desde ayer"), rules)
     submit(WebReport("B03", "Basura en la esquina"), rules)
-    casework.change_status(a.tracking, "resolved", load_templates())
+    casework.change_status(a.tracking, "resolved", load_templates(), region="BO")
     by_code = {c.code: c for c in public.counts()}
     assert (by_code["B02"].open, by_code["B02"].done, by_code["B03"].open, by_code["B01"].total) == (1, 1, 1, 0)
     rows, total = public.cases(public.CaseFilter(neighborhood="B02", state="abiertos"))
@@ -77,7 +77,7 @@ def test_a_reopening_shows_as_a_change_of_status_without_the_residents_words(hoo
 
     done = submit(WebReport("B02", "Hay un bache grande", phone="71234567"), rules)
     t = done.case.tracking
-    casework.change_status(t, "resolved", load_templates())
+    casework.change_status(t, "resolved", load_templates(), region="BO")
     case = Case.get(Case.tracking == t)
     casework.reopen(case, "+59171234567", "sigue el bache, mi casa es la 45", utcnow() + dt.timedelta(seconds=1))
     seen = public.case(t)

@@ -38,7 +38,7 @@ def report(desk, text="B12 hay un bache grande en la calle 3", sender=RESIDENT, 
 
 def resolve(case: Case, at=RESOLVED, service=SERVICE, note="") -> casework.CaseChange:
     return casework.change_status(case.tracking, "resolved", TEMPLATES, note=note, actor="ana", now=at,
-                                  service=service)
+                                  service=service, region="BO")
 
 
 def status_sms(case: Case) -> list[str]:
@@ -66,7 +66,7 @@ def test_resolving_asks_in_the_status_sms_once_per_case(desk):
     assert not event.public and RESIDENT in event.note
 
     # Reopened and resolved again: the usual status SMS, not the question a second time.
-    casework.change_status(case.tracking, "in_progress", TEMPLATES, now=RESOLVED + HOUR, service=SERVICE)
+    casework.change_status(case.tracking, "in_progress", TEMPLATES, now=RESOLVED + HOUR, service=SERVICE, region="BO")
     again = resolve(case, at=RESOLVED + 2 * HOUR)
     assert again.surveyed == ()
     assert again.notifications[0].text == (f"Aviso de la Alcaldia: su reclamo {case.tracking} ahora esta resuelto. "
@@ -85,7 +85,7 @@ def test_only_reporters_who_can_receive_sms_are_asked(desk):
     case = report(desk)
     desk.says("B12 el bache de la calle 3 sigue", T0 + HOUR, sender=NEIGHBOUR)
     dup = Case.select().order_by(Case.id.desc()).get()
-    casework.merge(dup.tracking, case.tracking, TEMPLATES, now=T0 + 2 * HOUR)
+    casework.merge(dup.tracking, case.tracking, TEMPLATES, now=T0 + 2 * HOUR, region="BO")
     desk.says("BAJA", T0 + 3 * HOUR)
     change = resolve(case)
     assert change.surveyed == (NEIGHBOUR,) and change.skipped == {RESIDENT: "opted out (BAJA)"}
@@ -102,7 +102,7 @@ def test_no_question_when_the_survey_is_off_or_no_settings_are_given(desk, servi
 
 def test_no_question_for_other_statuses(desk):
     case = report(desk)
-    change = casework.change_status(case.tracking, "in_progress", TEMPLATES, now=RESOLVED, service=SERVICE)
+    change = casework.change_status(case.tracking, "in_progress", TEMPLATES, now=RESOLVED, service=SERVICE, region="BO")
     assert change.surveyed == () and not surveys(case)
 
 
@@ -154,7 +154,7 @@ def test_a_plain_no_also_reopens(desk):
 def test_no_after_staff_closed_the_case_is_kept_and_flagged_without_reopening(desk, caplog):
     case = report(desk)
     resolve(case)
-    casework.change_status(case.tracking, "closed", TEMPLATES, now=RESOLVED + HOUR, service=SERVICE)
+    casework.change_status(case.tracking, "closed", TEMPLATES, now=RESOLVED + HOUR, service=SERVICE, region="BO")
     caplog.set_level(logging.WARNING, logger="barriosms.pipeline.survey")
     msg = desk.says("2 nadie vino", RESOLVED + 2 * HOUR)
     case = fresh(case)

@@ -372,8 +372,8 @@ def test_a_case_page_shows_history_public_notes_and_a_merge(site):
     templates = load_templates()
     kept, duplicate = new_case(site), new_case(site, descripcion="Otro bache en la calle 3")
     casework.change_status(kept, "in_progress", templates, note="La cuadrilla va el lunes",
-                           internal_note="Llamar a Juan al 70000001")
-    casework.merge(duplicate, kept, templates)
+                           internal_note="Llamar a Juan al 70000001", region="BO")
+    casework.merge(duplicate, kept, templates, region="BO")
     page = site.get(f"/caso/{kept}").text
     assert re.search(r'id="estado"[^>]*>en proceso<', page)
     assert "Estado: <strong>recibido</strong>" in page and "Estado: <strong>en proceso</strong>" in page
@@ -409,11 +409,11 @@ def test_the_case_list_filters_and_paginates(site, hoods):
     from barriosms.staff.webreports import WebReport, submit
     from barriosms.templates.loader import load_categories
 
-    rules = IntakeRules(templates=load_templates(), categories=load_categories(None))
+    rules = IntakeRules(templates=load_templates(), categories=load_categories(None), region="BO")
     for i in range(52):
         submit(WebReport("B02" if i % 2 else "B03", f"Hay un bache numero {i}"), rules)
     closed = submit(WebReport("B03", "Poste de luz caido"), rules).case.tracking
-    casework.change_status(closed, "resolved", load_templates())
+    casework.change_status(closed, "resolved", load_templates(), region="BO")
     first = site.get("/casos").text
     assert first.count('<li class="caso">') == 50 and "Página 1 de 2" in first and "53 casos" in first
     assert 'href="/casos?pagina=2"' in first
@@ -478,7 +478,7 @@ def test_the_map_legend_waits_for_the_map_and_says_more_than_colours(site):
 
 def test_categories_and_statuses_read_as_words_on_every_page(site):
     tracking = new_case(site, categoria="vias")
-    casework.change_status(tracking, "reviewing", load_templates())
+    casework.change_status(tracking, "reviewing", load_templates(), region="BO")
     case_page = site.get(f"/caso/{tracking}").text
     assert "<dt>Tipo de problema</dt><dd>Vías y aceras</dd>" in case_page
     assert re.search(r'id="estado"[^>]*>en revisión<', case_page)
@@ -512,7 +512,7 @@ def test_a_new_report_is_counted_on_the_map_at_once(site, hoods):
     new_case(site)
     assert open_in_b02() == (1, "1")  # the resident who just reported sees it
     # A case opened elsewhere (an SMS through the daemon) waits for the cache: it stays in use.
-    rules = IntakeRules(templates=load_templates(), categories=load_categories(None))
+    rules = IntakeRules(templates=load_templates(), categories=load_categories(None), region="BO")
     submit(WebReport("B02", "Hay otro bache grande en la calle 4"), rules)
     assert open_in_b02() == (1, "1")
     # Open311 opens one through this process too.

@@ -64,7 +64,7 @@ def app(db, hoods, tmp_path):
     rules = app.extensions["barriosms"].rules
     for i in range(3):
         done = submit(WebReport("B02", f"Hay un bache grande en la calle {i + 3}"), rules)
-        casework.add_note(done.case.tracking, "Cuadrilla enviada", load_templates(), public=True)
+        casework.add_note(done.case.tracking, "Cuadrilla enviada", load_templates(), public=True, region="BO")
     return app
 
 

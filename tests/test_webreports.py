@@ -14,7 +14,7 @@ from barriosms.templates.loader import load_categories, load_templates
 
 @pytest.fixture
 def rules():
-    return IntakeRules(templates=load_templates(), categories=load_categories(None))
+    return IntakeRules(templates=load_templates(), categories=load_categories(None), region="BO")
 
 
 def test_a_report_by_name_opens_a_web_case_and_queues_the_tracking_sms(hoods, rules):

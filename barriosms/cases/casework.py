@@ -106,7 +106,7 @@ def _load_for_change(tracking: str) -> Case:
 
 
 def change_status(tracking: str, status: str, templates: Templates, *, note: str = "", internal_note: str = "",
-                  actor: str = "", region: str = "BO", now: dt.datetime | None = None,
+                  actor: str = "", region: str, now: dt.datetime | None = None,
                   service: ServiceSettings | None = None) -> CaseChange:
     """Move a case to `status` (an allowed transition), record who and why, and tell its reporters.
 
@@ -148,7 +148,7 @@ def change_status(tracking: str, status: str, templates: Templates, *, note: str
     return CaseChange(case, event, queued, skipped, tuple(asked))
 
 
-def add_note(tracking: str, text: str, templates: Templates, *, public: bool, actor: str = "", region: str = "BO",
+def add_note(tracking: str, text: str, templates: Templates, *, public: bool, actor: str = "", region: str,
              now: dt.datetime | None = None) -> CaseChange:
     """A note on a case: public notes are sent to its reporters, internal ones never leave the office."""
     text = " ".join(text.split())
@@ -183,7 +183,7 @@ def assign(tracking: str, assignee: str, *, actor: str = "", now: dt.datetime | 
     return CaseChange(case, event, [], {})
 
 
-def merge(duplicate: str, into: str, templates: Templates, *, actor: str = "", region: str = "BO",
+def merge(duplicate: str, into: str, templates: Templates, *, actor: str = "", region: str,
           now: dt.datetime | None = None) -> CaseChange:
     """Merge a duplicate report into the case that stays: the duplicate is closed, its reporters
     follow the surviving case (and are told its number), and later changes reach them too."""

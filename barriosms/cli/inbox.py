@@ -4,8 +4,8 @@ import click
 
 from barriosms.cli.common import CliState, actor, clip, emit_json, json_option, limit_option, local_time, pass_state, short_time, table
 from barriosms.domain.errors import TemplateError
-from barriosms.pipeline.intake import Intake, rules_from_settings
 from barriosms.staff import inbox as inbox_mod
+from barriosms.templates.rules import rules_from_settings
 
 # What `unanswered` values mean, for the table.
 WHY = {
@@ -106,11 +106,11 @@ def assign(state: CliState, message: int, code: str, category: str | None, as_js
     """
     settings = state.open_db()
     try:
-        intake = Intake(rules_from_settings(settings))
+        rules = rules_from_settings(settings)
     except TemplateError as exc:
         raise click.ClickException(f"{exc} (run `barriosms config check`)") from None
     try:
-        routed = inbox_mod.route(message, code, intake, category=category, actor=actor())
+        routed = inbox_mod.route(message, code, rules, category=category, actor=actor())
     except inbox_mod.InboxError as exc:
         raise click.ClickException(str(exc)) from None
     case, reply = routed.case, routed.reply

@@ -19,12 +19,16 @@ from typing import Final
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberFormat
 
-__all__ = ["normalize_sender", "is_replyable", "format_for_display"]
+__all__ = ["DEFAULT_REGION", "normalize_sender", "is_replyable", "format_for_display"]
 
 log = logging.getLogger(__name__)
 
 # Characters a number may be written with besides digits.  Anything else (letters above all)
 # means "not a phone": phonenumbers would otherwise read "TIGO" as the keypad number 8446.
+# The country a fresh installation assumes ([gateway] region's default, declared once): Bolivia.
+# Everything else takes the configured region as an argument, never a default of its own.
+DEFAULT_REGION: Final = "BO"
+
 _NUMBER_CHARS: Final = re.compile(r"\+?[0-9()\s.\-/]+")
 _DIGITS_ONLY: Final = re.compile(r"[0-9]+")
 # A bare digit string this long cannot be a Bolivian national number nor a short code; it is an
@@ -57,12 +61,12 @@ def _parse(sender: str, region: str) -> PhoneNumber | None:
     return None
 
 
-def normalize_sender(sender: str, region: str = "BO") -> str:
+def normalize_sender(sender: str, region: str) -> str:
     """E.164 (``+591…``) for a phone number written any usual way; else ``sender.strip()``.
 
-    >>> normalize_sender("01071234567")
+    >>> normalize_sender("01071234567", "BO")
     '+59171234567'
-    >>> normalize_sender(" TIGO ")
+    >>> normalize_sender(" TIGO ", "BO")
     'TIGO'
     """
     stripped = sender.strip()
@@ -72,7 +76,7 @@ def normalize_sender(sender: str, region: str = "BO") -> str:
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
 
 
-def is_replyable(sender: str, region: str = "BO") -> bool:
+def is_replyable(sender: str, region: str) -> bool:
     """True only for a full, valid phone number: never for short codes, names or empty senders.
 
     Answering a short code or an operator's alphanumeric sender costs money and can start an
@@ -82,7 +86,7 @@ def is_replyable(sender: str, region: str = "BO") -> bool:
     return number is not None and phonenumbers.is_valid_number(number)
 
 
-def format_for_display(e164: str, region: str = "BO") -> str:
+def format_for_display(e164: str, region: str) -> str:
     """How staff read a sender: "71234567" for a Bolivian number, "+1 415-555-2671" abroad.
 
     Non-numbers come back unchanged.

@@ -68,7 +68,7 @@ class Asked:
 # -- staff side --------------------------------------------------------------------------------
 
 
-def ask(tracking: str, text: str, templates: Templates, service, *, actor: str = "", region: str = "BO",
+def ask(tracking: str, text: str, templates: Templates, service, *, actor: str = "", region: str,
         now: dt.datetime | None = None, kind: str = "question") -> Asked:
     """Send a case's reporters a question (kind "question") or a message (kind "message").
 

@@ -167,7 +167,9 @@ def by_tracking(numbers: list[str], *, show_descriptions: bool = True) -> list[P
 
 
 @dataclass(frozen=True)
-class HoodCount:
+class HoodProgress:
+    """A neighbourhood on the public map: its open and done cases (reports.HoodCount counts one group)."""
+
     code: str
     name: str
     district: str
@@ -181,7 +183,7 @@ class HoodCount:
         return self.open + self.done
 
 
-def counts(category: str = "", state: str = "todos") -> list[HoodCount]:
+def counts(category: str = "", state: str = "todos") -> list[HoodProgress]:
     """Open and done cases per neighbourhood (every neighbourhood, zeros included), by code."""
     statuses = STATES.get(state, STATES["todos"])
     q = (Case.select(Case.neighborhood, Case.status, fn.COUNT(Case.id).alias("n"))
@@ -197,7 +199,7 @@ def counts(category: str = "", state: str = "todos") -> list[HoodCount]:
     out = []
     for hood in Neighborhood.select().order_by(Neighborhood.code):
         o, d = tally.get(hood.id, (0, 0))
-        out.append(HoodCount(hood.code, hood.name, hood.district, hood.lat, hood.lon, o, d))
+        out.append(HoodProgress(hood.code, hood.name, hood.district, hood.lat, hood.lon, o, d))
     return out
 
 

@@ -15,9 +15,9 @@ from typing import Any, cast
 
 from peewee import JOIN, fn
 
+from barriosms.cases.lookup import NeighborhoodNotFound, find_neighborhood
 from barriosms.cases.satisfaction import Satisfaction, satisfaction
 from barriosms.domain.categories import fold
-from barriosms.domain.parsing import normalize_code
 from barriosms.domain.ranking import WAITING_STATUSES, Hotspot, OpenCase, rank_hotspots
 from barriosms.domain.statuses import STATUSES
 from barriosms.store.models import Case, CaseReporter, Neighborhood
@@ -91,11 +91,11 @@ def _live_cases():
             .group_by(Case.id))
 
 
-def find_neighborhood(code: str) -> Neighborhood:
-    hood = Neighborhood.get_or_none(Neighborhood.code == normalize_code(code))
-    if hood is None:
-        raise ReportError(f"no neighbourhood with code {code!r} (list them with `barriosms neighborhoods list`)")
-    return hood
+def _neighborhood(code: str) -> Neighborhood:
+    try:
+        return find_neighborhood(code, by_name=False)
+    except NeighborhoodNotFound as exc:
+        raise ReportError(str(exc)) from None
 
 
 def match_district(district: str) -> str:
@@ -175,7 +175,7 @@ def case_rows(*, status: str | None = None, neighborhood: str | None = None) -> 
             raise ReportError(f"unknown status {status!r}; use one of: {', '.join(STATUSES)}")
         q = q.where(Case.status == status)
     if neighborhood is not None:
-        q = q.where(Case.neighborhood == find_neighborhood(neighborhood))
+        q = q.where(Case.neighborhood == _neighborhood(neighborhood))
     return [CaseRow(tracking=c.tracking, status=c.status, category=c.category, code=c.neighborhood.code,
                     name=c.neighborhood.name, district=c.neighborhood.district,
                     # The point a resident marked on the web map, else the neighbourhood's.

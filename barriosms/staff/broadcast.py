@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from barriosms.cases import outbox, subscribers
+from barriosms.cases.lookup import NeighborhoodNotFound, find_neighborhood
 from barriosms.domain.gsm import SMS_SEPTETS, septet_count, to_gsm7
 from barriosms.domain.guard import budget_left, local_day_start
-from barriosms.domain.parsing import normalize_code
 from barriosms.domain.phones import is_replyable
 from barriosms.store.models import Broadcast, Case, CaseReporter, Neighborhood, utcnow, write_tx
 
@@ -55,9 +55,10 @@ def sms_parts(text: str) -> int:
 def plan(code: str, text: str, *, region: str, daily_budget: int, zone: ZoneInfo,
          now: dt.datetime | None = None) -> Plan:
     now = now or utcnow()
-    hood = Neighborhood.get_or_none(Neighborhood.code == normalize_code(code))
-    if hood is None:
-        raise BroadcastError(f"no neighbourhood with code {code!r} (see `barriosms neighborhoods list`)")
+    try:
+        hood = find_neighborhood(code, by_name=False)
+    except NeighborhoodNotFound as exc:
+        raise BroadcastError(str(exc)) from None
     clean = to_gsm7(" ".join(text.split()))
     if not clean:
         raise BroadcastError("the notice is empty")

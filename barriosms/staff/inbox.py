@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import random
 from dataclasses import dataclass
 
 from barriosms.cases import outbox
+from barriosms.cases.lookup import NeighborhoodNotFound, find_neighborhood
 from barriosms.cases.opening import open_case
-from barriosms.domain.parsing import normalize_code
 from barriosms.domain.phones import is_replyable
 from barriosms.domain.replies import Templates
-from barriosms.pipeline.intake import Intake
 from barriosms.pipeline.practice import PRACTICE_INTENTS
-from barriosms.store.models import Case, CaseEvent, InboundMessage, Neighborhood, OutboundMessage, PendingReport, utcnow, write_tx
+from barriosms.store.models import Case, CaseEvent, InboundMessage, OutboundMessage, PendingReport, utcnow, write_tx
+from barriosms.templates.rules import IntakeRules
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +25,9 @@ class InboxError(Exception):
 
 
 @dataclass(frozen=True)
-class Routed:
+class Assigned:
+    """A message staff assigned to a case: the case it opened or joined, and the SMS queued back."""
+
     message: InboundMessage
     case: Case
     reply: OutboundMessage | None
@@ -57,14 +60,15 @@ def get(message_id: int) -> InboundMessage:
     return msg
 
 
-def route(message_id: int, code: str, intake: Intake, *, category: str | None = None, actor: str = "",
-          now: dt.datetime | None = None) -> Routed:
+def route(message_id: int, code: str, rules: IntakeRules, *, category: str | None = None, actor: str = "",
+          rng: random.Random | None = None, now: dt.datetime | None = None) -> Assigned:
     """Open a case for a message staff routed by hand, and queue the tracking number to its sender.
 
-    `intake`: the running intake, for its rules (categories, region, texts) and its tracking numbers.
+    `rules`: the categories, region and texts the intake reads messages with (rules_from_settings).
+    `rng` draws the tracking number (cases.opening.open_case: SystemRandom by default).
     """
     now = now or utcnow()
-    templates: Templates = intake.rules.templates
+    templates: Templates = rules.templates
     with write_tx():
         msg = get(message_id)
         if msg.case_id is not None:
@@ -73,15 +77,16 @@ def route(message_id: int, code: str, intake: Intake, *, category: str | None = 
             raise InboxError(f"message {message_id} is {msg.intent} data, not a report")
         if msg.intent in PRACTICE_INTENTS:
             raise InboxError(f"message {message_id} is practice from a workshop (PRUEBA ...), not a report")
-        hood = Neighborhood.get_or_none(Neighborhood.code == normalize_code(code))
-        if hood is None:
-            raise InboxError(f"no neighbourhood with code {code!r} (see `barriosms neighborhoods list`)")
+        try:
+            hood = find_neighborhood(code, by_name=False)
+        except NeighborhoodNotFound as exc:
+            raise InboxError(str(exc)) from None
         if category is not None:
             category = category.strip().lower()
-            names = intake.rules.categories.names
+            names = rules.categories.names
             if category not in names:
                 raise InboxError(f"unknown category {category!r}; use one of: {', '.join(names)}")
-        case = open_case(msg, hood, msg.text, now, categories=intake.rules.categories, rng=intake.rng,
+        case = open_case(msg, hood, msg.text, now, categories=rules.categories, rng=rng,
                          category=category, actor=actor or "staff", how="assigned")
         CaseEvent.create(case=case, at=now, kind="note", note=f"routed by hand from message {msg.id}",
                          public=False, actor=actor)
@@ -90,9 +95,9 @@ def route(message_id: int, code: str, intake: Intake, *, category: str | None = 
         (PendingReport.update(outcome="routed", closed_at=now)
          .where((PendingReport.message == msg) & (PendingReport.outcome == "")).execute())
         reply = None
-        if is_replyable(msg.phone, intake.rules.region):
+        if is_replyable(msg.phone, rules.region):
             text = templates.render("report_received", tracking=case.tracking, barrio=hood.name, category=case.category)
             # Not urgent: the resident wrote a while ago, so this one waits out the quiet hours.
             reply = outbox.queue(msg.phone, text, kind="reply", case=case, in_reply_to=msg, now=now, urgent=False)
     log.info("message %d routed by %s to %s: case %s", msg.id, actor or "-", hood.code, case.tracking)
-    return Routed(msg, case, reply)
+    return Assigned(msg, case, reply)

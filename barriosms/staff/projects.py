@@ -13,7 +13,7 @@ import math
 import re
 from typing import Any
 
-from barriosms.domain.matching import normalize_code
+from barriosms.cases.lookup import NeighborhoodNotFound, find_neighborhood
 from barriosms.store.models import PROJECT_STATUSES, Neighborhood, Project, utcnow, write_tx
 
 # What update() may change; None clears the optional ones (description becomes empty).
@@ -88,13 +88,11 @@ def parse_coordinate(value: Any, what: str, limit: float) -> float | None:
     return number
 
 
-def find_neighborhood(code: Any) -> Neighborhood:
-    wanted = normalize_code(str(code or ""))
-    hood = Neighborhood.get_or_none(Neighborhood.code == wanted) if wanted else None
-    if hood is None:
-        raise ProjectError(f"unknown neighbourhood code {str(code or '').strip()!r}: "
-                           "see the codes with `barriosms neighborhoods list`")
-    return hood
+def _neighborhood(code: Any) -> Neighborhood:
+    try:
+        return find_neighborhood(str(code or ""), by_name=False)
+    except NeighborhoodNotFound as exc:
+        raise ProjectError(str(exc)) from None
 
 
 def _check_status(status: Any) -> str:
@@ -114,7 +112,7 @@ def _clean(values: dict[str, Any]) -> dict[str, Any]:
     clean: dict[str, Any] = {}
     for name, value in values.items():
         if name == "neighborhood":
-            clean[name] = value if isinstance(value, Neighborhood) else find_neighborhood(value)
+            clean[name] = value if isinstance(value, Neighborhood) else _neighborhood(value)
         elif name == "title":
             clean[name] = " ".join(str(value).split())
             if not clean[name]:
@@ -176,7 +174,7 @@ def list_projects(*, neighborhood: str | None = None, status: str | None = None,
     """Projects, newest first, of one neighbourhood and/or in one status."""
     q = Project.select(Project, Neighborhood).join(Neighborhood).order_by(Project.id.desc())
     if neighborhood:
-        q = q.where(Project.neighborhood == find_neighborhood(neighborhood))
+        q = q.where(Project.neighborhood == _neighborhood(neighborhood))
     if status:
         q = q.where(Project.status == _check_status(status))
     if limit:

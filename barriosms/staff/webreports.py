@@ -14,12 +14,11 @@ import logging
 import random
 from dataclasses import dataclass
 
-from barriosms.cases import outbox, subscribers
+from barriosms.cases import lookup, outbox, subscribers
+from barriosms.cases.lookup import NeighborhoodAmbiguous, NeighborhoodNotFound
 from barriosms.cases.opening import open_case
 from barriosms.cases.reporters import add_reporter
-from barriosms.domain.categories import fold
 from barriosms.domain.inputs import degrees
-from barriosms.domain.matching import Place, find_place, normalize_code
 from barriosms.domain.phones import is_replyable, normalize_sender
 from barriosms.store.models import Case, CaseEvent, Neighborhood, OutboundMessage, WebSubmission, utcnow, write_tx
 from barriosms.templates.rules import IntakeRules
@@ -69,31 +68,21 @@ class Submitted:
     sms: str
 
 
-def find_neighborhood(text: str) -> Neighborhood:
+def typed_neighborhood(text: str) -> Neighborhood:
     """The neighbourhood a resident typed, by code or by name (typos forgiven as for SMS)."""
     text = " ".join(text.split())
     if not text:
         raise ReportError("neighborhood", "Escriba el nombre o el código de su barrio.")
     if len(text) > 100:
         raise ReportError("neighborhood", "El barrio es demasiado largo: escriba solo su nombre o código.")
-    exact = Neighborhood.get_or_none(Neighborhood.code == normalize_code(text))
-    if exact is not None:
-        return exact
-    hoods = list(Neighborhood.select())
-    folded = fold(text)
-    same_name = [n for n in hoods if fold(n.name) == folded or folded in (fold(a) for a in n.alias_list)]
-    if len(same_name) == 1:
-        return same_name[0]
-    match = find_place(text, [Place(n.code, n.name, tuple(n.alias_list)) for n in hoods])
-    if match is None:
+    try:
+        return lookup.find_neighborhood(text)
+    except NeighborhoodNotFound:
         raise ReportError("neighborhood", f"No encontramos el barrio \"{text}\". Revise el nombre o busque su "
-                                          "código en la lista de barrios.")
-    by_code = {n.code: n for n in hoods}
-    if len(match.codes) > 1:
-        choices = tuple((c, by_code[c].name) for c in match.codes)
+                                          "código en la lista de barrios.") from None
+    except NeighborhoodAmbiguous as exc:
         raise ReportError("neighborhood", "Hay varios barrios con ese nombre: elija uno por su código ("
-                          + ", ".join(f"{c} {name}" for c, name in choices) + ").", choices)
-    return by_code[match.codes[0]]
+                          + ", ".join(f"{c} {name}" for c, name in exc.choices) + ").", exc.choices) from None
 
 
 def _coordinate(raw: str, low: float, high: float, field: str) -> float | None:
@@ -107,7 +96,7 @@ def _coordinate(raw: str, low: float, high: float, field: str) -> float | None:
 
 def validate(report: WebReport, rules: IntakeRules) -> tuple[Neighborhood, str, str, str, float | None, float | None]:
     """Check every field; the first problem raises ReportError. Returns the values to store."""
-    hood = find_neighborhood(report.neighborhood)
+    hood = typed_neighborhood(report.neighborhood)
     description = " ".join(report.description.split())
     if len(description) < MIN_DESCRIPTION:
         raise ReportError("description", "Cuente cuál es el problema y dónde está (por ejemplo: hay un bache "

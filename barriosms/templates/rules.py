@@ -14,7 +14,7 @@ from barriosms.templates.loader import load_categories, load_templates
 class IntakeRules:
     templates: Templates
     categories: CategoryRules
-    region: str = "BO"
+    region: str  # ISO country of local numbers: [gateway] region
     multipart_timeout: float = 600.0
     service: ServiceSettings = ServiceSettings()
 

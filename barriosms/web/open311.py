@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 import json
-import math
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
@@ -23,10 +22,11 @@ from typing import cast
 
 from flask import Blueprint, Response, current_app, request
 
+from barriosms.cases.lookup import nearest_neighborhood
 from barriosms.domain.inputs import ascii_int, degrees
 from barriosms.domain.matching import normalize_code
 from barriosms.reporting import public
-from barriosms.staff.webreports import ReportError, WebReport, find_neighborhood, submit
+from barriosms.staff.webreports import ReportError, WebReport, submit, typed_neighborhood
 from barriosms.store.models import Case, CaseEvent, Neighborhood, utcnow
 from barriosms.web.cache import forget_counts
 from barriosms.web.context import context, from_another_site, submitter
@@ -367,24 +367,6 @@ def _check_api_key() -> None:
         raise Refused(403, "La clave (api_key) no es valida: no se puede crear el reclamo.")
 
 
-def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * 6371.0088 * math.asin(min(1.0, math.sqrt(a)))
-
-
-def nearest_neighborhood(lat: float, lon: float, within_km: float = NEAREST_KM) -> Neighborhood | None:
-    """The neighbourhood whose coordinates are nearest the point, if within `within_km`."""
-    best: tuple[float, Neighborhood] | None = None
-    for hood in Neighborhood.select().where(Neighborhood.lat.is_null(False), Neighborhood.lon.is_null(False)):
-        assert hood.lat is not None and hood.lon is not None  # the query keeps only placed neighbourhoods
-        km = haversine_km(lat, lon, hood.lat, hood.lon)
-        if km <= within_km and (best is None or km < best[0]):
-            best = (km, hood)
-    return best[1] if best else None
-
-
 def _point() -> tuple[float, float] | None:
     raw_lat, raw_lon = (request.form.get("lat") or "").strip(), (request.form.get("long") or "").strip()
     if not raw_lat and not raw_lon:
@@ -406,12 +388,12 @@ def _neighborhood(point: tuple[float, float] | None) -> Neighborhood:
     address = (request.form.get("address_string") or "").strip()
     if address:
         try:
-            return find_neighborhood(address)
+            return typed_neighborhood(address)
         except ReportError as exc:
             if point is None:
                 raise Refused(400, exc.message) from None
     if point is not None:
-        hood = nearest_neighborhood(*point)
+        hood = nearest_neighborhood(*point, within_km=NEAREST_KM)
         if hood is None:
             raise Refused(400, f"El punto lat/long esta a mas de {NEAREST_KM:g} km de todos los barrios que "
                                "conocemos: envie address_id o address_string.")

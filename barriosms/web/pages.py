@@ -175,11 +175,11 @@ def _filters() -> tuple[str, str]:
     return category, state if state in public.STATES else "todos"
 
 
-def _counts(category: str, state: str) -> list[public.HoodCount]:
+def _counts(category: str, state: str) -> list[public.HoodProgress]:
     return recent().get(("counts", category, state), lambda: public.counts(category, state))
 
 
-def _busiest(counts: list[public.HoodCount]) -> list[public.HoodCount]:
+def _busiest(counts: list[public.HoodProgress]) -> list[public.HoodProgress]:
     with_cases = [c for c in counts if c.total]
     return sorted(with_cases, key=lambda c: (-c.open, -c.total, c.name))
 
