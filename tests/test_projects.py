@@ -29,8 +29,8 @@ def test_add_parses_text_as_typed_and_reads_back(hoods):
 
 
 @pytest.mark.parametrize(("values", "says"), [
-    ({"neighborhood": "B99"}, "no neighbourhood with code 'B99' (see `barriosms neighborhoods list`)"),
-    ({"neighborhood": ""}, "no neighbourhood with code ''"),
+    ({"neighborhood": "B99"}, "unknown neighbourhood code 'B99': see the codes with `barriosms neighborhoods list`"),
+    ({"neighborhood": ""}, "unknown neighbourhood code ''"),
     ({"title": "   "}, 'the title is empty: give the works a short name, e.g. "Enlosetado calle 3"'),
     ({"budget": -1}, "budget -1 is negative: give the amount in Bs as 0 or more"),
     ({"budget": "-125000"}, "budget -125000 is negative"),
@@ -94,7 +94,7 @@ def test_list_filters_by_neighbourhood_and_status(hoods):
     assert [p.id for p in works.list_projects(neighborhood="b12")] == [b.id, a.id]
     assert [p.id for p in works.list_projects(status="done")] == [c.id, b.id]
     assert [p.id for p in works.list_projects(neighborhood="B12", status="done", limit=1)] == [b.id]
-    with pytest.raises(works.ProjectError, match="no neighbourhood with code 'Z1'"):
+    with pytest.raises(works.ProjectError, match="unknown neighbourhood code 'Z1'"):
         works.list_projects(neighborhood="Z1")
     with pytest.raises(works.ProjectError, match="unknown status 'open'"):
         works.list_projects(status="open")
@@ -141,7 +141,7 @@ def test_add_list_show_update_through_the_cli(ready):
 def test_cli_errors_say_the_fix_and_exit_non_zero(ready):
     assert ready("projects", "list").output.strip().startswith("no projects yet")
     out = ready("projects", "add", "--neighborhood", "B99", "--title", "x", code=1).output
-    assert "Error: no neighbourhood with code 'B99' (see `barriosms neighborhoods list`)" in out
+    assert "Error: unknown neighbourhood code 'B99': see the codes with `barriosms neighborhoods list`" in out
     out = ready("projects", "add", "--neighborhood", "B12", "--title", "x", "--budget", "125.000", code=1).output
     assert "without thousands separators" in out
     out = ready("projects", "add", "--neighborhood", "B12", "--title", "x", "--start", "2027-01-01",
@@ -158,4 +158,4 @@ def test_cli_errors_say_the_fix_and_exit_non_zero(ready):
     assert "nothing to change" in ready("projects", "update", "1", code=1).output
     assert "no project with id 7" in ready("projects", "update", "7", "--title", "y", code=1).output
     assert "no project with id 7" in ready("projects", "show", "7", code=1).output
-    assert "no neighbourhood with code 'Q1'" in ready("projects", "list", "--neighborhood", "Q1", code=1).output
+    assert "unknown neighbourhood code 'Q1'" in ready("projects", "list", "--neighborhood", "Q1", code=1).output

@@ -13,10 +13,10 @@ from barriosms.store.models import Case, Neighborhood
 
 
 class NeighborhoodNotFound(LookupError):
-    """No neighbourhood has this code or name (`text` as typed). str() is the staff CLI's message."""
+    """No neighbourhood has this code or name (`text` as typed); each caller words the message."""
 
     def __init__(self, text: str):
-        super().__init__(f"no neighbourhood with code {text!r} (see `barriosms neighborhoods list`)")
+        super().__init__(text)
         self.text = text
 
 

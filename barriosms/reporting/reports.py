@@ -94,8 +94,8 @@ def _live_cases():
 def _neighborhood(code: str) -> Neighborhood:
     try:
         return find_neighborhood(code, by_name=False)
-    except NeighborhoodNotFound as exc:
-        raise ReportError(str(exc)) from None
+    except NeighborhoodNotFound:
+        raise ReportError(f"no neighbourhood with code {code!r} (list them with `barriosms neighborhoods list`)") from None
 
 
 def match_district(district: str) -> str:

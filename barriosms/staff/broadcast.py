@@ -57,8 +57,8 @@ def plan(code: str, text: str, *, region: str, daily_budget: int, zone: ZoneInfo
     now = now or utcnow()
     try:
         hood = find_neighborhood(code, by_name=False)
-    except NeighborhoodNotFound as exc:
-        raise BroadcastError(str(exc)) from None
+    except NeighborhoodNotFound:
+        raise BroadcastError(f"no neighbourhood with code {code!r} (see `barriosms neighborhoods list`)") from None
     clean = to_gsm7(" ".join(text.split()))
     if not clean:
         raise BroadcastError("the notice is empty")

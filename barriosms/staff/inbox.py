@@ -79,8 +79,8 @@ def route(message_id: int, code: str, rules: IntakeRules, *, category: str | Non
             raise InboxError(f"message {message_id} is practice from a workshop (PRUEBA ...), not a report")
         try:
             hood = find_neighborhood(code, by_name=False)
-        except NeighborhoodNotFound as exc:
-            raise InboxError(str(exc)) from None
+        except NeighborhoodNotFound:
+            raise InboxError(f"no neighbourhood with code {code!r} (see `barriosms neighborhoods list`)") from None
         if category is not None:
             category = category.strip().lower()
             names = rules.categories.names

@@ -91,8 +91,9 @@ def parse_coordinate(value: Any, what: str, limit: float) -> float | None:
 def _neighborhood(code: Any) -> Neighborhood:
     try:
         return find_neighborhood(str(code or ""), by_name=False)
-    except NeighborhoodNotFound as exc:
-        raise ProjectError(str(exc)) from None
+    except NeighborhoodNotFound:
+        raise ProjectError(f"unknown neighbourhood code {str(code or '').strip()!r}: "
+                           "see the codes with `barriosms neighborhoods list`") from None
 
 
 def _check_status(status: Any) -> str:
