@@ -173,7 +173,7 @@ def test_the_report_form(site):
         assert field in form
     assert '<option value="">No sé</option>' in form and '<option value="vias">Vías y aceras</option>' in form
     assert '<option value="B04">Villa Fátima</option>' in form  # the datalist
-    assert re.search(r'name="token" value="\d+\.[\w-]+\.[\w-]+"', form)
+    assert re.search(r'name="token" value="[\w-]+\.[\w-]+\.[\w-]+"', form)
     assert site.token() != site.token()
     assert 'value="B04"' in site.get("/reportar?barrio=B04").text
 
@@ -215,13 +215,15 @@ def test_the_same_form_sent_twice_is_one_case(site):
 
 def test_a_missing_or_forged_token_is_refused_and_nothing_is_stored(site):
     token = site.token()
-    issued, nonce, mac = token.split(".")
-    for bad in ("", "nonsense", f"{issued}.{nonce}x.{mac}", f"{int(issued) + 1}.{nonce}.{mac}", "<b>" * 80):
+    nonce, issued, mac = token.split(".")
+    for bad in ("", "nonsense", f"{nonce}x.{issued}.{mac}", f"{nonce}.{issued}x.{mac}", f"{nonce}.{issued}.{mac}x",
+                "<b>" * 80):
         page = site.report(bad, descripcion="Un arbol caido en la calle")
         assert page.status == 400, bad
         assert "No pudimos aceptar el formulario" in page.text
         assert "Un arbol caido en la calle" in page.text  # what they typed is still there
-        assert re.search(r'name="token" value="\d+\.', page.text)  # a fresh token to try again
+        fresh = re.search(r'name="token" value="([\w-]+\.[\w-]+\.[\w-]+)"', page.text)  # a fresh one to try again
+        assert fresh and fresh.group(1) != bad
     assert Case.select().count() == 0
 
 
@@ -348,6 +350,25 @@ def test_too_many_reports_from_one_address_get_429_with_retry_after(start):
     assert Case.select().count() == 2
     # A double submit of a form that was accepted is not a new report: the same case again.
     assert site.report(second).header("Location") == second_done.header("Location")
+
+
+def report_through(site: Site, forwarded: str) -> Reply:
+    """A report whose request carries `forwarded` as X-Forwarded-For (a proxy's, or forged)."""
+    form = {"barrio": "B02", "descripcion": "Hay un bache grande en la calle 3", "token": site.token()}
+    return site.post("/reportar", form, {"X-Forwarded-For": forwarded})
+
+
+def test_a_forged_x_forwarded_for_does_not_dodge_the_limit(start):
+    site = start("submissions_per_hour = 1\nsubmissions_per_day = 10\n")  # no trusted proxy
+    assert report_through(site, "10.1.1.1").status == 303
+    assert report_through(site, "10.2.2.2").status == 429  # still the same peer
+
+
+def test_behind_a_proxy_each_resident_has_a_limit_of_their_own(start):
+    site = start("submissions_per_hour = 1\nsubmissions_per_day = 10\ntrusted_proxies = 1\n")
+    assert report_through(site, "6.6.6.6, 10.1.1.1").status == 303
+    assert report_through(site, "7.7.7.7, 10.1.1.1").status == 429  # the resident wrote the left entry
+    assert report_through(site, "10.2.2.2").status == 303  # another resident through the same proxy
 
 
 def test_following_a_case(site):

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from barriosms.web.security import FormTokens, SubmissionLimiter, client_address, cross_site, security_headers, site_secret
+from barriosms import config
+from barriosms.web.app import create_app
+from barriosms.web.context import submitter
+from barriosms.web.security import CLOCK_SKEW, FormTokens, SubmissionLimiter, cross_site, security_headers, site_secret
 
 
 class Clock:
@@ -22,12 +25,23 @@ def test_tokens_are_ours_fresh_and_unforgeable():
     assert tokens.check(token) == ""
     assert tokens.issue() != token  # each form its own (it is also the form's identity)
     assert FormTokens(b"other" * 8, clock=clock).check(token) == "forged"
-    issued, nonce, mac = token.split(".")
-    assert tokens.check(f"{int(issued) + 100}.{nonce}.{mac}") == "forged"
+    assert FormTokens(b"k" * 32, clock=clock, form="otro").check(token) == "forged"  # another form's
+    nonce, issued, mac = token.split(".")
+    later = FormTokens(b"k" * 32, clock=lambda: clock.t + 100).issue().split(".")[1]
+    assert later != issued and tokens.check(f"{nonce}.{later}.{mac}") == "forged"  # its date moved
+    assert tokens.check(f"{nonce}x.{issued}.{mac}") == "forged"
     assert tokens.check("") == "missing"
     assert tokens.check("a.b") == "forged" and tokens.check("x" * 500) == "forged"
     clock.t += tokens.max_age + 1
     assert tokens.check(token) == "expired"
+
+
+def test_a_token_from_a_clock_slightly_ahead_is_accepted():
+    clock = Clock()
+    tokens = FormTokens(b"k" * 32, clock=clock)
+    ahead = FormTokens(b"k" * 32, clock=lambda: clock.t + CLOCK_SKEW - 10).issue()
+    assert tokens.check(ahead) == ""
+    assert tokens.check(FormTokens(b"k" * 32, clock=lambda: clock.t + CLOCK_SKEW + 10).issue()) == "expired"
 
 
 def test_the_limiter_counts_per_address_per_hour_and_per_day():
@@ -54,10 +68,17 @@ def test_the_limiter_counts_per_address_per_hour_and_per_day():
     ("127.0.0.1", "1.2.3.4", 1, "1.2.3.4"),
     ("127.0.0.1", "6.6.6.6, 1.2.3.4", 1, "1.2.3.4"),  # the client wrote 6.6.6.6 itself
     ("127.0.0.1", "6.6.6.6, 1.2.3.4, 10.0.0.2", 2, "1.2.3.4"),
+    ("127.0.0.1", "1.2.3.4", 2, "127.0.0.1"),  # fewer entries than proxies: not through them all
     ("127.0.0.1", "", 1, "127.0.0.1"),
 ])
-def test_client_address(peer, forwarded, proxies, expected):
-    assert client_address(peer, forwarded, proxies) == expected
+def test_the_submitter_is_the_client_behind_the_trusted_proxies(db, tmp_path, peer, forwarded, proxies, expected):
+    ini = tmp_path / "web.ini"
+    ini.write_text(f"[database]\npath = {db}\n[modem]\ndevice = /dev/null\n[web]\ntrusted_proxies = {proxies}\n")
+    app = create_app(config.load(ini))
+    app.add_url_rule("/quien", "quien", submitter)  # a page that says who is asking
+    headers = {} if forwarded is None else {"X-Forwarded-For": forwarded}
+    answer = app.test_client().get("/quien", headers=headers, environ_base={"REMOTE_ADDR": peer})
+    assert answer.status_code == 200 and answer.text == expected
 
 
 @pytest.mark.parametrize("origin, fetch_site, crossed", [

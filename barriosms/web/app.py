@@ -19,6 +19,7 @@ from flask import Flask, Response, render_template, request
 from flask.json.provider import DefaultJSONProvider
 from peewee import DatabaseError as PeeweeDatabaseError
 from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from barriosms.config import Settings
 from barriosms.pipeline.intake import rules_from_settings
@@ -60,6 +61,17 @@ def create_app(settings: Settings, *, open_db: bool = True) -> Flask:
         tokens=FormTokens(site_secret()),
         limiter=SubmissionLimiter(web.submissions_per_hour, web.submissions_per_day),
     )
+    if web.trusted_proxies:
+        # request.remote_addr becomes the address the Nth proxy from us saw (the Nth entry from
+        # the right of X-Forwarded-For; entries further left are whatever the client wrote), so
+        # submission limits count the resident. Without proxies the header is ignored: a client
+        # could otherwise choose the address it is counted under.
+        # Only X-Forwarded-For: the site never builds an address from the scheme or the host
+        # (links are relative, [web] public_url for the rest; no cookies to mark Secure), the
+        # Origin check compares the Host the proxy passes through, and the documented nginx
+        # set-up does not overwrite X-Forwarded-Host, so believing it would believe the client.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=web.trusted_proxies,  # type: ignore[method-assign]
+                                x_proto=0, x_host=0, x_port=0, x_prefix=0)
     headers = security_headers(web.tile_url)
     follow_file = _FileFollower(None if settings.database.url else settings.database.path)
 

@@ -10,7 +10,7 @@ from barriosms.config import Settings
 from barriosms.domain.categories import CategoryRules
 from barriosms.domain.replies import Templates
 from barriosms.templates.rules import IntakeRules
-from barriosms.web.security import FormTokens, SubmissionLimiter, client_address, cross_site
+from barriosms.web.security import FormTokens, SubmissionLimiter, cross_site
 
 
 @dataclass
@@ -37,9 +37,9 @@ def context() -> WebContext:
 
 
 def submitter() -> str:
-    """The address a submission counts against (see [web] trusted_proxies)."""
-    return client_address(request.remote_addr, request.headers.get("X-Forwarded-For"),
-                          context().settings.web.trusted_proxies)
+    """The address a submission counts against: the peer, or behind [web] trusted_proxies the
+    client's address as the proxies wrote it (ProxyFix, see app.create_app)."""
+    return request.remote_addr or "unknown"
 
 
 def from_another_site() -> bool:

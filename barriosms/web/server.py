@@ -30,7 +30,7 @@ class WebServer:
         self._server = waitress.server.create_server(
             self.app, host=web.host, port=web.port, threads=web.threads, ident="barriosms",
             max_request_body_size=MAX_BODY, max_request_header_size=32 * 1024,
-            # X-Forwarded-* are read by the app itself, only from [web] trusted_proxies.
+            # X-Forwarded-For reaches the app, which believes it only behind [web] trusted_proxies (ProxyFix).
             clear_untrusted_proxy_headers=False, channel_timeout=30, connection_limit=200,
         )
         self.port: int = self._server.effective_port
