@@ -106,3 +106,19 @@ def test_the_secret_is_made_once_and_shared(db):
     first = site_secret()
     assert len(first) >= 32 and site_secret() == first
     assert site_secret("other") != first
+
+
+def test_every_spelling_of_a_token_that_verifies_names_the_same_form():
+    # base64 leaves low bits of a last character unchecked: whatever spellings verify must carry
+    # one identity, or a double submit with a rewritten token would open a second case.
+    import string
+
+    tokens = FormTokens(b"k" * 32, clock=Clock())
+    token = tokens.issue()
+    problem, identity = tokens.verify(token)
+    assert problem == "" and identity
+    spellings = {token[:-1] + c for c in string.ascii_letters + string.digits + "-_"}
+    accepted = [t for t in spellings if tokens.verify(t)[0] == ""]
+    assert token in accepted and len(accepted) > 1  # the spellings exist (4 with a 32-byte signature)
+    assert {tokens.verify(t)[1] for t in accepted} == {identity}
+    assert tokens.verify("")[1] == "" and tokens.verify(token + "x")[1] == ""

@@ -136,7 +136,7 @@ def submit(report: WebReport, rules: IntakeRules, *, channel: str = "web", token
            now: dt.datetime | None = None, rng: random.Random | None = None) -> Submitted:
     """Open a case for a web or Open311 report (ReportError when a field must be corrected).
 
-    `token`: the form's one-time token; a second submit with it returns the first case. `rng`
+    `token`: the form's identity (the web's signed nonce); a second submit with it returns the first case. `rng`
     draws the tracking number (default: SystemRandom).
     """
     if channel not in CHANNELS:

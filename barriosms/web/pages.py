@@ -250,14 +250,14 @@ def report() -> Response:
     # The choices of an ambiguous name come before the text field, as more `barrio` values.
     values["barrio"] = next((v for v in request.form.getlist("barrio") if v.strip()), "")
     token = request.form.get("token", "")
-    problem = ctx.tokens.check(token)
+    problem, form_id = ctx.tokens.verify(token)
     if problem == "expired":
         return _report_form(values, message="El formulario estuvo abierto demasiado tiempo. Revise sus datos y "
                                             "presione Enviar otra vez.")
     if problem:
         return _report_form(values, status=400, message="No pudimos aceptar el formulario: está incompleto o "
                                                         "fue cambiado. Revise sus datos y presione Enviar otra vez.")
-    earlier = WebSubmission.get_or_none(WebSubmission.token == token)
+    earlier = WebSubmission.get_or_none(WebSubmission.token == form_id)
     if earlier is not None:  # a double submit: the case the first one opened
         sent = OutboundMessage.select().where(OutboundMessage.case == earlier.case_id).exists()
         return _to_new_case(earlier.case.tracking, sent)
@@ -270,7 +270,7 @@ def report() -> Response:
     report = WebReport(neighborhood=values["barrio"], description=values["descripcion"], category=values["categoria"],
                        phone=values["telefono"], lat=values["lat"], lon=values["lon"])
     try:
-        done = submit(report, ctx.rules, channel="web", token=token)
+        done = submit(report, ctx.rules, channel="web", token=form_id)
     except ReportError as err:
         field = FORM_FIELD.get(err.field, "barrio")
         message = err.message

@@ -70,19 +70,30 @@ class FormTokens:
 
     def check(self, token: str) -> str:
         """"" when valid, else why not: "missing", "forged", "expired"."""
+        return self.verify(token)[0]
+
+    def verify(self, token: str) -> tuple[str, str]:
+        """(problem, identity): problem as `check`; identity, when valid, is the form's signed nonce.
+
+        Double submits are recognised by the identity, not the token's text: base64 leaves a few
+        bits of the last character unchecked, so one token can be written several ways that all
+        verify, but they all carry the same nonce.
+        """
         if not token:
-            return "missing"
+            return "missing", ""
         if len(token) > 200:  # ours are about 60 characters
-            return "forged"
+            return "forged", ""
         try:
-            self._serializer.loads(token, max_age=self.max_age)
+            nonce = self._serializer.loads(token, max_age=self.max_age)
         except SignatureExpired as err:  # signed by us, but too old or dated ahead of this clock
             # Another web process on the same database (another machine) may run a little ahead.
             ahead = err.date_signed.timestamp() - self._clock() if err.date_signed else 0
-            return "" if 0 < ahead <= CLOCK_SKEW else "expired"
+            if not 0 < ahead <= CLOCK_SKEW or err.payload is None:
+                return "expired", ""
+            nonce = self._serializer.load_payload(err.payload)
         except BadData:
-            return "forged"
-        return ""
+            return "forged", ""
+        return ("", nonce) if isinstance(nonce, str) and nonce else ("forged", "")
 
 
 @dataclass
