@@ -20,13 +20,18 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 
+from barriosms import configkeys
+
+# Declared with the keys (configkeys), re-exported here beside the settings they bound.
+from barriosms.configkeys import Range
+
 # QuietHours is a value of the domain's rules; it is re-exported here beside the other settings.
 from barriosms.domain.guard import Limits, QuietHours
-from barriosms.domain.phones import DEFAULT_REGION
 
 # Declared by the modem (which must not import the configuration); read and checked here.
 from barriosms.modem.settings import ModemSettings
@@ -34,78 +39,18 @@ from barriosms.modem.settings import ModemSettings
 ENV_VAR = "BARRIOSMS_CONFIG"
 DEFAULT_LOCATIONS = (Path("barriosms.ini"), Path("/etc/barriosms/barriosms.ini"))
 
-# Keys of [modem] that barriosms itself interprets; everything else goes to the gammurc.
-_MODEM_OWN_KEYS = {"device", "connection", "pin", "smsc", "usb_reset_command", "operator"}
 # [modem NAME] names: they end up in the database and in `barriosms modem status`.
 _MODEM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
-# Gammu keys we set ourselves: letting a config override them would break notifications.
-_MODEM_FORBIDDEN = {"model": "barriosms always uses model = at (the generic AT driver); remove the key"}
+
+# The numeric keys and their ranges, as declared in configkeys (tests and README name them).
+RANGES: Mapping[tuple[str, str], Range] = MappingProxyType(
+    {(k.section, k.name): k.range for k in configkeys.KEYS if k.range is not None})
 
 
-@dataclass(frozen=True)
-class Range:
-    """The values a numeric setting accepts, inclusive; README and the example config show them.
+def _default(section: str, key: str) -> Any:
+    """A settings field's default: the declared one, so hand-built settings and an empty file agree."""
+    return configkeys.key(section, key).default
 
-    Every number has an upper bound too: an unbounded one (``inf``, ``1e308``) passed a check of
-    the minimum only, then overflowed a ``timedelta`` or a timer deep inside the daemon.
-    """
-
-    low: float
-    high: float
-    whole: bool = False
-    unit: str = ""
-    # What 0 means when it is allowed and special ("no limit", "off").
-    zero: str = ""
-
-    def describe(self) -> str:
-        """ "1 to 10080 minutes", "0 to 1000; 0 = no limit": what README and the example config say."""
-        text = f"{_plain(self.low)} to {_plain(self.high)}" + (f" {self.unit}" if self.unit else "")
-        if self.zero:
-            text += f"; 0 = {self.zero}"
-        return text
-
-    def fix(self, key: str, default: float) -> str:
-        """What to write instead of a refused value."""
-        kind = "a whole number" if self.whole else "a number"
-        return (f"write {kind} from {self.describe()} (at least {_plain(self.low)}, at most {_plain(self.high)}), "
-                f"e.g. {key} = {default:g}")
-
-
-def _plain(number: float) -> str:
-    """10000000, not 1e+07: people copy these into a config file."""
-    return str(int(number)) if number == int(number) else f"{number:g}"
-
-
-RANGES: Mapping[tuple[str, str], Range] = MappingProxyType({
-    ("gateway", "poll_seconds"): Range(0.5, 3600, unit="seconds"),
-    ("gateway", "multipart_timeout"): Range(0, 86400, unit="seconds", zero="hand over at once"),
-    ("gateway", "send_attempts"): Range(1, 100, whole=True),
-    ("gateway", "retry_base_seconds"): Range(0.1, 86400, unit="seconds"),
-    ("gateway", "retry_max_seconds"): Range(1, 604800, unit="seconds"),
-    ("gateway", "heartbeat_seconds"): Range(1, 3600, unit="seconds"),
-    ("gateway", "modem_timeout"): Range(5, 3600, unit="seconds"),
-    ("gateway", "balance_check_hours"): Range(0.1, 720, unit="hours"),
-    ("gateway", "balance_warn_below"): Range(0, 10_000_000, unit="(the operator's currency)"),
-    ("service", "pending_report_minutes"): Range(1, 10080, unit="minutes"),
-    ("service", "reopen_days"): Range(0, 3650, unit="days", zero="no reopening by SMS"),
-    ("service", "replies_per_hour"): Range(0, 1000, whole=True, zero="no limit"),
-    ("service", "replies_per_day"): Range(0, 10000, whole=True, zero="no limit"),
-    ("service", "cases_per_phone_hour"): Range(0, 1000, whole=True, zero="no limit"),
-    ("service", "daily_sms_budget"): Range(0, 1_000_000, whole=True, zero="no limit"),
-    ("service", "loop_repeats"): Range(2, 100, whole=True),
-    ("service", "loop_window_minutes"): Range(1, 10080, unit="minutes"),
-    ("service", "loop_fast_seconds"): Range(0, 60, unit="seconds", zero="off"),
-    ("service", "loop_typing_chars_per_second"): Range(0, 100, unit="characters a second", zero="off"),
-    ("service", "loop_mute_hours"): Range(0.1, 8760, unit="hours"),
-    ("service", "answer_window_hours"): Range(0.1, 8760, unit="hours"),
-    ("service", "satisfaction_days"): Range(0.1, 3650, unit="days"),
-    ("service", "practice_days"): Range(0.1, 3650, unit="days"),
-    ("backup", "keep"): Range(1, 10000, whole=True),
-    ("web", "submissions_per_hour"): Range(1, 100_000, whole=True),
-    ("web", "submissions_per_day"): Range(1, 1_000_000, whole=True),
-    ("web", "trusted_proxies"): Range(0, 10, whole=True, zero="no proxy"),
-    ("web", "threads"): Range(1, 64, whole=True),
-})
 
 # ASCII only: float() and int() also take "١٢", "1_000" or "infinity", which nobody means in a config.
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
@@ -152,65 +97,55 @@ class DatabaseSettings:
 
 @dataclass(frozen=True)
 class GatewaySettings:
-    poll_seconds: float = 5.0
-    multipart_timeout: float = 600.0
-    send_attempts: int = 5
-    retry_base_seconds: float = 30.0
-    retry_max_seconds: float = 1800.0
-    heartbeat_seconds: float = 30.0
-    # A single modem operation running longer than this is aborted and the modem reopened.
-    modem_timeout: float = 60.0
-    # Ask the network for a status report on every SMS sent, to show delivered/undelivered.
-    delivery_reports: bool = True
-    # Prepaid credit check by USSD (e.g. *105#), every balance_check_hours; a warning below the threshold.
-    balance_ussd: str | None = None
-    balance_check_hours: float = 24.0
-    balance_warn_below: float | None = None
-    timezone: str = "America/La_Paz"
-    region: str = DEFAULT_REGION
-    replies: Path | None = None
-    categories: Path | None = None
-    # Language of the SMS texts and keywords: the package's replies.<language>.ini and
-    # categories.<language>.ini (es ships; ay or qu files can be added beside it).
-    language: str = "es"
+    """[gateway]: polling, retries, the modem's health and balance, time zone, texts and language.
+
+    What each key means, its range and default: barriosms.configkeys (the defaults below are read
+    from there).
+    """
+
+    poll_seconds: float = _default("gateway", "poll_seconds")
+    multipart_timeout: float = _default("gateway", "multipart_timeout")
+    send_attempts: int = _default("gateway", "send_attempts")
+    retry_base_seconds: float = _default("gateway", "retry_base_seconds")
+    retry_max_seconds: float = _default("gateway", "retry_max_seconds")
+    heartbeat_seconds: float = _default("gateway", "heartbeat_seconds")
+    modem_timeout: float = _default("gateway", "modem_timeout")
+    delivery_reports: bool = _default("gateway", "delivery_reports")
+    balance_ussd: str | None = _default("gateway", "balance_ussd")
+    balance_check_hours: float = _default("gateway", "balance_check_hours")
+    balance_warn_below: float | None = _default("gateway", "balance_warn_below")
+    timezone: str = _default("gateway", "timezone")
+    region: str = _default("gateway", "region")
+    # None: the files built into the package (replies.<language>.ini, categories.<language>.ini).
+    replies: Path | None = _default("gateway", "replies")
+    categories: Path | None = _default("gateway", "categories")
+    language: str = _default("gateway", "language")
 
 
 @dataclass(frozen=True)
 class ServiceSettings:
-    """How the service treats residents: two-step reports, reopening, budgets, loops, quiet hours."""
+    """How the service treats residents: two-step reports, reopening, budgets, loops, quiet hours.
 
-    # A report without a neighbourhood waits this long for the same phone to send the code.
-    pending_report_minutes: float = 60.0
-    # A resolved case may be reopened by SMS (REABRIR <numero>) within this many days.
-    reopen_days: float = 30.0
-    # Replies one phone may get (0: no limit); beyond them its messages are stored, not answered.
-    replies_per_hour: int = 6
-    replies_per_day: int = 20
-    # SMS the gateway may send in one (local) day, all kinds (0: no limit); beyond it they wait.
-    daily_sms_budget: int = 500
-    # New cases one phone may open in an hour (0: no limit); its further reports wait for staff in
-    # `inbox list --unmatched` (reason case_limit), never dropped.
-    cases_per_phone_hour: int = 10
-    # Auto-reply loops with another machine (see domain/guard.py): loop_repeats messages in a row that
-    # no person could have written (within loop_fast_seconds of our reply, faster than
-    # loop_typing_chars_per_second on a keypad, or our own text sent back), or the same text
-    # loop_repeats times within loop_window_minutes, withhold replies to the phone for
-    # loop_mute_hours. Its messages are still acted on (cases, answers, BAJA), only not answered.
-    loop_repeats: int = 3
-    loop_window_minutes: float = 60.0
-    loop_fast_seconds: float = 2.0
-    loop_typing_chars_per_second: float = 6.0
-    loop_mute_hours: float = 24.0
-    quiet_hours: QuietHours | None = None
-    # A reporter's SMS within this many hours of a staff question or message is its answer
-    # (attached to the case), unless it starts with a neighbourhood code (a new report).
-    answer_window_hours: float = 72.0
-    # When a case is resolved, ask its reporters once whether it was really fixed (1 yes, 2 no);
-    # an answer counts within satisfaction_days, and "no" reopens the case.
-    satisfaction_survey: bool = True
-    satisfaction_days: float = 7.0
-    # Practice reports (PRUEBA ...) are deleted after this many days.
-    practice_days: float = 14.0
+    What each key means, its range and default: barriosms.configkeys. A limit of 0 means no limit.
+    """
+
+    pending_report_minutes: float = _default("service", "pending_report_minutes")
+    reopen_days: float = _default("service", "reopen_days")
+    replies_per_hour: int = _default("service", "replies_per_hour")
+    replies_per_day: int = _default("service", "replies_per_day")
+    daily_sms_budget: int = _default("service", "daily_sms_budget")
+    cases_per_phone_hour: int = _default("service", "cases_per_phone_hour")
+    # The loop guard's thresholds (see domain/guard.py), handed over by limits().
+    loop_repeats: int = _default("service", "loop_repeats")
+    loop_window_minutes: float = _default("service", "loop_window_minutes")
+    loop_fast_seconds: float = _default("service", "loop_fast_seconds")
+    loop_typing_chars_per_second: float = _default("service", "loop_typing_chars_per_second")
+    loop_mute_hours: float = _default("service", "loop_mute_hours")
+    quiet_hours: QuietHours | None = _default("service", "quiet_hours")
+    answer_window_hours: float = _default("service", "answer_window_hours")
+    satisfaction_survey: bool = _default("service", "satisfaction_survey")
+    satisfaction_days: float = _default("service", "satisfaction_days")
+    practice_days: float = _default("service", "practice_days")
 
     def limits(self) -> Limits:
         """The per-phone limits of ``domain.guard.reply_decision`` these settings ask for."""
@@ -226,7 +161,7 @@ class ServiceSettings:
 
 @dataclass(frozen=True)
 class LoggingSettings:
-    level: str = "INFO"
+    level: str = _default("logging", "level")
 
 
 @dataclass(frozen=True)
@@ -234,35 +169,34 @@ class BackupSettings:
     """Where `barriosms backup` writes its copies, and how many it keeps there."""
 
     # None (only when Settings is built by hand): the `backups` folder beside the database.
-    folder: Path | None = None
-    keep: int = 14
+    folder: Path | None = _default("backup", "folder")
+    keep: int = _default("backup", "keep")
 
 
 @dataclass(frozen=True)
 class WebSettings:
-    """The public website (`barriosms web`): where it listens, what it shows, how it limits abuse."""
+    """The public website (`barriosms web`): where it listens, what it shows, how it limits abuse.
 
+    What each key means and its default: barriosms.configkeys.
+    """
+
+    # The key `listen` (host:port), split; its declared default is checked against these by the tests.
     host: str = "127.0.0.1"
     port: int = 8080
-    # The address people use (https://reclamos.example.bo), for Open311 discovery; "" = relative
-    # Open311 addresses (/open311/v2), never built from the Host header a client sends.
-    public_url: str = ""
-    # The municipal SMS number residents write to, shown on the home page ("" = not shown).
-    sms_number: str = ""
-    site_name: str = "Alcaldia"
-    # Map tiles: the page stays useful (list and counts) when they cannot load.
-    tile_url: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
-    tile_attribution: str = "© OpenStreetMap"
+    # "": relative Open311 addresses (/open311/v2), never built from the Host header a client sends.
+    public_url: str = _default("web", "public_url")
+    sms_number: str = _default("web", "sms_number")
+    site_name: str = _default("web", "site_name")
+    tile_url: str = _default("web", "tile_url")
+    tile_attribution: str = _default("web", "tile_attribution")
     # Reports one address may submit (web form and Open311 together).
-    submissions_per_hour: int = 5
-    submissions_per_day: int = 20
-    # Reverse proxies in front of the site whose X-Forwarded-For may be believed (0: none).
-    trusted_proxies: int = 0
-    threads: int = 4
-    # Keys an Open311 client must send to create requests (comma-separated; "" = none needed).
+    submissions_per_hour: int = _default("web", "submissions_per_hour")
+    submissions_per_day: int = _default("web", "submissions_per_day")
+    trusted_proxies: int = _default("web", "trusted_proxies")
+    threads: int = _default("web", "threads")
+    # The key `open311_api_keys` split at its commas (); empty: no key needed.
     open311_api_keys: tuple[str, ...] = ()
-    # Show what residents wrote on public pages (phone numbers and e-mail addresses are masked).
-    show_descriptions: bool = True
+    show_descriptions: bool = _default("web", "show_descriptions")
 
 
 @dataclass(frozen=True)
@@ -325,9 +259,19 @@ class _Reader:
             return value if value != "" else default
         return default
 
-    def number(self, section: str, key: str, default: float) -> float:
-        """The value of a numeric key, checked against its :data:`RANGES` entry (default if absent)."""
-        allowed = RANGES[(section, key)]
+    def text(self, section: str, key: str) -> str:
+        """A text key's value, or its declared default when absent or empty."""
+        default = configkeys.key(section, key).default
+        return self.get(section, key) or str(default)
+
+    def number(self, section: str, key: str) -> float:
+        """The value of a numeric key, checked against its declared range (its default if absent)."""
+        declared = configkeys.key(section, key)
+        allowed = declared.range
+        assert allowed is not None, f"[{section}] {key} is declared without a range"
+        # A key without a default (balance_warn_below) is only read when set; a refusal's example
+        # then shows the lowest value allowed.
+        default = allowed.low if declared.default is None else float(declared.default)
         raw = self.get(section, key)
         if raw is None:
             return default
@@ -339,15 +283,20 @@ class _Reader:
         if not math.isfinite(value):
             why = f"{raw} is not a finite number"
         elif value < allowed.low:
-            why = f"{raw} is below the minimum {_plain(allowed.low)}"
+            why = f"{raw} is below the minimum {configkeys.plain(allowed.low)}"
         elif value > allowed.high:
-            why = f"{raw} is above the maximum {_plain(allowed.high)}"
+            why = f"{raw} is above the maximum {configkeys.plain(allowed.high)}"
         else:
             return value
         self.problem(section, key, why, allowed.fix(key, default))
         return default
 
-    def flag(self, section: str, key: str, default: bool) -> bool:
+    def whole(self, section: str, key: str) -> int:
+        """A whole-number key: :meth:`number`, which has checked that it is one."""
+        return int(self.number(section, key))
+
+    def flag(self, section: str, key: str) -> bool:
+        default = bool(configkeys.key(section, key).default)
         raw = self.get(section, key)
         if raw is None:
             return default
@@ -367,9 +316,11 @@ class _Reader:
         # Relative paths are relative to the config file, not to wherever the daemon was started.
         return p if p.is_absolute() else (self.path.parent / p)
 
-    def unknown_keys(self, section: str, known: set[str]) -> None:
+    def unknown_keys(self, section: str) -> None:
+        """A problem for every key of the section that is not declared (a typo, an old name)."""
         if not self.parser.has_section(section):
             return
+        known = configkeys.names(section)
         for key in self.parser.options(section):
             if key not in known:
                 close = difflib.get_close_matches(key, sorted(known), n=1)
@@ -377,9 +328,7 @@ class _Reader:
                 self.problem(section, key, "unknown key", f"remove it or correct it ({hint})")
 
 
-_GATEWAY_KEYS = {f for f in GatewaySettings.__dataclass_fields__}
-_SERVICE_KEYS = {f for f in ServiceSettings.__dataclass_fields__}
-_SECTIONS = {"database", "modem", "gateway", "logging", "service", "backup", "web"}
+_SECTIONS = set(configkeys.SECTION_NAMES)
 
 
 def load(path: str | os.PathLike) -> Settings:
@@ -413,7 +362,7 @@ def load(path: str | os.PathLike) -> Settings:
         db_path = (r.path.parent / "barriosms.db") if db_url else Path("barriosms.db")
     elif db_url is None:
         _check_database_file(r, db_path)
-    r.unknown_keys("database", {"path", "url"})
+    r.unknown_keys("database")
 
     modems = _read_modems(r)
     modem = modems[0]
@@ -422,16 +371,23 @@ def load(path: str | os.PathLike) -> Settings:
     backup = _read_backup(r, db_path)
     web = _read_web(r)
 
-    level = (r.get("logging", "level", "INFO") or "INFO").upper()
-    if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
-        r.problem("logging", "level", f"{level!r} is not a log level", "use DEBUG, INFO, WARNING or ERROR")
-        level = "INFO"
-    r.unknown_keys("logging", {"level"})
+    level = _log_level(r)
+    r.unknown_keys("logging")
 
     if r.problems:
         raise ConfigError(r.problems)
     return Settings(path, DatabaseSettings(db_path, db_url), modem, gateway, LoggingSettings(level), service, backup,
                     modems, web)
+
+
+def _log_level(r: _Reader) -> str:
+    declared = configkeys.key("logging", "level")
+    level = r.text("logging", "level").upper()
+    if level not in declared.choices:
+        *first, last = declared.choices
+        r.problem("logging", "level", f"{level!r} is not a log level", f"use {', '.join(first)} or {last}")
+        return str(declared.default)
+    return level
 
 
 def _kind(path: Path) -> str:
@@ -496,44 +452,55 @@ def _read_backup(r: _Reader, db_path: Path) -> BackupSettings:
         r.problem("backup", "folder", f"{folder} is a file, not a folder",
                   "point it at a folder (it is created if missing), or remove the key for the backups folder "
                   "beside the database")
-    keep = int(r.number("backup", "keep", BackupSettings.keep))
-    r.unknown_keys("backup", {f for f in BackupSettings.__dataclass_fields__})
+    keep = r.whole("backup", "keep")
+    r.unknown_keys("backup")
     return BackupSettings(folder, keep)
 
 
-_WEB_KEYS = {"listen", "public_url", "sms_number", "site_name", "tile_url", "tile_attribution",
-             "submissions_per_hour", "submissions_per_day", "trusted_proxies", "threads", "open311_api_keys",
-             "show_descriptions"}
+_LISTEN = re.compile(r"(\[[0-9a-fA-F:]+\]|[\w.-]+):(\d{1,5})")
+
+
+def _host_port(listen: str) -> tuple[str, int] | None:
+    m = _LISTEN.fullmatch(listen)
+    if not m or not 0 <= int(m.group(2)) < 65536:
+        return None
+    return m.group(1).strip("[]"), int(m.group(2))
+
+
+def _listen(r: _Reader) -> tuple[str, int]:
+    """[web] listen as host and port; the declared default when absent or refused."""
+    fallback = _host_port(str(configkeys.key("web", "listen").default))
+    assert fallback is not None, "the declared [web] listen is not host:port"
+    listen = r.get("web", "listen")
+    if listen is None:
+        return fallback
+    found = _host_port(listen)
+    if found is None:
+        r.problem("web", "listen", f"{listen!r} is not host:port",
+                  "write listen = 127.0.0.1:8080 (this machine only) or 0.0.0.0:8080 (the whole network)")
+        return fallback
+    return found
 
 
 def _read_web(r: _Reader) -> WebSettings:
-    d = WebSettings()
-    host, port = d.host, d.port
-    listen = r.get("web", "listen")
-    if listen is not None:
-        m = re.fullmatch(r"(\[[0-9a-fA-F:]+\]|[\w.-]+):(\d{1,5})", listen)
-        if not m or not 0 <= int(m.group(2)) < 65536:
-            r.problem("web", "listen", f"{listen!r} is not host:port",
-                      "write listen = 127.0.0.1:8080 (this machine only) or 0.0.0.0:8080 (the whole network)")
-        else:
-            host, port = m.group(1).strip("[]"), int(m.group(2))
-    public_url = (r.get("web", "public_url", "") or "").rstrip("/")
+    host, port = _listen(r)
+    public_url = r.text("web", "public_url").rstrip("/")
     if public_url and not re.fullmatch(r"https?://[^\s/]+(/[^\s]*)?", public_url):
         r.problem("web", "public_url", f"{public_url!r} is not a web address",
                   "write the address people use, e.g. public_url = https://reclamos.lapaz.bo, or remove the key")
         public_url = ""
-    sms_number = r.get("web", "sms_number", "") or ""
+    sms_number = r.text("web", "sms_number")
     if sms_number and not re.fullmatch(r"\+?[0-9][0-9 -]{2,19}", sms_number):
         r.problem("web", "sms_number", f"{sms_number!r} is not a phone number",
                   "write the number residents send SMS to, e.g. sms_number = 71234567")
         sms_number = ""
-    tile_url = r.get("web", "tile_url", d.tile_url) or d.tile_url
+    tile_url = r.text("web", "tile_url")
     if not re.fullmatch(r"https?://[^\s]+", tile_url) or not all(f"{{{k}}}" in tile_url for k in "zxy"):
         r.problem("web", "tile_url", f"{tile_url!r} is not a tile address with {{z}}, {{x}} and {{y}}",
                   "write e.g. tile_url = https://tile.openstreetmap.org/{z}/{x}/{y}.png (or your own tile server)")
-        tile_url = d.tile_url
-    per_hour = int(r.number("web", "submissions_per_hour", d.submissions_per_hour))
-    per_day = int(r.number("web", "submissions_per_day", d.submissions_per_day))
+        tile_url = str(configkeys.key("web", "tile_url").default)
+    per_hour = r.whole("web", "submissions_per_hour")
+    per_day = r.whole("web", "submissions_per_day")
     if per_day < per_hour:
         r.problem("web", "submissions_per_day", f"{per_day} is below submissions_per_hour ({per_hour})",
                   "make the daily limit at least the hourly one")
@@ -545,16 +512,16 @@ def _read_web(r: _Reader) -> WebSettings:
             break
     web = WebSettings(
         host=host, port=port, public_url=public_url, sms_number=sms_number,
-        site_name=r.get("web", "site_name", d.site_name) or d.site_name,
+        site_name=r.text("web", "site_name"),
         tile_url=tile_url,
-        tile_attribution=r.get("web", "tile_attribution", d.tile_attribution) or d.tile_attribution,
+        tile_attribution=r.text("web", "tile_attribution"),
         submissions_per_hour=per_hour, submissions_per_day=per_day,
-        trusted_proxies=int(r.number("web", "trusted_proxies", d.trusted_proxies)),
-        threads=int(r.number("web", "threads", d.threads)),
+        trusted_proxies=r.whole("web", "trusted_proxies"),
+        threads=r.whole("web", "threads"),
         open311_api_keys=keys,
-        show_descriptions=r.flag("web", "show_descriptions", d.show_descriptions),
+        show_descriptions=r.flag("web", "show_descriptions"),
     )
-    r.unknown_keys("web", _WEB_KEYS)
+    r.unknown_keys("web")
     return web
 
 
@@ -589,7 +556,7 @@ def _read_modem(r: _Reader, section: str, name: str) -> ModemSettings:
         r.problem(section, "device", "missing",
                   "set the modem's serial port, e.g. device = /dev/ttyUSB0 (`barriosms modem detect` finds it)")
         device = ""
-    connection = r.get(section, "connection", "at") or "at"
+    connection = r.text(section, "connection")
     if not connection.startswith("at") and connection != "none":
         r.problem(section, "connection", f"{connection!r} is not an AT connection",
                   "use at (or at115200 etc.) for a USB GSM modem")
@@ -602,16 +569,24 @@ def _read_modem(r: _Reader, section: str, name: str) -> ModemSettings:
                   "write the SMS centre as +591 followed by its digits, or remove the key")
     usb_reset = r.get(section, "usb_reset_command")
     operator = r.get(section, "operator")
+    return ModemSettings(device, connection, pin, smsc, usb_reset, _gammu_options(r, section), name, operator)
+
+
+def _gammu_options(r: _Reader, section: str) -> Mapping[str, str]:
+    """The keys of a modem section barriosms does not declare: Gammu's, copied into its gammurc."""
     extra: dict[str, str] = {}
-    if r.parser.has_section(section):
-        for key in r.parser.options(section):
-            if key in _MODEM_OWN_KEYS:
-                continue
-            if key in _MODEM_FORBIDDEN:
-                r.problem(section, key, "cannot be changed", _MODEM_FORBIDDEN[key])
-                continue
-            extra[key] = r.parser.get(section, key).strip()
-    return ModemSettings(device, connection, pin, smsc, usb_reset, MappingProxyType(extra), name, operator)
+    if not r.parser.has_section(section):
+        return MappingProxyType(extra)
+    own = configkeys.names(section)
+    refused = next(s for s in configkeys.SECTIONS if s.name == configkeys.section_kind(section)).refused
+    for key in r.parser.options(section):
+        if key in own:
+            continue
+        if key in refused:
+            r.problem(section, key, "cannot be changed", refused[key])
+            continue
+        extra[key] = r.parser.get(section, key).strip()
+    return MappingProxyType(extra)
 
 
 def _ussd_code(r: _Reader) -> str | None:
@@ -624,20 +599,19 @@ def _ussd_code(r: _Reader) -> str | None:
 
 
 def _read_gateway(r: _Reader) -> GatewaySettings:
-    d = GatewaySettings()
-    tz = r.get("gateway", "timezone", d.timezone) or d.timezone
+    tz = r.text("gateway", "timezone")
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long to be a file
         r.problem("gateway", "timezone", f"unknown time zone {tz!r}", "use an IANA name such as America/La_Paz")
-        tz = d.timezone
-    region = (r.get("gateway", "region", d.region) or d.region).upper()
+        tz = str(configkeys.key("gateway", "timezone").default)
+    region = r.text("gateway", "region").upper()
     if region not in phonenumbers.SUPPORTED_REGIONS:
         close = difflib.get_close_matches(region, sorted(phonenumbers.SUPPORTED_REGIONS), n=1)
         r.problem("gateway", "region", f"{region!r} is not a country whose phone numbers barriosms knows",
                   "use the two-letter country code of the SIM's numbers: BO for Bolivia"
                   + (f" (did you mean {close[0]}?)" if close else ""))
-        region = d.region
+        region = str(configkeys.key("gateway", "region").default)
     replies = r.path_value("gateway", "replies")
     categories = r.path_value("gateway", "categories")
     for key, p in (("replies", replies), ("categories", categories)):
@@ -645,17 +619,17 @@ def _read_gateway(r: _Reader) -> GatewaySettings:
             r.problem("gateway", key, f"{p} does not exist",
                       "point it at an existing file (see config/) or remove the key to use the defaults")
     g = GatewaySettings(
-        poll_seconds=r.number("gateway", "poll_seconds", d.poll_seconds),
-        multipart_timeout=r.number("gateway", "multipart_timeout", d.multipart_timeout),
-        send_attempts=int(r.number("gateway", "send_attempts", d.send_attempts)),
-        retry_base_seconds=r.number("gateway", "retry_base_seconds", d.retry_base_seconds),
-        retry_max_seconds=r.number("gateway", "retry_max_seconds", d.retry_max_seconds),
-        heartbeat_seconds=r.number("gateway", "heartbeat_seconds", d.heartbeat_seconds),
-        modem_timeout=r.number("gateway", "modem_timeout", d.modem_timeout),
-        delivery_reports=r.flag("gateway", "delivery_reports", d.delivery_reports),
+        poll_seconds=r.number("gateway", "poll_seconds"),
+        multipart_timeout=r.number("gateway", "multipart_timeout"),
+        send_attempts=r.whole("gateway", "send_attempts"),
+        retry_base_seconds=r.number("gateway", "retry_base_seconds"),
+        retry_max_seconds=r.number("gateway", "retry_max_seconds"),
+        heartbeat_seconds=r.number("gateway", "heartbeat_seconds"),
+        modem_timeout=r.number("gateway", "modem_timeout"),
+        delivery_reports=r.flag("gateway", "delivery_reports"),
         balance_ussd=_ussd_code(r),
-        balance_check_hours=r.number("gateway", "balance_check_hours", d.balance_check_hours),
-        balance_warn_below=(r.number("gateway", "balance_warn_below", 0.0)
+        balance_check_hours=r.number("gateway", "balance_check_hours"),
+        balance_warn_below=(r.number("gateway", "balance_warn_below")
                             if r.get("gateway", "balance_warn_below") is not None else None),
         timezone=tz,
         region=region,
@@ -666,7 +640,7 @@ def _read_gateway(r: _Reader) -> GatewaySettings:
     if g.retry_max_seconds < g.retry_base_seconds:
         r.problem("gateway", "retry_max_seconds", f"{g.retry_max_seconds:g} is below retry_base_seconds "
                   f"({g.retry_base_seconds:g})", "make the longest wait between retries at least the first one")
-    r.unknown_keys("gateway", _GATEWAY_KEYS)
+    r.unknown_keys("gateway")
     return g
 
 
@@ -683,13 +657,13 @@ def available_languages() -> tuple[str, ...]:
 
 
 def _language(r: _Reader) -> str:
-    language = (r.get("gateway", "language", "es") or "es").lower()
+    language = r.text("gateway", "language").lower()
     known = available_languages()
     if language not in known:
         r.problem("gateway", "language", f"no SMS texts in the language {language!r}",
                   f"use one of {', '.join(known)}, or add barriosms/templates/replies.{language}.ini "
                   f"and categories.{language}.ini")
-        return "es"
+        return str(configkeys.key("gateway", "language").default)
     return language
 
 
@@ -722,32 +696,26 @@ def _quiet_hours(r: _Reader) -> QuietHours | None:
 
 
 def _read_service(r: _Reader) -> ServiceSettings:
-    d = ServiceSettings()
-
-    def whole(key: str, default: int) -> int:
-        return int(r.number("service", key, default))
-
     s = ServiceSettings(
-        pending_report_minutes=r.number("service", "pending_report_minutes", d.pending_report_minutes),
-        reopen_days=r.number("service", "reopen_days", d.reopen_days),
-        replies_per_hour=whole("replies_per_hour", d.replies_per_hour),
-        replies_per_day=whole("replies_per_day", d.replies_per_day),
-        cases_per_phone_hour=whole("cases_per_phone_hour", d.cases_per_phone_hour),
-        daily_sms_budget=whole("daily_sms_budget", d.daily_sms_budget),
-        loop_repeats=int(r.number("service", "loop_repeats", d.loop_repeats)),
-        loop_window_minutes=r.number("service", "loop_window_minutes", d.loop_window_minutes),
-        loop_fast_seconds=r.number("service", "loop_fast_seconds", d.loop_fast_seconds),
-        loop_typing_chars_per_second=r.number("service", "loop_typing_chars_per_second",
-                                              d.loop_typing_chars_per_second),
-        loop_mute_hours=r.number("service", "loop_mute_hours", d.loop_mute_hours),
+        pending_report_minutes=r.number("service", "pending_report_minutes"),
+        reopen_days=r.number("service", "reopen_days"),
+        replies_per_hour=r.whole("service", "replies_per_hour"),
+        replies_per_day=r.whole("service", "replies_per_day"),
+        cases_per_phone_hour=r.whole("service", "cases_per_phone_hour"),
+        daily_sms_budget=r.whole("service", "daily_sms_budget"),
+        loop_repeats=r.whole("service", "loop_repeats"),
+        loop_window_minutes=r.number("service", "loop_window_minutes"),
+        loop_fast_seconds=r.number("service", "loop_fast_seconds"),
+        loop_typing_chars_per_second=r.number("service", "loop_typing_chars_per_second"),
+        loop_mute_hours=r.number("service", "loop_mute_hours"),
         quiet_hours=_quiet_hours(r),
-        answer_window_hours=r.number("service", "answer_window_hours", d.answer_window_hours),
-        satisfaction_survey=r.flag("service", "satisfaction_survey", d.satisfaction_survey),
-        satisfaction_days=r.number("service", "satisfaction_days", d.satisfaction_days),
-        practice_days=r.number("service", "practice_days", d.practice_days),
+        answer_window_hours=r.number("service", "answer_window_hours"),
+        satisfaction_survey=r.flag("service", "satisfaction_survey"),
+        satisfaction_days=r.number("service", "satisfaction_days"),
+        practice_days=r.number("service", "practice_days"),
     )
     if s.replies_per_hour and s.replies_per_day and s.replies_per_day < s.replies_per_hour:
         r.problem("service", "replies_per_day", f"{s.replies_per_day} is below replies_per_hour ({s.replies_per_hour})",
                   "make replies_per_day at least replies_per_hour (0 means no limit)")
-    r.unknown_keys("service", _SERVICE_KEYS)
+    r.unknown_keys("service")
     return s

@@ -183,7 +183,8 @@ def _commands(group: click.Group, path: tuple[str, ...] = ("barriosms",)):
 
 
 # Long-running processes and commands whose output is itself a data format have no --json.
-NO_JSON = {("barriosms", "run"), ("barriosms", "sim", "serve"), ("barriosms", "cases", "export"), ("barriosms", "web")}
+NO_JSON = {("barriosms", "run"), ("barriosms", "sim", "serve"), ("barriosms", "cases", "export"), ("barriosms", "web"),
+           ("barriosms", "config", "example")}
 
 
 @pytest.mark.parametrize(("path", "command"), list(_commands(cli)), ids=lambda v: " ".join(v) if isinstance(v, tuple) else "")

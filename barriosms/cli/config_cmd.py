@@ -2,17 +2,30 @@ from __future__ import annotations
 
 import click
 
-from barriosms import config
+from barriosms import config, configkeys
 from barriosms.cli.common import CliState, emit_json, json_option, pass_state
 from barriosms.templates import loader as templatefiles
 
 
 @click.group("config")
 def config_group() -> None:
-    """Check the configuration file.
+    """Check the configuration file, or print a commented example of one.
 
     Example: barriosms --config /etc/barriosms/barriosms.ini config check
     """
+
+
+@config_group.command()
+def example() -> None:
+    """Print a complete example barriosms.ini: every section and key, its help, range and default.
+
+    Made from the declaration of the keys (barriosms/configkeys.py), as config/barriosms.ini.example
+    is: the lines a site must edit ([database] path, [modem] device) are set, suggestions are
+    commented out. Needs no configuration file.
+
+    Example: barriosms config example > barriosms.ini
+    """
+    click.echo(configkeys.example(), nl=False)
 
 
 @config_group.command()
