@@ -29,11 +29,13 @@ from __future__ import annotations
 import configparser
 import functools
 import re
-import unicodedata
 from dataclasses import dataclass
 from typing import Final
 
 from barriosms.domain.errors import IniSource, TemplateError, check_sections, parse_ini
+
+# fold is the words module's; still a name of this module, which most callers import it from.
+from barriosms.domain.words import fold as fold
 
 __all__ = ["CategoryRules", "parse_categories", "categorize", "fold", "DEFAULT_FILE"]
 
@@ -47,12 +49,6 @@ _DEFAULT_CATEGORY: Final = "otros"
 # Category names end up in the database, exports and staff screens: keep them plain identifiers.
 _NAME: Final = re.compile(r"[a-z][a-z0-9_]*")
 _WORD: Final = re.compile(r"[^\W_]+")
-
-
-def fold(text: str) -> str:
-    """Lower-case ``text`` without accents: "Cañería" → "caneria".  For matching only."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
 @dataclass(frozen=True)

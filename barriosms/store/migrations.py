@@ -384,6 +384,30 @@ MIGRATIONS += (
         # no_neighborhood, unknown_code, ambiguous, case_limit, or "error: ..." (see intake).
         'ALTER TABLE "inbound_message" ADD COLUMN "triage" TEXT NOT NULL DEFAULT \'\'',
     )),
+    Migration(11, "staff corrections of what the gateway understood, and lessons staff made it forget", (
+        # One row per field staff changed on a case (category or neighbourhood): the history, and
+        # the labelled examples the categoriser learns from.
+        """CREATE TABLE "case_correction" (
+            "id" INTEGER NOT NULL PRIMARY KEY,
+            "case_id" INTEGER NOT NULL,
+            "field" VARCHAR(255) NOT NULL,
+            "before" VARCHAR(255) NOT NULL,
+            "after" VARCHAR(255) NOT NULL,
+            "note" TEXT NOT NULL,
+            "actor" VARCHAR(255) NOT NULL,
+            "at" DATETIME NOT NULL,
+            FOREIGN KEY ("case_id") REFERENCES "case" ("id") ON DELETE CASCADE)""",
+        'CREATE INDEX "case_correction_case_id" ON "case_correction" ("case_id")',
+        'CREATE INDEX "case_correction_field_at" ON "case_correction" ("field", "at")',
+        # A word -> category lesson staff found wrong: the learner leaves it out from then on.
+        """CREATE TABLE "forgotten_lesson" (
+            "id" INTEGER NOT NULL PRIMARY KEY,
+            "word" VARCHAR(255) NOT NULL,
+            "category" VARCHAR(255) NOT NULL,
+            "actor" VARCHAR(255) NOT NULL,
+            "at" DATETIME NOT NULL)""",
+        'CREATE UNIQUE INDEX "forgotten_lesson_word_category" ON "forgotten_lesson" ("word", "category")',
+    )),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -386,6 +386,42 @@ class WebSubmission(BaseModel):
         table_name = "web_submission"
 
 
+CORRECTED_FIELDS = ("category", "neighborhood")
+
+
+class CaseCorrection(BaseModel):
+    """Staff changed what the gateway understood of a case: `field` went from `before` to `after`
+    (a category name, or a neighbourhood code). The case keeps its tracking number."""
+
+    id = AutoField()
+    case = ForeignKeyField(Case, column_name="case_id", backref="corrections", on_delete="CASCADE")
+    case_id: int  # set by peewee from case; declared for mypy
+    field = CharField()  # one of CORRECTED_FIELDS
+    before = CharField()
+    after = CharField()
+    note = TextField(default="")
+    actor = CharField(default="")
+    at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "case_correction"
+        indexes = ((("field", "at"), False),)
+
+
+class ForgottenLesson(BaseModel):
+    """A learnt word -> category pair staff found wrong; the categoriser's learner skips it."""
+
+    id = AutoField()
+    word = CharField()  # a stem, as domain.words.stem gives it
+    category = CharField()
+    actor = CharField(default="")
+    at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "forgotten_lesson"
+        indexes = ((("word", "category"), True),)
+
+
 PROJECT_STATUSES = ("planned", "in_progress", "done", "suspended")
 
 
@@ -470,4 +506,4 @@ class UssdRequest(BaseModel):
 
 ALL_MODELS = (Neighborhood, InboundMessage, SmsPart, Case, CaseReporter, PhoneState, PendingReport, CaseEvent,
               Broadcast, OutboundMessage, ModemHealth, UssdRequest, WebSubmission, Project, SiteSecret,
-              CaseQuestion, PracticeCase, PracticeMessage)
+              CaseQuestion, PracticeCase, PracticeMessage, CaseCorrection, ForgottenLesson)
