@@ -37,7 +37,7 @@ from barriosms.domain.errors import IniSource, TemplateError, check_sections, pa
 # fold is the words module's; still a name of this module, which most callers import it from.
 from barriosms.domain.words import fold as fold
 
-__all__ = ["CategoryRules", "parse_categories", "categorize", "fold", "DEFAULT_FILE"]
+__all__ = ["CategoryRules", "parse_categories", "categorize", "keyword_scores", "best_category", "fold", "DEFAULT_FILE"]
 
 DEFAULT_FILE: Final = "categories.es.ini"
 _SECTION: Final = "categories"
@@ -92,16 +92,35 @@ def _folded(rules: CategoryRules) -> tuple[tuple[str, tuple[str, ...]], ...]:
     return tuple((name, tuple(fold(k) for k in keywords)) for name, keywords in rules.rules)
 
 
-def categorize(text: str, rules: CategoryRules) -> str:
-    """The category name for a report text (``rules.default`` when no keyword is found)."""
+def keyword_scores(text: str, rules: CategoryRules) -> dict[str, float]:
+    """How strongly the keywords point to each category that has any (0 scores left out).
+
+    The evidence the categoriser decides on; the learner (corrections) adds its own to it.
+    """
     words = _WORD.findall(fold(text))
-    best_name, best_score = rules.default, 0
+    found: dict[str, float] = {}
     for name, keywords in _folded(rules):
         score = sum(1 for w in words if any(_keyword_matches(w, k) for k in keywords))
+        if score:
+            found[name] = float(score)
+    return found
+
+
+def best_category(scores: dict[str, float], rules: CategoryRules) -> str:
+    """The category with the highest score; on a tie the one listed first in the file; the
+    default when nothing scored above 0."""
+    best_name, best_score = rules.default, 0.0
+    for name in rules.names:
+        score = scores.get(name, 0.0)
         # Strictly greater: on a tie the category listed first in the file keeps the report.
         if score > best_score:
             best_name, best_score = name, score
     return best_name
+
+
+def categorize(text: str, rules: CategoryRules) -> str:
+    """The category name for a report text (``rules.default`` when no keyword is found)."""
+    return best_category(keyword_scores(text, rules), rules)
 
 
 # --- loading -----------------------------------------------------------------------------------
