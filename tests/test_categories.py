@@ -220,3 +220,13 @@ def test_not_utf8_is_explained(tmp_path: Path) -> None:
 def test_missing_file_is_explained(tmp_path: Path) -> None:
     with pytest.raises(TemplateError, match=r"nope\.ini: cannot read the file"):
         load_categories(tmp_path / "nope.ini")
+
+
+def test_staff_can_list_the_categories_their_labels_and_keywords(invoke):
+    import json
+
+    rows = json.loads(invoke("categories", "list", "--json").output)
+    assert [r["category"] for r in rows] == ["riesgos", "agua", "alumbrado", "residuos", "vias", "otros"]
+    assert rows[-1]["default"] and not rows[0]["default"]
+    assert "bache" in rows[4]["keywords"] and rows[1]["label"] == "Agua y alcantarillado"
+    assert "otros (default)" in invoke("categories", "list").output

@@ -62,9 +62,11 @@ def _register() -> None:
     for command in (projects, web):
         cli.add_command(command)
 
+    from barriosms.cli.categories import categories
     from barriosms.cli.workshop import workshop
 
-    cli.add_command(workshop)
+    for command in (workshop, categories):
+        cli.add_command(command)
 
 
 _register()
