@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from barriosms.cli.common import CliState, emit_json, json_option, pass_state, table
@@ -31,7 +33,7 @@ def list_(state: CliState, as_json: bool) -> None:
     except TemplateError as exc:
         raise click.ClickException(f"{exc} (run `barriosms config check`)") from None
     keywords = dict(rules.rules)
-    rows = [{"category": name, "label": rules.label(name), "keywords": list(keywords.get(name, ())),
+    rows: list[dict[str, Any]] = [{"category": name, "label": rules.label(name), "keywords": list(keywords.get(name, ())),
              "default": name == rules.default} for name in rules.names]
     if as_json:
         emit_json(rows)
