@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import random
 from pathlib import Path
 
 import pytest
@@ -63,6 +65,31 @@ def hoods(db):
 
     import_csv(SAMPLE_CSV)
     return {n.code: n for n in Neighborhood.select()}
+
+
+# When the reports of `report` arrive: one a minute from then on.
+T0 = dt.datetime(2026, 11, 24, 12, 0)
+
+
+@pytest.fixture
+def report(hoods):
+    """Opens a case for each report given (phone, text), as the intake does, and drops the replies."""
+    from barriosms.modem.interface import ReceivedSms
+    from barriosms.pipeline.intake import Intake, IntakeRules
+    from barriosms.store.models import Case, OutboundMessage
+    from barriosms.templates.loader import load_categories, load_templates
+
+    intake = Intake(IntakeRules(load_templates(), load_categories(), region="BO"), rng=random.Random(5))
+    count = iter(range(1, 1000))
+
+    def opened(phone: str, text: str) -> Case:
+        n = next(count)
+        at = T0 + dt.timedelta(minutes=n)
+        intake.store(ReceivedSms(location=n, sender=phone, text=text, smsc_time=at), now=at)
+        OutboundMessage.delete().execute()
+        return Case.select().order_by(Case.id.desc()).get()
+
+    return opened
 
 
 # The staff CLI through click's runner, against a config in tmp_path (shared by the CLI tests).

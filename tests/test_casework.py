@@ -4,6 +4,7 @@ import datetime as dt
 import random
 
 import pytest
+from conftest import T0
 
 from barriosms.cases import casework, subscribers
 from barriosms.modem.interface import ReceivedSms
@@ -57,24 +58,7 @@ def test_listing_filters(case):
 
 # -- transitions, notes, assignment, merging and who is told ------------------------------------
 
-T0 = dt.datetime(2026, 11, 24, 12, 0)
 ANA, BETO, CARLA = "+59171111111", "+59172222222", "+59173333333"
-
-
-@pytest.fixture
-def report(hoods, templates):
-    """Opens a case for each report given (phone, text), as the intake does, and drops the replies."""
-    intake = Intake(IntakeRules(templates, load_categories(), region="BO"), rng=random.Random(5))
-    count = iter(range(1, 1000))
-
-    def opened(phone: str, text: str) -> Case:
-        n = next(count)
-        at = T0 + dt.timedelta(minutes=n)
-        intake.store(ReceivedSms(location=n, sender=phone, text=text, smsc_time=at), now=at)
-        OutboundMessage.delete().execute()
-        return Case.select().order_by(Case.id.desc()).get()
-
-    return opened
 
 
 def outbox_rows() -> list[tuple[str, str, str]]:
