@@ -1,14 +1,17 @@
 from __future__ import annotations
 
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import click
 
-from barriosms.cases import casework
+from barriosms.cases import casework, editing
 from barriosms.cli.common import CliState, actor, clip, emit_json, json_option, limit_option, local_time, pass_state, short_time, table
+from barriosms.domain.errors import TemplateError
 from barriosms.domain.statuses import STATUSES
 from barriosms.pipeline import conversations
-from barriosms.store.models import Case
+from barriosms.store.models import Case, OutboundMessage
+from barriosms.templates.loader import load_categories
 
 
 def case_dict(case: Case, zone: ZoneInfo) -> dict:
@@ -40,7 +43,17 @@ def change_dict(change: casework.CaseChange, zone: ZoneInfo) -> dict:
     return data
 
 
-def echo_notifications(change: casework.CaseChange) -> None:
+class _Told(Protocol):
+    """What a case action queued: a CaseChange, or an edit's CaseEdit."""
+
+    @property
+    def notifications(self) -> list[OutboundMessage]: ...
+
+    @property
+    def skipped(self) -> dict[str, str]: ...
+
+
+def echo_notifications(change: _Told) -> None:
     for m in change.notifications:
         click.echo(f"SMS queued to {m.recipient}: {m.text}")
     for phone, why in change.skipped.items():
@@ -301,6 +314,60 @@ def merge(state: CliState, duplicate: str, into: str, as_json: bool) -> None:
         return
     click.echo(f"case {change.case.tracking} merged into {change.case.merged_into.tracking}")
     echo_notifications(change)
+
+
+@cases.command()
+@click.argument("tracking")
+@click.option("--category", metavar="C", help="The right category (one of `barriosms categories list`).")
+@click.option("--neighborhood", metavar="CODE", help="The right neighbourhood, by its code (B12).")
+@click.option("--note", default="", help="Why (internal): kept with the correction, never sent.")
+@click.option("--notify/--no-notify", default=False, show_default=True,
+              help="SMS the reporters that the case moved to another neighbourhood (never for a category).")
+@json_option
+@pass_state
+def edit(state: CliState, tracking: str, category: str | None, neighborhood: str | None, note: str, notify: bool,
+         as_json: bool) -> None:
+    """Correct what the gateway understood: the case's category and/or neighbourhood.
+
+    The tracking number stays. Each change is kept (before -> after, who, when, --note) and shown
+    in `cases show`; hotspots and statistics count the case where it now belongs at once. Closed
+    cases can be corrected too. Residents are not told unless --notify and the neighbourhood
+    changed. A value the case already has changes nothing: that is said, and the exit code is 0
+    (so a script may repeat a correction); giving neither --category nor --neighborhood is an error.
+
+    Example: barriosms cases edit 1234567 --neighborhood B12 --note "Es en Villa San Antonio" --notify
+    """
+    settings = state.open_db()
+    templates = state.templates()
+    g = settings.gateway
+    try:
+        rules = load_categories(g.categories, g.language)
+    except TemplateError as exc:
+        raise click.ClickException(f"{exc} (run `barriosms config check`)") from None
+    done = _run(lambda: editing.edit_case(tracking, templates, rules, category=category, neighborhood=neighborhood,
+                                          note=note, notify=notify, actor=actor(), region=g.region))
+    if as_json:
+        emit_json({"tracking": done.case.tracking,
+                   "changed": {c.field: {"from": c.before, "to": c.after} for c in done.changes},
+                   "unchanged": list(done.unchanged),
+                   "sms_queued": len(done.notifications),
+                   "notifications": [{"id": m.id, "to": m.recipient, "text": m.text, "status": m.status}
+                                     for m in done.notifications],
+                   "not_notified": [{"phone": p, "why": why} for p, why in done.skipped.items()]})
+        return
+    for c in done.changes:
+        click.echo(f"case {done.case.tracking}: {c.describe()}")
+    for field in done.unchanged:
+        value = done.case.category if field == "category" else done.case.neighborhood.code
+        name = "neighbourhood" if field == "neighborhood" else field
+        click.echo(f"case {done.case.tracking}: {name} is already {value}; nothing to change")
+    if not done.changed:
+        return
+    if any(c.field == "neighborhood" for c in done.changes) and notify:
+        echo_notifications(done)
+    else:
+        click.echo("no SMS: residents are told of a new neighbourhood only with --notify" if any(
+            c.field == "neighborhood" for c in done.changes) else "no SMS: a category is not sent to residents")
 
 
 def _ask(state: CliState, tracking: str, text: str, kind: str, as_json: bool) -> None:

@@ -83,6 +83,8 @@ REQUIRED_TEMPLATES: Final[Mapping[str, frozenset[str]]] = MappingProxyType({
     "practice_received": frozenset({"tracking", "barrio", "category"}),
     # Added with the per-phone case limit: a report kept for staff instead of opening a case.
     "report_held": frozenset(),
+    # Added with corrections: staff moved a case to another neighbourhood and chose to tell the reporters.
+    "neighborhood_changed": frozenset({"tracking", "barrio", "code"}),
 })
 
 # Templates that came after the first release: missing from an edited copy, they are taken from
@@ -92,6 +94,7 @@ NEWER_TEMPLATES: Final = frozenset({
     "reopen_not_resolved", "reopen_not_yours", "note_added", "merged", "status_merged",
     "web_received", "question", "staff_message", "answer_received", "which_case", "resolved_survey",
     "resolved_survey_note", "survey_thanks", "practice_received", "report_held",
+    "neighborhood_changed",
 })
 
 # Words a resident sends as commands, per language file ([keywords] section): folded (no accents,
@@ -125,6 +128,7 @@ _MANDATORY: Final[Mapping[str, frozenset[str]]] = MappingProxyType({
     "resolved_survey_note": frozenset({"tracking", "status", "note"}),
     "survey_thanks": frozenset({"tracking"}),
     "practice_received": frozenset({"tracking"}),
+    "neighborhood_changed": frozenset({"tracking", "barrio"}),
 })
 
 # Values that may be cut to make a reply fit, in this order of preference on equal length.

@@ -243,7 +243,7 @@ class CaseEvent(BaseModel):
     case = ForeignKeyField(Case, backref="events", column_name="case_id", on_delete="CASCADE")
     case_id: int  # set by peewee from case; declared for mypy
     at = DateTimeField(default=utcnow)
-    kind = CharField()  # created, status, note, assign, merge, merged_from, reopen, reporter
+    kind = CharField()  # created, status, note, assign, merge, merged_from, reopen, reporter, correction
     old_status = CharField(null=True)
     new_status = CharField(null=True)
     note = TextField(default="")
@@ -273,7 +273,7 @@ class OutboundMessage(BaseModel):
     recipient = CharField(index=True)
     text = TextField()
     status = CharField(default="queued", index=True)  # queued, sending, sent, failed
-    kind = CharField(default="reply")  # reply, status_update, note, merged, broadcast
+    kind = CharField(default="reply")  # reply, status_update, note, merged, broadcast, correction
     attempts = IntegerField(default=0)
     next_attempt_at = DateTimeField(default=utcnow, index=True)
     last_error = TextField(default="")
