@@ -6,7 +6,8 @@ import datetime as dt
 import random
 
 from barriosms.cases.reporters import add_reporter
-from barriosms.domain.categories import CategoryRules, categorize
+from barriosms.domain.categories import CategoryRules
+from barriosms.domain.learning import Model, decide
 from barriosms.domain.tracking import new_tracking
 from barriosms.store.models import Case, CaseEvent, InboundMessage, Neighborhood, PracticeCase
 
@@ -24,17 +25,18 @@ def unused_tracking(rng: random.Random) -> str:
 
 def open_case(msg: InboundMessage | None, hood: Neighborhood, description: str, now: dt.datetime, *,
               categories: CategoryRules, rng: random.Random | None = None, category: str | None = None,
-              actor: str = "sms", how: str = "reported") -> Case:
+              actor: str = "sms", how: str = "reported", learned: Model | None = None) -> Case:
     """Open a case for a resident's message or a form (inside the caller's transaction).
 
     `rng` draws the tracking number; the default is SystemRandom, so numbers cannot be predicted
-    from earlier ones. `category` None: found from the description.
+    from earlier ones. `category` None: found from the description, by the keywords and what was
+    `learned` from staff's corrections (None: the keywords alone).
     """
     tracking = unused_tracking(rng or random.SystemRandom())
     # The category from the problem as described (in a two-step report, the first message's
     # text, not the one that only named the neighbourhood).
     case = Case.create(tracking=tracking, neighborhood=hood,
-                       category=category or categorize(description, categories), text=description,
+                       category=category or decide(description, categories, learned), text=description,
                        phone=msg.phone if msg is not None else "", status="received", created_at=now,
                        updated_at=now, source_message=msg)
     CaseEvent.create(case=case, at=now, kind="created", new_status="received", actor=actor)

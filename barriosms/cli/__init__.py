@@ -68,6 +68,11 @@ def _register() -> None:
     for command in (workshop, categories):
         cli.add_command(command)
 
+    from barriosms.cli.learning import evaluate_corrections, forget, learn, learned
+
+    for command in (learn, learned, forget, evaluate_corrections):
+        categories.add_command(command)
+
 
 _register()
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import click
 
+from barriosms.cases.learning import with_learning
 from barriosms.cli.common import CliState, actor, clip, emit_json, json_option, limit_option, local_time, pass_state, short_time, table
 from barriosms.domain.errors import TemplateError
 from barriosms.staff import inbox as inbox_mod
@@ -106,7 +107,7 @@ def assign(state: CliState, message: int, code: str, category: str | None, as_js
     """
     settings = state.open_db()
     try:
-        rules = rules_from_settings(settings)
+        rules = with_learning(rules_from_settings(settings))
     except TemplateError as exc:
         raise click.ClickException(f"{exc} (run `barriosms config check`)") from None
     try:

@@ -17,6 +17,7 @@ from barriosms.daemon.clock_trust import ClockTrust
 from barriosms.daemon.requests import Requests
 from barriosms.daemon.timesource import REAL_CLOCK, Clock
 from barriosms.daemon.ussd_runner import UssdRunner
+from barriosms.domain.learning import Model
 from barriosms.modem.gammu_modem import GammuModem
 from barriosms.modem.interface import Modem, ModemError
 from barriosms.pipeline.gateway import Gateway, StoreUnavailable
@@ -42,8 +43,8 @@ STORE_RETRY_SECONDS = 15.0
 UNEXPECTED_LIMIT = 5
 
 
-def build_rules(settings: Settings) -> IntakeRules:
-    return rules_from_settings(settings)
+def build_rules(settings: Settings, learned: Model | None = None) -> IntakeRules:
+    return dataclasses.replace(rules_from_settings(settings), learned=learned)
 
 
 def build_policy(settings: Settings) -> SendPolicy:
@@ -71,6 +72,9 @@ class ModemThread(threading.Thread):
         self.gateway = Gateway(self.modem, Intake(build_rules(settings)), settings.gateway, build_policy(settings),
                                name=self.ms.name, operator=self.ms.operator)
         self._pending_settings: Settings | None = None
+        # What was learnt from staff's corrections (Daemon.relearn), and a newer one not taken yet.
+        self.learned: Model | None = None
+        self._pending_learned: Model | None = None
         self._down_reason: str | None = None
         self.failed: BaseException | None = None
         # Set by the main thread on SIGUSR1 (let go of the modem so a technician can use the gammu
@@ -106,6 +110,13 @@ class ModemThread(threading.Thread):
             return "waiting for the system clock (NTP) before reading the SIM; check timedatectl"
         return self._store_problem or self._modem_status
 
+    def use_learned(self, model: Model) -> None:
+        """Categorise with a newly learnt model: taken by the modem thread itself at the top of its next
+        turn, so the intake's rules are only ever replaced by this thread, all at once."""
+        with self._reload_lock:
+            self._pending_learned = model
+        self.requests.wake()
+
     def reload(self, settings: Settings) -> int:
         """Take new settings (SIGHUP): applied by the modem thread itself, between two jobs.
 
@@ -123,12 +134,17 @@ class ModemThread(threading.Thread):
         # is how a technician fixes the [modem] section of a gateway that cannot connect.
         with self._reload_lock:
             settings, self._pending_settings = self._pending_settings, None
+            learned, self._pending_learned = self._pending_learned, None
             asked = self.reloads_asked
+        if learned is not None:
+            self.learned = learned  # _apply_settings below builds the new rules with it
         if settings is not None:
             self._apply_settings(settings)
             if not self.modem.connected and not self.hold.is_set():
                 self._modem_status = f"reopening the modem on {self.ms.device} after a reload"
             self.reloads_done = asked
+        if self.gateway.intake.rules.learned is not self.learned:  # a new model, or a refused reload
+            self.gateway.intake.rules = dataclasses.replace(self.gateway.intake.rules, learned=self.learned)
 
     def run(self) -> None:
         try:
@@ -315,7 +331,7 @@ class ModemThread(threading.Thread):
 
     def _apply_settings(self, settings: Settings) -> None:
         try:
-            rules = build_rules(settings)
+            rules = build_rules(settings, self.learned)
         except Exception as exc:  # noqa: BLE001 - keep running on the old rules
             log.error("reload: templates or categories not usable, keeping the old ones: %s", exc)
             return

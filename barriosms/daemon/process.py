@@ -37,7 +37,7 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 from peewee import DatabaseError
 
-from barriosms.cases import outbox
+from barriosms.cases import learning, outbox
 from barriosms.config import Settings
 from barriosms.daemon.modem_thread import ModemThread
 from barriosms.modem.interface import Modem
@@ -61,6 +61,9 @@ ABORT_SETTLE_SECONDS = 10.0
 SCHEDULER_STALL_SECONDS = 30.0
 # Without systemd's watchdog, how often the main thread still looks at the daemon's health (to log it).
 HEALTH_CHECK_SECONDS = 5.0
+# When the categoriser learns again from the day's corrections ([gateway] timezone): a quiet hour.
+# Also at start-up and on SIGHUP, so `systemctl reload barriosms` applies a `categories forget` at once.
+LEARN_AT = (3, 30)
 
 
 class Daemon:
@@ -131,6 +134,8 @@ class Daemon:
         if g.balance_ussd:
             self.scheduler.add_job(ask, "interval", args=["balance"], hours=g.balance_check_hours, id="balance",
                                    next_run_time=datetime.now(UTC) + timedelta(minutes=1))
+        hour, minute = LEARN_AT
+        self.scheduler.add_job(self.relearn, "cron", hour=hour, minute=minute, timezone=self.settings.zone, id="learn")
 
     def watchdog(self) -> None:
         """Abort a modem call that runs too long; if even that does not free it, stop for systemd.
@@ -167,6 +172,23 @@ class Daemon:
         if expired:
             log.info("%d question(s) to residents expired unanswered", expired)
         return expired
+
+    def relearn(self) -> learning.Learnt | None:
+        """Learn the categories again from staff's corrections (cases/learning.py) and hand the model
+        to every modem thread, which swaps it into its rules between two messages."""
+        try:
+            with database.connection_context():
+                learnt = learning.learn(self.threads[0].gateway.intake.rules.categories)
+        except DatabaseError as exc:
+            log.warning("could not learn from staff's corrections (still using what was learnt before): %s", exc)
+            return None
+        except Exception:  # noqa: BLE001 - a bug here must not stop the gateway: the keywords still work
+            log.exception("learning from staff's corrections failed (still using what was learnt before)")
+            return None
+        for thread in self.threads:
+            thread.use_learned(learnt.model)
+        log.info("categories: %s", learnt.summary.line())
+        return learnt
 
     def _watch(self, thread: ModemThread) -> None:
         busy = thread.modem.busy
@@ -209,6 +231,7 @@ class Daemon:
         log.info("barriosms %s starting (pid %d), database %s, modem %s", _version(), os.getpid(),
                  self.settings.database.path, ", ".join(f"{t.ms.name} on {t.ms.device}" if len(self.threads) > 1
                                                         else t.ms.device for t in self.threads))
+        self.relearn()  # taken by the modem threads before their first message
         self._schedule()
         self.scheduler.start()
         for thread in self.threads:
@@ -245,6 +268,7 @@ class Daemon:
         return 0
 
     def _do_reload(self) -> None:
+        self.relearn()  # also when the configuration cannot be reloaded: `categories forget` is applied
         if self._reload is None:
             return
         if self._ready:  # before READY=1, systemd is still waiting for the start to finish

@@ -41,8 +41,9 @@ from peewee import JOIN
 
 from barriosms.cases import outbox
 from barriosms.cases.opening import unused_tracking
-from barriosms.domain.categories import categorize, fold
+from barriosms.domain.categories import fold
 from barriosms.domain.guard import Decision
+from barriosms.domain.learning import decide
 from barriosms.domain.parsing import Intent
 from barriosms.pipeline import replygate
 from barriosms.pipeline.sink import Turn
@@ -114,7 +115,8 @@ class PracticeSink:
             return  # as for a real report: nothing is opened for a silenced phone
         hood = turn.hoods[code]
         case = PracticeCase.create(tracking=unused_tracking(self.rng), phone=turn.msg.phone, neighborhood=hood,
-                                   category=categorize(description, self.rules.categories), text=description,
+                                   category=decide(description, self.rules.categories, self.rules.learned),
+                                   text=description,
                                    status="received", created_at=turn.now)
         turn.practice_case = case
         self.reply(turn, self.rules.templates.render("practice_received", tracking=case.tracking, barrio=hood.name,

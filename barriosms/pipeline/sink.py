@@ -198,7 +198,8 @@ class CaseSink:
                                       status=t.status_label(case.status)))
 
     def _open(self, msg: InboundMessage, hood: Neighborhood, description: str, now: dt.datetime) -> Case:
-        return open_case(msg, hood, description, now, categories=self.rules.categories, rng=self.rng)
+        return open_case(msg, hood, description, now, categories=self.rules.categories, rng=self.rng,
+                         learned=self.rules.learned)
 
     def _over_case_limit(self, turn: Turn) -> bool:
         """Whether this phone already opened ``cases_per_phone_hour`` cases; then the report waits.

@@ -87,7 +87,7 @@ def route(message_id: int, code: str, rules: IntakeRules, *, category: str | Non
             if category not in names:
                 raise InboxError(f"unknown category {category!r}; use one of: {', '.join(names)}")
         case = open_case(msg, hood, msg.text, now, categories=rules.categories, rng=rng,
-                         category=category, actor=actor or "staff", how="assigned")
+                         category=category, actor=actor or "staff", how="assigned", learned=rules.learned)
         CaseEvent.create(case=case, at=now, kind="note", note=f"routed by hand from message {msg.id}",
                          public=False, actor=actor)
         msg.case, msg.needs_staff = case, False

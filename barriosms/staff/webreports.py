@@ -149,7 +149,7 @@ def submit(report: WebReport, rules: IntakeRules, *, channel: str = "web", token
             if earlier is not None:
                 return Submitted(Case.get_by_id(earlier.case_id), False, "")
         case = open_case(None, hood, description, now, categories=rules.categories, rng=rng,
-                         category=category or None, actor=channel)
+                         category=category or None, actor=channel, learned=rules.learned)
         case.channel, case.lat, case.lon = channel, lat, lon
         case.save(only=[Case.channel, Case.lat, Case.lon])
         if token:

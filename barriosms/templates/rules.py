@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from barriosms.config import ServiceSettings, Settings
 from barriosms.domain.categories import CategoryRules
+from barriosms.domain.learning import Model
 from barriosms.domain.replies import Templates
 from barriosms.templates.loader import load_categories, load_templates
 
@@ -17,6 +18,8 @@ class IntakeRules:
     region: str  # ISO country of local numbers: [gateway] region
     multipart_timeout: float = 600.0
     service: ServiceSettings = ServiceSettings()
+    # What was learnt from staff's corrections (cases/learning.py: learn); None: the keywords alone.
+    learned: Model | None = None
 
 
 def rules_from_settings(settings: Settings) -> IntakeRules:

@@ -21,6 +21,7 @@ from peewee import DatabaseError as PeeweeDatabaseError
 from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from barriosms.cases.learning import with_learning
 from barriosms.config import Settings
 from barriosms.pipeline.intake import rules_from_settings
 from barriosms.store import database as store
@@ -57,7 +58,8 @@ def create_app(settings: Settings, *, open_db: bool = True) -> Flask:
     web = settings.web
     app.extensions["barriosms"] = WebContext(
         settings=settings,
-        rules=rules_from_settings(settings),
+        # The model learnt from staff's corrections as the site starts (the daemon relearns nightly).
+        rules=with_learning(rules_from_settings(settings)) if open_db else rules_from_settings(settings),
         tokens=FormTokens(site_secret()),
         limiter=SubmissionLimiter(web.submissions_per_hour, web.submissions_per_day),
     )
