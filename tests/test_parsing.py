@@ -189,6 +189,18 @@ def test_find_code_normalises_given_codes_and_ignores_invalid_ones() -> None:
         ("nro 1234567 ya van a venir?", InvalidTracking(NOT_DAMM)),
         (f"B12 bache, mi reclamo {TRACKING} sigue igual", Report("B12", f"bache, mi reclamo {TRACKING} sigue igual")),
         (f"hay un bache {TRACKING}", Unroutable(f"hay un bache {TRACKING}")),  # "bache": not only asking
+        (f"mi reclamo {TRACKING} de hace 2 semanas, no vienen", StatusQuery(TRACKING)),
+        ("reclamo 240891 q paso", InvalidTracking("240891")),  # a digit missing: "check the number"
+        ("hay alguien?", Help()),
+        ("que tal", Help()),
+        ("Sr. Alcalde buenas tardes", Help()),
+        ("aski urukipana", Help()),  # Aymara: good day
+        ("hola, tengo un problema", Help()),
+        ("hay un problema con el agua", Unroutable("hay un problema con el agua")),
+        ("Dios se lo pague", Courtesy()),
+        ("ok 👍", Courtesy()),
+        ("gracias, ojala lo arreglen pronto", Courtesy()),
+        ("añay", Courtesy()),  # Quechua: thanks
         # Help.
         ("", Help()),
         ("   ", Help()),

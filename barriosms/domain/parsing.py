@@ -201,32 +201,40 @@ def _is_how_to(folded: str) -> bool:
 # a message made only of these, with at least one of _ASKING_WORDS, is answered with the
 # instructions. Compared with letters repeated once ("holaa", "ayudaaa" are "hola", "ayuda").
 _GREETING_WORDS: Final = frozenset(
-    "hola ola alo buenas buenos buen dia dias tarde tardes noche noches saludos saludo "
-    "kamisaki kamisaraki waliki imaynalla imaynallan kashanki allillanchu".split())
+    "hola ola holi holis alo tal buenas buenos buen bnas bns dia dias tarde tardes noche noches saludos saludo "
+    "kamisaki kamisaraki waliki imaynalla imaynallan kashanki allillanchu aski urukipana jaypukipana "
+    "arumakipana allin punchay".split())
 _ASKING_WORDS: Final = _GREETING_WORDS | frozenset(
     "ayuda aiuda ayudeme ayudenme ayudame info informacion informe informes menu help entiendo entendi "
-    "alcaldia alcaldía municipio municipalidad gamlp numero nro reclamo reclamos reclamar reclamo reporte "
-    "reportar reporto reclamacion denuncia denunciar denuncio codigo escribir escribo pongo poner mando mandar "
-    "envio enviar hago hacer hablo funciona sirve quien esto".split())
+    "alcaldia alcalde municipio municipalidad gamlp numero nro reclamo reclamos reclamar reclamacion reporte "
+    "reportar reporto denuncia denunciar denuncio queja quejarme quejar codigo codigos escribir escribo pongo "
+    "poner mando mandar envio enviar hago hacer hablo funciona sirve usa usar uso quien esto alguien atiende "
+    "atienden contesta contestan responde".split())
 _ASKING_CONTEXT: Final = _ASKING_WORDS | frozenset(
-    "como que q k ke cual cuales donde cuando es este esta eso esa el la los las lo le les de del un una "
-    "barrio zona mi mis su sus se me te a al y o u no si para pa por favor porfa porfavor quiero quisiera queria puedo "
-    "puede tengo tiene tienen dieron dio dice debo hay con mas disculpe oiga senor senora senorita senores "
-    "hermano hermana jilata jilatanaka kullaka vecino vecina don dona tio tia joven usted ustedes aqui aca "
-    "ahi asi bien ya".split())
+    "como que q k ke cual cuales donde adonde cuando es este esta eso esa el la los las lo le les de del un una "
+    "barrio zona mi mis su sus se me te nos a al y o u no si para pa por favor porfa porfavor xfa quiero "
+    "quisiera queria puedo puede pueden podria tengo tiene tienen dieron dio dice debo debe hay con mas "
+    "disculpe disculpa oiga tal necesito saber algo problema servicio mensaje mensajes sms texto formato "
+    "ejemplo paz ciudad gobierno autonomo municipal senor senora senorita senores senoras sr sra srta srs "
+    "hermano hermana hermanos jilata jilatas jilatanaka kullaka kullakas vecino vecina vecinos amigo amiga "
+    "amigos don dona tio tia joven usted ustedes autoridades aqui aca ahi asi bien ya p jayp ukipana "
+    "unchay".split())
 # Thanks and acknowledgements in the forms residents use ("grax", "ok ok", "Dios le pague",
 # Aymara "yuspagara", Quechua "sulpayki"), with the words around them ("gracias jilata").
 _THANKING_WORDS: Final = frozenset(
-    "gracias grasias grax grx grs grcs gcs thanks ok oka okey okei oki okis vale listo bueno entendido "
-    "recibido perfecto excelente genial ya bien pague bendiga bendice yuspagara yuspajara yuspagarpan "
-    "yuspajarpan yuspagarsamapan yuspajarsamapan sulpayki sulpaiki pachi chau adios".split())
+    "gracias gracia grasias grax grx grs grcs gcs thanks thank thx ok oka okay okey okei oki okis vale dale "
+    "listo bueno entendido recibido perfecto excelente genial amable ya bien pague pagar bendiga bendice "
+    "bendiciones yuspagara yuspajara yuspara yuspagarpan yuspajarpan yuspagarsamapan yuspajarsamapan "
+    "yuspagarapxsma yuspajarapxsma sulpayki sulpaiki anay diosolopay diospagarasunki pagarasunki pachi "
+    "jallalla chau chao adios".split())
 _THANKING_CONTEXT: Final = _THANKING_WORDS | _POLITE_WORDS | frozenset(
-    "muchas muchisimas mil dios le les lo la el su x por que q k de del a al y e mucho muy ta esta "
-    "respuesta atencion ayuda informacion amen hermano hermana jilata kullaka senor senora senorita "
-    "senores joven vecino vecina tio tia hasta luego pronto nomas nada todo buenas buenos dias tardes "
-    "noches".split())
+    "muchas muchisimas mil dios le les lo la el su x por que q k de del a al y e se te nos me mucho muy ta "
+    "esta respuesta atencion ayuda informacion amen hermano hermana hermanos jilata jilatas kullaka senor "
+    "senora senorita senores joven vecino vecina tio tia usted ustedes hasta luego pronto nomas nada todo "
+    "buenas buenos dias tardes noches you ojala esperamos espero arreglen arreglaron solucionaron "
+    "vinieron".split())
 # Emoji that say thanks or OK (skin tones and variation selectors aside); others alone get the help.
-_THANKING_EMOJI: Final = frozenset("👍👌🙏🙌👏✅✔☺🙂😊😀😃😁🤝❤💙💚♥")
+_THANKING_EMOJI: Final = frozenset("👍👌🙏🙌👏✅✔☺🙂😊😀😃😁😄🤗😘😍🥰😉🤝❤💙💚♥💐🌹✌💪👋🫡🫶")
 _EMOJI_DECORATION: Final = re.compile("[\U0001F3FB-\U0001F3FF\uFE0E\uFE0F\u200D!.¡,]|\\s")
 _REPEATED: Final = re.compile(r"([a-z])\1+")
 
@@ -275,7 +283,11 @@ _STATUS_CONTEXT: Final = _ASKING_CONTEXT | _THANKING_CONTEXT | frozenset(
     "va van vas paso pasa pasando sigue sigo igual saber quisiera quiero queria consultar consulto consulta "
     "caso estado avance novedad novedades noticias respuesta arreglar arreglan arreglaron arreglo atender "
     "atendieron venir vienen vendran vino cuando aun todavia nada nadie hasta ahora hicieron hacen "
-    "mi reclamo lo".split())
+    "mi reclamo lo queja denuncia pedido solicitud tramite seguimiento revisar ver informar avisar decir demora "
+    "demoran tanto tiempo semana semanas mes meses dia hace vinieron arreglaron".split())
+# Words that say the number is the resident's case.
+_CASE_WORDS: Final = frozenset("reclamo caso estado consulta denuncia queja pedido solicitud tramite nro numero".split())
+_NEAR_TRACKING: Final = re.compile(rf"(?<![0-9])[0-9]{{{TRACKING_LENGTH - 1},{TRACKING_LENGTH + 1}}}(?![0-9])")
 _SEVEN_DIGITS: Final = re.compile(rf"(?<![0-9])[0-9](?:[\s.\-]?[0-9]){{{TRACKING_LENGTH - 1}}}(?![0-9])")
 
 
@@ -284,12 +296,18 @@ def _status_number(folded: str) -> str | None:
     m = _BARE_NUMBER.fullmatch(folded) or _KEYWORD_NUMBER.fullmatch(folded)
     if m is not None:
         return re.sub(r"[^0-9]", "", m.group(1))
-    # One tracking-sized number among words that only ask how it goes.
+    # One tracking-sized number among words that only ask how it goes ("hace 2 semanas" aside); a
+    # number a digit too long or short too, when the resident calls it their case ("reclamo 240891").
     numbers = _SEVEN_DIGITS.findall(folded)
-    rest = _SEVEN_DIGITS.sub(" ", folded)
-    if len(numbers) == 1 and not re.search(r"[0-9]", rest) and _only(_squeezed(rest), _STATUS_CONTEXT, _STATUS_CONTEXT):
-        return re.sub(r"[^0-9]", "", numbers[0])
-    return None
+    if len(numbers) != 1:
+        numbers = _NEAR_TRACKING.findall(folded) if _CASE_WORDS & set(_WORD.findall(folded)) else []
+    if len(numbers) != 1:
+        return None
+    rest = folded.replace(numbers[0], " ")
+    if re.search(r"[0-9]{3}", rest) or not _only(_squeezed(re.sub(r"[0-9]+", " ", rest)), _STATUS_CONTEXT,
+                                                   _STATUS_CONTEXT):
+        return None
+    return re.sub(r"[^0-9]", "", numbers[0])
 
 
 # --- commands ----------------------------------------------------------------------------------
