@@ -111,3 +111,18 @@ def test_cli_needs_neighbourhoods(invoke, tmp_path: Path) -> None:
     invoke("db", "migrate")
     out = invoke("categories", "evaluate", str(write(tmp_path, SMALL)), code=1).output
     assert "no neighbourhoods are configured" in out
+
+
+def test_the_tuning_corpus_is_read_as_tuned(hoods) -> None:
+    """A guard on the keywords and matching (issue 13): never a wrong neighbourhood on the tuning
+    corpus, and no silent fall in what it measures. The held-out corpus is not asserted on here."""
+    path = Path(__file__).parent / "data" / "corpus-tune.csv"
+    places = places_of(Neighborhood.select())
+    r = rules()
+    examples = read_corpus(path.read_text(encoding="utf-8"), [p.code for p in places], r.categories.names)
+    summary = evaluate(examples, places, r).summary()
+    assert summary["routing"]["wrong_neighborhood"] == 0
+    assert summary["routing"]["percent"] >= 98
+    assert summary["category"]["percent"] >= 95
+    assert summary["instructions"]["right"] == summary["instructions"]["total"]
+    assert summary["thanks"]["right"] == summary["thanks"]["total"]
