@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from barriosms.domain.categories import CategoryRules, categorize, fold
+from barriosms.domain.categories import CategoryRules, categorize, fold, keyword_scores, split_weight
 from barriosms.domain.errors import TemplateError
 from barriosms.templates.loader import load_categories
 
@@ -21,13 +21,17 @@ def rules() -> CategoryRules:
 
 
 def test_default_file_has_the_agreed_categories_in_priority_order(rules: CategoryRules) -> None:
-    assert rules.rules == (
-        ("riesgos", ("derrumbe", "deslizamiento", "mazamorra", "muro", "riada")),
-        ("agua", ("agua", "alcantarilla", "desague", "drenaje", "sumidero", "cañeria")),
-        ("alumbrado", ("luz", "poste", "foco", "alumbrado")),
-        ("residuos", ("basura", "escombros", "contenedor")),
-        ("vias", ("bache", "pavimento", "calle", "acera", "gradas")),
-    )
+    assert [name for name, _ in rules.rules] == ["riesgos", "agua", "alumbrado", "residuos", "vias", "otros"]
+    keywords = {name: {split_weight(k)[0] for k in words} for name, words in rules.rules}
+    # Everyday La Paz words issue 13 found missing, beside the first ones.
+    assert {"derrumbe", "mazamorra", "riada", "hundimiento", "rajadura", "grieta", "muro"} <= keywords["riesgos"]
+    assert {"agua", "alcantarilla", "desague", "cañeria", "servida"} <= keywords["agua"]
+    assert {"luz", "poste", "foco", "luminaria", "alumbrado"} <= keywords["alumbrado"]
+    assert {"basura", "basurero", "escombro", "contenedor"} <= keywords["residuos"]
+    assert {"bache", "hueco", "pavimento", "acera", "gradas"} <= keywords["vias"]
+    assert {"perro", "ruido", "parque"} <= keywords["otros"]
+    assert "derrumbe:2" in dict(rules.rules)["riesgos"] and "agua:0.5" in dict(rules.rules)["agua"]
+    assert rules.places == (("vias", ("calle", "avenida", "pasaje", "callejon", "cuadra", "carretera", "camino", "via")),)
     assert rules.default == "otros"
     assert rules.names == ("riesgos", "agua", "alumbrado", "residuos", "vias", "otros")
 
@@ -55,7 +59,16 @@ def test_config_copy_is_identical_to_package_default() -> None:
 @pytest.mark.parametrize(
     ("text", "category"),
     [
-        # The generic word "calle" must not steal reports from specific categories.
+        # Words that only say where ([place_words]) count only when nothing says what is wrong.
+        ("hay un hueco en media calle", "vias"),
+        ("la calle esta cerrada", "vias"),
+        ("perros sueltos en la calle", "otros"),
+        ("se quema basura en la avenida", "residuos"),
+        ("luminarias apagadas en toda la cuadra", "alumbrado"),
+        ("hundimiento en la calle 5", "riesgos"),
+        ("b09 la calle esta llena de huecos y con la lluvia bajo mazamorra", "riesgos"),  # the most serious
+        ("la calle 3 esta llena de huecos y se llenan de agua", "vias"),  # agua:0.5, the rain's water
+        ("rajaduras y grietas en las paredes por el pasaje", "riesgos"),
         ("no hay luz en la calle", "alumbrado"),
         ("la calle esta sin agua", "agua"),
         ("bache en la calle 3", "vias"),
@@ -63,7 +76,7 @@ def test_config_copy_is_identical_to_package_default() -> None:
         ("Hay BACHES en toda la avenida", "vias"),
         ("se rompio el pavimento", "vias"),
         ("las gradas de la calle Jaen estan rotas", "vias"),
-        ("la acera esta hundida", "vias"),
+        ("la acera esta hundida", "riesgos"),  # issue 13: ground sinking is a risk, even under a sidewalk
         # Accents, capitals, missing accents, ñ typed as n.
         ("CAÑERÍA ROTA frente a la escuela", "agua"),
         ("caneria rota", "agua"),
@@ -83,7 +96,8 @@ def test_config_copy_is_identical_to_package_default() -> None:
         ("hay escombros en la acera", "residuos"),
         ("dejaron escombro en la calle", "residuos"),  # singular of a plural keyword
         ("el contenedor esta lleno", "residuos"),
-        ("BASURERO lleno", "otros"),  # "basurero" does not start with "basura": known limit
+        ("BASURERO lleno", "residuos"),  # issue 13: the garbage truck is "el carro basurero"
+        ("no pasa el carro basurero hace una semana", "residuos"),
         # Risks.
         ("derrumbe en la ladera, la calle esta cerrada", "riesgos"),
         ("Mazamorra bajando por las gradas", "riesgos"),  # tie 1-1: riesgos first
@@ -95,8 +109,9 @@ def test_config_copy_is_identical_to_package_default() -> None:
         ("perros sueltos en la plaza", "otros"),
         ("", "otros"),
         ("???", "otros"),
-        # Prefix match, not substring: "agua" inside a word does not count.
+        # Whole words: "agua" inside a word, or a word that only starts like a keyword, does not count.
         ("paraguas olvidado", "otros"),
+        ("tenemos calles limpias", "vias"),  # "calles": a plural; nothing else: the place word counts
     ],
 )
 def test_categorize(text: str, category: str, rules: CategoryRules) -> None:
@@ -114,6 +129,22 @@ def test_custom_default_and_names() -> None:
     rules = CategoryRules(rules=(("otros", ("varios",)), ("agua", ("agua",))), default="otros")
     assert rules.names == ("otros", "agua")
     assert categorize("nada", rules) == "otros"
+
+
+def test_scores_are_weighted_and_place_words_count_only_alone() -> None:
+    rules = CategoryRules(rules=(("riesgos", ("derrumbe:2",)), ("agua", ("agua:0.5", "alcantarilla")),
+                                 ("vias", ("bache",))), places=(("vias", ("calle",)),))
+    assert keyword_scores("derrumbe y baches en la calle", rules) == {"riesgos": 2.0, "vias": 1.0}
+    assert keyword_scores("agua y alcantarillas", rules) == {"agua": 1.5}
+    assert keyword_scores("calles y mas calles", rules) == {"vias": 2.0}
+    assert keyword_scores("nada", rules) == {}
+    assert split_weight("agua:0,5") == ("agua", 0.5) and split_weight(" bache ") == ("bache", 1.0)
+
+
+def test_whole_words_by_stem_not_prefixes(rules: CategoryRules) -> None:
+    assert keyword_scores("basurero", rules) == {"residuos": 1.0}  # its own keyword, not "basura"'s prefix
+    assert keyword_scores("alcantarillado", rules) == {"agua": 1.0}
+    assert keyword_scores("paraguas", rules) == {}
 
 
 @pytest.mark.parametrize(
@@ -194,6 +225,15 @@ def test_byte_order_mark_is_accepted(tmp_path: Path) -> None:
         ("[categories]\nagua = agua\n[labels]\nagua =\n", "[labels] agua", ["label is empty", "agua = Agua"]),
         ("[categories]\nagua = agua\n[labels]\nagua = " + "x" * 61 + "\n", "[labels] agua", ["too long"]),
         ("[categories]\nagua = agua\n[labels]\nagua = Agua\nagua = Aguas\n", "agua", ["twice"]),
+        ("[categories]\nagua = agua\nvias = bache, aguas\n", "vias", ["'aguas'", "same word as 'agua'", "only one category"]),
+        ("[categories]\nagua = agua:mucho\n", "agua", ["weight of 'agua'", "'mucho'", "agua:0.5"]),
+        ("[categories]\nagua = agua:0\n", "agua", ["from 0.1 to 10"]),
+        ("[categories]\nagua = :2\n", "agua", ["single word"]),
+        ("[categories]\nvias = bache\n[place_words]\nlugar = calle\n", "[place_words] lugar",
+         ["'lugar' is not a category", "vias, otros"]),
+        ("[categories]\nvias = bache, calle\n[place_words]\nvias = calles\n", "[place_words] vias",
+         ["'calles'", "same word as 'calle'"]),
+        ("[categories]\nvias = bache\n[place_words]\nvias =\n", "[place_words] vias", ["no keywords"]),
         ("agua = agua\n", "line 1", ["section header"]),
         ("[categories]\nagua agua\n", "line(s) 2", ["key = value"]),
     ],

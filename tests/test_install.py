@@ -147,7 +147,7 @@ def test_what_the_technician_edits_in_etc_is_what_runs(tmp_path):
         "help = Para reclamar, envie el codigo de su barrio y el problema.",
         "help = Alcaldia de La Paz: envie el codigo de su barrio y el problema."), encoding="utf-8")
     categories.write_text(categories.read_text(encoding="utf-8").replace(
-        "vias = bache, pavimento, calle, acera, gradas", "vias = bache, pavimento, calle, acera, gradas, tronco"),
+        "vias = bache, hueco,", "vias = bache, tronco, hueco,"),
         encoding="utf-8")
     rules = intake.rules_from_settings(configuration.load(ini))
     assert rules.templates.render("help").startswith("Alcaldia de La Paz: envie el codigo de su barrio y el problema.")

@@ -65,6 +65,19 @@ def found(text: str, places=LAPAZ) -> tuple[tuple[str, ...], str, int, str] | No
         ("en san antonio", (("B12",), "name", 0, "san antonio")),
         # An exact match beats a typo of another name.
         ("sopocachi o miraflore", (("B02",), "name", 0, "sopocachi")),
+        # Issue 13: a code glued to the next word, abbreviated "Villa", names spelt as they sound.
+        ("b12hay un bache", (("B12",), "code", 0, "b12")),
+        ("B05la luminaria esta rota", (("B05",), "code", 0, "B05")),
+        ("V. Copacabana sin agua", (("B10",), "name", 0, "V. Copacabana")),
+        ("Va. Fatima basura", (("B04",), "name", 0, "Va. Fatima")),
+        ("vlla copacabana", (("B10",), "name", 0, "vlla copacabana")),
+        ("Z. Miraflores parque cerrado", (("B03",), "name", 0, "Miraflores")),
+        ("en copacabana no hay luz", (("B10",), "name", 0, "copacabana")),  # "Villa" left out
+        ("Obrajez calle 10", (("B06",), "name", 1, "Obrajez")),  # z for s at the end
+        ("Achumany calle 30", (("B07",), "name", 1, "Achumany")),
+        ("Pampajasi sector 4", (("B05",), "name", 1, "Pampajasi")),
+        ("Pampahasi bajo calle 4", (("B05",), "name", 0, "Pampahasi")),  # a part of Pampahasi
+        ("Villa San Antonio bajo", (("B12",), "name", 0, "Villa San Antonio")),
     ],
 )
 def test_find_place_in_the_sample_list(text: str, expected) -> None:
@@ -92,6 +105,13 @@ def test_find_place_in_the_sample_list(text: str, expected) -> None:
         "necesitamos alumbrado publico por favor",
         "",
         "🙏🙏",
+        # Issue 13: places that are not in the list, though they contain a name that is.
+        "Alto Obrajes la gente bota basura en la quebrada",
+        "jilata aki en alto obrajes las paredes se rajan",
+        "San Antonio bajo sin agua",  # only the alias: maybe not Villa San Antonio; ask
+        "macrodistrito San Antonio",
+        "B12X bache",  # one letter after the digits: not a code with a word glued
+        "se cayeron las tejaz",  # "tejas" misspelt is still no "Tejar"
     ],
 )
 def test_no_false_positives_in_ordinary_sentences(text: str) -> None:

@@ -318,7 +318,9 @@ def test_services_are_the_categories_with_the_spec_fields(api):
     assert (agua["service_name"], agua["metadata"], agua["type"], agua["group"]) == \
         ("Agua y alcantarillado", False, "realtime", "")
     assert agua["keywords"].startswith("agua, alcantarilla") and agua["description"]
-    assert found[4]["service_name"] == "Vías y aceras" and found[5]["keywords"] == ""
+    # Words without their weights ("agua:0.5"); otros has keywords since issue 13 (perros, ruido...).
+    assert found[4]["service_name"] == "Vías y aceras" and found[5]["keywords"].startswith("perro, ")
+    assert ":" not in agua["keywords"]
     assert found[4]["service_code"] == "vias" and found[0]["service_name"] == "Riesgos (derrumbes, riadas)"
     assert found[4]["description"].startswith("Reclamos de vías y aceras: bache, ")
     code, headers, body = call(f"{api}/v2/services.xml")

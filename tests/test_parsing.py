@@ -182,6 +182,25 @@ def test_find_code_normalises_given_codes_and_ignores_invalid_ones() -> None:
         ("71234567", InvalidTracking("71234567")),  # a phone number
         ("12345678901234567890", InvalidTracking("12345678901234567890")),
         ("estado 5", InvalidTracking("5")),
+        # Issue 13: asked in the resident's own words around the number.
+        (f"como va mi reclamo {TRACKING}", StatusQuery(TRACKING)),
+        (f"hola, quisiera saber como va el reclamo {TRACKING}", StatusQuery(TRACKING)),
+        ("q paso con mi reclamo nro 1234567", InvalidTracking(NOT_DAMM)),
+        ("nro 1234567 ya van a venir?", InvalidTracking(NOT_DAMM)),
+        (f"B12 bache, mi reclamo {TRACKING} sigue igual", Report("B12", f"bache, mi reclamo {TRACKING} sigue igual")),
+        (f"hay un bache {TRACKING}", Unroutable(f"hay un bache {TRACKING}")),  # "bache": not only asking
+        (f"mi reclamo {TRACKING} de hace 2 semanas, no vienen", StatusQuery(TRACKING)),
+        ("reclamo 240891 q paso", InvalidTracking("240891")),  # a digit missing: "check the number"
+        ("hay alguien?", Help()),
+        ("que tal", Help()),
+        ("Sr. Alcalde buenas tardes", Help()),
+        ("aski urukipana", Help()),  # Aymara: good day
+        ("hola, tengo un problema", Help()),
+        ("hay un problema con el agua", Unroutable("hay un problema con el agua")),
+        ("Dios se lo pague", Courtesy()),
+        ("ok 👍", Courtesy()),
+        ("gracias, ojala lo arreglen pronto", Courtesy()),
+        ("añay", Courtesy()),  # Quechua: thanks
         # Help.
         ("", Help()),
         ("   ", Help()),
@@ -198,7 +217,42 @@ def test_find_code_normalises_given_codes_and_ignores_invalid_ones() -> None:
         ("estado", Help()),  # a status word without a number: explain how to ask
         ("ESTADO?", Help()),
         ("caso", Help()),
-        ("👍", Help()),
+        ("😡", Help()),
+        # Issue 13: greetings, questions about the service, in Spanish as typed, Aymara, Quechua.
+        ("Holaa", Help()),
+        ("Hola buenas tardes", Help()),
+        ("buenos dias", Help()),
+        ("es el numero de la alcaldia?", Help()),
+        ("Buenas tardes, es la alcaldia?", Help()),
+        ("q tengo q escribir", Help()),
+        ("¿Qué tengo que escribir?", Help()),
+        ("como reclamo", Help()),
+        ("no entiendo", Help()),
+        ("que es esto", Help()),
+        ("ayudaaa", Help()),
+        ("kamisaki", Help()),
+        ("waliki", Help()),
+        ("imaynalla", Help()),
+        ("kamisaki jilata", Help()),
+        ("hola quiero hacer un reclamo", Help()),
+        ("cual es el codigo de mi barrio", Help()),
+        ("si", Unroutable("si")),  # maybe an answer to a staff question: not the instructions
+        # Thanks in any usual form: stored, not answered (issue 13: 👍 was answered with the help).
+        ("👍", Courtesy()),
+        ("👍🏽👍", Courtesy()),
+        ("🙏", Courtesy()),
+        ("grax", Courtesy()),
+        ("okk", Courtesy()),
+        ("dios le pague hermano", Courtesy()),
+        ("yuspagara", Courtesy()),
+        ("Yuspajara jilata", Courtesy()),
+        ("sulpayki", Courtesy()),
+        ("listo gracias", Courtesy()),
+        ("gracias x la respuesta", Courtesy()),
+        ("ta bien", Courtesy()),
+        # A problem with a greeting or thanks is still a report.
+        ("hola buenas tardes B12 hay un bache", Report("B12", "hola buenas tardes hay un bache")),
+        ("B12 no hay luz gracias", Report("B12", "no hay luz gracias")),
         # Unroutable: no known code.
         ("hola", Help()),  # someone starting a conversation gets the instructions
         ("gracias", Courtesy()),

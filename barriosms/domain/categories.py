@@ -3,9 +3,11 @@
 The rules live in an INI file technicians edit (``config/categories.es.ini``)::
 
     [categories]
-    riesgos = derrumbe, deslizamiento, mazamorra, muro, riada
+    riesgos = derrumbe, deslizamiento, mazamorra, hundimiento, rajadura
     agua = agua, alcantarilla, desague, drenaje, sumidero, cañeria
     ...
+    [place_words]
+    vias = calle, avenida, pasaje, esquina
     [options]
     default = otros
     [labels]
@@ -16,12 +18,17 @@ The optional ``[labels]`` section names the categories for people (the website, 
 names themselves stay plain identifiers because they are stored, exported and sent by SMS. A
 category without a label is shown with its name capitalised ("agua" → "Agua").
 
-Matching ignores accents and capitals (residents type "CAÑERIA", "caneria", "cañería"); a
-keyword also matches longer words that start with it ("baches" → bache, "alcantarillado" →
-alcantarilla), and singular/plural both match ("escombros" ↔ "escombro", "luz" ↔ "luces").
-Each word of the report counts once per category; the category with most hits wins, ties go to
-the one listed first, no hit gives the default.  That is why generic words
-("calle") belong to a category listed *after* the specific ones.
+Matching (:mod:`.words`) ignores accents and capitals (residents type "CAÑERIA", "caneria",
+"cañería") and compares whole words by their Spanish stem: "baches" finds "bache",
+"alcantarillado" finds "alcantarilla", "escombro" finds "escombros", "luces" finds "luz", but
+"paraguas" is no "agua" and "basurero" no "basura" (a word starting like a keyword is not it).
+Each word of the report counts once per category, with its keyword's weight ("agua:0.5" counts
+half, "derrumbe:2" double, a keyword without a weight 1); the category with the highest total wins,
+ties go to the one listed first, no word found gives the default.
+
+Words that only say *where* ("en la calle", "media calle", "por la avenida") are
+``[place_words]``: they count for their category only when the message has no keyword of
+``[categories]`` at all, so "no hay luz en la calle" is alumbrado and "la calle esta cerrada" vias.
 """
 
 from __future__ import annotations
@@ -36,13 +43,21 @@ from barriosms.domain.errors import IniSource, TemplateError, check_sections, pa
 
 # fold is the words module's; still a name of this module, which most callers import it from.
 from barriosms.domain.words import fold as fold
+from barriosms.domain.words import stem, stems, words
 
-__all__ = ["CategoryRules", "parse_categories", "categorize", "keyword_scores", "best_category", "fold", "DEFAULT_FILE"]
+__all__ = [
+    "CategoryRules", "parse_categories", "categorize", "keyword_scores", "keyword_stems", "split_weight",
+    "best_category", "fold",
+    "DEFAULT_FILE",
+]
 
 DEFAULT_FILE: Final = "categories.es.ini"
 _SECTION: Final = "categories"
 _OPTIONS: Final = "options"
 _LABELS: Final = "labels"
+_PLACES: Final = "place_words"
+_WEIGHT_SEP: Final = ":"
+_WEIGHT_RANGE: Final = (0.1, 10.0)
 _LABEL_MAX: Final = 60  # characters: a select option or a table cell on a phone, not a sentence
 _DEFAULT_CATEGORY: Final = "otros"
 
@@ -58,12 +73,21 @@ class CategoryRules:
     rules: tuple[tuple[str, tuple[str, ...]], ...]
     default: str = _DEFAULT_CATEGORY
     labels: tuple[tuple[str, str], ...] = ()  # (name, label for people) from [labels]
+    # [place_words]: (category, words that only say where), counted only when no keyword is found.
+    places: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def names(self) -> tuple[str, ...]:
         """Every category a report can get, in priority order, the default last."""
         names = tuple(name for name, _ in self.rules)
         return names if self.default in names else (*names, self.default)
+
+    def keywords(self, name: str) -> tuple[str, ...]:
+        """The words of a category, without their weights ("agua:0.5" → "agua"), for people."""
+        for key, keywords in self.rules:
+            if key == name:
+                return tuple(keyword.partition(_WEIGHT_SEP)[0].strip() for keyword in keywords)
+        return ()
 
     def label(self, name: str) -> str:
         """What people read for a category: its [labels] entry, else the name capitalised
@@ -75,35 +99,61 @@ class CategoryRules:
         return name.replace("_", " ").capitalize()
 
 
-def _keyword_matches(word: str, keyword: str) -> bool:
-    """``word`` starts with ``keyword``, also across a Spanish singular/plural change."""
-    if word.startswith(keyword):
-        return True
-    # Prefix matching finds plurals of singular keywords ("bache" → "baches") but not the rest:
-    # a plural keyword must find the singular ("escombros" → "hay escombro") and a keyword in
-    # -z has its plural in -ces ("luz" → "no hay luces").
-    if keyword.endswith("s") and len(keyword) > 3 and word.startswith(keyword[:-1]):
-        return True
-    return keyword.endswith("z") and word.startswith(keyword[:-1] + "ces")
+def keyword_stems(keyword: str) -> frozenset[str]:
+    """The stems a keyword finds: its own and its plural's ("luz": "luz" and "luc", for "luces")."""
+    found = set()
+    for word in words(keyword):
+        if word.endswith("z"):
+            plural = word[:-1] + "ces"
+        elif word.endswith(("a", "e", "i", "o", "u")):
+            plural = word + "s"
+        elif word.endswith("s"):
+            plural = word
+        else:
+            plural = word + "es"
+        found |= {stem(word), stem(plural)}
+    return frozenset(found)
+
+
+def split_weight(keyword: str) -> tuple[str, float]:
+    """A keyword as written in the file and its weight: "agua:0.5" → ("agua", 0.5); "bache" → ("bache", 1.0).
+
+    Raises ValueError when the weight is no number (the loader checks the range)."""
+    word, sep, weight = keyword.partition(_WEIGHT_SEP)
+    return word.strip(), float(weight.strip().replace(",", ".")) if sep else 1.0
 
 
 @functools.lru_cache(maxsize=32)
-def _folded(rules: CategoryRules) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    return tuple((name, tuple(fold(k) for k in keywords)) for name, keywords in rules.rules)
+def _stemmed(rules: tuple[tuple[str, tuple[str, ...]], ...]) -> tuple[tuple[str, dict[str, float]], ...]:
+    stemmed = []
+    for name, keywords in rules:
+        weights: dict[str, float] = {}
+        for keyword in keywords:
+            word, weight = split_weight(keyword)
+            for word_stem in keyword_stems(word):
+                weights[word_stem] = max(weights.get(word_stem, 0.0), weight)
+        stemmed.append((name, weights))
+    return tuple(stemmed)
+
+
+def _scores(text_stems: list[str], rules: tuple[tuple[str, tuple[str, ...]], ...]) -> dict[str, float]:
+    found: dict[str, float] = {}
+    for name, weights in _stemmed(rules):
+        score = sum(weights.get(s, 0.0) for s in text_stems)
+        if score:
+            found[name] = found.get(name, 0.0) + score
+    return found
 
 
 def keyword_scores(text: str, rules: CategoryRules) -> dict[str, float]:
     """How strongly the keywords point to each category that has any (0 scores left out).
 
-    The evidence the categoriser decides on; the learner (corrections) adds its own to it.
+    One point per word of ``text`` that is a keyword of the category (whole words, compared by
+    stem). The place words (``rules.places``) only count when no keyword is found. The evidence
+    the categoriser decides on; the learner (corrections) adds its own to it.
     """
-    words = _WORD.findall(fold(text))
-    found: dict[str, float] = {}
-    for name, keywords in _folded(rules):
-        score = sum(1 for w in words if any(_keyword_matches(w, k) for k in keywords))
-        if score:
-            found[name] = float(score)
-    return found
+    text_stems = stems(text)
+    return _scores(text_stems, rules.rules) or _scores(text_stems, rules.places)
 
 
 def best_category(scores: dict[str, float], rules: CategoryRules) -> str:
@@ -132,21 +182,14 @@ def parse_categories(source: IniSource) -> CategoryRules:
     Raises :class:`TemplateError` naming the file, the key and the fix.
     """
     parser = parse_ini(source)
-    check_sections(parser, source, required=(_SECTION,), optional=(_OPTIONS, _LABELS))
+    check_sections(parser, source, required=(_SECTION,), optional=(_OPTIONS, _LABELS, _PLACES))
 
     rules: list[tuple[str, tuple[str, ...]]] = []
-    owner: dict[str, str] = {}  # folded keyword → category that declared it first
+    owner: dict[str, tuple[str, str, str]] = {}  # stem → (section, category, keyword) that has it first
     for name, value in parser.items(_SECTION):
         _check_name(source, name)
-        keywords = _parse_keywords(source, name, value)
-        for keyword in keywords:
-            first = owner.setdefault(fold(keyword), name)
-            if first != name:
-                # It could only ever count for the first category (ties), so it is a mistake.
-                raise TemplateError(
-                    source.name, f"the keyword '{keyword}' is also in the category '{first}'",
-                    f"keep '{keyword}' in only one category", section=_SECTION, key=name,
-                )
+        keywords = _parse_keywords(source, _SECTION, name, value)
+        _claim(source, owner, _SECTION, name, keywords)
         rules.append((name, keywords))
     if not rules:
         raise TemplateError(
@@ -156,7 +199,50 @@ def parse_categories(source: IniSource) -> CategoryRules:
 
     default = _load_default(parser, source)
     names = CategoryRules(rules=tuple(rules), default=default).names
-    return CategoryRules(rules=tuple(rules), default=default, labels=_load_labels(parser, source, names))
+    return CategoryRules(rules=tuple(rules), default=default, labels=_load_labels(parser, source, names),
+                         places=_load_places(parser, source, names, owner))
+
+
+def _claim(source: IniSource, owner: dict[str, tuple[str, str, str]], section: str, name: str,
+           keywords: tuple[str, ...]) -> None:
+    """Each word belongs to one category: two keywords read as the same word (same stem) in two
+    categories, or in [categories] and [place_words], could only ever count for one of them."""
+    for keyword in keywords:
+        keyword = split_weight(keyword)[0]
+        for word_stem in keyword_stems(keyword):
+            first_section, first, first_keyword = owner.setdefault(word_stem, (section, name, keyword))
+            if (first_section, first) == (section, name):
+                continue
+            where = f"the category '{first}'" if first_section == _SECTION else f"[{first_section}] {first}"
+            if fold(first_keyword) == fold(keyword):
+                problem = f"the keyword '{keyword}' is also in {where}"
+            else:
+                problem = (f"the keyword '{keyword}' is read as the same word as '{first_keyword}' in {where} "
+                           "(singular, plural and other endings of one word match alike)")
+            raise TemplateError(source.name, problem, f"keep '{keyword}' in only one category",
+                                section=section, key=name)
+
+
+def _check_category(source: IniSource, section: str, key: str, names: tuple[str, ...]) -> None:
+    if key not in names:
+        raise TemplateError(
+            source.name, f"'{key}' is not a category",
+            f"write one of the names in [categories] ({', '.join(names)}) before '=', "
+            "or delete this line", section=section, key=key,
+        )
+
+
+def _load_places(parser: configparser.ConfigParser, source: IniSource, names: tuple[str, ...],
+                 owner: dict[str, tuple[str, str, str]]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    if not parser.has_section(_PLACES):
+        return ()
+    places = []
+    for key, value in parser.items(_PLACES):
+        _check_category(source, _PLACES, key, names)
+        words = _parse_keywords(source, _PLACES, key, value)
+        _claim(source, owner, _PLACES, key, words)
+        places.append((key, words))
+    return tuple(places)
 
 
 def _check_name(source: IniSource, name: str) -> None:
@@ -168,21 +254,33 @@ def _check_name(source: IniSource, name: str) -> None:
         )
 
 
-def _parse_keywords(source: IniSource, name: str, value: str) -> tuple[str, ...]:
+def _parse_keywords(source: IniSource, section: str, name: str, value: str) -> tuple[str, ...]:
     keywords = tuple(k.strip() for k in value.replace("\n", ",").split(","))
     keywords = tuple(k for k in keywords if k)
     if not keywords:
         raise TemplateError(
             source.name, "the category has no keywords",
             f"write keywords after '=', separated by commas, e.g. '{name} = palabra1, palabra2'",
-            section=_SECTION, key=name,
+            section=section, key=name,
         )
     for keyword in keywords:
-        if not _WORD.fullmatch(fold(keyword)):
+        word, _sep, weight = keyword.partition(_WEIGHT_SEP)
+        if not _WORD.fullmatch(fold(word.strip())):
             raise TemplateError(
-                source.name, f"'{keyword}' is not a single word",
+                source.name, f"'{word.strip() or keyword}' is not a single word",
                 "write one word per keyword (letters and digits only), separated by commas",
-                section=_SECTION, key=name,
+                section=section, key=name,
+            )
+        try:
+            number = split_weight(keyword)[1]
+        except ValueError:
+            number = -1.0
+        low, high = _WEIGHT_RANGE
+        if not low <= number <= high:
+            raise TemplateError(
+                source.name, f"the weight of '{word.strip()}' ('{weight.strip()}') is not a number from {low:g} to {high:g}",
+                f"write e.g. '{word.strip()}:0.5' (counts half) or '{word.strip()}:2' (counts double), or only "
+                f"'{word.strip()}' (counts 1)", section=section, key=name,
             )
     return keywords
 
@@ -212,12 +310,7 @@ def _load_labels(parser: configparser.ConfigParser, source: IniSource,
         return ()
     labels = []
     for key, value in parser.items(_LABELS):
-        if key not in names:
-            raise TemplateError(
-                source.name, f"'{key}' is not a category",
-                f"write one of the names in [categories] ({', '.join(names)}) before '=', "
-                "or delete this line", section=_LABELS, key=key,
-            )
+        _check_category(source, _LABELS, key, names)
         label = " ".join(value.split())
         if not label:
             raise TemplateError(

@@ -116,8 +116,9 @@ def _code_pattern(code: str) -> _CodePattern:
     # Leading zeros are optional both ways: a poster says "Z-04", the resident types "Z4".
     significant = digits.lstrip("0") or "0"
     regex = re.compile(
-        # Not inside a longer token: "AB12", "B123", "B12X" and "calle 3" (code C3) do not match.
-        rf"(?<![^\W_]){letters}({_SEP})(0*{significant})(?![^\W_])",
+        # Not inside a longer token: "AB12", "B123", "B12X" and "calle 3" (code C3) do not match;
+        # a word glued after the digits does ("b12hay un bache", "B05la luz": a missed space).
+        rf"(?<![^\W_]){letters}({_SEP})(0*{significant})(?![0-9_]|[^\W\d_](?![^\W\d_]))",
         re.IGNORECASE,
     )
     return _CodePattern(code, letters, digits, regex)
@@ -174,6 +175,33 @@ GENERIC_WORDS: Final = frozenset(
 _WORD: Final = re.compile(r"[^\W_]+")
 _DIGITS: Final = re.compile(r"[0-9]+")
 
+# How residents shorten the words before a name ("V. Copacabana", "Va. Fatima", "Urb. Los Rosales",
+# "Z. Miraflores"): read as the whole word, which is generic (noise) unless a name starts with it.
+_ABBREVIATIONS: Final = {
+    "v": "villa", "va": "villa", "vlla": "villa", "vll": "villa",
+    "urb": "urbanizacion", "urbaniz": "urbanizacion", "z": "zona", "zn": "zona", "bo": "barrio", "b": "barrio",
+}
+# Names starting with these may be written without them ("Copacabana" for "Villa Copacabana"),
+# but then exactly: the rest of the name alone forgives no typo.
+_OPTIONAL_PREFIXES: Final = frozenset({"villa", "urbanizacion", "zona", "barrio"})
+# Just before a name, these make another place: "Alto Obrajes" and "Bajo Llojeta" are not
+# Obrajes and Llojeta, the "macrodistrito San Antonio" is no neighbourhood. After a name a
+# qualifier is a part of it ("Pampahasi bajo"), unless the name was only an alias ("San Antonio
+# bajo" is not surely Villa San Antonio): then the gateway asks.
+_OTHER_PLACE_BEFORE: Final = frozenset({"alto", "bajo", "distrito", "macrodistrito"})
+_OTHER_PLACE_AFTER: Final = frozenset({"alto", "bajo"})
+_SOUNDS: Final = ((re.compile(r"ch"), "1"), (re.compile(r"ll"), "y"), (re.compile(r"qu"), "k"),
+                  (re.compile(r"c(?=[ei])"), "s"), (re.compile(r"c"), "k"), (re.compile(r"z"), "s"),
+                  (re.compile(r"v"), "b"), (re.compile(r"y\b"), "i"), (re.compile(r"h"), ""))
+
+
+def _sound(key: str) -> str:
+    """How a folded name sounds in Spanish: "obrajez" and "obrajes", "achumany" and "achumani",
+    "pampajasi" and "pampahasi" sound alike; "tejas" and "tejar" do not."""
+    for pattern, replacement in _SOUNDS:
+        key = pattern.sub(replacement, key)
+    return key.replace("j", "")
+
 
 def _words(text: str) -> tuple[str, ...]:
     return tuple(_WORD.findall(fold(text)))
@@ -203,6 +231,7 @@ class _Spelling:
     key: str
     words: tuple[str, ...]
     typos: int
+    alias: bool = False  # not the place's name: another name residents use
 
 
 @dataclass(frozen=True)
@@ -221,17 +250,27 @@ def _index(places: tuple[Place, ...]) -> _Index:
     for place in places:
         code = normalize_code(place.code)
         seen: set[str] = set()
-        for written in (place.name, *place.aliases):
+        for number, written in enumerate((place.name, *place.aliases)):
             words = _words(written)
             key = " ".join(words)
             if key in seen or all(w in GENERIC_WORDS for w in words):
                 continue
             seen.add(key)
-            spelling = _Spelling(code, written.strip(), key, words, _allowed_typos(key))
+            spelling = _Spelling(code, written.strip(), key, words, _allowed_typos(key), alias=number > 0)
             exact[key].append(spelling)
             if spelling.typos:
                 fuzzy[key[0]].append(spelling)
             longest = max(longest, len(words))
+    # "Copacabana" for "Villa Copacabana": exactly, as an alias, and only if no place is called so.
+    shortened: dict[str, list[_Spelling]] = defaultdict(list)
+    for spellings in list(exact.values()):
+        for spelling in spellings:
+            rest = spelling.words[1:]
+            key = " ".join(rest)
+            if spelling.words[0] in _OPTIONAL_PREFIXES and key not in exact and not all(w in GENERIC_WORDS for w in rest):
+                shortened[key].append(_Spelling(spelling.code, spelling.written, key, rest, 0, alias=True))
+    for key, spellings in shortened.items():
+        exact[key] = list({s.code: s for s in spellings}.values())
     return _Index(
         exact={k: tuple(v) for k, v in exact.items()},
         fuzzy={k: tuple(v) for k, v in fuzzy.items()},
@@ -268,8 +307,8 @@ def _plausible_typo(words: tuple[str, ...], spelling: _Spelling) -> bool:
     typed, name = " ".join(words), spelling.key
     if _DIGITS.findall(typed) != _DIGITS.findall(name):
         return False  # "zona 16" is no typo of "zona 15": numbers tell places apart
-    if spelling.typos > 1:
-        return True
+    if spelling.typos > 1 or _sound(typed) == _sound(name):
+        return True  # a long name, or one spelt as it sounds ("Obrajez", "Achumany")
     if len(typed) == len(name):
         return typed[:-1] != name[:-1]  # "tejas" / "tejar": a Spanish ending, not a typo
     shorter, longer = sorted((typed, name), key=len)
@@ -319,6 +358,13 @@ def _contains(outer: _Candidate, inner: _Candidate) -> bool:
     )
 
 
+def _another_place(tokens: Sequence[str], c: _Candidate) -> bool:
+    """The name is part of another place's: "Alto Obrajes", "San Antonio bajo" (an alias)."""
+    before = tokens[c.first - 1] if c.first > 0 else ""
+    after = tokens[c.last] if c.last < len(tokens) else ""
+    return before in _OTHER_PLACE_BEFORE or (c.spelling.alias and after in _OTHER_PLACE_AFTER)
+
+
 def _find_name(text: str, places: tuple[Place, ...]) -> PlaceMatch | None:
     index = _index(places)
     spans: list[tuple[int, int]] = []
@@ -328,9 +374,13 @@ def _find_name(text: str, places: tuple[Place, ...]) -> PlaceMatch | None:
         for word in _WORD.findall(fold(m.group())):
             tokens.append(word)
             spans.append((m.start(), m.end()))
+    # "V. Copacabana", "Urb. Los Rosales": an abbreviation before a word is the whole word.
+    tokens = [_ABBREVIATIONS.get(t, t) if i + 1 < len(tokens) and not tokens[i + 1].isdigit() else t
+              for i, t in enumerate(tokens)]
     found = _candidates(tokens, index)
     # "Villa San Antonio" over "San Antonio" read from the same words.
     found = [c for c in found if not any(_contains(o, c) for o in found)]
+    found = [c for c in found if not _another_place(tokens, c)]
     if not found:
         return None
     best = min(c.distance for c in found)

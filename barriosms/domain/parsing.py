@@ -9,6 +9,7 @@ known neighbourhoods and the command words and gets back one frozen intent objec
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -195,10 +196,72 @@ def _is_how_to(folded: str) -> bool:
     return bool(_HOW_WORDS & set(words[:4])) and bool(_HOW_TO_VERBS & set(words)) and len(words) <= 12
 
 
+# Greetings, questions about the service and the words around them ("hola buenas tardes", "es el numero
+# de la alcaldia?", "q tengo q escribir", "no entiendo", "kamisaki", "cual es el codigo de mi barrio"):
+# a message made only of these, with at least one of _ASKING_WORDS, is answered with the
+# instructions. Compared with letters repeated once ("holaa", "ayudaaa" are "hola", "ayuda").
+_GREETING_WORDS: Final = frozenset(
+    "hola ola holi holis alo tal buenas buenos buen bnas bns dia dias tarde tardes noche noches saludos saludo "
+    "kamisaki kamisaraki waliki imaynalla imaynallan kashanki allillanchu aski urukipana jaypukipana "
+    "arumakipana allin punchay".split())
+_ASKING_WORDS: Final = _GREETING_WORDS | frozenset(
+    "ayuda aiuda ayudeme ayudenme ayudame info informacion informe informes menu help entiendo entendi "
+    "alcaldia alcalde municipio municipalidad gamlp numero nro reclamo reclamos reclamar reclamacion reporte "
+    "reportar reporto denuncia denunciar denuncio queja quejarme quejar codigo codigos escribir escribo pongo "
+    "poner mando mandar envio enviar hago hacer hablo funciona sirve usa usar uso quien esto alguien atiende "
+    "atienden contesta contestan responde".split())
+_ASKING_CONTEXT: Final = _ASKING_WORDS | frozenset(
+    "como que q k ke cual cuales donde adonde cuando es este esta eso esa el la los las lo le les de del un una "
+    "barrio zona mi mis su sus se me te nos a al y o u no si para pa por favor porfa porfavor xfa quiero "
+    "quisiera queria puedo puede pueden podria tengo tiene tienen dieron dio dice debo debe hay con mas "
+    "disculpe disculpa oiga tal necesito saber algo problema servicio mensaje mensajes sms texto formato "
+    "ejemplo paz ciudad gobierno autonomo municipal senor senora senorita senores senoras sr sra srta srs "
+    "hermano hermana hermanos jilata jilatas jilatanaka kullaka kullakas vecino vecina vecinos amigo amiga "
+    "amigos don dona tio tia joven usted ustedes autoridades aqui aca ahi asi bien ya p jayp ukipana "
+    "unchay".split())
+# Thanks and acknowledgements in the forms residents use ("grax", "ok ok", "Dios le pague",
+# Aymara "yuspagara", Quechua "sulpayki"), with the words around them ("gracias jilata").
+_THANKING_WORDS: Final = frozenset(
+    "gracias gracia grasias grax grx grs grcs gcs thanks thank thx ok oka okay okey okei oki okis vale dale "
+    "listo bueno entendido recibido perfecto excelente genial amable ya bien pague pagar bendiga bendice "
+    "bendiciones yuspagara yuspajara yuspara yuspagarpan yuspajarpan yuspagarsamapan yuspajarsamapan "
+    "yuspagarapxsma yuspajarapxsma sulpayki sulpaiki anay diosolopay diospagarasunki pagarasunki pachi "
+    "jallalla chau chao adios".split())
+_THANKING_CONTEXT: Final = _THANKING_WORDS | _POLITE_WORDS | frozenset(
+    "muchas muchisimas mil dios le les lo la el su x por que q k de del a al y e se te nos me mucho muy ta "
+    "esta respuesta atencion ayuda informacion amen hermano hermana hermanos jilata jilatas kullaka senor "
+    "senora senorita senores joven vecino vecina tio tia usted ustedes hasta luego pronto nomas nada todo "
+    "buenas buenos dias tardes noches you ojala esperamos espero arreglen arreglaron solucionaron "
+    "vinieron".split())
+# Emoji that say thanks or OK (skin tones and variation selectors aside); others alone get the help.
+_THANKING_EMOJI: Final = frozenset("👍👌🙏🙌👏✅✔☺🙂😊😀😃😁😄🤗😘😍🥰😉🤝❤💙💚♥💐🌹✌💪👋🫡🫶")
+_EMOJI_DECORATION: Final = re.compile("[\U0001F3FB-\U0001F3FF\uFE0E\uFE0F\u200D!.¡,]|\\s")
+_REPEATED: Final = re.compile(r"([a-z])\1+")
+
+
+def _squeezed(folded: str) -> list[str]:
+    """The words with letters repeated once: "holaa" → "hola", "okk" → "ok", "ayudaaa" → "ayuda"."""
+    return [_REPEATED.sub(r"\1", w) for w in _WORD.findall(folded)]
+
+
+@functools.cache
+def _squeezed_set(words: frozenset[str]) -> frozenset[str]:
+    return frozenset(_REPEATED.sub(r"\1", w) for w in words)
+
+
+def _only(words: list[str], context: frozenset[str], wanted: frozenset[str]) -> bool:
+    """``words`` (squeezed) are all ``context`` words, at least one of them a ``wanted`` one."""
+    allowed, needed = _squeezed_set(context), _squeezed_set(wanted)
+    return bool(words) and all(w in allowed for w in words) and any(w in needed for w in words)
+
+
 def _is_courtesy(folded: str) -> bool:
-    words = _WORD.findall(folded)
-    return bool(words) and all(w in _THANKS_WORDS | _POLITE_WORDS for w in words) and any(
-        w in _THANKS_WORDS for w in words)
+    words = _squeezed(folded)
+    if not words:
+        # Only emoji: 👍, 🙏🙏 thank; anything else (😡, "?") gets the instructions.
+        rest = _EMOJI_DECORATION.sub("", folded)
+        return bool(rest) and all(c in _THANKING_EMOJI for c in rest)
+    return _only(words, _THANKING_CONTEXT, _THANKING_WORDS)
 
 
 def _is_help(folded: str) -> bool:
@@ -208,15 +271,43 @@ def _is_help(folded: str) -> bool:
     keywords = [w for w in words if w not in _POLITE_WORDS]
     if not keywords:
         return True  # "hola", "hola por favor": someone starting a conversation
-    return len(keywords) == 1 and keywords[0] in _HELP_WORDS | _BARE_STATUS_WORDS
+    if len(keywords) == 1 and keywords[0] in _HELP_WORDS | _BARE_STATUS_WORDS:
+        return True
+    # Greetings and questions about the service, nothing about a problem or a place.
+    return _only(_squeezed(folded), _ASKING_CONTEXT, _ASKING_WORDS)
+
+
+# Around a tracking number, the words of someone asking how their case goes ("como va mi reclamo
+# 2408917", "q paso con mi reclamo nro 7730452", "nro 5604218 ya van a venir?").
+_STATUS_CONTEXT: Final = _ASKING_CONTEXT | _THANKING_CONTEXT | frozenset(
+    "va van vas paso pasa pasando sigue sigo igual saber quisiera quiero queria consultar consulto consulta "
+    "caso estado avance novedad novedades noticias respuesta arreglar arreglan arreglaron arreglo atender "
+    "atendieron venir vienen vendran vino cuando aun todavia nada nadie hasta ahora hicieron hacen "
+    "mi reclamo lo queja denuncia pedido solicitud tramite seguimiento revisar ver informar avisar decir demora "
+    "demoran tanto tiempo semana semanas mes meses dia hace vinieron arreglaron".split())
+# Words that say the number is the resident's case.
+_CASE_WORDS: Final = frozenset("reclamo caso estado consulta denuncia queja pedido solicitud tramite nro numero".split())
+_NEAR_TRACKING: Final = re.compile(rf"(?<![0-9])[0-9]{{{TRACKING_LENGTH - 1},{TRACKING_LENGTH + 1}}}(?![0-9])")
+_SEVEN_DIGITS: Final = re.compile(rf"(?<![0-9])[0-9](?:[\s.\-]?[0-9]){{{TRACKING_LENGTH - 1}}}(?![0-9])")
 
 
 def _status_number(folded: str) -> str | None:
     """The digits of a status query ("123 4567" → "1234567"), or None if not one."""
     m = _BARE_NUMBER.fullmatch(folded) or _KEYWORD_NUMBER.fullmatch(folded)
-    if m is None:
+    if m is not None:
+        return re.sub(r"[^0-9]", "", m.group(1))
+    # One tracking-sized number among words that only ask how it goes ("hace 2 semanas" aside); a
+    # number a digit too long or short too, when the resident calls it their case ("reclamo 240891").
+    numbers = _SEVEN_DIGITS.findall(folded)
+    if len(numbers) != 1:
+        numbers = _NEAR_TRACKING.findall(folded) if _CASE_WORDS & set(_WORD.findall(folded)) else []
+    if len(numbers) != 1:
         return None
-    return re.sub(r"[^0-9]", "", m.group(1))
+    rest = folded.replace(numbers[0], " ")
+    if re.search(r"[0-9]{3}", rest) or not _only(_squeezed(re.sub(r"[0-9]+", " ", rest)), _STATUS_CONTEXT,
+                                                   _STATUS_CONTEXT):
+        return None
+    return re.sub(r"[^0-9]", "", numbers[0])
 
 
 # --- commands ----------------------------------------------------------------------------------

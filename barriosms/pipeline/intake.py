@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import logging
 import random
+from collections.abc import Iterable, Sequence
 from typing import assert_never, cast
 
 from peewee import DatabaseError, DataError, IntegrityError, fn
@@ -59,6 +60,45 @@ from barriosms.templates.rules import IntakeRules as IntakeRules
 from barriosms.templates.rules import rules_from_settings as rules_from_settings
 
 log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class Reading:
+    """What the intake makes of an SMS's text, before it acts on it."""
+
+    text: str  # what was read: the SMS, or what follows the practice keyword
+    practice: bool  # a workshop's practice message (PRUEBA ...)
+    intent: Intent
+
+
+def places_of(hoods: Iterable[Neighborhood]) -> list[Place]:
+    """The configured neighbourhoods as the matcher sees them."""
+    return [Place(n.code, n.name, tuple(n.alias_list)) for n in hoods]
+
+
+def read_sms(text: str, places: Sequence[Place], rules: IntakeRules) -> Reading:
+    """How the intake reads ``text``: the practice keyword, then :func:`domain.parsing.classify`.
+
+    Pure apart from the rules given: `barriosms categories evaluate` reads a corpus with it.
+    """
+    keywords = rules.templates.keywords
+    rest = practice_text(text, keywords.get("practice", ()))
+    read = text if rest is None else rest
+    return Reading(read, rest is not None, classify(read, places, keywords))
+
+
+def problem_text(intent: Intent, text: str) -> str:
+    """The words a case opened from ``intent`` is filed (categorised) by, now or once the neighbourhood
+    comes: the description without the neighbourhood, else the whole ``text``; "" when there is none."""
+    match intent:
+        case Report(description=description) | Ambiguous(description=description):
+            return description or text
+        case UnknownCode(description=description):
+            return description
+        case Unroutable():
+            return text
+        case _:
+            return ""
 
 
 class Intake:
@@ -235,14 +275,11 @@ class Intake:
             log.info("message %d from %s is not from a phone number: stored, not answered", msg.id, msg.sender)
             return
         hoods = {n.code: n for n in Neighborhood.select()}
-        places = [Place(n.code, n.name, tuple(n.alias_list)) for n in hoods.values()]
-        keywords = self.rules.templates.keywords
-        rest = practice_text(msg.text, keywords.get("practice", ()))
+        reading = read_sms(msg.text, places_of(hoods.values()), self.rules)
         # A workshop's practice message (PRUEBA ...) is read and answered like a real one; only what
         # it leaves goes elsewhere (practice tables, not cases).
-        sink: Sink = CaseSink(self.rules, self.rng) if rest is None else PracticeSink(self.rules, self.rng)
-        text = msg.text if rest is None else rest
-        intent = classify(text, places, keywords)
+        sink: Sink = PracticeSink(self.rules, self.rng) if reading.practice else CaseSink(self.rules, self.rng)
+        text, intent = reading.text, reading.intent
         # Whatever was decided about the reply, the message is acted on: a person silenced by
         # mistake (or a machine) still opens cases, answers staff and can say BAJA. Only the SMS
         # back is withheld (see Sink.reply).
@@ -282,29 +319,29 @@ class Intake:
         """
         t = self.rules.templates
         match intent:
-            case Report(code=code, description=description):
-                sink.report(turn, code, description or turn.text)
+            case Report(code=code):
+                sink.report(turn, code, problem_text(intent, turn.text))
             case MissingDescription(code=code):
                 if not sink.complete_waiting(turn, code):
                     turn.said("missing_description")
                     sink.reply(turn, t.render("missing_description", code=code))
             case Ambiguous(codes=codes, description=description):
                 turn.said("ambiguous")
-                sink.hold_for_neighborhood(turn, description or turn.text, ",".join(codes), "ambiguous",
+                sink.hold_for_neighborhood(turn, problem_text(intent, turn.text), ",".join(codes), "ambiguous",
                                            or_narrow=not description)
                 options = ", ".join(f"{code} {turn.hoods[code].name}" for code in codes)
                 sink.reply(turn, t.render("ambiguous", options=options))
             case UnknownCode(code=code, description=description):
                 turn.said("unroutable", "unknown_code")
                 if description:
-                    sink.hold_for_neighborhood(turn, description, "", "unknown_code")
+                    sink.hold_for_neighborhood(turn, problem_text(intent, turn.text), "", "unknown_code")
                 # A code alone leaves nothing to complete: the resident sends code and problem again.
                 sink.reply(turn, t.render("unknown_code", code=code))
             case Courtesy():
                 turn.said("courtesy")  # "gracias": stored, not answered (that would invite another)
             case Unroutable():
                 turn.said("unroutable", "missing_neighborhood")
-                sink.hold_for_neighborhood(turn, turn.text, "", "no_neighborhood")
+                sink.hold_for_neighborhood(turn, problem_text(intent, turn.text), "", "no_neighborhood")
                 sink.reply(turn, t.render("unroutable"))
             case StatusQuery(tracking=tracking):
                 self._status(turn, tracking, sink)

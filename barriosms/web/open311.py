@@ -176,8 +176,7 @@ def _service(code: str, keywords: tuple[str, ...]) -> dict:
 @blueprint.get(f"/v2/services.{FMT}")
 def services(fmt: str):
     categories = context().categories
-    keywords = dict(categories.rules)
-    return _answer([_service(code, keywords.get(code, ())) for code in categories.names], "services", fmt)
+    return _answer([_service(code, categories.keywords(code)) for code in categories.names], "services", fmt)
 
 
 @blueprint.get(f"/v2/services/<code>.{FMT}")
