@@ -823,3 +823,23 @@ def test_no_text_from_any_sender_breaks_intake(intake, batch):
 @given(sms_batches())
 def test_no_text_from_any_sender_breaks_intake_many_examples(intake, batch):
     _intake_survives(intake, batch)
+
+
+@pytest.mark.parametrize("text", ["para que es este numero?", "Buenas, me pasaron este numero de la alcaldia",
+                                  "¿Quién atiende acá?", "disculpe señor a donde llamo"])
+def test_a_question_naming_no_place_and_no_problem_gets_the_instructions(text):
+    from barriosms.domain.parsing import Help
+    from barriosms.pipeline.intake import read_sms
+
+    rules = IntakeRules(load_templates(), load_categories(), region="BO")
+    assert read_sms(text, [], rules).intent == Help()
+
+
+@pytest.mark.parametrize("text", ["cuando van a arreglar el bache?", "el minibus 273 no respeta la parada",
+                                  "¿hasta cuando la basura?", "en la cancha se juntan pandilleros"])
+def test_a_problem_without_a_place_is_still_held_for_its_neighbourhood(text):
+    from barriosms.domain.parsing import Unroutable
+    from barriosms.pipeline.intake import read_sms
+
+    rules = IntakeRules(load_templates(), load_categories(), region="BO")
+    assert isinstance(read_sms(text, [], rules).intent, Unroutable)

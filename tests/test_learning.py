@@ -104,15 +104,15 @@ def test_forgotten_pairs_are_not_counted_for_that_category_only():
 
 
 def test_lesson_words_pointing_two_ways_give_one_category_by_naive_bayes():
-    examples = [(t, "agua") for t in ZANJA] + [(f"perro muerto {n}", "residuos") for n in ("aqui", "alla", "ahi")]
+    examples = [(t, "agua") for t in ZANJA] + [(f"turril oxidado {n}", "residuos") for n in ("aqui", "alla", "ahi")]
     model = train(examples)
-    found = evidence("una zanja con un perro muerto", RULES, model)
+    found = evidence("una zanja con un turril oxidado", RULES, model)
     assert list(found) == ["residuos"]  # two residuos lesson words against one agua word: one category only
-    assert decide("un perro muerto", RULES, model) == "residuos"
+    assert decide("un turril oxidado", RULES, model) == "residuos"
 
 
 def test_naive_bayes_scores_are_a_posterior_over_the_learnt_categories():
-    model = train([(t, "agua") for t in ZANJA] + [("perro muerto en la esquina", "residuos")])
+    model = train([(t, "agua") for t in ZANJA] + [("turril oxidado en la esquina", "residuos")])
     scores = model.scores("zanja")
     assert scores["agua"] > scores["residuos"] and sum(scores.values()) == pytest.approx(1.0)
     assert model.scores("nada conocido") == {} and EMPTY.scores("zanja") == {}
@@ -140,7 +140,7 @@ def test_with_nothing_learnt_the_result_is_exactly_the_keywords(text):
 
 @given(st.lists(st.sampled_from(WORDS), max_size=8).map(" ".join),
        st.lists(st.tuples(st.lists(st.sampled_from(WORDS), max_size=6).map(" ".join),
-                          st.sampled_from(RULES.names)), max_size=3))
+                          st.sampled_from(RULES.names)), max_size=2))
 def test_fewer_than_three_corrections_never_change_anything(text, examples):
     assert decide(text, RULES, train(examples)) == categorize(text, RULES)
 
@@ -207,7 +207,7 @@ def test_forget_refuses_unknown_lessons_and_several_words(hoods):
 
 
 # Synthetic corrections: words the keywords do not know, each corrected to one category.
-TAUGHT = {"zanja": "agua", "perro": "residuos", "arbol": "riesgos", "semaforo": "vias"}
+TAUGHT = {"zanja": "agua", "turril": "residuos", "cascote": "riesgos", "tunel": "vias"}
 FILLERS = ["grande", "nuevo", "viejo", "abierto", "roto", "cerca", "lejos", "frente", "detras", "ahora"]
 
 
@@ -373,15 +373,15 @@ def test_cli_evaluate_corrections(corrected, ini):
     store.open_database(config.load(ini).database.target)
     synthetic_corrections(Neighborhood.get(Neighborhood.code == "B12"))
     store.close()
-    data = json.loads(corrected("categories", "evaluate-corrections", "--json").output)
+    data = json.loads(corrected("categories", "evaluate", "--corrections", "--json").output)
     assert data["held_out"] > 0 and data["keywords"]["right"] == 0
     assert data["learning"] == {"right": data["held_out"], "percent": 100.0}
-    out = corrected("categories", "evaluate-corrections").output
+    out = corrected("categories", "evaluate", "--corrections").output
     assert "with learning" in out and "100.0%" in out
 
 
 def test_cli_evaluate_corrections_with_nothing_to_test(ready):
-    assert "no corrected case held out" in ready("categories", "evaluate-corrections").output
+    assert "no corrected case held out" in ready("categories", "evaluate", "--corrections").output
 
 
 def test_rules_without_a_model_behave_as_before():
@@ -402,3 +402,11 @@ def test_staff_routing_by_hand_files_the_report_as_the_daemon_would(corrected, i
     store.close()
     out = json.loads(corrected("inbox", "assign", str(held.id), "--neighborhood", "B05", "--json").output)
     assert out["category"] == "agua"  # `inbox assign` learnt from the three corrections too
+
+
+def test_cli_evaluate_wants_a_corpus_or_corrections_not_both(ready, tmp_path):
+    corpus = tmp_path / "c.csv"
+    corpus.write_text("text,kind,neighborhood,category,note\n", encoding="utf-8")
+    assert "either a CORPUS file or --corrections" in ready("categories", "evaluate", str(corpus), "--corrections",
+                                                            code=1).output
+    assert "which corpus?" in ready("categories", "evaluate", code=1).output

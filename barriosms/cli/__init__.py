@@ -68,9 +68,9 @@ def _register() -> None:
     for command in (workshop, categories):
         cli.add_command(command)
 
-    from barriosms.cli.learning import evaluate_corrections, forget, learn, learned
+    from barriosms.cli.learning import forget, learn, learned
 
-    for command in (learn, learned, forget, evaluate_corrections):
+    for command in (learn, learned, forget):
         categories.add_command(command)
 
 

@@ -1,4 +1,4 @@
-"""`barriosms categories learn | learned | forget | evaluate-corrections`: what the gateway learnt from staff's corrections.
+"""`barriosms categories learn | learned | forget` and `evaluate --corrections`: what the gateway learnt from staff's corrections.
 
 Nothing here signals the daemon: the model is always computed from the database (cases/learning.py),
 by these commands to show it and by the daemon at start-up, on SIGHUP and every night at 03:30.
@@ -102,17 +102,9 @@ def forget(state: CliState, word: str, category: str, as_json: bool) -> None:
                "the daemon stops using it tonight, or now with `systemctl reload barriosms`")
 
 
-@click.command("evaluate-corrections")
-@json_option
-@pass_state
-def evaluate_corrections(state: CliState, as_json: bool) -> None:
-    """How many corrected cases the gateway would now file right: the keywords alone, and with learning.
-
-    About 1 corrected case in 5 (always the same ones) is held out; learning is trained on the
-    others and both ways categorise the held-out ones.
-
-    Example: barriosms categories evaluate-corrections --json
-    """
+def show_corrections_evaluation(state: CliState, as_json: bool) -> None:
+    """`categories evaluate --corrections`: how many corrected cases the gateway would now file
+    right, the keywords alone and with learning (1 corrected case in 5, always the same, held out)."""
     rules = _rules(state)
     e = learning.evaluate_corrections(rules)
     if as_json:

@@ -33,6 +33,7 @@ __all__ = [
     "Ambiguous",
     "UnknownCode",
     "Courtesy",
+    "asks_something",
     "Intent",
     "normalize_code",
     "valid_code",
@@ -189,6 +190,22 @@ _THANKS_WORDS: Final = frozenset({"gracias", "ok", "okey", "oki", "listo", "buen
 _HOW_WORDS: Final = frozenset({"como", "donde", "que"})
 _HOW_TO_VERBS: Final = frozenset({"reporto", "reportar", "reporta", "reclamo", "reclamar", "reclama", "denuncio",
                                   "denunciar", "envio", "enviar", "mando", "mandar", "hago", "funciona", "uso", "usar"})
+
+
+# How a question or an opening starts: "que es esto", "para que sirve", "quien me atiende", "buenas, ...".
+_QUESTION_OPENERS: Final = frozenset(
+    "como que q k ke cual cuales donde adonde quien quienes cuando para es este esta hola buenas buenos "
+    "disculpe disculpa oiga alo senor senores senora".split())
+
+
+def asks_something(text: str) -> bool:
+    """Whether ``text`` is shaped as a question or an opening (a question mark, or a question or
+    greeting word first). Whether it also names a problem is the categories' business (the intake
+    answers such a message with the instructions only when no problem word is in it)."""
+    if "?" in text or "¿" in text:
+        return True
+    words = _squeezed(fold(text))
+    return bool(words) and words[0] in _squeezed_set(_QUESTION_OPENERS)
 
 
 def _is_how_to(folded: str) -> bool:

@@ -20,6 +20,7 @@ from peewee import DatabaseError, DataError, IntegrityError, fn
 
 from barriosms.cases import outbox
 from barriosms.cases.status import status_reply
+from barriosms.domain.categories import keyword_scores
 from barriosms.domain.matching import Place
 from barriosms.domain.parsing import (
     Ambiguous,
@@ -35,6 +36,7 @@ from barriosms.domain.parsing import (
     StatusQuery,
     UnknownCode,
     Unroutable,
+    asks_something,
     classify,
 )
 from barriosms.domain.phones import is_replyable, normalize_sender
@@ -84,7 +86,13 @@ def read_sms(text: str, places: Sequence[Place], rules: IntakeRules) -> Reading:
     keywords = rules.templates.keywords
     rest = practice_text(text, keywords.get("practice", ()))
     read = text if rest is None else rest
-    return Reading(read, rest is not None, classify(read, places, keywords))
+    intent = classify(read, places, keywords)
+    # A question or a greeting that names no place and no problem ("para que es este numero?",
+    # "buenas, me pasaron este numero"): the instructions help more than "which neighbourhood?",
+    # which would hold it as a report that has none.
+    if isinstance(intent, Unroutable) and asks_something(read) and not keyword_scores(read, rules.categories):
+        intent = Help()
+    return Reading(read, rest is not None, intent)
 
 
 def problem_text(intent: Intent, text: str) -> str:
