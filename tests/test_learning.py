@@ -410,3 +410,24 @@ def test_cli_evaluate_wants_a_corpus_or_corrections_not_both(ready, tmp_path):
     assert "either a CORPUS file or --corrections" in ready("categories", "evaluate", str(corpus), "--corrections",
                                                             code=1).output
     assert "which corpus?" in ready("categories", "evaluate", code=1).output
+
+
+def test_between_nights_the_daemon_relearns_only_when_staff_corrected_or_forgot(settings, hoods):
+    daemon = Daemon(settings, modem_factory=lambda s: FakeModem())
+    assert daemon.relearn() is not None
+    assert daemon.relearn_if_corrected() is None  # nothing new: no retraining
+    from barriosms.store.models import database
+
+    database.connect(reuse_if_open=True)  # the daemon's jobs close their connection when done
+    cases = [opened(text, hoods["B12"]) for text in ZANJA]
+    for case in cases:
+        correct(case, "agua")
+    learnt = daemon.relearn_if_corrected()
+    assert learnt is not None and learnt.summary.lessons == 1
+    assert daemon.relearn_if_corrected() is None
+    database.connect(reuse_if_open=True)
+    learning.forget("zanja", "agua", "ana")
+    again = daemon.relearn_if_corrected()
+    assert again is not None and again.summary.lessons == 0
+    daemon._schedule()
+    assert daemon.scheduler.get_job("learn-check").trigger.interval.total_seconds() == 60

@@ -18,6 +18,8 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+from peewee import fn
+
 from barriosms.domain.categories import CategoryRules, categorize
 from barriosms.domain.learning import Lesson, Model, decide, lesson_key, lessons, train
 from barriosms.domain.words import words
@@ -86,6 +88,17 @@ def learn(rules: CategoryRules | None = None) -> Learnt:
     model = _train(found, forgotten())
     return Learnt(model, Summary(examples=len(found), words=len(model.vocabulary),
                                  categories=dict(model.examples), lessons=len(lessons(model, rules))))
+
+
+def lessons_version() -> tuple[int, int, int, int]:
+    """What the learner's input looks like now, cheaply (counts and newest ids of category
+    corrections and forgotten lessons): when it changes, learning again may change the model."""
+    corrections = CaseCorrection.select(fn.COUNT(CaseCorrection.id), fn.MAX(CaseCorrection.id)).where(
+        CaseCorrection.field == "category").scalar(as_tuple=True)
+    forgotten_rows = ForgottenLesson.select(fn.COUNT(ForgottenLesson.id), fn.MAX(ForgottenLesson.id)).scalar(
+        as_tuple=True)
+    return (int(corrections[0] or 0), int(corrections[1] or 0), int(forgotten_rows[0] or 0),
+            int(forgotten_rows[1] or 0))
 
 
 def with_learning(rules: IntakeRules) -> IntakeRules:

@@ -1,7 +1,8 @@
 """`barriosms categories learn | learned | forget` and `evaluate --corrections`: what the gateway learnt from staff's corrections.
 
 Nothing here signals the daemon: the model is always computed from the database (cases/learning.py),
-by these commands to show it and by the daemon at start-up, on SIGHUP and every night at 03:30.
+by these commands to show it and by the daemon at start-up, on SIGHUP, every night at 03:30 and
+within a minute of a correction or a forgotten lesson.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ def learn(state: CliState, as_json: bool) -> None:
     """Learn from staff's category corrections now and show what the gateway uses.
 
     The daemon learns the same from the database by itself: at start-up, on
-    `systemctl reload barriosms` and every night at 03:30. This command changes nothing.
+    `systemctl reload barriosms`, every night at 03:30 and within a minute of a category
+    correction or a forgotten lesson. This command changes nothing.
 
     Example: barriosms categories learn --json
     """
@@ -85,8 +87,8 @@ def learned(state: CliState, category: str | None, as_json: bool) -> None:
 def forget(state: CliState, word: str, category: str, as_json: bool) -> None:
     """Undo a wrong lesson: WORD no longer points to CATEGORY (it may still to others).
 
-    The daemon stops using it at its next learning: tonight, or at once with
-    `systemctl reload barriosms`.
+    The daemon stops using it within a minute (it looks for new corrections and forgotten
+    lessons every minute).
 
     Example: barriosms categories forget zanja agua
     """
@@ -99,7 +101,7 @@ def forget(state: CliState, word: str, category: str, as_json: bool) -> None:
         emit_json({**_lesson(lesson), "forgotten": True})
         return
     click.echo(f"forgot '{lesson.word}' -> {lesson.category} (taught by {lesson.count} case(s)); "
-               "the daemon stops using it tonight, or now with `systemctl reload barriosms`")
+               "the daemon stops using it within a minute")
 
 
 def show_corrections_evaluation(state: CliState, as_json: bool) -> None:

@@ -64,6 +64,7 @@ HEALTH_CHECK_SECONDS = 5.0
 # When the categoriser learns again from the day's corrections ([gateway] timezone): a quiet hour.
 # Also at start-up and on SIGHUP, so `systemctl reload barriosms` applies a `categories forget` at once.
 LEARN_AT = (3, 30)
+LEARN_CHECK_SECONDS = 60
 
 
 class Daemon:
@@ -89,6 +90,7 @@ class Daemon:
         self._reloading: list[int] | None = None  # the reload (per thread) whose READY=1 is still owed
         self._shown = ""  # the STATUS= last sent
         self._unhealthy: str | None = None
+        self._lessons_version: tuple[int, int, int, int] | None = None  # what the model was learnt from
         self._next_look = 0.0
         self._scheduler_beat = time.monotonic()  # set by the scheduler's watchdog job
         self.scheduler = BackgroundScheduler(timezone="UTC", job_defaults={
@@ -136,6 +138,9 @@ class Daemon:
                                    next_run_time=datetime.now(UTC) + timedelta(minutes=1))
         hour, minute = LEARN_AT
         self.scheduler.add_job(self.relearn, "cron", hour=hour, minute=minute, timezone=self.settings.zone, id="learn")
+        # Between nights, a correction or a `categories forget` is taken within a minute: a cheap
+        # look at whether the learner's input changed, a retraining only when it did.
+        self.scheduler.add_job(self.relearn_if_corrected, "interval", seconds=LEARN_CHECK_SECONDS, id="learn-check")
 
     def watchdog(self) -> None:
         """Abort a modem call that runs too long; if even that does not free it, stop for systemd.
@@ -173,11 +178,24 @@ class Daemon:
             log.info("%d question(s) to residents expired unanswered", expired)
         return expired
 
+    def relearn_if_corrected(self) -> learning.Learnt | None:
+        """Learn again when staff corrected a category or forgot a lesson since the last time."""
+        try:
+            with database.connection_context():
+                version = learning.lessons_version()
+        except DatabaseError as exc:
+            log.debug("could not look for new corrections (looked again in a minute): %s", exc)
+            return None
+        if version == self._lessons_version:
+            return None
+        return self.relearn()
+
     def relearn(self) -> learning.Learnt | None:
         """Learn the categories again from staff's corrections (cases/learning.py) and hand the model
         to every modem thread, which swaps it into its rules between two messages."""
         try:
             with database.connection_context():
+                version = learning.lessons_version()
                 learnt = learning.learn(self.threads[0].gateway.intake.rules.categories)
         except DatabaseError as exc:
             log.warning("could not learn from staff's corrections (still using what was learnt before): %s", exc)
@@ -187,6 +205,7 @@ class Daemon:
             return None
         for thread in self.threads:
             thread.use_learned(learnt.model)
+        self._lessons_version = version
         log.info("categories: %s", learnt.summary.line())
         return learnt
 
