@@ -28,6 +28,7 @@ from barriosms.domain.learning import (
     EMPTY,
     LESSON_WEIGHT,
     decide,
+    document_counts,
     evidence,
     lesson_key,
     lessons,
@@ -92,8 +93,18 @@ def test_staff_who_disagree_teach_nothing():
 
 def test_function_words_and_codes_are_never_lessons():
     model = train([("por favor hay una zanja en la B12 esquina " + t, "agua") for t in ("uno", "dos", "tres")])
-    assert {x.word for x in lessons(model)} == {"zanja", "esquina"}
+    assert {x.word for x in lessons(model)} == {"zanja", "esquina"}  # with no background to tell
     assert decide("por favor la B12", RULES, model) == "otros"
+
+
+def test_a_word_of_every_report_is_no_lesson_once_the_background_shows_it():
+    corrected = [("por favor hay una zanja en la B12 esquina " + t, "agua") for t in ("uno", "dos", "tres")]
+    others = [f"en la esquina {n} hay algo" for n in range(20)]
+    seen = document_counts([t for t, _ in corrected] + others)
+    model = train(corrected, background=seen)
+    assert {x.word for x in lessons(model)} == {"zanja"}
+    assert decide("la esquina de mi casa", RULES, model) == "otros"
+    assert decide("otra zanja en la esquina", RULES, model) == "agua"
 
 
 def test_forgotten_pairs_are_not_counted_for_that_category_only():
@@ -431,3 +442,11 @@ def test_between_nights_the_daemon_relearns_only_when_staff_corrected_or_forgot(
     assert again is not None and again.summary.lessons == 0
     daemon._schedule()
     assert daemon.scheduler.get_job("learn-check").trigger.interval.total_seconds() == 60
+
+
+def test_the_store_gives_the_background_so_the_place_of_many_reports_is_not_learnt(hoods):
+    for text in ZANJA:
+        correct(opened(f"{text} en la esquina", hoods["B12"]), "agua")
+    for n in range(8):
+        opened(f"en la esquina {n} pasa algo", hoods["B05"])
+    assert [(x.word, x.category) for x in learning.learned()] == [("zanja", "agua")]

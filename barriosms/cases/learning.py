@@ -17,11 +17,12 @@ import datetime as dt
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from typing import cast
 
 from peewee import fn
 
 from barriosms.domain.categories import CategoryRules, categorize
-from barriosms.domain.learning import Lesson, Model, decide, lesson_key, lessons, train
+from barriosms.domain.learning import Lesson, Model, decide, document_counts, lesson_key, lessons, train
 from barriosms.domain.words import words
 from barriosms.store.models import Case, CaseCorrection, ForgottenLesson, utcnow, write_tx
 from barriosms.templates.rules import IntakeRules
@@ -77,8 +78,14 @@ def forgotten() -> set[tuple[str, str]]:
     return {(f.word, f.category) for f in ForgottenLesson.select(ForgottenLesson.word, ForgottenLesson.category)}
 
 
-def _train(chosen: Iterable[Example], skip: set[tuple[str, str]]) -> Model:
-    return train(((e.text, e.category) for e in chosen), skip)
+def background() -> dict[str, int]:
+    """stem -> how many cases (merged duplicates aside) contain it: what every report says."""
+    texts = Case.select(Case.text).where(Case.merged_into.is_null()).tuples()
+    return document_counts(text for (text,) in cast("Iterable[tuple[str]]", texts))  # types-peewee: rows
+
+
+def _train(chosen: Iterable[Example], skip: set[tuple[str, str]], seen: dict[str, int] | None = None) -> Model:
+    return train(((e.text, e.category) for e in chosen), skip, seen if seen is not None else background())
 
 
 def learn(rules: CategoryRules | None = None) -> Learnt:

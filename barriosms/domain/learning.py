@@ -15,6 +15,11 @@ How the two combine, and why (the three promises the tests hold it to):
   pseudo-example "somewhere else", so 3 of 3 gives 0.75 and 3 agua + 1 residuos gives 0.6 (staff
   disagree: no lesson). One correction, right or wrong, never changes what the gateway does: a
   single mis-correction cannot move the next report.
+* **A lesson is a word of the corrections, not of every report.** When the caller gives the
+  *background* (stem -> how many of all the cases contain it), a lesson's corrected cases must be at
+  least :data:`MIN_DISTINCT` of the cases with that word: "esquina" in three corrected cases and in
+  two hundred others says where reports happen, not what staff teach. Without a background (or
+  before a word is in it) this condition is not checked.
 * **Keywords are never learnt against.** A word of the message that a keyword matches is not read
   by the learner at all (the technicians' file is the authority on its own words): corrections of
   "bache en la calle" to agua, however many, never make "bache" an agua word. The fix for a wrong
@@ -42,7 +47,7 @@ import functools
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
 
@@ -50,12 +55,14 @@ from barriosms.domain.categories import CategoryRules, best_category, keyword_sc
 from barriosms.domain.words import fold, stem, words
 
 __all__ = ["Model", "Lesson", "train", "lessons", "evidence", "decide", "learnable",
-           "lesson_key", "MIN_EXAMPLES", "MIN_SHARE", "LESSON_WEIGHT", "STOP_WORDS", "EMPTY"]
+           "lesson_key", "document_counts", "MIN_EXAMPLES", "MIN_SHARE", "MIN_DISTINCT", "LESSON_WEIGHT", "STOP_WORDS", "EMPTY"]
 
 # A word must have been corrected to a category this many times before it counts (see above).
 MIN_EXAMPLES: Final = 3
 # ... and that category must have this share of the word's corrected cases (with the +1 pseudo-example).
 MIN_SHARE: Final = 0.7
+# ... and those cases must be this share of all the cases containing the word (when the background is known).
+MIN_DISTINCT: Final = 0.5
 # A keyword hit scores 1 (categories.keyword_scores); a lesson scores LESSON_WEIGHT × share: more
 # than one hit (≥ 1.05 with MIN_SHARE 0.7), less than two (≤ 1.5).
 LESSON_WEIGHT: Final = 1.5
@@ -102,6 +109,8 @@ class Model:
     examples: Mapping[str, int]  # category -> number of examples
     vocabulary: frozenset[str]
     spelling: Mapping[str, str]  # stem -> its most frequent folded word
+    # stem -> cases (all of them, corrected or not) containing it; empty: not known
+    background: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def size(self) -> int:
@@ -137,7 +146,9 @@ class Model:
         for category, per_stem in self.support.items():
             for s, n in per_stem.items():
                 share = n / (totals[s] + 1)
-                if n >= MIN_EXAMPLES and share >= MIN_SHARE:
+                everywhere = self.background.get(s, 0)
+                distinct = not everywhere or n >= MIN_DISTINCT * everywhere
+                if n >= MIN_EXAMPLES and share >= MIN_SHARE and distinct:
                     found.setdefault(s, {})[category] = share
         return MappingProxyType(found)
 
@@ -146,11 +157,13 @@ def _learnable_stems(text: str) -> list[str]:
     return [stem(w) for w in words(text) if learnable(w)]
 
 
-def train(examples: Iterable[tuple[str, str]], forgotten: Iterable[tuple[str, str]] = ()) -> Model:
+def train(examples: Iterable[tuple[str, str]], forgotten: Iterable[tuple[str, str]] = (),
+          background: Mapping[str, int] | None = None) -> Model:
     """Count the learnable stems of each (text, category) example.
 
     ``forgotten`` (stem, category) pairs are skipped: staff found the lesson wrong, so that stem is
-    not counted for that category (it still is for the others).
+    not counted for that category (it still is for the others). ``background``: stem -> how many
+    cases of all contain it (:func:`document_counts`), so words of every report are not lessons.
     """
     skip = set(forgotten)
     counts: dict[str, Counter[str]] = {}
@@ -179,7 +192,16 @@ def train(examples: Iterable[tuple[str, str]], forgotten: Iterable[tuple[str, st
         vocabulary=frozenset(spellings),
         # The most frequent spelling; on a tie the alphabetically first, so the display is stable.
         spelling=MappingProxyType({s: min(c, key=lambda w: (-c[w], w)) for s, c in spellings.items()}),
+        background=MappingProxyType(dict(background or {})),
     )
+
+
+def document_counts(texts: Iterable[str]) -> dict[str, int]:
+    """stem -> how many of ``texts`` contain it (learnable words only): the background of :func:`train`."""
+    found: Counter[str] = Counter()
+    for text in texts:
+        found.update(set(_learnable_stems(text)))
+    return dict(found)
 
 
 EMPTY: Final = train(())
