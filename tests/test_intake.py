@@ -6,6 +6,8 @@ import datetime as dt
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from barriosms.cases import casework
 from barriosms.config import ServiceSettings
@@ -18,6 +20,7 @@ from barriosms.store.models import (
     CaseEvent,
     CaseReporter,
     InboundMessage,
+    Neighborhood,
     OutboundMessage,
     PendingReport,
     PhoneState,
@@ -736,8 +739,7 @@ def test_a_message_set_aside_keeps_what_could_be_read(desk):
 # -- no resident's text can break intake (issue 11): property-based ------------------------------
 
 from conftest import BIG  # noqa: E402
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+from hypothesis import HealthCheck  # noqa: E402
 
 from barriosms.domain.gsm import SMS_SEPTETS, septet_count  # noqa: E402
 from barriosms.domain.sanitize import storable  # noqa: E402
@@ -843,3 +845,58 @@ def test_a_problem_without_a_place_is_still_held_for_its_neighbourhood(text):
 
     rules = IntakeRules(load_templates(), load_categories(), region="BO")
     assert isinstance(read_sms(text, [], rules).intent, Unroutable)
+
+
+def _read(text):
+    from barriosms.pipeline.intake import places_of, read_sms
+
+    rules = IntakeRules(load_templates(), load_categories(), region="BO")
+    return read_sms(text, places_of(Neighborhood.select()), rules).intent
+
+
+@pytest.mark.parametrize("text", ["quiero hablar con una persona", "aski urukipan tata",
+                                  "mi hija me dio este numero, como funciona", "B12 como es para reclamar",
+                                  "soy de Pampahasi que tengo que poner", "B05 y que mas pongo?"])
+def test_who_asks_how_it_works_gets_the_instructions_even_in_words_no_list_has(hoods, text):
+    from barriosms.domain.parsing import Help
+
+    assert _read(text) == Help()
+
+
+@pytest.mark.parametrize("text", ["gracias jefe", "OK JEFE", "ya entendi gracias", "ya mande mi reclamo gracias",
+                                  "Diosito le bendiga joven"])
+def test_thanks_in_any_usual_form_are_stored_unanswered(hoods, text):
+    from barriosms.domain.parsing import Courtesy
+
+    assert _read(text) == Courtesy()
+
+
+def test_a_tracking_sized_number_among_words_asks_about_that_case(hoods):
+    from barriosms.domain.parsing import InvalidTracking, StatusQuery
+    from barriosms.domain.tracking import is_valid_tracking
+
+    valid = next(n for n in map(str, range(2408910, 2408920)) if is_valid_tracking(n))
+    assert _read(f"jefe el {valid} q paso") == StatusQuery(valid)
+    assert _read(f"revisen el {valid[:3]} {valid[3:]} porfa ya es un mes") == StatusQuery(valid)
+    wrong = next(n for n in map(str, range(2408910, 2408920)) if not is_valid_tracking(n))
+    assert _read(f"ya pasaron dos semanas, reclamo {wrong}") == InvalidTracking(wrong)
+
+
+@pytest.mark.parametrize("text", ["Achachicala una casa abandonada donde se juntan drogadictos",
+                                  "B12 hay un bache, que hacemos?", "hola, cuando van a arreglar el hueco de mi calle?",
+                                  "gracias pero sigue el bache en la B12", "el 2408917 sigue sin luz en B07"])
+def test_a_message_naming_a_problem_or_a_place_with_a_statement_stays_a_report(hoods, text):
+    from barriosms.domain.parsing import Courtesy, Help, StatusQuery
+
+    assert not isinstance(_read(text), (Help, Courtesy, StatusQuery))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(["hola", "buenas tardes", "gracias", "jefe", "porfa", "¿", "que tal"]),
+       st.sampled_from(["B12 hay un bache grande", "no hay luz en Sopocachi", "la basura no recogen en B05",
+                        "se hundio la calle en Obrajes"]))
+def test_a_greeting_or_a_courtesy_around_a_report_never_stops_it_being_one(hoods, word, report):
+    from barriosms.domain.parsing import Report
+
+    for text in (f"{word} {report}", f"{report} {word}"):
+        assert isinstance(_read(text), Report), text

@@ -34,6 +34,9 @@ __all__ = [
     "UnknownCode",
     "Courtesy",
     "asks_something",
+    "thanks_in",
+    "speaks_to_us",
+    "number_in",
     "Intent",
     "normalize_code",
     "valid_code",
@@ -195,17 +198,58 @@ _HOW_TO_VERBS: Final = frozenset({"reporto", "reportar", "reporta", "reclamo", "
 # How a question or an opening starts: "que es esto", "para que sirve", "quien me atiende", "buenas, ...".
 _QUESTION_OPENERS: Final = frozenset(
     "como que q k ke cual cuales donde adonde quien quienes cuando para es este esta hola buenas buenos "
-    "disculpe disculpa oiga alo senor senores senora".split())
+    "disculpe disculpa oiga alo senor senores senora senorita jefe joven mamita mama papito tata hermano hermana "
+    "jilata kullaka vecino vecina".split())
+# Question words anywhere ("mi hija me dio este numero, como funciona", "no le entiendo al mensaje q me
+# mandaron"), also glued ("comoesparareclamar").
+_QUESTION_WORDS: Final = frozenset("como komo q k ke que cual cuales donde dnd adonde cuanto cuanta quien xq".split())
+_GLUED_QUESTION: Final = re.compile(r"^(?:como|komo|que|donde|cual|cuanto|quien)[a-z]{4,}$")
+# Thanks in its usual forms (a message naming no problem and no place with one of these is thanks).
+_THANKS_STEMS: Final = ("graci", "grasi", "grax", "gracs", "grcs", "yuspa", "sulpa", "pagarasunki")
+_THANKS_ALONE: Final = frozenset("ok oki okey okay okei oka okis vale dale listo recibido entendido entendi pague "
+                                 "bendiga bendiciones anay".split())
 
 
-def asks_something(text: str) -> bool:
-    """Whether ``text`` is shaped as a question or an opening (a question mark, or a question or
-    greeting word first). Whether it also names a problem is the categories' business (the intake
-    answers such a message with the instructions only when no problem word is in it)."""
+def asks_something(text: str, *, anywhere: bool = True) -> bool:
+    """Whether ``text`` is shaped as a question or an opening: a question mark, a question or
+    greeting word first, or (``anywhere``) a question word anywhere. Whether it also names a problem is the
+    categories' business (the intake answers such a message with the instructions only when no
+    problem word is in it)."""
     if "?" in text or "¿" in text:
         return True
     words = _squeezed(fold(text))
-    return bool(words) and words[0] in _squeezed_set(_QUESTION_OPENERS)
+    if not words:
+        return False
+    return (words[0] in _squeezed_set(_QUESTION_OPENERS) or (anywhere and any(w in _QUESTION_WORDS for w in words))
+            or (len(words) == 1 and bool(_GLUED_QUESTION.match(words[0]))))
+
+
+# Words of someone talking to the office rather than describing a problem: how people address
+# others (in Spanish, Aymara, Quechua) and what they ask for ("quiero hablar", "una consulta").
+_SPEAKING_WORDS: Final = frozenset(
+    "senor senora senorita jefe joven mamita mama papito tata hermano hermana jilata kullaka usted ustedes "
+    "porfa porfavor xfa favor quiero quisiera necesito hablar llamar llameme llamenme pasame paseme mandeme "
+    "mandenme envieme consulta consultar pregunta preguntar instrucciones instruccion informacion "
+    "aski urukipan urukipana allillanchu napaykullayki rimaykullayki imaynalla kamisaki kamisaraki "
+    "waliki".split())
+
+
+def speaks_to_us(text: str) -> bool:
+    """Whether ``text`` addresses the office or asks it for something ("una consulta porfa", "aski
+    urukipan tata", "quiero hablar con una persona"), as opposed to saying where something is."""
+    return any(w in _squeezed_set(_SPEAKING_WORDS) for w in _squeezed(fold(text)))
+
+
+def thanks_in(text: str) -> bool:
+    """Whether ``text`` has a word of thanks or acknowledgement ("gracias jefe", "ya entendi", "OK")."""
+    words = _squeezed(fold(text))
+    return any(w.startswith(_THANKS_STEMS) or w in _THANKS_ALONE for w in words)
+
+
+def number_in(text: str) -> str | None:
+    """The digits of the one tracking-sized number in ``text`` ("240 8917" too), if exactly one."""
+    numbers = _SEVEN_DIGITS.findall(fold(text))
+    return re.sub(r"[^0-9]", "", numbers[0]) if len(numbers) == 1 else None
 
 
 def _is_how_to(folded: str) -> bool:

@@ -20,7 +20,7 @@ from peewee import DatabaseError, DataError, IntegrityError, fn
 
 from barriosms.cases import outbox
 from barriosms.cases.status import status_reply
-from barriosms.domain.categories import keyword_scores
+from barriosms.domain.categories import CategoryRules, keyword_scores
 from barriosms.domain.matching import Place
 from barriosms.domain.parsing import (
     Ambiguous,
@@ -38,9 +38,14 @@ from barriosms.domain.parsing import (
     Unroutable,
     asks_something,
     classify,
+    number_in,
+    speaks_to_us,
+    thanks_in,
 )
 from barriosms.domain.phones import is_replyable, normalize_sender
 from barriosms.domain.sanitize import storable
+from barriosms.domain.tracking import is_valid_tracking
+from barriosms.domain.words import words
 from barriosms.modem.interface import ReceivedSms
 from barriosms.pipeline import conversations, survey
 from barriosms.pipeline.practice import PracticeSink, practice_text
@@ -71,6 +76,9 @@ class Reading:
     text: str  # what was read: the SMS, or what follows the practice keyword
     practice: bool  # a workshop's practice message (PRUEBA ...)
     intent: Intent
+    # As classify read it, before second_look: an answer to a staff question ("frente al 45") is
+    # short and names no problem, yet it is an answer, not a request for the instructions.
+    as_answer: Intent | None = None
 
 
 def places_of(hoods: Iterable[Neighborhood]) -> list[Place]:
@@ -86,13 +94,61 @@ def read_sms(text: str, places: Sequence[Place], rules: IntakeRules) -> Reading:
     keywords = rules.templates.keywords
     rest = practice_text(text, keywords.get("practice", ()))
     read = text if rest is None else rest
-    intent = classify(read, places, keywords)
-    # A question or a greeting that names no place and no problem ("para que es este numero?",
-    # "buenas, me pasaron este numero"): the instructions help more than "which neighbourhood?",
-    # which would hold it as a report that has none.
-    if isinstance(intent, Unroutable) and asks_something(read) and not keyword_scores(read, rules.categories):
-        intent = Help()
-    return Reading(read, rest is not None, intent)
+    first = classify(read, places, keywords)
+    second = second_look(first, read, rules.categories)
+    return Reading(read, rest is not None, second, first if isinstance(second, Help) else second)
+
+
+# A message with no problem word, this short and addressed to the office ("una consulta porfa"), is not
+# a report to hold for its neighbourhood ("frente a la escuela" may be: it says where).
+SHORT_WORDS = 6
+# Words around a named neighbourhood that only ask how the service works ("B12 como es para reclamar").
+ASKING_AFTER_PLACE_WORDS = 8
+
+
+# "soy de Pampahasi, que tengo que poner": the words that only say who writes come before the question.
+_WHO_I_AM = frozenset("soy somos vivo vivimos estoy estamos de del en la el los mi zona barrio y".split())
+
+
+def _after_who_i_am(found: list[str]) -> list[str]:
+    rest = list(found)
+    while rest and rest[0] in _WHO_I_AM:
+        rest.pop(0)
+    return rest
+
+
+def second_look(intent: Intent, text: str, categories: CategoryRules) -> Intent:
+    """What the message asks for, once the category keywords have said whether it names a problem.
+
+    classify reads greetings, thanks and status queries by their words; residents write them in
+    more ways than any list holds. A message that names no problem (no keyword of any category) is
+    not a report, so: with one tracking-sized number it asks about a case; with thanks in it, it
+    thanks; shaped as a question, or short and addressed to the office, it wants the instructions ("para que es este numero?",
+    "quiero hablar con una persona") rather than "which neighbourhood?". A neighbourhood followed
+    only by such a question ("B12 como es para reclamar") gets the instructions too. A message
+    with a problem word is left as classify read it.
+    """
+    match intent:
+        case Help() | Unroutable():
+            if keyword_scores(text, categories):
+                return intent
+            number = number_in(text)
+            if number is not None:
+                return StatusQuery(number) if is_valid_tracking(number) else InvalidTracking(number)
+            if isinstance(intent, Help):
+                return intent
+            if thanks_in(text) and len(words(text)) <= ASKING_AFTER_PLACE_WORDS:
+                return Courtesy()
+            if asks_something(text) or (len(words(text)) <= SHORT_WORDS and speaks_to_us(text)):
+                return Help()
+        case Report(description=description) | Ambiguous(description=description) if description:
+            # Strictly shaped as a question here: "donde se juntan" after a place is a report.
+            asked = " ".join(_after_who_i_am(words(description)))
+            question = "?" in description or "¿" in description or asks_something(asked, anywhere=False)
+            if (not keyword_scores(description, categories) and question
+                    and len(words(description)) <= ASKING_AFTER_PLACE_WORDS):
+                return Help()
+    return intent
 
 
 def problem_text(intent: Intent, text: str) -> str:
@@ -292,7 +348,7 @@ class Intake:
         # mistake (or a machine) still opens cases, answers staff and can say BAJA. Only the SMS
         # back is withheld (see Sink.reply).
         turn = Turn(msg, now, sink.decide(msg, now, intent), hoods, text)
-        if not (sink.converses and self._converse(turn, intent, sink)):
+        if not (sink.converses and self._converse(turn, reading.as_answer or intent, sink)):
             self._dispatch(turn, intent, sink)
         sink.finish(turn)
 
