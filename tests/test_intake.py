@@ -856,7 +856,8 @@ def _read(text):
 
 @pytest.mark.parametrize("text", ["quiero hablar con una persona", "aski urukipan tata",
                                   "mi hija me dio este numero, como funciona", "B12 como es para reclamar",
-                                  "soy de Pampahasi que tengo que poner", "B05 y que mas pongo?"])
+                                  "soy de Pampahasi que tengo que poner", "B05 y que mas pongo?",
+                                  "una consulta porfa"])
 def test_who_asks_how_it_works_gets_the_instructions_even_in_words_no_list_has(hoods, text):
     from barriosms.domain.parsing import Help
 
@@ -878,6 +879,7 @@ def test_a_tracking_sized_number_among_words_asks_about_that_case(hoods):
     valid = next(n for n in map(str, range(2408910, 2408920)) if is_valid_tracking(n))
     assert _read(f"jefe el {valid} q paso") == StatusQuery(valid)
     assert _read(f"revisen el {valid[:3]} {valid[3:]} porfa ya es un mes") == StatusQuery(valid)
+    assert _read("jefe el 240 8917 q paso") == StatusQuery("2408917")  # as the README shows it
     wrong = next(n for n in map(str, range(2408910, 2408920)) if not is_valid_tracking(n))
     assert _read(f"ya pasaron dos semanas, reclamo {wrong}") == InvalidTracking(wrong)
 
