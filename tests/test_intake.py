@@ -872,6 +872,38 @@ def test_thanks_in_any_usual_form_are_stored_unanswered(hoods, text):
     assert _read(text) == Courtesy()
 
 
+@pytest.mark.parametrize("text", [
+    "Güenas tardes", "WENAS NOCHES", "buen dia, disculpe la molestia", "👋", "no entiendo nada joven",
+    "no entendi", "me dieron este nro en la reunion", "necesito hablar urgente con alguien de la alcaldia",
+    # A place named, then a question about the service itself, however long.
+    "somos vecinos de Pampahasi, que datos hay que enviar?",
+    "soy presidenta de la OTB de Achumani y queremos saber como mandamos los reclamos de la zona",
+])
+def test_greetings_denied_understanding_and_questions_about_the_service_get_the_instructions(hoods, text):
+    from barriosms.domain.parsing import Help
+
+    assert _read(text) == Help()
+
+
+@pytest.mark.parametrize("text", ["hasta luego", "ok gracias, cuidese", "chau jefe"])
+def test_a_sign_off_is_stored_unanswered(hoods, text):
+    from barriosms.domain.parsing import Courtesy
+
+    assert _read(text) == Courtesy()
+
+
+@pytest.mark.parametrize("text", [
+    # Addressed to the office but no question: what follows is the report.
+    "Señores alcaldia, en la plaza de Chamoco ponen una feria y dejan todo desordenado",
+    "disculpe, se puede denunciar q en la plaza no hay seguridad? B01",
+    "B05 los del municipio dejaron la calle abierta, como vamos a pasar?",
+])
+def test_a_report_speaking_of_the_office_stays_a_report(hoods, text):
+    from barriosms.domain.parsing import Report
+
+    assert isinstance(_read(text), Report)
+
+
 def test_a_tracking_sized_number_among_words_asks_about_that_case(hoods):
     from barriosms.domain.parsing import InvalidTracking, StatusQuery
     from barriosms.domain.tracking import is_valid_tracking

@@ -71,6 +71,8 @@ def found(text: str, places=LAPAZ) -> tuple[tuple[str, ...], str, int, str] | No
         ("V. Copacabana sin agua", (("B10",), "name", 0, "V. Copacabana")),
         ("Va. Fatima basura", (("B04",), "name", 0, "Va. Fatima")),
         ("vlla copacabana", (("B10",), "name", 0, "vlla copacabana")),
+        ("S. Pedro sin luz", (("B01",), "name", 0, "S. Pedro")),  # "San" shortened too
+        ("sn pedro mercado", (("B01",), "name", 0, "sn pedro")),
         ("Z. Miraflores parque cerrado", (("B03",), "name", 0, "Miraflores")),
         ("en copacabana no hay luz", (("B10",), "name", 0, "copacabana")),  # "Villa" left out
         ("Obrajez calle 10", (("B06",), "name", 1, "Obrajez")),  # z for s at the end

@@ -180,6 +180,7 @@ _DIGITS: Final = re.compile(r"[0-9]+")
 _ABBREVIATIONS: Final = {
     "v": "villa", "va": "villa", "vlla": "villa", "vll": "villa",
     "urb": "urbanizacion", "urbaniz": "urbanizacion", "z": "zona", "zn": "zona", "bo": "barrio", "b": "barrio",
+    "s": "san", "sn": "san", "sta": "santa", "sto": "santo",
 }
 # Names starting with these may be written without them ("Copacabana" for "Villa Copacabana"),
 # but then exactly: the rest of the name alone forgives no typo.

@@ -34,6 +34,8 @@ __all__ = [
     "UnknownCode",
     "Courtesy",
     "asks_something",
+    "about_the_service",
+    "questions",
     "thanks_in",
     "speaks_to_us",
     "number_in",
@@ -224,6 +226,14 @@ def asks_something(text: str, *, anywhere: bool = True) -> bool:
             or (len(words) == 1 and bool(_GLUED_QUESTION.match(words[0]))))
 
 
+def questions(text: str) -> bool:
+    """Whether ``text`` asks something: a question mark or a question word anywhere ("q datos hay q
+    mandar", "quiero saber como hacemos los reclamos"); a greeting first is not enough."""
+    if "?" in text or "¿" in text:
+        return True
+    return any(w in _QUESTION_WORDS for w in _squeezed(fold(text)))
+
+
 # Words of someone talking to the office rather than describing a problem: how people address
 # others (in Spanish, Aymara, Quechua) and what they ask for ("quiero hablar", "una consulta").
 _SPEAKING_WORDS: Final = frozenset(
@@ -240,10 +250,26 @@ def speaks_to_us(text: str) -> bool:
     return any(w in _squeezed_set(_SPEAKING_WORDS) for w in _squeezed(fold(text)))
 
 
+# Words about this service or the office itself, not about a street: how to complain, what to send,
+# who answers ("q datos hay q mandar", "como hacemos los reclamos", "me pasaron este numero").
+_SERVICE_WORDS: Final = frozenset(
+    "reclamo reclamos reclamar reclamamos reclamacion reclamaciones denuncia denuncias denunciar denunciamos "
+    "reporte reportes reportar reportamos queja quejas quejarme quejarnos mandar mando mandamos mandan envio "
+    "enviar enviamos escribir escribo escribimos poner pongo ponemos datos codigo codigos formato funciona "
+    "sirve alcaldia alcalde municipio municipalidad gamlp numero nro mensaje mensajes sms atiende atienden "
+    "funcionario funcionarios encargado encargada autoridad autoridades oficina".split())
+
+
+def about_the_service(text: str) -> bool:
+    """Whether ``text`` speaks of the service or the office itself ("me pasaron este numero", "q datos hay
+    q mandar", "necesito hablar con alguien de la alcaldia"): with no problem word, someone to instruct."""
+    return any(w in _squeezed_set(_SERVICE_WORDS) for w in _squeezed(fold(text)))
+
+
 def thanks_in(text: str) -> bool:
     """Whether ``text`` has a word of thanks or acknowledgement ("gracias jefe", "ya entendi", "OK")."""
     words = _squeezed(fold(text))
-    return any(w.startswith(_THANKS_STEMS) or w in _THANKS_ALONE for w in words)
+    return not _denied(words) and any(w.startswith(_THANKS_STEMS) or w in _THANKS_ALONE for w in words)
 
 
 def number_in(text: str) -> str | None:
@@ -262,7 +288,7 @@ def _is_how_to(folded: str) -> bool:
 # a message made only of these, with at least one of _ASKING_WORDS, is answered with the
 # instructions. Compared with letters repeated once ("holaa", "ayudaaa" are "hola", "ayuda").
 _GREETING_WORDS: Final = frozenset(
-    "hola ola holi holis alo tal buenas buenos buen bnas bns dia dias tarde tardes noche noches saludos saludo "
+    "hola ola holi holis alo tal buenas buenos buen bnas bns wenas wenos guenas guenos dia dias tarde tardes noche noches saludos saludo "
     "kamisaki kamisaraki waliki imaynalla imaynallan kashanki allillanchu aski urukipana jaypukipana "
     "arumakipana allin punchay".split())
 _ASKING_WORDS: Final = _GREETING_WORDS | frozenset(
@@ -276,7 +302,8 @@ _ASKING_CONTEXT: Final = _ASKING_WORDS | frozenset(
     "barrio zona mi mis su sus se me te nos a al y o u no si para pa por favor porfa porfavor xfa quiero "
     "quisiera queria puedo puede pueden podria tengo tiene tienen dieron dio dice debo debe hay con mas "
     "disculpe disculpa oiga tal necesito saber algo problema servicio mensaje mensajes sms texto formato "
-    "ejemplo paz ciudad gobierno autonomo municipal senor senora senorita senores senoras sr sra srta srs "
+    "ejemplo paz ciudad gobierno autonomo municipal molestia molestar molesto disculpas perdon permiso nada "
+    "senor senora senorita senores senoras sr sra srta srs "
     "hermano hermana hermanos jilata jilatas jilatanaka kullaka kullakas vecino vecina vecinos amigo amiga "
     "amigos don dona tio tia joven usted ustedes autoridades aqui aca ahi asi bien ya p jayp ukipana "
     "unchay".split())
@@ -287,15 +314,17 @@ _THANKING_WORDS: Final = frozenset(
     "listo bueno entendido recibido perfecto excelente genial amable ya bien pague pagar bendiga bendice "
     "bendiciones yuspagara yuspajara yuspara yuspagarpan yuspajarpan yuspagarsamapan yuspajarsamapan "
     "yuspagarapxsma yuspajarapxsma sulpayki sulpaiki anay diosolopay diospagarasunki pagarasunki pachi "
-    "jallalla chau chao adios".split())
+    "jallalla chau chao adios luego cuidese".split())
 _THANKING_CONTEXT: Final = _THANKING_WORDS | _POLITE_WORDS | frozenset(
     "muchas muchisimas mil dios le les lo la el su x por que q k de del a al y e se te nos me mucho muy ta "
     "esta respuesta atencion ayuda informacion amen hermano hermana hermanos jilata jilatas kullaka senor "
-    "senora senorita senores joven vecino vecina tio tia usted ustedes hasta luego pronto nomas nada todo "
+    "senora senorita senores joven jefe jefa jefecito vecino vecina tio tia usted ustedes hasta luego pronto nomas "
+    "nada todo "
     "buenas buenos dias tardes noches you ojala esperamos espero arreglen arreglaron solucionaron "
     "vinieron".split())
 # Emoji that say thanks or OK (skin tones and variation selectors aside); others alone get the help.
-_THANKING_EMOJI: Final = frozenset("👍👌🙏🙌👏✅✔☺🙂😊😀😃😁😄🤗😘😍🥰😉🤝❤💙💚♥💐🌹✌💪👋🫡🫶")
+# A wave (👋) alone says hello: it gets the instructions like "hola".
+_THANKING_EMOJI: Final = frozenset("👍👌🙏🙌👏✅✔☺🙂😊😀😃😁😄🤗😘😍🥰😉🤝❤💙💚♥💐🌹✌💪🫡🫶")
 _EMOJI_DECORATION: Final = re.compile("[\U0001F3FB-\U0001F3FF\uFE0E\uFE0F\u200D!.¡,]|\\s")
 _REPEATED: Final = re.compile(r"([a-z])\1+")
 
@@ -316,8 +345,19 @@ def _only(words: list[str], context: frozenset[str], wanted: frozenset[str]) -> 
     return bool(words) and all(w in allowed for w in words) and any(w in needed for w in words)
 
 
+# "no entendi", "no recibi nada": an acknowledgement denied is someone who needs the instructions.
+_UNDERSTOOD: Final = frozenset("entendi entiendo entendido entendemos comprendo comprendi recibi recibido llego "
+                               "ok listo".split())
+
+
+def _denied(words: list[str]) -> bool:
+    return any(a == "no" and b in _UNDERSTOOD for a, b in zip(words, words[1:]))
+
+
 def _is_courtesy(folded: str) -> bool:
     words = _squeezed(folded)
+    if _denied(words):
+        return False
     if not words:
         # Only emoji: 👍, 🙏🙏 thank; anything else (😡, "?") gets the instructions.
         rest = _EMOJI_DECORATION.sub("", folded)

@@ -94,8 +94,11 @@ class Outcome:
 
     @property
     def understood(self) -> bool:
-        """For the other kinds: answered as the clerk would."""
-        wanted = {"instructions": ("help",), "thanks": ("courtesy",), "status": ("status", "invalid_tracking")}
+        """For the other kinds: answered as the clerk would. A neighbourhood alone ("B14", "mallasa")
+        is answered with the instructions written for it (missing_description: "send the code and the
+        problem in one message, e.g. B14 hay un bache..."): counted as the instructions, and apart."""
+        wanted = {"instructions": ("help", "missing_description"), "thanks": ("courtesy",),
+                  "status": ("status", "invalid_tracking")}
         return self.intent in wanted.get(self.example.kind, ())
 
     def as_dict(self) -> dict[str, Any]:
@@ -150,8 +153,10 @@ class Evaluation:
             "routing": {**ratio(sum(o.routed_right for o in reports), len(reports)),
                         "wrong_neighborhood": sum(o.wrong_neighborhood for o in reports)},
             "category": ratio(sum(o.category_right for o in reports), len(reports)),
-            "instructions": ratio(sum(o.understood for o in self.of_kind("instructions")),
-                                  len(self.of_kind("instructions"))),
+            "instructions": {**ratio(sum(o.understood for o in self.of_kind("instructions")),
+                                     len(self.of_kind("instructions"))),
+                             "for_their_code": sum(o.intent == "missing_description"
+                                                   for o in self.of_kind("instructions"))},
             "thanks": ratio(sum(o.understood for o in self.of_kind("thanks")), len(self.of_kind("thanks"))),
             "status": ratio(sum(o.understood for o in self.of_kind("status")), len(self.of_kind("status"))),
         }

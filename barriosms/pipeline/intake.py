@@ -36,9 +36,11 @@ from barriosms.domain.parsing import (
     StatusQuery,
     UnknownCode,
     Unroutable,
+    about_the_service,
     asks_something,
     classify,
     number_in,
+    questions,
     speaks_to_us,
     thanks_in,
 )
@@ -104,6 +106,9 @@ def read_sms(text: str, places: Sequence[Place], rules: IntakeRules) -> Reading:
 SHORT_WORDS = 6
 # Words around a named neighbourhood that only ask how the service works ("B12 como es para reclamar").
 ASKING_AFTER_PLACE_WORDS = 8
+# A message about the service itself and no problem ("somos de la OTB de Tacagua, q datos hay q mandar?",
+# "necesito hablar con alguien de la alcaldia urgente") may be longer; longer still it is a story.
+ABOUT_THE_SERVICE_WORDS = 20
 
 
 # "soy de Pampahasi, que tengo que poner": the words that only say who writes come before the question.
@@ -139,14 +144,19 @@ def second_look(intent: Intent, text: str, categories: CategoryRules) -> Intent:
                 return intent
             if thanks_in(text) and len(words(text)) <= ASKING_AFTER_PLACE_WORDS:
                 return Courtesy()
-            if asks_something(text) or (len(words(text)) <= SHORT_WORDS and speaks_to_us(text)):
+            count = len(words(text))
+            if (asks_something(text) or (count <= SHORT_WORDS and speaks_to_us(text))
+                    or (count <= ABOUT_THE_SERVICE_WORDS and about_the_service(text))):
                 return Help()
         case Report(description=description) | Ambiguous(description=description) if description:
             # Strictly shaped as a question here: "donde se juntan" after a place is a report.
             asked = " ".join(_after_who_i_am(words(description)))
             question = "?" in description or "¿" in description or asks_something(asked, anywhere=False)
-            if (not keyword_scores(description, categories) and question
-                    and len(words(description)) <= ASKING_AFTER_PLACE_WORDS):
+            count = len(words(description))
+            if not keyword_scores(description, categories) and (
+                    (question and count <= ASKING_AFTER_PLACE_WORDS)
+                    or (questions(description) and about_the_service(description)
+                        and count <= ABOUT_THE_SERVICE_WORDS)):
                 return Help()
     return intent
 
