@@ -878,6 +878,7 @@ def test_thanks_in_any_usual_form_are_stored_unanswered(hoods, text):
     # A place named, then a question about the service itself, however long.
     "somos vecinos de Pampahasi, que datos hay que enviar?",
     "soy presidenta de la OTB de Achumani y queremos saber como mandamos los reclamos de la zona",
+    "hola soy de Obrajes, me dijeron q aca se reclama",
 ])
 def test_greetings_denied_understanding_and_questions_about_the_service_get_the_instructions(hoods, text):
     from barriosms.domain.parsing import Help

@@ -253,7 +253,8 @@ def speaks_to_us(text: str) -> bool:
 # Words about this service or the office itself, not about a street: how to complain, what to send,
 # who answers ("q datos hay q mandar", "como hacemos los reclamos", "me pasaron este numero").
 _SERVICE_WORDS: Final = frozenset(
-    "reclamo reclamos reclamar reclamamos reclamacion reclamaciones denuncia denuncias denunciar denunciamos "
+    "reclamo reclamos reclama reclaman reclamar reclamamos reclamacion reclamaciones denuncia denuncias denuncian "
+    "denunciar denunciamos reporta "
     "reporte reportes reportar reportamos queja quejas quejarme quejarnos mandar mando mandamos mandan envio "
     "enviar enviamos escribir escribo escribimos poner pongo ponemos datos codigo codigos formato funciona "
     "sirve alcaldia alcalde municipio municipalidad gamlp numero nro mensaje mensajes sms atiende atienden "
