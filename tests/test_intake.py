@@ -879,6 +879,11 @@ def test_thanks_in_any_usual_form_are_stored_unanswered(hoods, text):
     "somos vecinos de Pampahasi, que datos hay que enviar?",
     "soy presidenta de la OTB de Achumani y queremos saber como mandamos los reclamos de la zona",
     "hola soy de Obrajes, me dijeron q aca se reclama",
+    # Lost, in Spanish or Aymara, whatever follows; a formal request for the procedure; a street
+    # named only as where a problem would be, in a question about the service.
+    "janiw entiendo tata", "Disculpe, no entiendo que quiere decir B05, me explica?",
+    "Soy presidenta de la junta vecinal de Achumani. Solicito me informen el procedimiento para los reclamos.",
+    "como hago para avisar de un problema en mi calle?", "ey",
 ])
 def test_greetings_denied_understanding_and_questions_about_the_service_get_the_instructions(hoods, text):
     from barriosms.domain.parsing import Help
@@ -886,7 +891,9 @@ def test_greetings_denied_understanding_and_questions_about_the_service_get_the_
     assert _read(text) == Help()
 
 
-@pytest.mark.parametrize("text", ["hasta luego", "ok gracias, cuidese", "chau jefe"])
+@pytest.mark.parametrize("text", ["hasta luego", "ok gracias, cuidese", "chau jefe", "ya mamita",
+                                  "Dios pagarapusunki", "Le agradezco mucho su atencion",
+                                  "Muchas gracias por la respuesta. Atentamente, Junta Vecinal Sopocachi"])
 def test_a_sign_off_is_stored_unanswered(hoods, text):
     from barriosms.domain.parsing import Courtesy
 

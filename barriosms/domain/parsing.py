@@ -35,7 +35,9 @@ __all__ = [
     "Courtesy",
     "asks_something",
     "about_the_service",
+    "how_to_use",
     "questions",
+    "lost",
     "thanks_in",
     "speaks_to_us",
     "number_in",
@@ -207,7 +209,8 @@ _QUESTION_OPENERS: Final = frozenset(
 _QUESTION_WORDS: Final = frozenset("como komo q k ke que cual cuales donde dnd adonde cuanto cuanta quien xq".split())
 _GLUED_QUESTION: Final = re.compile(r"^(?:como|komo|que|donde|cual|cuanto|quien)[a-z]{4,}$")
 # Thanks in its usual forms (a message naming no problem and no place with one of these is thanks).
-_THANKS_STEMS: Final = ("graci", "grasi", "grax", "gracs", "grcs", "yuspa", "sulpa", "pagarasunki")
+_THANKS_STEMS: Final = ("graci", "grasi", "grax", "gracs", "grcs", "agradec", "agradez", "yuspa", "sulpa", "pagarasunki",
+                        "pagarapu", "diospagara")
 _THANKS_ALONE: Final = frozenset("ok oki okey okay okei oka okis vale dale listo recibido entendido entendi pague "
                                  "bendiga bendiciones anay".split())
 
@@ -226,12 +229,30 @@ def asks_something(text: str, *, anywhere: bool = True) -> bool:
             or (len(words) == 1 and bool(_GLUED_QUESTION.match(words[0]))))
 
 
+# Asking for information the formal way ("solicito me informen el procedimiento", "quisiera saber").
+_ASKING_FOR_INFORMATION: Final = frozenset(
+    "saber solicito solicitamos informen informe informar explicar explique expliquen orientacion orienten "
+    "oriente consulto consultamos procedimiento".split())
+
+
 def questions(text: str) -> bool:
-    """Whether ``text`` asks something: a question mark or a question word anywhere ("q datos hay q
-    mandar", "quiero saber como hacemos los reclamos"); a greeting first is not enough."""
+    """Whether ``text`` asks something: a question mark, a question word anywhere, or a formal request
+    for information ("q datos hay q mandar", "quiero saber como hacemos los reclamos", "solicito me
+    informen el procedimiento"); a greeting first is not enough."""
     if "?" in text or "¿" in text:
         return True
-    return any(w in _QUESTION_WORDS for w in _squeezed(fold(text)))
+    return any(w in _QUESTION_WORDS or w in _ASKING_FOR_INFORMATION for w in _squeezed(fold(text)))
+
+
+# "no entiendo", "janiw entiendo" (Aymara), "no comprendo que significa": someone lost, whatever follows.
+_NOT: Final = frozenset("no janiw jan ni nada".split())
+_UNDERSTAND: Final = frozenset("entiendo entendi entender entendemos comprendo comprendi comprender".split())
+
+
+def lost(text: str) -> bool:
+    """Whether ``text`` says its writer does not understand ("no entiendo wawa", "janiw entiendo")."""
+    found = _squeezed(fold(text))
+    return any(a in _NOT and b in _UNDERSTAND for a, b in zip(found, found[1:]))
 
 
 # Words of someone talking to the office rather than describing a problem: how people address
@@ -252,19 +273,26 @@ def speaks_to_us(text: str) -> bool:
 
 # Words about this service or the office itself, not about a street: how to complain, what to send,
 # who answers ("q datos hay q mandar", "como hacemos los reclamos", "me pasaron este numero").
-_SERVICE_WORDS: Final = frozenset(
+_HOW_TO_USE_WORDS: Final = frozenset(
     "reclamo reclamos reclama reclaman reclamar reclamamos reclamacion reclamaciones denuncia denuncias denuncian "
-    "denunciar denunciamos reporta "
-    "reporte reportes reportar reportamos queja quejas quejarme quejarnos mandar mando mandamos mandan envio "
-    "enviar enviamos escribir escribo escribimos poner pongo ponemos datos codigo codigos formato funciona "
-    "sirve alcaldia alcalde municipio municipalidad gamlp numero nro mensaje mensajes sms atiende atienden "
-    "funcionario funcionarios encargado encargada autoridad autoridades oficina".split())
+    "denunciar denunciamos reporta reporte reportes reportar reportamos queja quejas quejarme quejarnos mandar "
+    "mando mandamos mandan envio enviar enviamos escribir escribo escribimos pongo datos codigo codigos formato "
+    "funciona sirve avisar aviso numero num nro mensaje mensajes sms".split())
+_SERVICE_WORDS: Final = _HOW_TO_USE_WORDS | frozenset(
+    "alcaldia alcalde municipio municipalidad subalcaldia gamlp ventanilla medio atiende atienden oficial "
+    "validez funcionario funcionarios encargado encargada autoridad autoridades oficina".split())
 
 
 def about_the_service(text: str) -> bool:
     """Whether ``text`` speaks of the service or the office itself ("me pasaron este numero", "q datos hay
     q mandar", "necesito hablar con alguien de la alcaldia"): with no problem word, someone to instruct."""
     return any(w in _squeezed_set(_SERVICE_WORDS) for w in _squeezed(fold(text)))
+
+
+def how_to_use(text: str) -> bool:
+    """Whether ``text`` speaks of using the service (complaining, what to send, the number), not only
+    of the office: "como hago para avisar de un problema" does, "los del municipio dejaron..." not."""
+    return any(w in _squeezed_set(_HOW_TO_USE_WORDS) for w in _squeezed(fold(text)))
 
 
 def thanks_in(text: str) -> bool:
@@ -289,7 +317,8 @@ def _is_how_to(folded: str) -> bool:
 # a message made only of these, with at least one of _ASKING_WORDS, is answered with the
 # instructions. Compared with letters repeated once ("holaa", "ayudaaa" are "hola", "ayuda").
 _GREETING_WORDS: Final = frozenset(
-    "hola ola holi holis alo tal buenas buenos buen bnas bns wenas wenos guenas guenos dia dias tarde tardes noche noches saludos saludo "
+    "hola ola holi holis alo ey hey oye tal buenas buenos buen bnas bns wenas wenos guenas guenos"
+    " dia dias tarde tardes noche noches saludos saludo "
     "kamisaki kamisaraki waliki imaynalla imaynallan kashanki allillanchu aski urukipana jaypukipana "
     "arumakipana allin punchay".split())
 _ASKING_WORDS: Final = _GREETING_WORDS | frozenset(
@@ -319,7 +348,7 @@ _THANKING_WORDS: Final = frozenset(
 _THANKING_CONTEXT: Final = _THANKING_WORDS | _POLITE_WORDS | frozenset(
     "muchas muchisimas mil dios le les lo la el su x por que q k de del a al y e se te nos me mucho muy ta "
     "esta respuesta atencion ayuda informacion amen hermano hermana hermanos jilata jilatas kullaka senor "
-    "senora senorita senores joven jefe jefa jefecito vecino vecina tio tia usted ustedes hasta luego pronto nomas "
+    "senora senorita senores joven jefe jefa jefecito mamita mama papito tata vecino vecina tio tia usted ustedes hasta luego pronto nomas "
     "nada todo "
     "buenas buenos dias tardes noches you ojala esperamos espero arreglen arreglaron solucionaron "
     "vinieron".split())

@@ -39,6 +39,8 @@ from barriosms.domain.parsing import (
     about_the_service,
     asks_something,
     classify,
+    how_to_use,
+    lost,
     number_in,
     questions,
     speaks_to_us,
@@ -108,7 +110,7 @@ SHORT_WORDS = 6
 ASKING_AFTER_PLACE_WORDS = 8
 # A message about the service itself and no problem ("somos de la OTB de Tacagua, q datos hay q mandar?",
 # "necesito hablar con alguien de la alcaldia urgente") may be longer; longer still it is a story.
-ABOUT_THE_SERVICE_WORDS = 20
+ABOUT_THE_SERVICE_WORDS = 30
 
 
 # "soy de Pampahasi, que tengo que poner": the words that only say who writes come before the question.
@@ -120,6 +122,15 @@ def _after_who_i_am(found: list[str]) -> list[str]:
     while rest and rest[0] in _WHO_I_AM:
         rest.pop(0)
     return rest
+
+
+def names_a_problem(text: str, categories: CategoryRules) -> bool:
+    """Whether ``text`` has a word of a category. A street ("mi calle") only says where: in a question
+    about the service ("como hago para avisar de un problema en mi calle?") it names no problem."""
+    if not keyword_scores(text, categories):
+        return False
+    return not (questions(text) and how_to_use(text)
+                and not keyword_scores(text, dataclasses.replace(categories, places=())))
 
 
 def second_look(intent: Intent, text: str, categories: CategoryRules) -> Intent:
@@ -135,7 +146,7 @@ def second_look(intent: Intent, text: str, categories: CategoryRules) -> Intent:
     """
     match intent:
         case Help() | Unroutable():
-            if keyword_scores(text, categories):
+            if names_a_problem(text, categories):
                 return intent
             number = number_in(text)
             if number is not None:
@@ -145,7 +156,7 @@ def second_look(intent: Intent, text: str, categories: CategoryRules) -> Intent:
             if thanks_in(text) and len(words(text)) <= ASKING_AFTER_PLACE_WORDS:
                 return Courtesy()
             count = len(words(text))
-            if (asks_something(text) or (count <= SHORT_WORDS and speaks_to_us(text))
+            if (asks_something(text) or lost(text) or (count <= SHORT_WORDS and speaks_to_us(text))
                     or (count <= ABOUT_THE_SERVICE_WORDS and about_the_service(text))):
                 return Help()
         case Report(description=description) | Ambiguous(description=description) if description:
@@ -153,11 +164,15 @@ def second_look(intent: Intent, text: str, categories: CategoryRules) -> Intent:
             asked = " ".join(_after_who_i_am(words(description)))
             question = "?" in description or "¿" in description or asks_something(asked, anywhere=False)
             count = len(words(description))
-            if not keyword_scores(description, categories) and (
-                    (question and count <= ASKING_AFTER_PLACE_WORDS)
+            if names_a_problem(description, categories):
+                return intent
+            if ((question and count <= ASKING_AFTER_PLACE_WORDS) or lost(description)
                     or (questions(description) and about_the_service(description)
                         and count <= ABOUT_THE_SERVICE_WORDS)):
                 return Help()
+            # "Muchas gracias por la pronta respuesta. Atentamente, Junta Vecinal Alto Tacagua".
+            if thanks_in(description) and not questions(description) and count <= ABOUT_THE_SERVICE_WORDS:
+                return Courtesy()
     return intent
 
 
