@@ -883,7 +883,9 @@ def test_thanks_in_any_usual_form_are_stored_unanswered(hoods, text):
     # named only as where a problem would be, in a question about the service.
     "janiw entiendo tata", "Disculpe, no entiendo que quiere decir B05, me explica?",
     "Soy presidenta de la junta vecinal de Achumani. Solicito me informen el procedimiento para los reclamos.",
-    "como hago para avisar de un problema en mi calle?", "ey",
+    "como hago para avisar de un problema en mi calle?", "ey", "oe hola",
+    # A place named, then only words asking for help or saying how the number came.
+    "soy de Pampahasi, me puede ayudar joven", "buenas noches soy de Sopocachi, recien me dieron el numero",
 ])
 def test_greetings_denied_understanding_and_questions_about_the_service_get_the_instructions(hoods, text):
     from barriosms.domain.parsing import Help
@@ -893,7 +895,9 @@ def test_greetings_denied_understanding_and_questions_about_the_service_get_the_
 
 @pytest.mark.parametrize("text", ["hasta luego", "ok gracias, cuidese", "chau jefe", "ya mamita",
                                   "Dios pagarapusunki", "Le agradezco mucho su atencion",
-                                  "Muchas gracias por la respuesta. Atentamente, Junta Vecinal Sopocachi"])
+                                  "Muchas gracias por la respuesta. Atentamente, Junta Vecinal Sopocachi",
+                                  "Muchas gracias por la pronta respuesta. Atentamente, Rosa Mamani",
+                                  "que Diosito les bendiga siempre"])
 def test_a_sign_off_is_stored_unanswered(hoods, text):
     from barriosms.domain.parsing import Courtesy
 

@@ -72,6 +72,8 @@ def found(text: str, places=LAPAZ) -> tuple[tuple[str, ...], str, int, str] | No
         ("Va. Fatima basura", (("B04",), "name", 0, "Va. Fatima")),
         ("vlla copacabana", (("B10",), "name", 0, "vlla copacabana")),
         ("S. Pedro sin luz", (("B01",), "name", 0, "S. Pedro")),  # "San" shortened too
+        ("vfatima sin luz", (("B04",), "name", 0, "vfatima")),  # "V." glued to the name
+        ("AMPATURI BASURA AL RIO", (("B15",), "name", 1, "AMPATURI")),  # the silent h left out
         ("sn pedro mercado", (("B01",), "name", 0, "sn pedro")),
         ("Z. Miraflores parque cerrado", (("B03",), "name", 0, "Miraflores")),
         ("en copacabana no hay luz", (("B10",), "name", 0, "copacabana")),  # "Villa" left out

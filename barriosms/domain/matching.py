@@ -261,6 +261,9 @@ def _index(places: tuple[Place, ...]) -> _Index:
             exact[key].append(spelling)
             if spelling.typos:
                 fuzzy[key[0]].append(spelling)
+                if key[0] == "h" and len(key) > 1:
+                    # The h is silent: "Ampaturi" is looked for among the names in "a" too.
+                    fuzzy[key[1]].append(spelling)
             longest = max(longest, len(words))
     # "Copacabana" for "Villa Copacabana": exactly, as an alias, and only if no place is called so.
     shortened: dict[str, list[_Spelling]] = defaultdict(list)
@@ -300,10 +303,15 @@ def _distance(a: str, b: str, limit: int) -> int:
     return min(previous[-1], limit + 1)
 
 
+def _silent_h(word: str) -> str:
+    return word[1:] if word.startswith("h") and len(word) > 1 else word
+
+
 def _plausible_typo(words: tuple[str, ...], spelling: _Spelling) -> bool:
     """A typo, not another word: first letters and numbers kept, and (short names) not just
     another ending."""
-    if len(words) == len(spelling.words) and any(w[0] != s[0] for w, s in zip(words, spelling.words)):
+    if len(words) == len(spelling.words) and any(_silent_h(w)[0] != _silent_h(s)[0]
+                                                 for w, s in zip(words, spelling.words)):
         return False
     typed, name = " ".join(words), spelling.key
     if _DIGITS.findall(typed) != _DIGITS.findall(name):
@@ -375,6 +383,12 @@ def _find_name(text: str, places: tuple[Place, ...]) -> PlaceMatch | None:
         for word in _WORD.findall(fold(m.group())):
             tokens.append(word)
             spans.append((m.start(), m.end()))
+    # "vfatima": "V." glued to the name (no Spanish word starts with v and a consonant but "vlla").
+    glued = [(i, t) for i, t in enumerate(tokens)
+             if len(t) > 4 and t[0] == "v" and t[1] not in "aeiouy" and t not in _ABBREVIATIONS and not t[1].isdigit()]
+    for i, t in reversed(glued):
+        tokens[i:i + 1] = ["villa", t[1:]]
+        spans[i:i + 1] = [spans[i], spans[i]]
     # "V. Copacabana", "Urb. Los Rosales": an abbreviation before a word is the whole word.
     tokens = [_ABBREVIATIONS.get(t, t) if i + 1 < len(tokens) and not tokens[i + 1].isdigit() else t
               for i, t in enumerate(tokens)]

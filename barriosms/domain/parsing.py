@@ -35,6 +35,7 @@ __all__ = [
     "Courtesy",
     "asks_something",
     "about_the_service",
+    "only_asks",
     "how_to_use",
     "questions",
     "lost",
@@ -277,7 +278,8 @@ _HOW_TO_USE_WORDS: Final = frozenset(
     "reclamo reclamos reclama reclaman reclamar reclamamos reclamacion reclamaciones denuncia denuncias denuncian "
     "denunciar denunciamos reporta reporte reportes reportar reportamos queja quejas quejarme quejarnos mandar "
     "mando mandamos mandan envio enviar enviamos escribir escribo escribimos pongo datos codigo codigos formato "
-    "funciona sirve avisar aviso numero num nro mensaje mensajes sms".split())
+    "funciona sirve avisar aviso digo decir comunico acudo acudimos servicio numero num nro mensaje mensajes "
+    "sms".split())
 _SERVICE_WORDS: Final = _HOW_TO_USE_WORDS | frozenset(
     "alcaldia alcalde municipio municipalidad subalcaldia gamlp ventanilla medio atiende atienden oficial "
     "validez funcionario funcionarios encargado encargada autoridad autoridades oficina".split())
@@ -317,12 +319,12 @@ def _is_how_to(folded: str) -> bool:
 # a message made only of these, with at least one of _ASKING_WORDS, is answered with the
 # instructions. Compared with letters repeated once ("holaa", "ayudaaa" are "hola", "ayuda").
 _GREETING_WORDS: Final = frozenset(
-    "hola ola holi holis alo ey hey oye tal buenas buenos buen bnas bns wenas wenos guenas guenos"
+    "hola ola holi holis alo ey hey oye oe tal buenas buenos buen bnas bns wenas wenos guenas guenos"
     " dia dias tarde tardes noche noches saludos saludo "
     "kamisaki kamisaraki waliki imaynalla imaynallan kashanki allillanchu aski urukipana jaypukipana "
     "arumakipana allin punchay".split())
 _ASKING_WORDS: Final = _GREETING_WORDS | frozenset(
-    "ayuda aiuda ayudeme ayudenme ayudame info informacion informe informes menu help entiendo entendi "
+    "ayuda aiuda ayudeme ayudenme ayudame ayudar info informacion informe informes menu help entiendo entendi "
     "alcaldia alcalde municipio municipalidad gamlp numero nro reclamo reclamos reclamar reclamacion reporte "
     "reportar reporto denuncia denunciar denuncio queja quejarme quejar codigo codigos escribir escribo pongo "
     "poner mando mandar envio enviar hago hacer hablo funciona sirve usa usar uso quien esto alguien atiende "
@@ -331,7 +333,7 @@ _ASKING_CONTEXT: Final = _ASKING_WORDS | frozenset(
     "como que q k ke cual cuales donde adonde cuando es este esta eso esa el la los las lo le les de del un una "
     "barrio zona mi mis su sus se me te nos a al y o u no si para pa por favor porfa porfavor xfa quiero "
     "quisiera queria puedo puede pueden podria tengo tiene tienen dieron dio dice debo debe hay con mas "
-    "disculpe disculpa oiga tal necesito saber algo problema servicio mensaje mensajes sms texto formato "
+    "disculpe disculpa oiga tal necesito saber algo problema recien pasaron paso dieron servicio mensaje mensajes sms texto formato "
     "ejemplo paz ciudad gobierno autonomo municipal molestia molestar molesto disculpas perdon permiso nada "
     "senor senora senorita senores senoras sr sra srta srs "
     "hermano hermana hermanos jilata jilatas jilatanaka kullaka kullakas vecino vecina vecinos amigo amiga "
@@ -393,6 +395,12 @@ def _is_courtesy(folded: str) -> bool:
         rest = _EMOJI_DECORATION.sub("", folded)
         return bool(rest) and all(c in _THANKING_EMOJI for c in rest)
     return _only(words, _THANKING_CONTEXT, _THANKING_WORDS)
+
+
+def only_asks(text: str) -> bool:
+    """Whether ``text`` is made only of greetings, questions about the service and the words around
+    them ("me puede ayudar hermana", "recien me pasaron el numero"): nothing about a problem."""
+    return _only(_squeezed(fold(text)), _ASKING_CONTEXT, _ASKING_WORDS)
 
 
 def _is_help(folded: str) -> bool:

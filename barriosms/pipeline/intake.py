@@ -42,6 +42,7 @@ from barriosms.domain.parsing import (
     how_to_use,
     lost,
     number_in,
+    only_asks,
     questions,
     speaks_to_us,
     thanks_in,
@@ -111,6 +112,8 @@ ASKING_AFTER_PLACE_WORDS = 8
 # A message about the service itself and no problem ("somos de la OTB de Tacagua, q datos hay q mandar?",
 # "necesito hablar con alguien de la alcaldia urgente") may be longer; longer still it is a story.
 ABOUT_THE_SERVICE_WORDS = 30
+# Thanks with a signature ("Muchas gracias por la pronta respuesta. Atentamente, M. Vargas").
+THANKS_WORDS = 12
 
 
 # "soy de Pampahasi, que tengo que poner": the words that only say who writes come before the question.
@@ -153,7 +156,7 @@ def second_look(intent: Intent, text: str, categories: CategoryRules) -> Intent:
                 return StatusQuery(number) if is_valid_tracking(number) else InvalidTracking(number)
             if isinstance(intent, Help):
                 return intent
-            if thanks_in(text) and len(words(text)) <= ASKING_AFTER_PLACE_WORDS:
+            if thanks_in(text) and "?" not in text and len(words(text)) <= THANKS_WORDS:
                 return Courtesy()
             count = len(words(text))
             if (asks_something(text) or lost(text) or (count <= SHORT_WORDS and speaks_to_us(text))
@@ -167,6 +170,7 @@ def second_look(intent: Intent, text: str, categories: CategoryRules) -> Intent:
             if names_a_problem(description, categories):
                 return intent
             if ((question and count <= ASKING_AFTER_PLACE_WORDS) or lost(description)
+                    or only_asks(" ".join(w for w in words(description) if w not in _WHO_I_AM))
                     or (questions(description) and about_the_service(description)
                         and count <= ABOUT_THE_SERVICE_WORDS)):
                 return Help()
