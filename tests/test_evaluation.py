@@ -46,7 +46,8 @@ def test_each_row_is_read_as_the_intake_reads_it(hoods) -> None:
     assert summary["routing"] == {"right": 4, "total": 5, "percent": 80.0, "wrong_neighborhood": 1}
     assert [o.example.line for o in result.misrouted] == [6]
     assert summary["category"]["right"] == 5  # the waiting report is filed by its words too
-    assert summary["instructions"] == {"right": 1, "total": 1, "percent": 100.0, "for_their_code": 0}
+    assert summary["instructions"] == {"right": 1, "total": 1, "percent": 100.0, "for_their_code": 0,
+                                       "asking_the_neighborhood_too": 0}
     assert summary["thanks"]["right"] == 1 and summary["status"]["right"] == 1
     assert result.confusion()["agua"] == {"agua": 1}
     assert [o.intent for o in result.outcomes][:3] == ["report", "report", "unroutable"]

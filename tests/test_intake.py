@@ -251,6 +251,20 @@ def test_report_without_neighbourhood_waits_for_it_then_the_code_completes_it(de
     assert [r.phone for r in CaseReporter.select()] == [RESIDENT]
 
 
+def test_a_message_naming_no_problem_and_no_place_gets_the_instructions_and_still_waits(desk):
+    # No word of any category and no neighbourhood: a greeting in words no list has, or a report in
+    # other words. The reply gives the instructions and asks for the code; the message waits for it.
+    first = desk.says("los de la esquina hacen fiesta toda la noche", T0)
+    assert (first.intent, first.needs_staff) == ("unroutable", True)
+    text = answer_to(first)
+    assert "Para reclamar, envie el codigo de su barrio y el problema" in text and "falta el barrio" not in text
+    assert "responda solo con el codigo" in text
+    code = desk.says("B07", T0 + 5 * MINUTE)
+    case = Case.get()
+    assert (case.neighborhood.code, case.text) == ("B07", "los de la esquina hacen fiesta toda la noche")
+    assert case.tracking in answer_to(code)
+
+
 def test_the_code_after_the_wait_opens_nothing_and_asks_for_the_problem(desk):
     first = desk.says("hay un bache enorme frente a la escuela", T0)
     late = T0 + 61 * MINUTE

@@ -120,6 +120,9 @@ def evaluate_(state: CliState, corpus: str | None, as_json: bool, show_errors: b
     click.echo(f"{'Reports routed to a WRONG neighbourhood:':<46}{summary['routing']['wrong_neighborhood']}")
     click.echo(line("Reports with the right category:", summary["category"]))
     click.echo(line("Instructions answered with the instructions:", summary["instructions"]))
+    if summary["instructions"]["asking_the_neighborhood_too"]:
+        click.echo(f"  {summary['instructions']['asking_the_neighborhood_too']} of them naming no problem, answered with "
+                   "the instructions and the question of the neighbourhood")
     if summary["instructions"]["for_their_code"]:
         click.echo(f"  {summary['instructions']['for_their_code']} of them a neighbourhood alone, answered with the "
                    "instructions for its code")

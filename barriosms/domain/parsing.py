@@ -92,9 +92,14 @@ class Help:
 
 @dataclass(frozen=True)
 class Unroutable:
-    """No known neighbourhood code: kept for staff to read and route by hand."""
+    """No known neighbourhood code: kept for staff to read and route by hand.
+
+    ``named_problem`` is False when no word of the message says what is wrong (a greeting or a
+    question in words no list has): the reply then gives the instructions as well as asking for the
+    neighbourhood, as the message may be either."""
 
     text: str
+    named_problem: bool = True
 
 
 @dataclass(frozen=True)

@@ -85,6 +85,8 @@ REQUIRED_TEMPLATES: Final[Mapping[str, frozenset[str]]] = MappingProxyType({
     "report_held": frozenset(),
     # Added with corrections: staff moved a case to another neighbourhood and chose to tell the reporters.
     "neighborhood_changed": frozenset({"tracking", "barrio", "code"}),
+    # Added with the second look: a message naming no neighbourhood and no problem.
+    "unroutable_unsure": frozenset(),
 })
 
 # Templates that came after the first release: missing from an edited copy, they are taken from
@@ -94,7 +96,7 @@ NEWER_TEMPLATES: Final = frozenset({
     "reopen_not_resolved", "reopen_not_yours", "note_added", "merged", "status_merged",
     "web_received", "question", "staff_message", "answer_received", "which_case", "resolved_survey",
     "resolved_survey_note", "survey_thanks", "practice_received", "report_held",
-    "neighborhood_changed",
+    "neighborhood_changed", "unroutable_unsure",
 })
 
 # Words a resident sends as commands, per language file ([keywords] section): folded (no accents,

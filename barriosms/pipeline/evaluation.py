@@ -44,6 +44,9 @@ __all__ = ["HEADER", "KINDS", "CorpusError", "Example", "Outcome", "Evaluation",
 
 HEADER: Final = ("text", "kind", "neighborhood", "category", "note")
 KINDS: Final = ("report", "instructions", "thanks", "status")
+# A message naming no neighbourhood and no problem: answered with the instructions and the question of
+# the neighbourhood (template unroutable_unsure), held like any report waiting for its neighbourhood.
+UNSURE: Final = "unroutable_unsure"
 # What a report row's category is when no case would be filed from it (help, thanks, a command...).
 NOT_FILED: Final = "-"
 
@@ -97,7 +100,7 @@ class Outcome:
         """For the other kinds: answered as the clerk would. A neighbourhood alone ("B14", "mallasa")
         is answered with the instructions written for it (missing_description: "send the code and the
         problem in one message, e.g. B14 hay un bache..."): counted as the instructions, and apart."""
-        wanted = {"instructions": ("help", "missing_description"), "thanks": ("courtesy",),
+        wanted = {"instructions": ("help", "missing_description", UNSURE), "thanks": ("courtesy",),
                   "status": ("status", "invalid_tracking")}
         return self.intent in wanted.get(self.example.kind, ())
 
@@ -156,7 +159,9 @@ class Evaluation:
             "instructions": {**ratio(sum(o.understood for o in self.of_kind("instructions")),
                                      len(self.of_kind("instructions"))),
                              "for_their_code": sum(o.intent == "missing_description"
-                                                   for o in self.of_kind("instructions"))},
+                                                   for o in self.of_kind("instructions")),
+                             "asking_the_neighborhood_too": sum(o.intent == UNSURE
+                                                                for o in self.of_kind("instructions"))},
             "thanks": ratio(sum(o.understood for o in self.of_kind("thanks")), len(self.of_kind("thanks"))),
             "status": ratio(sum(o.understood for o in self.of_kind("status")), len(self.of_kind("status"))),
         }
@@ -223,6 +228,9 @@ def evaluate(examples: Sequence[Example], places: Sequence[Place], rules: Intake
         # A report, or one waiting for its neighbourhood, is filed by its words; anything else opens no case.
         filed = isinstance(intent, (Report, Ambiguous, UnknownCode, Unroutable)) and bool(words)
         category = categorize(words, rules.categories) if filed else NOT_FILED
-        outcomes.append(Outcome(example, _INTENT_NAMES[type(intent)], code, category))
+        name = _INTENT_NAMES[type(intent)]
+        if isinstance(intent, Unroutable) and not intent.named_problem:
+            name = UNSURE
+        outcomes.append(Outcome(example, name, code, category))
     names = rules.categories.names
     return Evaluation(tuple(outcomes), names)

@@ -162,6 +162,8 @@ def second_look(intent: Intent, text: str, categories: CategoryRules) -> Intent:
             if (asks_something(text) or lost(text) or (count <= SHORT_WORDS and speaks_to_us(text))
                     or (count <= ABOUT_THE_SERVICE_WORDS and about_the_service(text))):
                 return Help()
+            # Words no list has ("ey 👀", "oe"): a greeting or a report in other words. Both answered.
+            return Unroutable(intent.text, named_problem=False)
         case Report(description=description) | Ambiguous(description=description) if description:
             # Strictly shaped as a question here: "donde se juntan" after a place is a report.
             asked = " ".join(_after_who_i_am(words(description)))
@@ -432,10 +434,10 @@ class Intake:
                 sink.reply(turn, t.render("unknown_code", code=code))
             case Courtesy():
                 turn.said("courtesy")  # "gracias": stored, not answered (that would invite another)
-            case Unroutable():
+            case Unroutable(named_problem=named_problem):
                 turn.said("unroutable", "missing_neighborhood")
                 sink.hold_for_neighborhood(turn, problem_text(intent, turn.text), "", "no_neighborhood")
-                sink.reply(turn, t.render("unroutable"))
+                sink.reply(turn, t.render("unroutable" if named_problem else "unroutable_unsure"))
             case StatusQuery(tracking=tracking):
                 self._status(turn, tracking, sink)
             case InvalidTracking(number=number):
