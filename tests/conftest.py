@@ -108,8 +108,8 @@ def invoke(ini):
 
     runner = CliRunner()
 
-    def run(*args: str, code: int = 0):
-        result = runner.invoke(cli, ["--config", str(ini), *args], catch_exceptions=False)
+    def run(*args: str, code: int = 0, input: str | None = None):
+        result = runner.invoke(cli, ["--config", str(ini), *args], catch_exceptions=False, input=input)
         assert result.exit_code == code, result.output
         return result
     yield run

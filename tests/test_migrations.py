@@ -101,3 +101,37 @@ def test_migration_5_makes_every_existing_reporter_a_case_reporter(tmp_path):
         (3, "+59171234567", 7, "reported", "2026-11-01 10:00:00")]
     assert conn.execute("SELECT urgent, hold_reason FROM outbound_message").fetchall() == [(1, "")]
     assert conn.execute("SELECT aliases FROM neighborhood").fetchall() == [("",)]
+
+
+def test_migration_12_adds_accounts_and_the_audit_trail_to_a_version_11_database(tmp_path):
+    from barriosms.staff import accounts, audit
+    from barriosms.store.migrations import MIGRATIONS
+
+    path = tmp_path / "v11.db"
+    conn = sqlite3.connect(path)
+    conn.execute('CREATE TABLE "schema_migration" ("version" INTEGER NOT NULL PRIMARY KEY, '
+                 '"name" VARCHAR(255) NOT NULL, "applied_at" DATETIME NOT NULL)')
+    for m in MIGRATIONS[:11]:  # a database as version 11 left it, with a neighbourhood
+        for sql in m.statements:
+            conn.execute(sql)
+        conn.execute("INSERT INTO schema_migration VALUES (?, ?, '2026-11-01')", (m.version, m.name))
+    conn.execute("INSERT INTO neighborhood (id, code, name, district, created_at) "
+                 "VALUES (1, 'B12', 'Villa San Antonio', '', '2026-11-01')")
+    conn.commit()
+    conn.close()
+    assert store.migrate_database(path) == [12]
+    store.close()
+    store.open_database(path)
+    try:
+        assert current_version(database) == 12
+        accounts.add("Ana", "Ana Quispe", "admin", "correct horse 42", actor="root")
+        with pytest.raises(accounts.AccountError, match="already exists"):
+            accounts.add("ANA", "Ana", "viewer", "correct horse 42", actor="root")
+        assert [e.action for e in audit.entries()] == ["staff.add"]
+    finally:
+        store.close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT code FROM neighborhood").fetchall() == [("B12",)]
+    with pytest.raises(sqlite3.IntegrityError):  # the database itself keeps usernames unique
+        conn.execute("INSERT INTO staff_account (username, full_name, role, password_hash, disabled, created_at, "
+                     "updated_at) VALUES ('ana', '', 'viewer', 'x', 0, '2026-12-01', '2026-12-01')")

@@ -22,14 +22,17 @@ from barriosms.cli.run import run
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", metavar="FILE", envvar="BARRIOSMS_CONFIG",
               help="Configuration file. Default: $BARRIOSMS_CONFIG, ./barriosms.ini, /etc/barriosms/barriosms.ini.")
+@click.option("--as", "as_user", metavar="USER",
+              help="Act as this staff account (it must exist and be enabled): recorded in case histories and "
+                   "the audit trail. Default: $SUDO_USER, else your login name.")
 @click.version_option(__version__, prog_name="barriosms")
 @click.pass_context
-def cli(ctx: click.Context, config_path: str | None) -> None:
+def cli(ctx: click.Context, config_path: str | None, as_user: str | None) -> None:
     """barriosms: residents' SMS become tracked municipal cases.
 
     Example: barriosms --config /etc/barriosms/barriosms.ini cases list --status received
     """
-    ctx.obj = CliState(config_path)
+    ctx.obj = CliState(config_path, as_user)
 
 
 def _register() -> None:
@@ -72,6 +75,12 @@ def _register() -> None:
 
     for command in (learn, learned, forget):
         categories.add_command(command)
+
+    from barriosms.cli.audit import audit_group
+    from barriosms.cli.staff import staff
+
+    for command in (staff, audit_group):
+        cli.add_command(command)
 
 
 _register()

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import click
 
-from barriosms.cli.common import CliState, actor, emit_json, json_option, pass_state
+from barriosms.cli.common import CliState, actor, audited, emit_json, json_option, pass_state
 from barriosms.staff import broadcast as notices
 
 
@@ -45,7 +45,10 @@ def broadcast(state: CliState, code: str, urgent: bool, yes: bool, as_json: bool
             raise click.ClickException(f"nobody to tell in {p.neighborhood.code}")
         click.confirm("Queue it?", abort=True)
     try:
-        b = notices.send(p, urgent=urgent, actor=actor())
+        with audited("broadcast", p.neighborhood.code) as entry:
+            b = notices.send(p, urgent=urgent, actor=actor())
+            entry.detail = (f"notice {b.id}{' (urgent)' if urgent else ''}: {p.cost} SMS to {len(p.recipients)} "
+                            f"resident(s): {p.text}")
     except notices.BroadcastError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:

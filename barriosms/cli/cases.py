@@ -6,7 +6,19 @@ from zoneinfo import ZoneInfo
 import click
 
 from barriosms.cases import casework, editing
-from barriosms.cli.common import CliState, actor, clip, emit_json, json_option, limit_option, local_time, pass_state, short_time, table
+from barriosms.cli.common import (
+    CliState,
+    actor,
+    audited,
+    clip,
+    emit_json,
+    json_option,
+    limit_option,
+    local_time,
+    pass_state,
+    short_time,
+    table,
+)
 from barriosms.domain.errors import TemplateError
 from barriosms.domain.statuses import STATUSES
 from barriosms.pipeline import conversations
@@ -239,9 +251,13 @@ def status(state: CliState, tracking: str, status: str, note: str, internal_note
     """
     settings = state.open_db()
     templates = state.templates()
-    change = _run(lambda: casework.change_status(tracking, status, templates, note=note, internal_note=internal_note,
-                                                 actor=actor(), region=settings.gateway.region,
-                                                 service=settings.service))
+    with audited("cases.status", tracking) as entry:
+        change = _run(lambda: casework.change_status(tracking, status, templates, note=note, internal_note=internal_note,
+                                                     actor=actor(), region=settings.gateway.region,
+                                                     service=settings.service))
+        entry.target = change.case.tracking
+        entry.detail = f"{change.event.old_status} -> {status}" + (f"; note: {note}" if note else "") + (
+            f"; internal note: {internal_note}" if internal_note else "")
     if as_json:
         emit_json({**change_dict(change, settings.zone), "survey_asked": list(change.surveyed)})
         return
@@ -265,8 +281,11 @@ def note(state: CliState, tracking: str, text: str, internal: bool, as_json: boo
     """
     settings = state.open_db()
     templates = state.templates()
-    change = _run(lambda: casework.add_note(tracking, text, templates, public=not internal, actor=actor(),
-                                            region=settings.gateway.region))
+    with audited("cases.note", tracking) as entry:
+        change = _run(lambda: casework.add_note(tracking, text, templates, public=not internal, actor=actor(),
+                                                region=settings.gateway.region))
+        entry.target = change.case.tracking
+        entry.detail = f"{'internal' if internal else 'public'}: {text}"
     if as_json:
         emit_json(change_dict(change, settings.zone))
         return
@@ -286,7 +305,10 @@ def assign(state: CliState, tracking: str, assignee: str, as_json: bool) -> None
     Example: barriosms cases assign 1234567 "Cuadrilla vial Sur"
     """
     settings = state.open_db()
-    change = _run(lambda: casework.assign(tracking, assignee, actor=actor()))
+    with audited("cases.assign", tracking) as entry:
+        change = _run(lambda: casework.assign(tracking, assignee, actor=actor()))
+        entry.target = change.case.tracking
+        entry.detail = change.case.assignee or "(nobody)"
     if as_json:
         emit_json(change_dict(change, settings.zone))
         return
@@ -308,7 +330,10 @@ def merge(state: CliState, duplicate: str, into: str, as_json: bool) -> None:
     """
     settings = state.open_db()
     templates = state.templates()
-    change = _run(lambda: casework.merge(duplicate, into, templates, actor=actor(), region=settings.gateway.region))
+    with audited("cases.merge", duplicate) as entry:
+        change = _run(lambda: casework.merge(duplicate, into, templates, actor=actor(), region=settings.gateway.region))
+        entry.target = change.case.tracking
+        entry.detail = f"into {change.case.merged_into.tracking}"
     if as_json:
         emit_json(change_dict(change, settings.zone))
         return
@@ -344,8 +369,12 @@ def edit(state: CliState, tracking: str, category: str | None, neighborhood: str
         rules = load_categories(g.categories, g.language)
     except TemplateError as exc:
         raise click.ClickException(f"{exc} (run `barriosms config check`)") from None
-    done = _run(lambda: editing.edit_case(tracking, templates, rules, category=category, neighborhood=neighborhood,
-                                          note=note, notify=notify, actor=actor(), region=g.region))
+    with audited("cases.edit", tracking) as entry:
+        done = _run(lambda: editing.edit_case(tracking, templates, rules, category=category, neighborhood=neighborhood,
+                                              note=note, notify=notify, actor=actor(), region=g.region))
+        entry.target = done.case.tracking
+        entry.detail = "; ".join(c.describe() for c in done.changes) + (f"; note: {note}" if note else "")
+        entry.skip = not done.changed  # a value the case already had: nothing changed, nothing to record
     if as_json:
         emit_json({"tracking": done.case.tracking,
                    "changed": {c.field: {"from": c.before, "to": c.after} for c in done.changes},
@@ -373,8 +402,11 @@ def edit(state: CliState, tracking: str, category: str | None, neighborhood: str
 def _ask(state: CliState, tracking: str, text: str, kind: str, as_json: bool) -> None:
     settings = state.open_db()
     templates = state.templates()
-    asked = _run(lambda: conversations.ask(tracking, text, templates, settings.service, actor=actor(),
-                                           region=settings.gateway.region, kind=kind))
+    with audited("cases.ask" if kind == "question" else "cases.message", tracking) as entry:
+        asked = _run(lambda: conversations.ask(tracking, text, templates, settings.service, actor=actor(),
+                                               region=settings.gateway.region, kind=kind))
+        entry.target = asked.case.tracking
+        entry.detail = text
     if as_json:
         data = change_dict(asked, settings.zone)
         data["questions"] = [{"kind": q.kind, "phone": q.phone, "text": q.text,

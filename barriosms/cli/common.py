@@ -23,7 +23,10 @@ from barriosms.store import database as store
 @dataclass
 class CliState:
     config_option: str | None
+    # The top-level `--as USER`: the staff account changes are made as (checked on first use).
+    as_user: str | None = None
     _settings: config.Settings | None = None
+    _actor: str | None = None
 
     def config_path(self) -> Path:
         try:
@@ -57,6 +60,10 @@ class CliState:
             store.open_database(settings.database.target)
         except store.StoreError as exc:
             raise click.ClickException(str(exc)) from None
+        if self.as_user and self._actor is None:
+            # Every command that opens the database checks --as first, reading ones too: a mistyped
+            # or disabled account is said at once, not only when something is about to change.
+            self._actor = _checked_account(self.as_user)
         return settings
 
 
@@ -140,6 +147,41 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], empty: str = "n
         click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
 
 
-def actor() -> str:
-    """Who made a change from the CLI: recorded with every case event."""
+def login_name() -> str:
+    """The person at the terminal: who ran sudo, else the login name."""
     return os.environ.get("SUDO_USER") or os.environ.get("USER") or os.environ.get("LOGNAME") or "cli"
+
+
+def actor() -> str:
+    """Who made a change from the CLI, recorded with every case event and audit entry: the account
+    of `--as USER` (which must exist and be enabled, else a ClickException before anything changes),
+    else $SUDO_USER, else the login name."""
+    ctx = click.get_current_context(silent=True)
+    state = ctx.find_object(CliState) if ctx else None
+    if state is None or not state.as_user:
+        return login_name()
+    if state._actor is None:
+        # Commands open the database (which checks --as) before they act; this is for one that did not.
+        state.open_db()
+    assert state._actor is not None
+    return state._actor
+
+
+def _checked_account(as_user: str) -> str:
+    """The username of the `--as` account, which must exist and be enabled (the database is open)."""
+    from barriosms.staff import accounts
+
+    account = accounts.find(as_user)
+    if account is None:
+        raise click.ClickException(f"--as {as_user}: no such staff account (see `barriosms staff list`)")
+    if account.disabled:
+        raise click.ClickException(f"--as {as_user}: the account is disabled (`barriosms staff enable {account.username}` "
+                                   "enables it)")
+    return account.username
+
+
+def audited(action: str, target: str = "", detail: str = ""):
+    """The audit entry of a CLI change, written with it (`with audited("cases.note", tracking) as entry:`)."""
+    from barriosms.staff import audit
+
+    return audit.recorded(actor(), "cli", action, target, detail)

@@ -3,7 +3,19 @@ from __future__ import annotations
 import click
 
 from barriosms.cases.learning import with_learning
-from barriosms.cli.common import CliState, actor, clip, emit_json, json_option, limit_option, local_time, pass_state, short_time, table
+from barriosms.cli.common import (
+    CliState,
+    actor,
+    audited,
+    clip,
+    emit_json,
+    json_option,
+    limit_option,
+    local_time,
+    pass_state,
+    short_time,
+    table,
+)
 from barriosms.domain.errors import TemplateError
 from barriosms.staff import inbox as inbox_mod
 from barriosms.templates.rules import rules_from_settings
@@ -111,7 +123,9 @@ def assign(state: CliState, message: int, code: str, category: str | None, as_js
     except TemplateError as exc:
         raise click.ClickException(f"{exc} (run `barriosms config check`)") from None
     try:
-        routed = inbox_mod.route(message, code, rules, category=category, actor=actor())
+        with audited("inbox.assign", f"message {message}") as entry:
+            routed = inbox_mod.route(message, code, rules, category=category, actor=actor())
+            entry.detail = f"case {routed.case.tracking} ({routed.case.neighborhood.code}, {routed.case.category})"
     except inbox_mod.InboxError as exc:
         raise click.ClickException(str(exc)) from None
     case, reply = routed.case, routed.reply

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from barriosms.cases import learning
-from barriosms.cli.common import CliState, actor, emit_json, json_option, pass_state, table
+from barriosms.cli.common import CliState, actor, audited, emit_json, json_option, pass_state, table
 from barriosms.domain.categories import CategoryRules
 from barriosms.domain.errors import TemplateError
 from barriosms.domain.learning import Lesson, lessons
@@ -94,7 +94,9 @@ def forget(state: CliState, word: str, category: str, as_json: bool) -> None:
     """
     state.open_db()
     try:
-        lesson = learning.forget(word, category, actor())
+        with audited("categories.forget", word) as entry:
+            lesson = learning.forget(word, category, actor())
+            entry.target, entry.detail = lesson.word, f"-> {lesson.category} ({lesson.count} case(s))"
     except learning.LearningError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:

@@ -4,7 +4,7 @@ import sys
 
 import click
 
-from barriosms.cli.common import CliState, emit_json, json_option, limit_option, pass_state, table
+from barriosms.cli.common import CliState, audited, emit_json, json_option, limit_option, pass_state, table
 from barriosms.domain.matching import find_place
 from barriosms.staff import neighborhoods as hoods
 
@@ -36,12 +36,14 @@ def import_(state: CliState, csv_file: str, as_json: bool) -> None:
     state.open_db()
     try:
         rows = hoods.read_csv(csv_file)
-        if len(rows) <= PROGRESS_ROWS:
-            result = hoods.import_rows(rows, source=csv_file)
-        else:
-            with click.progressbar(length=len(rows), label="importing",
-                                   file=sys.stderr) as bar:
-                result = hoods.import_rows(rows, on_row=lambda: bar.update(1), source=csv_file)
+        with audited("neighborhoods.import", csv_file) as entry:
+            if len(rows) <= PROGRESS_ROWS:
+                result = hoods.import_rows(rows, source=csv_file)
+            else:
+                with click.progressbar(length=len(rows), label="importing",
+                                       file=sys.stderr) as bar:
+                    result = hoods.import_rows(rows, on_row=lambda: bar.update(1), source=csv_file)
+            entry.detail = f"{result.added} added, {result.updated} updated"
     except hoods.ImportProblem as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:

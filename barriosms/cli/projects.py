@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from barriosms.cli.common import CliState, clip, emit_json, json_option, limit_option, local_time, pass_state, short_time, table
+from barriosms.cli.common import CliState, audited, clip, emit_json, json_option, limit_option, local_time, pass_state, short_time, table
 from barriosms.staff import projects as works
 from barriosms.store.models import PROJECT_STATUSES, Project
 
@@ -124,9 +124,12 @@ def add(state: CliState, neighborhood: str | None, title: str | None, descriptio
     if missing:
         raise click.UsageError(f"missing option(s) {' and '.join(missing)}")
     state.open_db()
-    project = _run(lambda: works.add(neighborhood=neighborhood, title=title, description=description or "",
-                                     status=status or "planned", budget=budget, start_date=start, end_date=end,
-                                     lat=lat, lon=lon))
+    with audited("projects.add") as entry:
+        project = _run(lambda: works.add(neighborhood=neighborhood, title=title, description=description or "",
+                                         status=status or "planned", budget=budget, start_date=start, end_date=end,
+                                         lat=lat, lon=lon))
+        entry.target = str(project.id)
+        entry.detail = f"{project.neighborhood.code}: {project.title} ({project.status})"
     _report(state, project, as_json, "added")
 
 
@@ -206,5 +209,8 @@ def update(state: CliState, project_id: int, neighborhood: str | None, title: st
             raise click.UsageError(f"{flag} and {' '.join(given)} contradict each other: give one of them")
         changes.update(dict.fromkeys(fields))
     state.open_db()
-    project = _run(lambda: works.update(project_id, changes))
+    with audited("projects.update", str(project_id)) as entry:
+        project = _run(lambda: works.update(project_id, changes))
+        entry.detail = "; ".join(f"{OPTION_OF[name][2:]} {'cleared' if value is None else value}"
+                                 for name, value in changes.items())
     _report(state, project, as_json, "updated")

@@ -408,6 +408,31 @@ MIGRATIONS += (
             "at" DATETIME NOT NULL)""",
         'CREATE UNIQUE INDEX "forgotten_lesson_word_category" ON "forgotten_lesson" ("word", "category")',
     )),
+    Migration(12, "staff accounts and the audit trail", (
+        # username is stored lower-case, so this index makes it unique whatever the case typed.
+        """CREATE TABLE "staff_account" (
+            "id" INTEGER NOT NULL PRIMARY KEY,
+            "username" VARCHAR(255) NOT NULL,
+            "full_name" VARCHAR(255) NOT NULL,
+            "role" VARCHAR(255) NOT NULL,
+            "password_hash" VARCHAR(255) NOT NULL,
+            "disabled" INTEGER NOT NULL,
+            "created_at" DATETIME NOT NULL,
+            "updated_at" DATETIME NOT NULL)""",
+        'CREATE UNIQUE INDEX "staff_account_username" ON "staff_account" ("username")',
+        # One row per change by staff (and per web login, good or bad): who, when, from where, what.
+        """CREATE TABLE "audit_entry" (
+            "id" INTEGER NOT NULL PRIMARY KEY,
+            "at" DATETIME NOT NULL,
+            "actor" VARCHAR(255) NOT NULL,
+            "source" VARCHAR(255) NOT NULL,
+            "action" VARCHAR(255) NOT NULL,
+            "target" VARCHAR(255) NOT NULL,
+            "detail" TEXT NOT NULL)""",
+        'CREATE INDEX "audit_entry_at" ON "audit_entry" ("at")',
+        'CREATE INDEX "audit_entry_actor" ON "audit_entry" ("actor")',
+        'CREATE INDEX "audit_entry_action" ON "audit_entry" ("action")',
+    )),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

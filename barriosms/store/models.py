@@ -504,6 +504,39 @@ class UssdRequest(BaseModel):
         table_name = "ussd_request"
 
 
+class StaffAccount(BaseModel):
+    """A person who may use the staff tools: one of domain.roles.ROLES, a password hash (never the
+    password), and a disabled flag (a disabled account keeps its history but never logs in)."""
+
+    id = AutoField()
+    # Stored lower-case (staff.accounts normalises it), so "Ana" and "ana" are one account.
+    username = CharField(unique=True)
+    full_name = CharField(default="")
+    role = CharField()
+    password_hash = CharField()
+    disabled = BooleanField(default=False)
+    created_at = DateTimeField(default=utcnow)
+    updated_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "staff_account"
+
+
+class AuditEntry(BaseModel):
+    """Who changed what, when and from where (cli or web); written with the change it records."""
+
+    id = AutoField()
+    at = DateTimeField(default=utcnow, index=True)
+    actor = CharField(index=True)
+    source = CharField()  # cli or web
+    action = CharField(index=True)  # cases.status, staff.add, login, login.failed, ...
+    target = CharField(default="")  # a tracking number, a username, a project id, ...
+    detail = TextField(default="")
+
+    class Meta:
+        table_name = "audit_entry"
+
+
 ALL_MODELS = (Neighborhood, InboundMessage, SmsPart, Case, CaseReporter, PhoneState, PendingReport, CaseEvent,
               Broadcast, OutboundMessage, ModemHealth, UssdRequest, WebSubmission, Project, SiteSecret,
-              CaseQuestion, PracticeCase, PracticeMessage, CaseCorrection, ForgottenLesson)
+              CaseQuestion, PracticeCase, PracticeMessage, CaseCorrection, ForgottenLesson, StaffAccount, AuditEntry)
