@@ -67,6 +67,26 @@ def test_as_an_unknown_or_disabled_account_fails_and_changes_nothing(staffed, wh
     assert accounts.find("zoe") is None
 
 
+def test_as_a_viewer_may_read_but_not_change_a_case_nor_manage_accounts(staffed):
+    staffed("staff", "add", "vera", "--name", "Vera Mamani", "--role", "viewer", "--password-stdin",
+            input=PASSWORD + "\n")
+    tracking = open_case()
+    before = (AuditEntry.select().count(), CaseEvent.select().count())
+    assert tracking in staffed("--as", "vera", "cases", "list").output
+    out = staffed("--as", "vera", "cases", "status", tracking, "reviewing", code=1).output
+    assert "Error: --as vera: a viewer account may not do cases.status" in out
+    out = staffed("--as", "vera", "cases", "note", tracking, "hola", code=1).output
+    assert "may not do cases.note" in out
+    # A staff account acts on cases but does not manage accounts; anyone changes their own password.
+    out = staffed("--as", "ana", "staff", "disable", "vera", code=1).output
+    assert "Error: --as ana: a staff account may not do staff.disable" in out
+    staffed("--as", "vera", "staff", "password", "vera", "--password-stdin", input="otra clave larga 7\n")
+    assert accounts.verify("vera", "otra clave larga 7") is not None
+    assert Case.get().status == "received"
+    assert CaseEvent.select().count() == before[1]
+    assert [e.action for e in AuditEntry.select().order_by(AuditEntry.id)][before[0]:] == ["staff.password"]
+
+
 def test_without_as_sudo_user_then_the_login_name(staffed, monkeypatch):
     tracking = open_case()
     staffed("cases", "note", tracking, "sin sudo", "--internal")
@@ -90,13 +110,15 @@ def test_every_staff_change_from_the_cli_is_recorded_once(staffed, tmp_path):
     staffed("--as", "ana", "cases", "edit", first, "--category", "agua")
     staffed("--as", "ana", "cases", "edit", first, "--category", "agua")  # already so: nothing changed
     staffed("--as", "ana", "cases", "merge", second, first)
-    staffed("--as", "ana", "projects", "add", "--neighborhood", "B12", "--title", "Enlosetado")
-    staffed("--as", "ana", "projects", "update", "1", "--status", "done")
-    staffed("--as", "ana", "broadcast", "--neighborhood", "B12", "Corte de agua el martes", "--yes")
+    # Projects, broadcasts and neighbourhoods are an admin's.
+    staffed("staff", "add", "rosa", "--name", "Rosa Mamani", "--role", "admin", "--password-stdin", input=PASSWORD + "\n")
+    staffed("--as", "rosa", "projects", "add", "--neighborhood", "B12", "--title", "Enlosetado")
+    staffed("--as", "rosa", "projects", "update", "1", "--status", "done")
+    staffed("--as", "rosa", "broadcast", "--neighborhood", "B12", "Corte de agua el martes", "--yes")
     csv = tmp_path / "uno.csv"
     csv.write_text("code,name,district,lat,lon\nB99,Nuevo Barrio,Sur,-16.5,-68.1\n", encoding="utf-8")
-    staffed("--as", "ana", "neighborhoods", "import", str(csv))
-    entries = json.loads(staffed("audit", "list", "--user", "ana", "--json").output)
+    staffed("--as", "rosa", "neighborhoods", "import", str(csv))
+    entries = [e for e in json.loads(staffed("audit", "list", "--json").output) if e["actor"] in ("ana", "rosa")]
     assert [e["action"] for e in reversed(entries)] == [
         "inbox.assign", "cases.note", "cases.assign", "cases.ask", "cases.message", "cases.edit", "cases.merge",
         "projects.add", "projects.update", "broadcast", "neighborhoods.import"]

@@ -180,8 +180,32 @@ def _checked_account(as_user: str) -> str:
     return account.username
 
 
+# The role action (domain.roles) each audited CLI action needs: "cases.status" → "cases".
+_ROLE_ACTION = {"staff": "accounts"}
+
+
+def allowed(action: str) -> str:
+    """Who acts, after checking that the `--as` account's role may do ``action`` ("cases.status",
+    "staff.add"...). Without `--as` the change is the technician's (the login or $SUDO_USER, who can
+    read the database anyway): no role to check."""
+    from barriosms.domain.roles import may
+    from barriosms.staff import accounts
+
+    who = actor()
+    ctx = click.get_current_context(silent=True)
+    state = ctx.find_object(CliState) if ctx else None
+    if state is not None and state.as_user:
+        account = accounts.get(who)
+        area = action.split(".")[0]
+        if not may(account.role, _ROLE_ACTION.get(area, area)):
+            raise click.ClickException(f"--as {who}: a {account.role} account may not do {action} "
+                                       "(an admin can change the role: `barriosms staff list` shows who is admin)")
+    return who
+
+
 def audited(action: str, target: str = "", detail: str = ""):
-    """The audit entry of a CLI change, written with it (`with audited("cases.note", tracking) as entry:`)."""
+    """The audit entry of a CLI change, written with it (`with audited("cases.note", tracking) as entry:`);
+    refused, before anything changes, when the `--as` account's role may not do ``action``."""
     from barriosms.staff import audit
 
-    return audit.recorded(actor(), "cli", action, target, detail)
+    return audit.recorded(allowed(action), "cli", action, target, detail)

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from barriosms.cli.common import CliState, actor, emit_json, json_option, local_time, pass_state, short_time, table
+from barriosms.cli.common import CliState, actor, allowed, emit_json, json_option, local_time, pass_state, short_time, table
 from barriosms.domain.roles import ROLES
 from barriosms.staff import accounts
 from barriosms.store.models import StaffAccount
@@ -68,7 +68,7 @@ def add(state: CliState, username: str, full_name: str, role: str, password_stdi
     Example: barriosms staff add ana --name "Ana Quispe" --role admin
     """
     settings = state.open_db()
-    who = actor()
+    who = allowed("staff.add")
     password = _password(password_stdin)
     account = _run(lambda: accounts.add(username, full_name, role, password, actor=who))
     if as_json:
@@ -107,7 +107,8 @@ def password(state: CliState, username: str, password_stdin: bool, as_json: bool
     Example: barriosms staff password ana
     """
     settings = state.open_db()
-    who = actor()
+    # Anyone may change their own password; another's takes an admin.
+    who = actor() if accounts.normalize(username) == actor() else allowed("staff.password")
     _run(lambda: accounts.get(username))  # say so before asking for a password of nobody
     new = _password(password_stdin)
     account = _run(lambda: accounts.set_password(username, new, actor=who))
@@ -119,7 +120,7 @@ def password(state: CliState, username: str, password_stdin: bool, as_json: bool
 
 def _switch(state: CliState, username: str, disabled: bool, as_json: bool) -> None:
     settings = state.open_db()
-    who = actor()
+    who = allowed("staff.disable" if disabled else "staff.enable")
     done = _run(lambda: accounts.set_disabled(username, disabled, actor=who))
     word = "disabled" if disabled else "enabled"
     if as_json:
