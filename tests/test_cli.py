@@ -212,3 +212,148 @@ def test_shell_completion_script_is_generated():
     out = subprocess.run([sys.executable, "-c", "from barriosms.cli import main; main()"], env=env,
                          capture_output=True, text=True, timeout=60)
     assert "_barriosms_completion" in out.stdout and "complete " in out.stdout
+
+
+# --- The office's forms: Spanish status names, phones as typed, tables that fit 80 columns, one timeline.
+
+SPANISH_WALK = [("en_revision", "reviewing"), ("en_proceso", "in_progress"), ("resuelto", "resolved"),
+                ("cerrado", "closed")]
+
+
+def test_spanish_status_names_change_and_list_cases(ready):
+    tracking = open_case()
+    listed = json.loads(ready("cases", "list", "--json", "--status", "recibido").output)
+    assert [c["tracking"] for c in listed] == [tracking]
+    for spanish, english in SPANISH_WALK:
+        out = ready("cases", "status", tracking, spanish).output
+        assert f"-> {english}" in out
+        [case] = json.loads(ready("cases", "list", "--json", "--status", spanish).output)
+        assert (case["tracking"], case["status"]) == (tracking, english), "JSON keeps the English name"
+        assert "recibido" not in ready("cases", "list", "--status", spanish).output
+    other = open_case("B03 no hay agua desde ayer", sender="+59172222222")
+    ready("cases", "status", other, "Rechazado")
+    [case] = json.loads(ready("cases", "list", "--json", "--status", "rechazado").output)
+    assert (case["tracking"], case["status"]) == (other, "rejected")
+    ready("cases", "status", other, "en revisión")  # a space and an accent, as typed
+    assert json.loads(ready("cases", "show", other, "--json").output)["status"] == "reviewing"
+    exported = ready("cases", "export", "--status", "EN-REVISION").output
+    assert other in exported and tracking not in exported
+
+
+def test_an_unknown_status_names_both_languages(ready):
+    tracking = open_case()
+    for args in (("cases", "status", tracking, "abierto"), ("cases", "list", "--status", "done"),
+                 ("cases", "export", "--status", "hecho")):
+        out = ready(*args, code=2).output
+        assert "unknown status" in out and "in_progress (en_proceso)" in out and "rejected (rechazado)" in out
+    help_text = ready("cases", "list", "--help").output
+    assert "recibido" in help_text and "en_revision" in help_text
+    assert "en_proceso" in ready("cases", "status", "--help").output
+
+
+PHONE_AS_TYPED = ["71234567", "+591 71234567", "591-7123-4567", "00591 71234567", "7123 4567"]
+
+
+@pytest.mark.parametrize("typed", PHONE_AS_TYPED)
+def test_phone_filter_takes_a_number_as_typed(ready, typed):
+    mine = open_case("B12 hay un bache grande en la calle 3", sender="+59171234567")
+    open_case("B03 no hay agua desde ayer", sender="+59172222222")
+    assert [c["tracking"] for c in json.loads(ready("cases", "list", "--json", "--phone", typed).output)] == [mine]
+    assert mine in ready("cases", "list", "--phone", typed).output
+    messages = json.loads(ready("inbox", "list", "--json", "--phone", typed).output)
+    assert [(m["phone"], m["text"], m["case"]) for m in messages] == [
+        ("+59171234567", "B12 hay un bache grande en la calle 3", mine)]
+
+
+def test_phone_filter_finds_a_case_through_a_later_reporter(ready):
+    first = open_case("B12 hay un bache grande en la calle 3", sender="+59171234567")
+    later = open_case("B12 bache en la calle 3 otra vez", sender="+59172222222")
+    ready("cases", "merge", later, first)
+    found = {c["tracking"] for c in json.loads(ready("cases", "list", "--json", "--phone", "7222 2222").output)}
+    assert found == {first, later}
+
+
+def test_a_phone_that_is_no_number_is_refused_saying_what_was_typed(ready):
+    open_case()
+    out = ready("cases", "list", "--phone", "7123", code=1).output
+    assert "'7123' is not a phone number" in out and "71234567" in out
+    assert "'12-ab' is not a phone number" in ready("cases", "list", "--phone", "12-ab", code=1).output
+    assert "'555' is not a phone number" in ready("inbox", "list", "--phone", "555", code=1).output
+    # An operator's sender name is what the inbox stores for it: looked for as it is.
+    assert json.loads(ready("inbox", "list", "--json", "--phone", "TIGO").output) == []
+
+
+LONG = ("B12 hay un bache enorme en la calle 3 frente a la escuela y los autos se desvian por la acera "
+        "donde caminan los ninos, ya van dos semanas asi y nadie viene a arreglarlo, por favor ayuden")
+
+
+def _lines(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line]
+
+
+@pytest.mark.parametrize("command", [("cases", "list"), ("inbox", "list"), ("outbox", "list")])
+def test_tables_fit_80_columns_and_wide_shows_all(ready, command):
+    tracking = open_case(LONG)
+    ready("cases", "assign", tracking, "Cuadrilla vial Sur, equipo de bacheo del macrodistrito")
+    [whole] = [row["text"] for row in json.loads(ready(*command, "--json").output)]
+    assert len(whole) > 100
+    narrow = ready(*command).output
+    assert all(len(line) <= 80 for line in _lines(narrow)), "\n" + narrow
+    assert "…" in narrow and whole not in narrow
+    wide = ready(*command, "--wide").output
+    assert whole in wide and "…" not in wide
+    if command == ("cases", "list"):
+        assert tracking in narrow and "received" in narrow
+        assert "Cuadrilla vial Sur, equipo de bacheo del macrodistrito" in wide and "+59171234567" in wide
+
+
+def test_table_fits_the_terminal_when_it_is_wider(monkeypatch, capsys):
+    from barriosms.cli import common
+
+    monkeypatch.setattr(common, "table_width", lambda: 120)
+    common.table(["id", "text"], [[1, "x" * 200]], shrink=["text"], wide=False)
+    [header, row] = capsys.readouterr().out.splitlines()
+    assert len(row) == 120 and row.endswith("x…")
+    common.table(["id", "text"], [[1, "a\nb   c"]], shrink=["text"], wide=False)
+    assert capsys.readouterr().out.splitlines()[1] == "1   a b c"
+
+
+def test_cases_show_tells_history_and_sms_in_time_order(ready):
+    from barriosms.pipeline import conversations
+    from barriosms.store.models import Case
+
+    tracking = open_case()
+    ready("cases", "status", tracking, "en_revision", "--note", "Vamos a ver")
+    ready("cases", "ask", tracking, "¿Frente a la escuela?")
+    from barriosms.store.models import OutboundMessage
+    OutboundMessage.update(status="sent").execute()  # as if the daemon sent them
+    intake = Intake(IntakeRules(load_templates(), load_categories(), region="BO"), rng=random.Random(3))
+    intake.store(ReceivedSms(location=2, sender="+59171234567", text="si, frente a la escuela"))
+    ready("cases", "status", tracking, "en_proceso", "--note", "Cuadrilla el lunes")
+    assert conversations.conversation(Case.get(Case.tracking == tracking))
+
+    shown = json.loads(ready("cases", "show", tracking, "--json").output)
+    assert {"history", "messages", "conversation"} <= shown.keys(), "the keys scripts read stay"
+    story = [(e["type"], e.get("kind") or e["direction"], e.get("to") or e.get("text")) for e in shown["timeline"]]
+    assert story == [
+        ("sms", "in", "B12 hay un bache grande en la calle 3"),
+        ("event", "created", "received"),
+        ("sms", "out", story[2][2]),  # the tracking number
+        ("event", "status", "reviewing"),
+        ("sms", "out", story[4][2]),
+        ("event", "question", story[5][2]),
+        ("sms", "out", story[6][2]),
+        ("sms", "in", "si, frente a la escuela"),
+        ("event", "answer", story[8][2]),
+        ("sms", "out", story[9][2]),  # "thanks, your answer is in your case"
+        ("event", "status", "in_progress"),
+        ("sms", "out", story[11][2]),
+    ], story
+    assert [e["at"] for e in shown["timeline"]] == sorted(e["at"] for e in shown["timeline"])
+
+    human = ready("cases", "show", tracking).output
+    timeline = human[human.index("Timeline"):].splitlines()[1:]
+    order = ["SMS in   +59171234567: B12 hay", "created", "SMS out", "received -> reviewing", "question (to resident)",
+             "SMS in   +59171234567: si, frente", "answer (from resident)", "reviewing -> in_progress"]
+    found = [next(i for i, line in enumerate(timeline) if what in line) for what in order]
+    assert found == sorted(found), "\n".join(timeline)

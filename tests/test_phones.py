@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from barriosms.domain.phones import format_for_display, is_replyable, normalize_sender
+from barriosms.domain.phones import format_for_display, is_replyable, normalize_sender, normalize_typed
 
 MOBILE = "+59171234567"
 
@@ -102,3 +102,18 @@ def test_letters_are_never_read_as_a_keypad_number() -> None:
 )
 def test_format_for_display(e164: str, shown: str) -> None:
     assert format_for_display(e164, region="BO") == shown
+
+
+@pytest.mark.parametrize("typed", ["71234567", "+591 71234567", "591-7123-4567", "00591 71234567", "7123 4567",
+                                   "(+591) 7123-4567", "0059171234567", " 71234567 "])
+def test_a_number_typed_by_staff_any_usual_way(typed: str) -> None:
+    assert normalize_typed(typed, "BO") == "+59171234567"
+
+
+@pytest.mark.parametrize("typed", ["", "7123", "TIGO", "hola", "12345678901234567890", "+591", "222", "7123456x"])
+def test_what_is_not_a_phone_number_is_none(typed: str) -> None:
+    assert normalize_typed(typed, "BO") is None
+
+
+def test_a_typed_number_abroad_keeps_its_country() -> None:
+    assert normalize_typed("+1 415 555 2671", "BO") == "+14155552671"

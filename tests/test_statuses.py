@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from barriosms.domain.statuses import (
     FINAL_STATUSES,
     OPEN_STATUSES,
     REOPEN_TARGET,
+    SPANISH_NAMES,
     STATUSES,
     TRANSITIONS,
     TransitionError,
+    UnknownStatus,
     can_reopen_by_sms,
     check_transition,
     is_status,
+    parse_status,
 )
 
 
@@ -160,3 +166,77 @@ NOW = dt.datetime(2024, 5, 10, 12, 0, tzinfo=dt.UTC)
 )
 def test_can_reopen_by_sms(status: str, resolved_at: dt.datetime | None, days: float, verdict: str) -> None:
     assert can_reopen_by_sms(status, resolved_at, NOW, days) == verdict
+
+
+SPANISH = [("recibido", "received"), ("en_revision", "reviewing"), ("en_proceso", "in_progress"),
+           ("resuelto", "resolved"), ("cerrado", "closed"), ("rechazado", "rejected")]
+
+
+@pytest.mark.parametrize(("spanish", "english"), SPANISH)
+def test_each_spanish_name_is_its_english_status(spanish: str, english: str) -> None:
+    assert SPANISH_NAMES[english] == spanish  # type: ignore[index]
+    assert parse_status(spanish) == english
+    assert parse_status(english) == english
+
+
+@pytest.mark.parametrize(("typed", "status"), [
+    ("en revisión", "reviewing"), ("En-Revision", "reviewing"), ("EN REVISIÓN", "reviewing"), ("en  proceso", "in_progress"),
+    ("en-proceso", "in_progress"), (" Resuelto ", "resolved"), ("in progress", "in_progress"), ("In-Progress", "in_progress"),
+    ("RECHAZADO", "rejected"), ("recibído", "received"),
+])
+def test_spellings_people_type(typed: str, status: str) -> None:
+    assert parse_status(typed) == status
+
+
+@pytest.mark.parametrize("typed", ["", "done", "en", "abierto", "en_revisionx", "receive", "cerrados", "en_ proceso x"])
+def test_an_unknown_status_names_every_accepted_name_in_both_languages(typed: str) -> None:
+    with pytest.raises(UnknownStatus) as raised:
+        parse_status(typed)
+    message = str(raised.value)
+    assert repr(typed) in message
+    assert all(name in message for name in (*STATUSES, *SPANISH_NAMES.values()))
+
+
+def _plain(text: str) -> str:
+    """What a spelling says once case, accents and separators are set aside (the test's own reading)."""
+    no_accents = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return "_".join(no_accents.casefold().replace("-", " ").replace("_", " ").split())
+
+
+NAMES = [*STATUSES, *SPANISH_NAMES.values()]
+ACCENTED = {"en_revision": "en_revisión", "en_proceso": "en_procéso"}
+
+
+@st.composite
+def spellings(draw: st.DrawFn) -> str:
+    """A name as a person might type it: any case, any separators, maybe an accent, spaces around."""
+    name = draw(st.sampled_from(NAMES))
+    name = ACCENTED.get(name, name) if draw(st.booleans()) else name
+    words = name.split("_")
+    separators = draw(st.lists(st.sampled_from([" ", "-", "_", "  ", " - "]), min_size=len(words) - 1,
+                               max_size=len(words) - 1))
+    typed = words[0] + "".join(sep + word for sep, word in zip(separators, words[1:]))
+    typed = "".join(c.upper() if draw(st.booleans()) else c for c in typed)
+    return draw(st.sampled_from(["", " ", "\t"])) + typed + draw(st.sampled_from(["", " "]))
+
+
+@given(spellings())
+def test_every_spelling_of_a_name_is_its_status(typed: str) -> None:
+    status = parse_status(typed)
+    assert is_status(status)
+    assert status in (_plain(typed), {v: k for k, v in SPANISH_NAMES.items()}.get(_plain(typed)))
+
+
+@given(st.text(max_size=30))
+@example("en revision x")
+@example("ñ")
+@example("İn_progress")
+def test_any_text_is_a_status_or_the_clear_error(typed: str) -> None:
+    try:
+        status = parse_status(typed)
+    except UnknownStatus as exc:
+        assert "the statuses are: received (recibido)" in str(exc)
+        assert _plain(typed) not in NAMES or len(typed) > 40
+    else:
+        assert is_status(status)
+        assert _plain(typed) in NAMES, f"{typed!r} was taken for {status}"

@@ -68,7 +68,8 @@ def find_case(tracking: str) -> Case:
 
 
 def list_cases(*, status: str | None = None, neighborhood: str | None = None, category: str | None = None,
-               assignee: str | None = None, limit: int | None = None) -> list[Case]:
+               assignee: str | None = None, phone: str | None = None, limit: int | None = None) -> list[Case]:
+    """Newest first. `phone` (E.164): cases it reported, first or later (a merged duplicate's reporter too)."""
     q = Case.select(Case, Neighborhood).join(Neighborhood).order_by(Case.created_at.desc(), Case.id.desc())
     if status:
         if status not in STATUSES:
@@ -80,9 +81,16 @@ def list_cases(*, status: str | None = None, neighborhood: str | None = None, ca
         q = q.where(Case.category == category.strip().lower())
     if assignee is not None:
         q = q.where(Case.assignee == assignee.strip())
+    if phone:
+        q = q.where(Case.id.in_(reported_by(phone)))
     if limit:
         q = q.limit(limit)
     return list(q)
+
+
+def reported_by(phone: str):
+    """The ids of the cases `phone` (E.164) is a reporter of, as a subquery."""
+    return CaseReporter.select(CaseReporter.case).where(CaseReporter.phone == phone)
 
 
 def history(case: Case) -> list[CaseEvent]:

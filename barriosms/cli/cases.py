@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -7,22 +8,25 @@ import click
 
 from barriosms.cases import casework, editing
 from barriosms.cli.common import (
+    STATUS,
+    STATUS_HELP,
     CliState,
     actor,
     audited,
-    clip,
     emit_json,
     json_option,
     limit_option,
     local_time,
     pass_state,
+    phone_option,
     short_time,
     table,
+    typed_phone,
+    wide_option,
 )
 from barriosms.domain.errors import TemplateError
-from barriosms.domain.statuses import STATUSES
 from barriosms.pipeline import conversations
-from barriosms.store.models import Case, OutboundMessage
+from barriosms.store.models import Case, CaseEvent, InboundMessage, OutboundMessage
 from barriosms.templates.loader import load_categories
 
 
@@ -90,46 +94,56 @@ def cases() -> None:
 
 
 @cases.command("list")
-@click.option("--status", type=click.Choice(STATUSES), help="Only cases in this status.")
+@click.option("--status", type=STATUS, help=f"Only cases in this status: {STATUS_HELP}.")
 @click.option("--neighborhood", metavar="CODE", help="Only cases of this neighbourhood code.")
 @click.option("--category", metavar="C", help="Only cases of this category (vias, agua, ...).")
 @click.option("--assignee", metavar="WHO", help="Only cases assigned to this team or person (\"\" for unassigned).")
 @click.option("--has-new-replies", is_flag=True,
               help="Only cases with residents' answers not yet seen with `cases show`.")
+@phone_option("Only cases this phone reported (first, or later as the same problem).")
 @limit_option
+@wide_option
 @json_option
 @pass_state
 def list_(state: CliState, status: str | None, neighborhood: str | None, category: str | None,
-          assignee: str | None, has_new_replies: bool, limit: int | None, as_json: bool) -> None:
+          assignee: str | None, has_new_replies: bool, phone: str | None, limit: int | None, wide: bool,
+          as_json: bool) -> None:
     """List cases, newest first.
 
     The REPLIES column: "2 new" answers from residents not yet seen, "waiting" while a question
-    asked with `cases ask` has no answer.
+    asked with `cases ask` has no answer. The table fits 80 columns (or the terminal): long texts
+    are cut with …, and PHONE, ASSIGNEE, REPLIES are left out if need be (empty ones first);
+    --wide shows everything.
+    A status may be given in Spanish: en_proceso, "en revisión", ...
 
-    Example: barriosms cases list --status received --neighborhood B12
+    Example: barriosms cases list --status recibido --neighborhood B12 --phone "7123 4567"
     """
     settings = state.open_db()
+    number = typed_phone(phone, settings.gateway.region) if phone is not None else None
     if has_new_replies:
-        rows = _with_new_replies(status, neighborhood, category, assignee, limit)
+        rows = _with_new_replies(status, neighborhood, category, assignee, number, limit)
     else:
         rows = _run(lambda: casework.list_cases(status=status, neighborhood=neighborhood, category=category,
-                                                assignee=assignee, limit=limit))
+                                                assignee=assignee, phone=number, limit=limit))
     if as_json:
         emit_json([case_dict(c, settings.zone) for c in rows])
         return
     table(["tracking", "status", "hood", "category", "assignee", "created", "replies", "phone", "text"],
           [[c.tracking, c.status + (f" (-> {c.merged_into.tracking})" if c.merged_into_id else ""),
             c.neighborhood.code, c.category, c.assignee or "-", short_time(c.created_at, settings.zone),
-            _replies_cell(c), c.phone, clip(c.text, 40)] for c in rows],
-          empty="no case has new replies" if has_new_replies else "no cases match")
+            _replies_cell(c), c.phone, c.text] for c in rows],
+          empty="no case has new replies" if has_new_replies else "no cases match",
+          shrink=["text", "assignee", "status"], drop=["phone", "assignee", "replies"], wide=wide)
 
 
 def _with_new_replies(status: str | None, neighborhood: str | None, category: str | None, assignee: str | None,
-                      limit: int | None) -> list[Case]:
+                      phone: str | None, limit: int | None) -> list[Case]:
     """Cases with unseen answers (few), filtered as `casework.list_cases` filters."""
     code = neighborhood.strip().upper().replace("-", "").replace(" ", "") if neighborhood else None
+    reported = {case_id for (case_id,) in casework.reported_by(phone).tuples()} if phone else None
     rows = [c for c in conversations.cases_with_new_replies()
-            if (not status or c.status == status) and (not code or c.neighborhood.code == code)
+            if (reported is None or c.id in reported)
+            and (not status or c.status == status) and (not code or c.neighborhood.code == code)
             and (not category or c.category == category.strip().lower())
             and (assignee is None or c.assignee == assignee.strip())]
     return rows[:limit] if limit else rows
@@ -189,6 +203,8 @@ def show(state: CliState, tracking: str, keep_unseen: bool, as_json: bool) -> No
                 "text": m.text, "status": m.status, "delivery": m.delivery or None, "attempts": m.attempts,
                 "error": m.last_error}
                for m in outbound])
+        # One list in time order for readers of the whole story; the keys above stay for existing scripts.
+        data["timeline"] = [{"at": local_time(at, zone), **entry} for at, entry in _timeline(events, inbound, outbound)]
         emit_json(data)
         return
     click.echo(f"Case {case.tracking}  [{case.status}]")
@@ -205,15 +221,6 @@ def show(state: CliState, tracking: str, keep_unseen: bool, as_json: bool) -> No
     if case.unseen_replies or case.awaiting_resident:
         click.echo(f"  residents:     {_replies_cell(case).replace('new', 'new answer(s)')}"
                    + ("" if keep_unseen or not case.unseen_replies else " (now seen)"))
-    click.echo("History:")
-    for e in events:
-        change = f"{e.old_status or '-'} -> {e.new_status}" if e.kind in ("status", "reopen", "merge") else e.kind
-        if e.kind in ("reopen", "merge"):
-            change = f"{e.kind}: {change}"
-        elif e.kind in _DIRECTION:
-            change = f"{e.kind} ({'to' if _DIRECTION[e.kind] == 'out' else 'from'} resident)"
-        visibility = "" if e.public or not e.note else "  (internal)"
-        click.echo(f"  {short_time(e.at, zone)}  {change}  {e.actor}" + (f"  \"{e.note}\"" if e.note else "") + visibility)
     if asked:
         click.echo("Questions and messages to residents:")
         for q in asked:
@@ -222,18 +229,55 @@ def show(state: CliState, tracking: str, keep_unseen: bool, as_json: bool) -> No
             outcome = outcomes.get(q.status, q.status)
             click.echo(f"  {short_time(q.asked_at, zone)}  out  {q.kind} to {q.phone} by {q.actor or '-'}: "
                        f"\"{q.text}\"  [{outcome}]")
-    click.echo("Messages:")
+    click.echo("Timeline (history and SMS, oldest first):")
+    for at, entry in _timeline(events, inbound, outbound):
+        click.echo(f"  {short_time(at, zone)}  {_timeline_line(entry)}")
+
+
+def _timeline(events: list[CaseEvent], inbound: list[InboundMessage],
+              outbound: list[OutboundMessage]) -> list[tuple[dt.datetime, dict]]:
+    """The case's history and its SMS in and out as one story, oldest first.
+
+    At the same minute (the intake stores the SMS, opens the case and queues the reply in one
+    transaction, all at one `now`) the SMS in comes first, then what staff or the gateway did, then
+    the SMS out: the order in which they happened.
+    """
+    items: list[tuple[dt.datetime, int, int, dict]] = []
     for m in inbound:
-        click.echo(f"  {short_time(m.received_at, zone)}  in   {m.phone}: {m.text}")
+        items.append((m.received_at, 0, m.id, {"type": "sms", "direction": "in", "phone": m.phone, "text": m.text}))
+    for e in events:
+        items.append((e.at, 1, e.id, {"type": "event", "kind": e.kind, "from": e.old_status, "to": e.new_status,
+                                      "note": e.note, "public": e.public, "by": e.actor,
+                                      "direction": _DIRECTION.get(e.kind)}))
     for o in outbound:
-        sent = f"{o.status}, {o.delivery}" if o.delivery else o.status
-        click.echo(f"  {short_time(o.sent_at or o.created_at, zone)}  out  [{sent}] {o.recipient}: {o.text}"
-                   + (f"  (error: {o.last_error})" if o.last_error else ""))
+        items.append((o.sent_at or o.created_at, 2, o.id,
+                      {"type": "sms", "direction": "out", "phone": o.recipient, "text": o.text, "status": o.status,
+                       "delivery": o.delivery or None, "error": o.last_error}))
+    items.sort(key=lambda item: item[:3])
+    return [(at, entry) for at, _, _, entry in items]
+
+
+def _timeline_line(entry: dict) -> str:
+    """One entry of the timeline as staff read it (the `at` is printed before it)."""
+    if entry["type"] == "sms":
+        if entry["direction"] == "in":
+            return f"SMS in   {entry['phone']}: {entry['text']}"
+        sent = f"{entry['status']}, {entry['delivery']}" if entry["delivery"] else entry["status"]
+        return (f"SMS out  [{sent}] {entry['phone']}: {entry['text']}"
+                + (f"  (error: {entry['error']})" if entry["error"] else ""))
+    kind = entry["kind"]
+    change = f"{entry['from'] or '-'} -> {entry['to']}" if kind in ("status", "reopen", "merge") else kind
+    if kind in ("reopen", "merge"):
+        change = f"{kind}: {change}"
+    elif kind in _DIRECTION:
+        change = f"{kind} ({'to' if _DIRECTION[kind] == 'out' else 'from'} resident)"
+    visibility = "" if entry["public"] or not entry["note"] else "  (internal)"
+    return f"{change}  {entry['by']}" + (f"  \"{entry['note']}\"" if entry["note"] else "") + visibility
 
 
 @cases.command()
 @click.argument("tracking")
-@click.argument("status", type=click.Choice(STATUSES))
+@click.argument("status", type=STATUS)
 @click.option("--note", default="", help="Public note: sent to the residents and given to status queries.")
 @click.option("--internal-note", default="", help="Note for staff only: never sent.")
 @json_option
@@ -243,6 +287,9 @@ def status(state: CliState, tracking: str, status: str, note: str, internal_note
 
     Only the natural moves are allowed (received -> reviewing -> in_progress -> resolved ->
     closed, rejected, and back when a case is reopened); the error says what is possible.
+    STATUS in English or Spanish: received (recibido), reviewing (en_revision), in_progress
+    (en_proceso), resolved (resuelto), closed (cerrado), rejected (rechazado); any case, with a
+    space or hyphen, with or without accents ("en revisión"). JSON keeps the English names.
     The daemon sends the SMS; this command only writes to the database.
     Resolving asks each reporter, once per case, whether it is really fixed (1 yes, 2 no; a "no"
     reopens it), unless [service] satisfaction_survey = no.

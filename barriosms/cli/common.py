@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -16,6 +17,8 @@ from zoneinfo import ZoneInfo
 import click
 
 from barriosms import config
+from barriosms.domain.phones import normalize_typed
+from barriosms.domain.statuses import SPANISH_NAMES, STATUSES, UnknownStatus, parse_status, status_names
 from barriosms.reporting import exports
 from barriosms.store import database as store
 
@@ -136,15 +139,139 @@ def clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], empty: str = "nothing to show") -> None:
-    rows = [["" if c is None else str(c) for c in r] for r in rows]
-    if not rows:
+class StatusType(click.ParamType):
+    """A case status as staff type it, English or Spanish (domain.statuses.parse_status); the English name."""
+
+    name = "status"
+
+    def get_metavar(self, param: click.Parameter, *args: Any, **kwargs: Any) -> str:
+        return "STATUS"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        try:
+            return parse_status(str(value))
+        except UnknownStatus as exc:
+            # BadParameter is a ClickException: "Error: Invalid value for 'STATUS': unknown status ...", exit 2.
+            self.fail(str(exc), param, ctx)
+
+    def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+        from click.shell_completion import CompletionItem
+
+        names = [*STATUSES, *SPANISH_NAMES.values()]
+        return [CompletionItem(n) for n in names if n.startswith(incomplete.lower())]
+
+
+STATUS = StatusType()
+# For help texts: every status name, English (Spanish).
+STATUS_HELP = status_names()
+
+
+def phone_option(help: str) -> Callable:
+    return click.option("--phone", metavar="NUMBER",
+                        help=f"{help} Typed any usual way: 71234567, 7123 4567, +591 71234567, 00591 71234567.")
+
+
+def typed_phone(typed: str, region: str) -> str:
+    """The E.164 spelling of a number staff typed (domain.phones.normalize_typed), or a ClickException."""
+    number = normalize_typed(typed, region)
+    if number is None:
+        raise click.ClickException(f"{typed!r} is not a phone number; type it as residents' phones are written, "
+                                   "e.g. 71234567 or +591 71234567")
+    return number
+
+
+# The width tables fit when stdout is not a terminal (a pipe, a file, a test) or a narrower one.
+TABLE_WIDTH = 80
+
+
+def wide_option(fn: Callable) -> Callable:
+    return click.option("--wide", is_flag=True,
+                        help=f"Show every column and whole texts (by default long texts are cut with … to fit "
+                             f"{TABLE_WIDTH} columns or the terminal's width).")(fn)
+
+
+def table_width() -> int:
+    """The terminal's width when stdout is one wider than TABLE_WIDTH; else TABLE_WIDTH."""
+    if sys.stdout.isatty():
+        return max(TABLE_WIDTH, shutil.get_terminal_size((TABLE_WIDTH, 24)).columns)
+    return TABLE_WIDTH
+
+
+# A column that shrinks keeps at least this many characters (or its header's) while another can go.
+_SHRUNK_MIN = 12
+_GAP = 2
+
+
+def _fit(headers: Sequence[str], cells: list[list[str]], natural: list[int], shrink: Sequence[str],
+         drop: Sequence[str], limit: int) -> tuple[list[int], list[int]]:
+    """(kept column indexes, their widths) so the table fits `limit`.
+
+    When the table is too wide, columns in `drop` with nothing to say ("-" in every row) go; then the
+    others, in the order given, while the `shrink` ones could not make room at their floor. Then the
+    `shrink` columns give up width, the first named first.
+    """
+    names = [h.lower() for h in headers]
+    shrinking = [names.index(c) for c in shrink if c in names]
+    floor = {i: min(natural[i], max(len(headers[i]), _SHRUNK_MIN)) for i in shrinking}
+    kept = list(range(len(headers)))
+
+    def total(widths: dict[int, int]) -> int:
+        return sum(widths[i] for i in kept) + _GAP * (len(kept) - 1)
+
+    def silent(i: int) -> bool:
+        return all(row[i] in ("", "-") for row in cells)
+
+    droppable = [names.index(c) for c in drop if c in names]
+    if total(dict(enumerate(natural))) > limit:
+        # Space is short: a column with nothing to say is worth less than any character of text.
+        kept = [i for i in kept if not (i in droppable and silent(i))]
+    at_floor = {i: floor.get(i, natural[i]) for i in range(len(headers))}
+    for i in droppable:
+        if total(at_floor) <= limit:
+            break
+        if i in kept:
+            kept.remove(i)
+    widths = {i: natural[i] for i in kept}
+    for i in shrinking:
+        excess = total(widths) - limit
+        if excess <= 0:
+            break
+        if i in widths:
+            widths[i] = max(floor[i], widths[i] - excess)
+    return kept, [widths[i] for i in kept]
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], empty: str = "nothing to show", *,
+          shrink: Sequence[str] = (), drop: Sequence[str] = (), wide: bool = True) -> None:
+    """Print rows under upper-case headers, columns padded to their widest cell.
+
+    Unless `wide`, the table fits `table_width()`: columns named in `drop` are left out (empty ones
+    first, only as long as it does not fit otherwise; a note on stderr says which), texts in the `shrink`
+    columns are cut with "…" (the first named gives up width first), and as a last resort each line
+    is cut. Whitespace in cells (a resident's line breaks) is folded to single spaces so a row stays one line.
+    """
+    cells = [["" if c is None else " ".join(str(c).split()) for c in r] for r in rows]
+    if not cells:
         click.echo(empty)
         return
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    click.echo("  ".join(h.upper().ljust(w) for h, w in zip(headers, widths)).rstrip())
-    for r in rows:
-        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    natural = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    limit = table_width()
+    if wide:
+        kept, widths = list(range(len(headers))), natural
+    else:
+        kept, widths = _fit(headers, cells, natural, shrink, drop, limit)
+        left_out = [headers[i] for i in range(len(headers)) if i not in kept]
+        if left_out:
+            note = f"({', '.join(left_out)} left out to fit {limit} columns; --wide shows all)"
+            click.echo(note if len(note) <= limit else clip(note, limit), err=True)
+
+    def line(values: Sequence[str]) -> str:
+        text = (" " * _GAP).join(clip(values[i], w).ljust(w) for i, w in zip(kept, widths)).rstrip()
+        return text if wide or len(text) <= limit else text[: limit - 1] + "…"
+
+    click.echo(line([h.upper() for h in headers]))
+    for r in cells:
+        click.echo(line(r))
 
 
 def login_name() -> str:

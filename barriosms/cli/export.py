@@ -4,8 +4,7 @@ import sys
 
 import click
 
-from barriosms.cli.common import STDOUT, CliState, open_output, output_name, output_option, pass_state, say_done
-from barriosms.domain.statuses import STATUSES
+from barriosms.cli.common import STATUS, STATUS_HELP, STDOUT, CliState, open_output, output_name, output_option, pass_state, say_done
 from barriosms.reporting import exports, reports
 
 
@@ -14,7 +13,7 @@ from barriosms.reporting import exports, reports
               help="csv for spreadsheets; geojson for QGIS (points at the neighbourhood).")
 @output_option("Write this file (all at once, with a progress bar). Default: standard output.")
 @click.option("--force", is_flag=True, help="Replace the --output file if it exists.")
-@click.option("--status", type=click.Choice(STATUSES), help="Only cases in this status.")
+@click.option("--status", type=STATUS, help=f"Only cases in this status: {STATUS_HELP}.")
 @click.option("--neighborhood", metavar="CODE", help="Only cases of this neighbourhood code.")
 @click.option("--include-phone", is_flag=True,
               help="Add the reporter's phone number (personal data: handle with care).")

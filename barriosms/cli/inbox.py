@@ -7,14 +7,16 @@ from barriosms.cli.common import (
     CliState,
     actor,
     audited,
-    clip,
     emit_json,
     json_option,
     limit_option,
     local_time,
     pass_state,
+    phone_option,
     short_time,
     table,
+    typed_phone,
+    wide_option,
 )
 from barriosms.domain.errors import TemplateError
 from barriosms.staff import inbox as inbox_mod
@@ -65,24 +67,28 @@ def inbox_group() -> None:
 @inbox_group.command("list")
 @click.option("--unmatched", is_flag=True, help="Only messages with no neighbourhood and no case yet.")
 @click.option("--unanswered", is_flag=True, help="Only messages that got no SMS back, with the reason.")
-@click.option("--phone", metavar="NUMBER", help="Only messages from this phone (E.164, +591...).")
+@phone_option("Only messages from this phone (or from this sender name, e.g. an operator's TIGO).")
 @click.option("--practice", is_flag=True,
               help="Also workshops' practice messages (PRUEBA ...; see `barriosms workshop report`).")
 @limit_option
+@wide_option
 @json_option
 @pass_state
 def list_(state: CliState, unmatched: bool, unanswered: bool, phone: str | None, practice: bool, limit: int | None,
-          as_json: bool) -> None:
+          wide: bool, as_json: bool) -> None:
     """List residents' messages, newest first (practice messages from workshops left out).
 
     With --unmatched, the messages that wait for staff and why: no neighbourhood, an unknown or
-    ambiguous code, the phone's hourly case limit, or an error while handling it.
+    ambiguous code, the phone's hourly case limit, or an error while handling it. The table fits 80
+    columns (or the terminal): long texts are cut with …, and columns not asked for are left out
+    if need be (WAITS BECAUSE with --unanswered, NOT ANSWERED with --unmatched); --wide shows everything.
 
-    Example: barriosms inbox list --unanswered --limit 20
+    Example: barriosms inbox list --unanswered --phone "7123 4567" --limit 20
     """
     settings = state.open_db()
     zone = settings.zone
-    rows = inbox_mod.list_messages(unmatched=unmatched, unanswered=unanswered, phone=phone, limit=limit,
+    sender = _sender(phone, settings.gateway.region) if phone is not None else None
+    rows = inbox_mod.list_messages(unmatched=unmatched, unanswered=unanswered, phone=sender, limit=limit,
                                    practice=practice)
     if as_json:
         emit_json([{
@@ -96,14 +102,32 @@ def list_(state: CliState, unmatched: bool, unanswered: bool, phone: str | None,
         return
     table(["id", "received", "phone", "intent", "case", "waits because", "not answered", "text"],
           [[m.id, short_time(m.received_at, zone), m.phone, m.intent, m.case.tracking if m.case_id else "-",
-            clip(triage_reason(m), 40) or "-", m.unanswered or "-", clip(m.text, 50)] for m in rows],
-          empty="no messages match")
+            triage_reason(m) or "-", m.unanswered or "-", m.text] for m in rows],
+          empty="no messages match", shrink=["text", "waits because", "not answered"], wide=wide,
+          drop=_optional_columns(unmatched, unanswered))
     if unmatched and any(triage_reason(m) for m in rows):
         click.echo("\nwhy they wait:", err=True)
         for reason in sorted({triage_reason(m) for m in rows} - {""}):
             if reason in TRIAGE:
                 click.echo(f"  {reason}: {TRIAGE[reason]}", err=True)
         click.echo("open a case: barriosms inbox assign ID --neighborhood CODE", err=True)
+
+
+def _optional_columns(unmatched: bool, unanswered: bool) -> list[str]:
+    """The columns that may be left out to fit the table, least needed first: never the reason asked for."""
+    if unanswered and not unmatched:
+        return ["waits because", "intent", "case"]
+    if unmatched and not unanswered:
+        return ["not answered", "intent", "case"]
+    return ["not answered", "waits because", "intent"]
+
+
+def _sender(typed: str, region: str) -> str:
+    """What --phone looks for: the E.164 phone typed; a name with letters as it is (operators and services
+    send as "TIGO" and are stored so, see domain.phones); anything else is a ClickException."""
+    if any(c.isalpha() for c in typed):
+        return typed.strip()
+    return typed_phone(typed, region)
 
 
 @inbox_group.command("assign")

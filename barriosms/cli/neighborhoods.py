@@ -4,7 +4,7 @@ import sys
 
 import click
 
-from barriosms.cli.common import CliState, audited, emit_json, json_option, limit_option, pass_state, table
+from barriosms.cli.common import CliState, audited, emit_json, json_option, limit_option, pass_state, table, wide_option
 from barriosms.domain.matching import find_place
 from barriosms.staff import neighborhoods as hoods
 
@@ -54,10 +54,13 @@ def import_(state: CliState, csv_file: str, as_json: bool) -> None:
 
 @neighborhoods.command("list")
 @limit_option
+@wide_option
 @json_option
 @pass_state
-def list_(state: CliState, limit: int | None, as_json: bool) -> None:
+def list_(state: CliState, limit: int | None, wide: bool, as_json: bool) -> None:
     """List neighbourhoods, their codes and the other names (aliases) residents use.
+
+    Long alias lists are cut with … to fit 80 columns unless --wide.
 
     Example: barriosms neighborhoods list --json
     """
@@ -70,7 +73,8 @@ def list_(state: CliState, limit: int | None, as_json: bool) -> None:
     table(["code", "name", "district", "lat", "lon", "aliases"],
           [[n.code, n.name, n.district, n.lat if n.lat is not None else "", n.lon if n.lon is not None else "",
             "; ".join(n.alias_list)]
-           for n in rows], empty="no neighbourhoods yet: barriosms neighborhoods import FILE.csv")
+           for n in rows], empty="no neighbourhoods yet: barriosms neighborhoods import FILE.csv",
+          shrink=["aliases", "name", "district"], wide=wide)
 
 
 @neighborhoods.command("find")

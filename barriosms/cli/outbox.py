@@ -5,7 +5,17 @@ from typing import cast
 import click
 
 from barriosms.cases import outbox
-from barriosms.cli.common import CliState, clip, emit_json, json_option, limit_option, local_time, pass_state, short_time, table
+from barriosms.cli.common import (
+    CliState,
+    emit_json,
+    json_option,
+    limit_option,
+    local_time,
+    pass_state,
+    short_time,
+    table,
+    wide_option,
+)
 from barriosms.store.models import Case
 
 
@@ -20,10 +30,14 @@ def outbox_group() -> None:
 @outbox_group.command("list")
 @click.option("--status", type=click.Choice(outbox.STATUSES), help="Only messages in this state.")
 @limit_option
+@wide_option
 @json_option
 @pass_state
-def list_(state: CliState, status: str | None, limit: int | None, as_json: bool) -> None:
+def list_(state: CliState, status: str | None, limit: int | None, wide: bool, as_json: bool) -> None:
     """List outgoing SMS, newest first, with attempts and the last error.
+
+    The table fits 80 columns (or the terminal): texts are cut with …, and the least needed
+    columns are left out if need be; --wide shows everything.
 
     Example: barriosms outbox list --status queued --json
     """
@@ -43,8 +57,9 @@ def list_(state: CliState, status: str | None, limit: int | None, as_json: bool)
         return
     table(["id", "status", "delivery", "to", "tries", "created", "sent", "text", "error / waiting"],
           [[m.id, m.status, m.delivery or "-", m.recipient, m.attempts, short_time(m.created_at, zone),
-            short_time(m.sent_at, zone), clip(m.text, 40), clip(m.last_error or m.hold_reason, 50)] for m in rows],
-          empty="the outbox is empty")
+            short_time(m.sent_at, zone), m.text, m.last_error or m.hold_reason] for m in rows],
+          empty="the outbox is empty", shrink=["text", "error / waiting"], drop=["created", "delivery", "sent", "tries", "error / waiting"],
+          wide=wide)
 
 
 @outbox_group.command("retry")

@@ -7,7 +7,18 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from barriosms.cli.common import CliState, audited, clip, emit_json, json_option, limit_option, local_time, pass_state, short_time, table
+from barriosms.cli.common import (
+    CliState,
+    audited,
+    emit_json,
+    json_option,
+    limit_option,
+    local_time,
+    pass_state,
+    short_time,
+    table,
+    wide_option,
+)
 from barriosms.staff import projects as works
 from barriosms.store.models import PROJECT_STATUSES, Project
 
@@ -137,10 +148,12 @@ def add(state: CliState, neighborhood: str | None, title: str | None, descriptio
 @click.option("--neighborhood", metavar="CODE", help="Only projects of this neighbourhood code.")
 @click.option("--status", type=click.Choice(PROJECT_STATUSES), help="Only projects in this status.")
 @limit_option
+@wide_option
 @json_option
 @pass_state
-def list_(state: CliState, neighborhood: str | None, status: str | None, limit: int | None, as_json: bool) -> None:
-    """List projects, newest first.
+def list_(state: CliState, neighborhood: str | None, status: str | None, limit: int | None, wide: bool,
+          as_json: bool) -> None:
+    """List projects, newest first; long titles are cut with … to fit 80 columns unless --wide.
 
     Example: barriosms projects list --neighborhood B12 --status in_progress
     """
@@ -151,7 +164,7 @@ def list_(state: CliState, neighborhood: str | None, status: str | None, limit: 
         return
     table(["id", "hood", "status", "budget", "start", "end", "title"],
           [[p.id, p.neighborhood.code, p.status, bolivianos(p.budget), _day(p.start_date) or "-",
-            _day(p.end_date) or "-", clip(p.title, 50)] for p in rows],
+            _day(p.end_date) or "-", p.title] for p in rows], shrink=["title"], wide=wide,
           empty="no projects match" if neighborhood or status else
           'no projects yet: barriosms projects add --neighborhood CODE --title "..."')
 

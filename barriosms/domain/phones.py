@@ -19,7 +19,7 @@ from typing import Final
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberFormat
 
-__all__ = ["DEFAULT_REGION", "normalize_sender", "is_replyable", "format_for_display"]
+__all__ = ["DEFAULT_REGION", "normalize_sender", "normalize_typed", "is_replyable", "format_for_display"]
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,8 @@ DEFAULT_REGION: Final = "BO"
 
 _NUMBER_CHARS: Final = re.compile(r"\+?[0-9()\s.\-/]+")
 _DIGITS_ONLY: Final = re.compile(r"[0-9]+")
+# A person also writes the "+" inside brackets: "(+591) 7123-4567".
+_TYPED_CHARS: Final = re.compile(r"[0-9()\s.\-/+]+")
 # A bare digit string this long cannot be a Bolivian national number nor a short code; it is an
 # international number whose "+" the network dropped (e.g. "5491123456789").
 _MIN_INTERNATIONAL_DIGITS: Final = 10
@@ -73,6 +75,29 @@ def normalize_sender(sender: str, region: str) -> str:
     number = _parse(stripped, region)
     if number is None:
         return stripped
+    return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+
+
+def normalize_typed(typed: str, region: str) -> str | None:
+    """E.164 for a phone number a person typed ("7123 4567", "591-7123-4567"), else None.
+
+    Stricter and more forgiving than :func:`normalize_sender`: a name or short code is not a
+    number here (None: staff typed a phone to look for), but a country code typed without its
+    "+" between separators counts, as a person writes it from a business card.
+
+    >>> normalize_typed("591-7123-4567", "BO")
+    '+59171234567'
+    >>> normalize_typed("7123", "BO") is None
+    True
+    """
+    stripped = typed.strip()
+    number = _parse(stripped, region)
+    if number is None and _TYPED_CHARS.fullmatch(stripped) and stripped.count("+") <= 1:
+        digits = re.sub(r"[^0-9]", "", stripped)
+        if len(digits) >= _MIN_INTERNATIONAL_DIGITS:
+            number = _parse(digits, region)
+    if number is None or not phonenumbers.is_valid_number(number):
+        return None
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
 
 

@@ -8,6 +8,8 @@ resident reads come from the ``[statuses]`` section of the replies template file
 from __future__ import annotations
 
 import datetime as dt
+import re
+import unicodedata
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final, Literal, TypeGuard
@@ -18,6 +20,10 @@ __all__ = [
     "OPEN_STATUSES",
     "FINAL_STATUSES",
     "is_status",
+    "SPANISH_NAMES",
+    "UnknownStatus",
+    "parse_status",
+    "status_names",
     "TRANSITIONS",
     "TransitionError",
     "check_transition",
@@ -49,6 +55,58 @@ FINAL_STATUSES: Final[frozenset[Status]] = frozenset({"closed", "rejected"})
 def is_status(s: object) -> TypeGuard[Status]:
     """True if ``s`` is one of :data:`STATUSES` (exact, lower-case spelling)."""
     return isinstance(s, str) and s in STATUSES
+
+
+# The names the office says (Spanish), beside the English ones the store, the JSON and scripts use.
+# Staff may type either; what is stored and printed for scripts stays English.
+SPANISH_NAMES: Final[Mapping[Status, str]] = MappingProxyType({
+    "received": "recibido",
+    "reviewing": "en_revision",
+    "in_progress": "en_proceso",
+    "resolved": "resuelto",
+    "closed": "cerrado",
+    "rejected": "rechazado",
+})
+
+_BY_NAME: Final[Mapping[str, Status]] = MappingProxyType(
+    {**{s: s for s in STATUSES}, **{es: s for s, es in SPANISH_NAMES.items()}})
+# Spaces, hyphens and underscores are one separator: "en revisión", "en-revision", "in progress".
+_SEPARATORS: Final = re.compile(r"[\s_\-]+")
+# Longer than any name by far: nothing this long is worth folding (and echoing back whole).
+_MAX_TYPED: Final = 40
+
+
+class UnknownStatus(ValueError):
+    """A status name that is neither an English nor a Spanish one; the message names them all."""
+
+
+def status_names() -> str:
+    """Every accepted name, English with its Spanish beside it: "received (recibido), ..."."""
+    return ", ".join(f"{s} ({SPANISH_NAMES[s]})" for s in STATUSES)
+
+
+def _fold(typed: str) -> str:
+    # Accents off (NFKD, then drop the combining marks): "revisión" and "revision" are one word
+    # for a person typing on a keyboard without them.
+    plain = "".join(c for c in unicodedata.normalize("NFKD", typed) if not unicodedata.combining(c))
+    return _SEPARATORS.sub("_", plain.strip().casefold()).strip("_")
+
+
+def parse_status(typed: str) -> Status:
+    """The status ``typed`` names, in English or Spanish, any case, with or without accents.
+
+    >>> parse_status("En revisión")
+    'reviewing'
+    >>> parse_status("in-progress")
+    'in_progress'
+
+    Raises :class:`UnknownStatus` (naming every accepted name) for anything else.
+    """
+    status = _BY_NAME.get(_fold(typed)) if len(typed) <= _MAX_TYPED else None
+    if status is None:
+        shown = typed if len(typed) <= _MAX_TYPED else typed[:_MAX_TYPED] + "…"
+        raise UnknownStatus(f"unknown status {shown!r}; the statuses are: {status_names()}")
+    return status
 
 
 def _to(*targets: Status) -> frozenset[Status]:
