@@ -137,7 +137,8 @@ def test_reply_budget_per_phone(rig):
 
 def test_auto_reply_loop_with_a_machine_stops_within_a_few_messages(rig):
     machine = "+59171000108"
-    rig.autoresponder(machine, "Gracias por su mensaje. Le respondere a la brevedad.", delay=0.5)
+    # Not a thank-you: one ("Gracias por su mensaje...") is stored unanswered, which ends a loop by itself.
+    rig.autoresponder(machine, "Mensaje automatico: no disponible. Le respondere a la brevedad.", delay=0.5)
     rig.text(machine, "hola")
     replies = settled(rig, machine, seconds=6)
     assert 1 <= len(replies) <= 4, [m["text"] for m in replies]
