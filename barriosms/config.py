@@ -11,6 +11,7 @@ from __future__ import annotations
 import configparser
 import datetime as dt
 import difflib
+import ipaddress
 import math
 import os
 import re
@@ -200,6 +201,33 @@ class WebSettings:
 
 
 @dataclass(frozen=True)
+class StaffSettings:
+    """The staff back-office (/personal/): who may reach it and how long a login lasts.
+
+    What each key means and its default: barriosms.configkeys.
+    """
+
+    enabled: bool = _default("staff", "enabled")
+    # The key `networks`, parsed; the declared default is checked against it by the tests.
+    networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = (
+        ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
+    # The key `listen` split; None: served under /personal/ by the public site.
+    listen: tuple[str, int] | None = None
+    session_minutes: int = _default("staff", "session_minutes")
+    secure_cookie: bool = _default("staff", "secure_cookie")
+
+    def admits(self, address: str | None) -> bool:
+        """Whether a visitor from `address` may reach /personal/ on the public site."""
+        try:
+            ip = ipaddress.ip_address((address or "").split("%", 1)[0])
+        except ValueError:
+            return False
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped  # a dual-stack socket writes 127.0.0.1 as ::ffff:127.0.0.1
+        return any(ip in net for net in self.networks if net.version == ip.version)
+
+
+@dataclass(frozen=True)
 class Settings:
     source: Path
     database: DatabaseSettings
@@ -211,6 +239,7 @@ class Settings:
     # Every modem ([modem NAME] sections); empty when built by hand: then only `modem`.
     modems: tuple[ModemSettings, ...] = ()
     web: WebSettings = field(default_factory=WebSettings)
+    staff: StaffSettings = field(default_factory=StaffSettings)
 
     @property
     def all_modems(self) -> tuple[ModemSettings, ...]:
@@ -370,6 +399,7 @@ def load(path: str | os.PathLike) -> Settings:
     service = _read_service(r)
     backup = _read_backup(r, db_path)
     web = _read_web(r)
+    staff = _read_staff(r, web)
 
     level = _log_level(r)
     r.unknown_keys("logging")
@@ -377,7 +407,7 @@ def load(path: str | os.PathLike) -> Settings:
     if r.problems:
         raise ConfigError(r.problems)
     return Settings(path, DatabaseSettings(db_path, db_url), modem, gateway, LoggingSettings(level), service, backup,
-                    modems, web)
+                    modems, web, staff)
 
 
 def _log_level(r: _Reader) -> str:
@@ -523,6 +553,43 @@ def _read_web(r: _Reader) -> WebSettings:
     )
     r.unknown_keys("web")
     return web
+
+
+def _read_staff(r: _Reader, web: WebSettings) -> StaffSettings:
+    raw = r.get("staff", "networks")
+    networks = []
+    for item in (raw if raw is not None else str(configkeys.key("staff", "networks").default)).split(","):
+        item = item.strip()
+        if not item:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            r.problem("staff", "networks", f"{item!r} is not an address or a network",
+                      "write addresses or CIDR blocks separated by commas, e.g. networks = 127.0.0.0/8, "
+                      "192.168.1.0/24")
+    listen = None
+    raw_listen = r.get("staff", "listen")
+    if raw_listen is not None:
+        listen = _host_port(raw_listen)
+        if listen is None:
+            r.problem("staff", "listen", f"{raw_listen!r} is not host:port",
+                      "write listen = 127.0.0.1:8081 (this machine only), or remove the key to serve the "
+                      "back-office under /personal/")
+        elif listen == (web.host, web.port) and listen[1] != 0:
+            r.problem("staff", "listen", f"{raw_listen} is also [web] listen",
+                      "give the back-office its own port (e.g. 8081), or remove the key to serve it under "
+                      "/personal/ of the public site")
+            listen = None
+    staff = StaffSettings(
+        enabled=r.flag("staff", "enabled"),
+        networks=tuple(networks),
+        listen=listen,
+        session_minutes=r.whole("staff", "session_minutes"),
+        secure_cookie=r.flag("staff", "secure_cookie"),
+    )
+    r.unknown_keys("staff")
+    return staff
 
 
 def _read_modems(r: _Reader) -> tuple[ModemSettings, ...]:

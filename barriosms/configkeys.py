@@ -146,6 +146,10 @@ operator (by the number's prefix), or any working one. `barriosms modem status` 
     Section("web", intro="""\
 The public website and Open311 API (`barriosms web`, barriosms-web.service; docs/website.md). \
 It shares the database with the gateway and never touches the modem."""),
+    Section("staff", intro="""\
+The staff back-office (/personal/, docs/website.md): staff log in with the accounts of `barriosms \
+staff add`. Served by `barriosms web` under /personal/ to the networks below, or on its own address \
+(listen). Behind a reverse proxy with HTTPS, set [web] trusted_proxies and secure_cookie = yes."""),
     Section("logging"),
 )
 
@@ -344,6 +348,26 @@ KEYS: tuple[Key, ...] = (
         "Show what residents wrote on the public pages (phone numbers and e-mail addresses are masked; "
         "names are not: say no if residents often sign their reports).",
         default=True),
+    # -- [staff]
+    Key("staff", "enabled", "bool",
+        "Serve the staff back-office at all (no: /personal/ does not exist; the CLI stays).",
+        default=True),
+    Key("staff", "networks", "list",
+        "The networks (addresses or CIDR blocks, separated by commas) whose visitors may reach "
+        "/personal/ on the public site; anyone else gets \"not found\". Behind a proxy the client's "
+        "address counts ([web] trusted_proxies).",
+        default="127.0.0.0/8, ::1/128", sample="127.0.0.0/8, ::1/128, 192.168.1.0/24"),
+    Key("staff", "listen", "host:port",
+        "Serve the back-office on its own address instead (e.g. the office network's side of the "
+        "Pi); then the public site has no /personal/ at all.",
+        sample="127.0.0.1:8081", unset="served under /personal/ by the public site, to the networks above"),
+    Key("staff", "session_minutes", "int",
+        "A session left idle this long ends (log in again); none lasts more than 12 hours.",
+        default=60, range=Range(5, 720, whole=True, unit="minutes")),
+    Key("staff", "secure_cookie", "bool",
+        "Send the session cookie over HTTPS only. Say yes behind an HTTPS proxy (it is also Secure "
+        "whenever the request came over HTTPS).",
+        default=False),
     # -- [logging]
     Key("logging", "level", "choice", "How much the gateway writes to its log (the journal).",
         default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR")),

@@ -292,7 +292,7 @@ def _check_value(tmp_path: Path, key: tuple[str, str], raw: str) -> None:
 
 def _value_of(settings: config.Settings, section: str, name: str) -> float:
     holder = {"gateway": settings.gateway, "service": settings.service, "backup": settings.backup,
-              "web": settings.web}[section]
+              "web": settings.web, "staff": settings.staff}[section]
     value = getattr(holder, name)
     return 0.0 if value is None else float(value)
 
@@ -360,7 +360,8 @@ def test_every_numeric_key_is_read_with_its_range():
     # A key in a settings class without a range (or the other way round) is a key nobody checks.
     numeric = {(section, f.name)
                for section, cls in (("gateway", config.GatewaySettings), ("service", config.ServiceSettings),
-                                    ("backup", config.BackupSettings), ("web", config.WebSettings))
+                                    ("backup", config.BackupSettings), ("web", config.WebSettings),
+                                    ("staff", config.StaffSettings))
                for f in cls.__dataclass_fields__.values()
                if f.type in ("int", "float", "float | None") and f.name not in ("port",)}
     assert numeric == set(config.RANGES)
@@ -498,3 +499,34 @@ def test_any_text_in_any_other_key_is_refused_or_runs_an_intake_turn(hoods, tmp_
 @given(text_key_and_value())
 def test_any_text_in_any_other_key_many_examples(hoods, tmp_path, kv):
     _check_text_value(tmp_path, *kv)
+
+
+# -- [staff]: who may reach the back-office ---------------------------------------------------------
+
+
+def test_staff_defaults_admit_this_machine_only(tmp_path):
+    staff = config.load(_config_with(tmp_path, "web", "threads", "4")).staff
+    assert staff.enabled and staff.listen is None and staff.session_minutes == 60
+    assert staff.admits("127.0.0.1") and staff.admits("::1") and staff.admits("::ffff:127.0.0.1")
+    assert not staff.admits("192.168.1.20") and not staff.admits("") and not staff.admits(None)
+    assert not staff.admits("unknown") and not staff.admits("::ffff:10.0.0.1")
+
+
+def test_staff_networks_are_read_and_a_bad_one_is_named(tmp_path):
+    staff = config.load(_config_with(tmp_path, "staff", "networks", "192.168.1.0/24, 10.0.0.7")).staff
+    assert staff.admits("192.168.1.200") and staff.admits("10.0.0.7")
+    assert not staff.admits("10.0.0.8") and not staff.admits("127.0.0.1")
+    with pytest.raises(config.ConfigError) as err:
+        config.load(_config_with(tmp_path, "staff", "networks", "192.168.1.0/24, oficina"))
+    [problem] = err.value.problems
+    assert (problem.section, problem.key) == ("staff", "networks") and "'oficina'" in problem.message
+    assert "CIDR" in problem.fix
+
+
+@pytest.mark.parametrize("listen,fix", [("8081", "127.0.0.1:8081"), ("127.0.0.1:8080", "its own port")])
+def test_staff_listen_must_be_host_port_and_not_the_public_site(tmp_path, listen, fix):
+    with pytest.raises(config.ConfigError) as err:
+        config.load(_config_with(tmp_path, "staff", "listen", listen))
+    [problem] = err.value.problems
+    assert (problem.section, problem.key) == ("staff", "listen") and fix in problem.fix
+    assert config.load(_config_with(tmp_path, "staff", "listen", "127.0.0.1:8081")).staff.listen == ("127.0.0.1", 8081)

@@ -103,13 +103,14 @@ def _every_key(tmp_path: Path) -> Path:
                "categories": str(ROOT / "config" / "categories.es.ini"), "folder": str(tmp_path),
                "connection": "at115200", "listen": "0.0.0.0:9090", "level": "DEBUG", "language": "AY",
                "timezone": "America/Lima", "region": "PE", "site_name": "Municipio", "tile_attribution": "OSM",
-               "tile_url": "https://tiles.example/{z}/{x}/{y}.png"}
+               "tile_url": "https://tiles.example/{z}/{x}/{y}.png",
+               "staff.listen": "127.0.0.1:9091"}
     lines: list[str] = []
     for section in configkeys.SECTION_NAMES:
         lines.append(f"[{section}]")
         for k in configkeys.KEYS:
             if k.section == section:
-                value = changed.get(k.name, values[k])
+                value = changed.get(f"{section}.{k.name}", changed.get(k.name, values[k]))
                 if k.range is not None and value == configkeys.ini_text(k.default):
                     value = configkeys.plain(k.range.low if k.range.low != k.default else k.range.high)
                 elif k.kind == "bool":
@@ -136,7 +137,7 @@ def test_every_declared_key_is_read_and_every_key_read_is_declared(tmp_path, mon
     assert asked == set(configkeys.DECLARED)
     # And each one changed what the settings hold: none is read and then dropped.
     default = config.load(_minimal(tmp_path))
-    for section in ("gateway", "service", "backup", "web", "logging", "database"):
+    for section in ("gateway", "service", "backup", "web", "staff", "logging", "database"):
         for f in dataclasses.fields(getattr(settings, section)):
             assert getattr(getattr(settings, section), f.name) != getattr(getattr(default, section), f.name), \
                 (section, f.name)

@@ -119,11 +119,11 @@ def test_migration_12_adds_accounts_and_the_audit_trail_to_a_version_11_database
                  "VALUES (1, 'B12', 'Villa San Antonio', '', '2026-11-01')")
     conn.commit()
     conn.close()
-    assert store.migrate_database(path) == [12]
+    assert store.migrate_database(path)[:1] == [12]
     store.close()
     store.open_database(path)
     try:
-        assert current_version(database) == 12
+        assert current_version(database) == LATEST_VERSION
         accounts.add("Ana", "Ana Quispe", "admin", "correct horse 42", actor="root")
         with pytest.raises(accounts.AccountError, match="already exists"):
             accounts.add("ANA", "Ana", "viewer", "correct horse 42", actor="root")
@@ -135,3 +135,31 @@ def test_migration_12_adds_accounts_and_the_audit_trail_to_a_version_11_database
     with pytest.raises(sqlite3.IntegrityError):  # the database itself keeps usernames unique
         conn.execute("INSERT INTO staff_account (username, full_name, role, password_hash, disabled, created_at, "
                      "updated_at) VALUES ('ana', '', 'viewer', 'x', 0, '2026-12-01', '2026-12-01')")
+
+
+def test_migration_13_adds_sessions_to_a_version_12_database_and_they_go_with_their_account(tmp_path):
+    from barriosms.store.migrations import MIGRATIONS
+
+    path = tmp_path / "v12.db"
+    conn = sqlite3.connect(path)
+    conn.execute('CREATE TABLE "schema_migration" ("version" INTEGER NOT NULL PRIMARY KEY, '
+                 '"name" VARCHAR(255) NOT NULL, "applied_at" DATETIME NOT NULL)')
+    for m in MIGRATIONS[:12]:
+        for sql in m.statements:
+            conn.execute(sql)
+        conn.execute("INSERT INTO schema_migration VALUES (?, ?, '2026-11-01')", (m.version, m.name))
+    conn.execute("INSERT INTO staff_account (id, username, full_name, role, password_hash, disabled, created_at, "
+                 "updated_at) VALUES (4, 'ana', 'Ana', 'staff', 'x', 0, '2026-12-01', '2026-12-01')")
+    conn.commit()
+    conn.close()
+    assert store.migrate_database(path) == [13]
+    store.close()
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("INSERT INTO staff_session VALUES ('h', 4, 'c', '2026-12-06', '2026-12-06', '2026-12-06 01:00', '')")
+    conn.execute("INSERT INTO login_throttle VALUES ('user:ana', 1, '2026-12-06', '2026-12-06', NULL)")
+    with pytest.raises(sqlite3.IntegrityError):  # a session belongs to an account that exists
+        conn.execute("INSERT INTO staff_session VALUES ('i', 99, 'c', '2026-12-06', '2026-12-06', '2026-12-06', '')")
+    conn.execute("DELETE FROM staff_account WHERE id = 4")
+    assert conn.execute("SELECT COUNT(*) FROM staff_session").fetchone() == (0,)
+    assert conn.execute("SELECT username FROM staff_account").fetchall() == []

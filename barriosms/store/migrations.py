@@ -433,6 +433,27 @@ MIGRATIONS += (
         'CREATE INDEX "audit_entry_actor" ON "audit_entry" ("actor")',
         'CREATE INDEX "audit_entry_action" ON "audit_entry" ("action")',
     )),
+    Migration(13, "staff back-office sessions and login throttling", (
+        # id is the SHA-256 of the cookie's token: a copy of the database opens no session.
+        """CREATE TABLE "staff_session" (
+            "id" VARCHAR(255) NOT NULL PRIMARY KEY,
+            "account_id" INTEGER NOT NULL,
+            "csrf" VARCHAR(255) NOT NULL,
+            "created_at" DATETIME NOT NULL,
+            "last_seen" DATETIME NOT NULL,
+            "expires_at" DATETIME NOT NULL,
+            "address" VARCHAR(255) NOT NULL,
+            FOREIGN KEY ("account_id") REFERENCES "staff_account" ("id") ON DELETE CASCADE)""",
+        'CREATE INDEX "staff_session_account_id" ON "staff_session" ("account_id")',
+        'CREATE INDEX "staff_session_expires_at" ON "staff_session" ("expires_at")',
+        # Failed logins per account ("user:ana") and per address ("addr:10.0.0.5"), for the back-off.
+        """CREATE TABLE "login_throttle" (
+            "key" VARCHAR(255) NOT NULL PRIMARY KEY,
+            "failures" INTEGER NOT NULL,
+            "first_failure" DATETIME NOT NULL,
+            "last_failure" DATETIME NOT NULL,
+            "locked_until" DATETIME)""",
+    )),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -537,6 +537,36 @@ class AuditEntry(BaseModel):
         table_name = "audit_entry"
 
 
+class StaffSession(BaseModel):
+    """A logged-in browser: the SHA-256 of its cookie's token (never the token), its account, the
+    CSRF token its forms carry, and when it ends (idle or absolute, whichever comes first)."""
+
+    id = CharField(primary_key=True)
+    account = ForeignKeyField(StaffAccount, backref="sessions", on_delete="CASCADE")
+    csrf = CharField()
+    created_at = DateTimeField(default=utcnow)
+    last_seen = DateTimeField(default=utcnow)
+    expires_at = DateTimeField(index=True)
+    address = CharField(default="")
+
+    class Meta:
+        table_name = "staff_session"
+
+
+class LoginThrottle(BaseModel):
+    """Failed logins for one account ("user:NAME") or one address ("addr:IP") and the lock they earned."""
+
+    key = CharField(primary_key=True)
+    failures = IntegerField(default=0)
+    first_failure = DateTimeField(default=utcnow)
+    last_failure = DateTimeField(default=utcnow)
+    locked_until = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "login_throttle"
+
+
 ALL_MODELS = (Neighborhood, InboundMessage, SmsPart, Case, CaseReporter, PhoneState, PendingReport, CaseEvent,
               Broadcast, OutboundMessage, ModemHealth, UssdRequest, WebSubmission, Project, SiteSecret,
-              CaseQuestion, PracticeCase, PracticeMessage, CaseCorrection, ForgottenLesson, StaffAccount, AuditEntry)
+              CaseQuestion, PracticeCase, PracticeMessage, CaseCorrection, ForgottenLesson, StaffAccount, AuditEntry,
+              StaffSession, LoginThrottle)
