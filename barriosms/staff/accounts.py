@@ -18,7 +18,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from barriosms.domain.roles import ROLES
 from barriosms.staff import audit
-from barriosms.store.models import StaffAccount, utcnow, write_tx
+from barriosms.store.models import StaffAccount, StaffSession, utcnow, write_tx
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +131,8 @@ def set_password(username: str, password: str, *, actor: str, source: str = "cli
         account.password_hash = password_hash
         account.updated_at = now
         account.save()
+        # Whoever knew the old password is logged out, wherever they were.
+        StaffSession.delete().where(StaffSession.account == account).execute()
         audit.record(actor, source, "staff.password", account.username, now=now)
     log.info("staff account %s: password changed by %s", account.username, actor or "-")
     return account
@@ -153,6 +155,8 @@ def set_disabled(username: str, disabled: bool, *, actor: str, source: str = "cl
         account.disabled = disabled
         account.updated_at = now
         account.save()
+        if disabled:
+            StaffSession.delete().where(StaffSession.account == account).execute()
         action = "staff.disable" if disabled else "staff.enable"
         audit.record(actor, source, action, account.username, now=now)
     log.info("staff account %s %s by %s", account.username, "disabled" if disabled else "enabled", actor or "-")
