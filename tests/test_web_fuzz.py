@@ -11,6 +11,7 @@ for what only it parses.
 from __future__ import annotations
 
 import gzip
+import json
 import re
 import socket
 import threading
@@ -80,6 +81,8 @@ def assert_answered_calmly(response, path: str) -> None:
         body = body_of(response).decode("utf-8")
         if path.startswith("/open311/"):
             assert "<errors>" in body or body.startswith('[{"code": '), body[:300]
+        elif path.startswith("/personal/api/"):  # the back-office's data: a JSON error in Spanish
+            assert json.loads(body)["error"], body[:300]
         else:
             assert 'lang="es"' in body, body[:300]
 
@@ -92,7 +95,7 @@ def assert_no_forged_host(response) -> None:
 # --- building requests for any rule of the url_map ---------------------------------------------
 
 _PLACEHOLDER = re.compile(r"<(?:([^:<>]+):)?(\w+)>")
-PATH_VALUES = {"number": ["1234567"], "code": ["B02", "agua", "b-02"], "name": ["site.css", "leaflet.js"]}
+PATH_VALUES = {"number": ["1234567"], "numero": ["1234567"], "code": ["B02", "agua", "b-02"], "name": ["site.css", "leaflet.js"]}
 
 
 @dataclass(frozen=True)

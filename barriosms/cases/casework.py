@@ -32,7 +32,7 @@ from barriosms.store.models import (
 # Finding the surviving case, the reporters and reopening live in their own modules (the survey
 # uses them without casework); they stay names of casework, what staff and tests call.
 __all__ = ["CaseChange", "CaseError", "StatusChange", "add_note", "add_reporter", "assign", "change_status",
-           "find_case", "history", "list_cases", "merge", "messages", "notify_reporters", "reopen",
+           "find_case", "history", "list_cases", "merge", "messages", "notify_reporters", "reopen", "timeline",
            "reopen_by_resident", "reporters", "surviving"]
 
 log = logging.getLogger(__name__)
@@ -104,6 +104,33 @@ def messages(case: Case) -> tuple[list[InboundMessage], list[OutboundMessage]]:
     return inbound, out
 
 
+
+
+# Conversation events in the history: which way the words went.
+DIRECTION = {"question": "out", "message": "out", "answer": "in"}
+
+
+def timeline(events: list[CaseEvent], inbound: list[InboundMessage],
+             outbound: list[OutboundMessage]) -> list[tuple[dt.datetime, dict]]:
+    """The case's history and its SMS in and out as one story, oldest first (`cases show`, the case page).
+
+    At the same minute (the intake stores the SMS, opens the case and queues the reply in one
+    transaction, all at one `now`) the SMS in comes first, then what staff or the gateway did, then
+    the SMS out: the order in which they happened.
+    """
+    items: list[tuple[dt.datetime, int, int, dict]] = []
+    for m in inbound:
+        items.append((m.received_at, 0, m.id, {"type": "sms", "direction": "in", "phone": m.phone, "text": m.text}))
+    for e in events:
+        items.append((e.at, 1, e.id, {"type": "event", "kind": e.kind, "from": e.old_status, "to": e.new_status,
+                                      "note": e.note, "public": e.public, "by": e.actor,
+                                      "direction": DIRECTION.get(e.kind)}))
+    for o in outbound:
+        items.append((o.sent_at or o.created_at, 2, o.id,
+                      {"type": "sms", "direction": "out", "phone": o.recipient, "text": o.text, "status": o.status,
+                       "delivery": o.delivery or None, "error": o.last_error}))
+    items.sort(key=lambda item: item[:3])
+    return [(at, entry) for at, _, _, entry in items]
 
 
 def _load_for_change(tracking: str) -> Case:

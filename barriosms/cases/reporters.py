@@ -26,13 +26,10 @@ def add_reporter(case: Case, phone: str, how: str, message: InboundMessage | Non
     return True
 
 
-def notify_reporters(case: Case, render: Callable[[CaseReporter], str], *, kind: str, region: str,
-                     now: dt.datetime, urgent: bool = False,
-                     only: list[CaseReporter] | None = None) -> tuple[list[OutboundMessage], dict[str, str]]:
-    """Queue one SMS to each reporter who can and wants to receive it (inside the caller's transaction)."""
-    people = only if only is not None else reporters(case)
+def reach(people: list[CaseReporter], region: str) -> tuple[list[CaseReporter], dict[str, str]]:
+    """Who of `people` an SMS would reach, and why each other one gets none (phone → why)."""
     out_of = subscribers.opted_out([r.phone for r in people])
-    queued: list[OutboundMessage] = []
+    reached: list[CaseReporter] = []
     skipped: dict[str, str] = {}
     for reporter in people:
         if not is_replyable(reporter.phone, region):
@@ -40,8 +37,18 @@ def notify_reporters(case: Case, render: Callable[[CaseReporter], str], *, kind:
         elif reporter.phone in out_of:
             skipped[reporter.phone] = "opted out (BAJA)"
         else:
-            queued.append(outbox.queue(reporter.phone, render(reporter), kind=kind, case=case, now=now,
-                                       urgent=urgent))
+            reached.append(reporter)
+    return reached, skipped
+
+
+def notify_reporters(case: Case, render: Callable[[CaseReporter], str], *, kind: str, region: str,
+                     now: dt.datetime, urgent: bool = False,
+                     only: list[CaseReporter] | None = None) -> tuple[list[OutboundMessage], dict[str, str]]:
+    """Queue one SMS to each reporter who can and wants to receive it (inside the caller's transaction)."""
+    people = only if only is not None else reporters(case)
+    reached, skipped = reach(people, region)
+    queued = [outbox.queue(reporter.phone, render(reporter), kind=kind, case=case, now=now, urgent=urgent)
+              for reporter in reached]
     for phone, why in skipped.items():
         log.info("case %s: no SMS to %s: %s", case.tracking, phone, why)
     return queued, skipped

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import datetime as dt
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -26,7 +25,7 @@ from barriosms.cli.common import (
 )
 from barriosms.domain.errors import TemplateError
 from barriosms.pipeline import conversations
-from barriosms.store.models import Case, CaseEvent, InboundMessage, OutboundMessage
+from barriosms.store.models import Case, OutboundMessage
 from barriosms.templates.loader import load_categories
 
 
@@ -155,8 +154,7 @@ def _replies_cell(case: Case) -> str:
     return ", ".join(marks) or "-"
 
 
-# Conversation events in the history: which way the words went.
-_DIRECTION = {"question": "out", "message": "out", "answer": "in"}
+_DIRECTION = casework.DIRECTION
 
 
 @cases.command()
@@ -204,7 +202,7 @@ def show(state: CliState, tracking: str, keep_unseen: bool, as_json: bool) -> No
                 "error": m.last_error}
                for m in outbound])
         # One list in time order for readers of the whole story; the keys above stay for existing scripts.
-        data["timeline"] = [{"at": local_time(at, zone), **entry} for at, entry in _timeline(events, inbound, outbound)]
+        data["timeline"] = [{"at": local_time(at, zone), **entry} for at, entry in casework.timeline(events, inbound, outbound)]
         emit_json(data)
         return
     click.echo(f"Case {case.tracking}  [{case.status}]")
@@ -230,31 +228,8 @@ def show(state: CliState, tracking: str, keep_unseen: bool, as_json: bool) -> No
             click.echo(f"  {short_time(q.asked_at, zone)}  out  {q.kind} to {q.phone} by {q.actor or '-'}: "
                        f"\"{q.text}\"  [{outcome}]")
     click.echo("Timeline (history and SMS, oldest first):")
-    for at, entry in _timeline(events, inbound, outbound):
+    for at, entry in casework.timeline(events, inbound, outbound):
         click.echo(f"  {short_time(at, zone)}  {_timeline_line(entry)}")
-
-
-def _timeline(events: list[CaseEvent], inbound: list[InboundMessage],
-              outbound: list[OutboundMessage]) -> list[tuple[dt.datetime, dict]]:
-    """The case's history and its SMS in and out as one story, oldest first.
-
-    At the same minute (the intake stores the SMS, opens the case and queues the reply in one
-    transaction, all at one `now`) the SMS in comes first, then what staff or the gateway did, then
-    the SMS out: the order in which they happened.
-    """
-    items: list[tuple[dt.datetime, int, int, dict]] = []
-    for m in inbound:
-        items.append((m.received_at, 0, m.id, {"type": "sms", "direction": "in", "phone": m.phone, "text": m.text}))
-    for e in events:
-        items.append((e.at, 1, e.id, {"type": "event", "kind": e.kind, "from": e.old_status, "to": e.new_status,
-                                      "note": e.note, "public": e.public, "by": e.actor,
-                                      "direction": _DIRECTION.get(e.kind)}))
-    for o in outbound:
-        items.append((o.sent_at or o.created_at, 2, o.id,
-                      {"type": "sms", "direction": "out", "phone": o.recipient, "text": o.text, "status": o.status,
-                       "delivery": o.delivery or None, "error": o.last_error}))
-    items.sort(key=lambda item: item[:3])
-    return [(at, entry) for at, _, _, entry in items]
 
 
 def _timeline_line(entry: dict) -> str:

@@ -14,7 +14,10 @@ from barriosms.operations import logsetup
               help="Override [web] listen for this run (e.g. 0.0.0.0:8080).")
 @pass_state
 def web(state: CliState, listen: str | None) -> None:
-    """Serve the public website and the Open311 API (what barriosms-web.service starts).
+    """Serve the public website, the Open311 API and the staff back-office (barriosms-web.service).
+
+    The back-office is /personal/ to [staff] networks (this machine by default), or on its own
+    address with [staff] listen; staff log in with the accounts of `barriosms staff add`.
 
     Residents report and follow cases; everyone sees the map. It shares the database with the
     gateway and never touches the modem: a tracking SMS goes through the outbox. SIGTERM or Ctrl-C
@@ -44,6 +47,8 @@ def web(state: CliState, listen: str | None) -> None:
         click.echo(f"Error: {message}", err=True)
         sys.exit(EXIT_NEEDS_FIX)
     except OSError as exc:
-        click.echo(f"Error: cannot listen on {settings.web.host}:{settings.web.port}: {exc.strerror} "
-                   "(another program uses the port? change [web] listen)", err=True)
+        staff = settings.staff.listen
+        where = f"{settings.web.host}:{settings.web.port}" + (f" or {staff[0]}:{staff[1]}" if staff else "")
+        click.echo(f"Error: cannot listen on {where}: {exc.strerror} "
+                   "(another program uses the port? change [web] listen or [staff] listen)", err=True)
         sys.exit(EXIT_NEEDS_FIX)

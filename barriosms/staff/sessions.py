@@ -12,14 +12,32 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import logging
 import secrets
 from dataclasses import dataclass
 
 from barriosms.store.models import StaffAccount, StaffSession, utcnow, write_tx
 
+log = logging.getLogger(__name__)
+
 ABSOLUTE_HOURS = 12
 # last_seen is written at most this often: not one database write per page view.
 TOUCH_SECONDS = 60
+
+
+class _NoSessionSecrets(logging.Filter):
+    """peewee logs every query with its parameters at DEBUG: a session's id and CSRF token would
+    reach the log of anyone who debugs. Blank the parameters of every query on staff_session."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.msg
+        if (isinstance(msg, tuple) and len(msg) == 2 and isinstance(msg[0], str) and "staff_session" in msg[0]
+                and isinstance(msg[1], (list, tuple))):
+            record.msg = (msg[0], ["[hidden]" if isinstance(p, str) else p for p in msg[1]])
+        return True
+
+
+logging.getLogger("peewee").addFilter(_NoSessionSecrets())
 
 
 def _id(token: str) -> str:

@@ -8,6 +8,7 @@ Open311 defines them under /open311), never a 5xx.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import cast
 from urllib.parse import unquote_to_bytes
 
-from flask import Flask, Response, render_template, request
+from flask import Flask, Response, redirect, render_template, request
 from flask.json.provider import DefaultJSONProvider
 from peewee import DatabaseError as PeeweeDatabaseError
 from werkzeug.exceptions import BadRequest, HTTPException
@@ -26,7 +27,8 @@ from barriosms.config import Settings
 from barriosms.pipeline.intake import rules_from_settings
 from barriosms.store import database as store
 from barriosms.store.models import database
-from barriosms.web import open311, pages
+from barriosms.web import assets, open311, pages, staffauth, staffcases  # noqa: F401 - staffcases adds the case routes
+from barriosms.web import staff as staff_pages
 from barriosms.web.context import WebContext
 from barriosms.web.security import FormTokens, SubmissionLimiter, security_headers, site_secret
 
@@ -35,8 +37,18 @@ log = logging.getLogger(__name__)
 MAX_BODY = 64 * 1024  # a report is a few lines; anything bigger is refused with 413
 
 
-def create_app(settings: Settings, *, open_db: bool = True) -> Flask:
-    """The application for `settings`; opens the database (schema checked) unless told not to."""
+SITES = ("public", "staff")
+
+
+def create_app(settings: Settings, *, open_db: bool = True, site: str = "public") -> Flask:
+    """The application for `settings`; opens the database (schema checked) unless told not to.
+
+    site "public": the website, Open311, and the back-office under /personal/ to [staff] networks
+    (unless it has its own address, [staff] listen, or is disabled); "staff": only the back-office
+    (its pages and the static files), for the listener on [staff] listen.
+    """
+    if site not in SITES:
+        raise ValueError(f"site must be one of {', '.join(SITES)}, not {site!r}")
     if open_db:
         store.open_database(settings.database.target)
     app = Flask(__name__, static_folder=None)
@@ -56,24 +68,30 @@ def create_app(settings: Settings, *, open_db: bool = True) -> Flask:
     json_provider.ensure_ascii = False
     json_provider.sort_keys = False
     web = settings.web
+    staff = settings.staff
+    staff_gate = "none" if not staff.enabled else ("all" if site == "staff" else (
+        "networks" if staff.listen is None else "none"))
     app.extensions["barriosms"] = WebContext(
         settings=settings,
         # The model learnt from staff's corrections as the site starts (the daemon relearns nightly).
         rules=with_learning(rules_from_settings(settings)) if open_db else rules_from_settings(settings),
         tokens=FormTokens(site_secret()),
         limiter=SubmissionLimiter(web.submissions_per_hour, web.submissions_per_day),
+        staff_gate=staff_gate,
+        login_tokens=FormTokens(site_secret(), form="entrar") if open_db and staff_gate != "none" else None,
     )
     if web.trusted_proxies:
         # request.remote_addr becomes the address the Nth proxy from us saw (the Nth entry from
         # the right of X-Forwarded-For; entries further left are whatever the client wrote), so
         # submission limits count the resident. Without proxies the header is ignored: a client
         # could otherwise choose the address it is counted under.
-        # Only X-Forwarded-For: the site never builds an address from the scheme or the host
-        # (links are relative, [web] public_url for the rest; no cookies to mark Secure), the
-        # Origin check compares the Host the proxy passes through, and the documented nginx
+        # X-Forwarded-Proto too: the back-office marks its session cookie Secure when the proxy
+        # says the browser used HTTPS (the documented nginx set-up sets it). Not the host: the
+        # site never builds an address from it (links are relative, [web] public_url for the
+        # rest), the Origin check compares the Host the proxy passes through, and the documented
         # set-up does not overwrite X-Forwarded-Host, so believing it would believe the client.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=web.trusted_proxies,  # type: ignore[method-assign]
-                                x_proto=0, x_host=0, x_port=0, x_prefix=0)
+                                x_proto=web.trusted_proxies, x_host=0, x_port=0, x_prefix=0)
     headers = security_headers(web.tile_url)
     follow_file = _FileFollower(None if settings.database.url else settings.database.path)
 
@@ -120,8 +138,14 @@ def create_app(settings: Settings, *, open_db: bool = True) -> Flask:
         log.exception("the website failed on %s %s", request.method, request.path)
         return _error_response(500, "Ocurrió un error en el servidor. Intente otra vez en unos minutos.")
 
-    app.register_blueprint(pages.blueprint)
-    app.register_blueprint(open311.blueprint, url_prefix="/open311")
+    if site == "public":
+        app.register_blueprint(pages.blueprint)
+        app.register_blueprint(open311.blueprint, url_prefix="/open311")
+    else:
+        app.register_blueprint(assets.blueprint)
+        app.add_url_rule("/", "to_staff", lambda: redirect(staffauth.HOME, code=303))
+    if staff_gate != "none":
+        app.register_blueprint(staff_pages.blueprint)
     return app
 
 
@@ -196,6 +220,8 @@ def _spanish(exc: HTTPException) -> str:
 def _error_response(code: int, message: str):
     if request.path.startswith("/open311/"):
         return open311.error_response(code, message)
+    if request.path.startswith(f"{staffauth.PREFIX}/api/"):
+        return Response(json.dumps({"error": message}, ensure_ascii=False), status=code, mimetype="application/json")
     try:
         body = render_template("error.html", code=code, message=message)
     except Exception:  # noqa: BLE001 - the error page itself must never fail

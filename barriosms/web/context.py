@@ -21,6 +21,10 @@ class WebContext:
     rules: IntakeRules
     tokens: FormTokens
     limiter: SubmissionLimiter
+    # Who reaches /personal/ here: "networks" (the public site: [staff] networks only), "all"
+    # (the back-office's own listener, [staff] listen), "none" (not served by this application).
+    staff_gate: str = "none"
+    login_tokens: FormTokens | None = None
 
     @property
     def templates(self) -> Templates:

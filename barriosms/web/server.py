@@ -19,54 +19,68 @@ log = logging.getLogger(__name__)
 
 
 class WebServer:
-    """The site on settings.web.host:port (port 0: any free port; `port` says which)."""
+    """The site on settings.web.host:port (port 0: any free port; `port` says which), and the staff
+    back-office on [staff] listen when it has its own address (`staff_port`, `staff_url`)."""
 
     def __init__(self, settings: Settings):
-        import waitress.server
-
         self.settings = settings
         self.app = create_app(settings)
         web = settings.web
-        self._server = waitress.server.create_server(
-            self.app, host=web.host, port=web.port, threads=web.threads, ident="barriosms",
-            max_request_body_size=MAX_BODY, max_request_header_size=32 * 1024,
-            # X-Forwarded-For reaches the app, which believes it only behind [web] trusted_proxies (ProxyFix).
-            clear_untrusted_proxy_headers=False, channel_timeout=30, connection_limit=200,
-        )
+        self._server = _waitress(self.app, web.host, web.port, web.threads)
         self.port: int = self._server.effective_port
+        self._servers = [self._server]
+        self.staff_port: int | None = None
+        self.staff_app = self.app  # the application that serves /personal/
+        staff = settings.staff
+        if staff.enabled and staff.listen is not None:
+            host, port = staff.listen
+            # A few clerks, not the public: fewer threads do.
+            self.staff_app = create_app(settings, site="staff")
+            server = _waitress(self.staff_app, host, port, max(2, web.threads // 2))
+            self.staff_port = server.effective_port
+            self._servers.append(server)
         self._stop = threading.Event()
 
     @property
     def url(self) -> str:
-        host = self.settings.web.host
-        host = "127.0.0.1" if host in ("0.0.0.0", "") else (f"[{host}]" if ":" in host else host)
-        return f"http://{host}:{self.port}"
+        return _url(self.settings.web.host, self.port)
+
+    @property
+    def staff_url(self) -> str:
+        """Where staff log in: the back-office's own address, or /personal/ of the site."""
+        if self.staff_port is not None and self.settings.staff.listen is not None:
+            return _url(self.settings.staff.listen[0], self.staff_port) + "/personal/"
+        return self.url + "/personal/"
 
     def stop(self) -> None:
         self._stop.set()
 
     def serve_forever(self, notifier: Notifier | None = None) -> int:
         notifier = notifier or Notifier()
-        thread = threading.Thread(target=self._run, name="waitress", daemon=True)
-        thread.start()
+        threads = [threading.Thread(target=self._run, args=(server,), name="waitress", daemon=True)
+                   for server in self._servers]
+        for thread in threads:
+            thread.start()
         log.info("website listening on %s (database %s)", self.url, self.settings.database.target
                  if not self.settings.database.url else "postgresql")
+        if self.settings.staff.enabled:
+            log.info("staff back-office on %s", self.staff_url)
         notifier.ready(f"serving on {self.url}")
         while not self._stop.wait(1.0):
-            if not thread.is_alive():
+            if not all(thread.is_alive() for thread in threads):
                 log.error("the web server stopped by itself; exiting so that systemd restarts it")
                 return 1
         notifier.stopping("stopping")
         log.info("website stopping")
-        self._close(thread)
+        for server, thread in zip(self._servers, threads):
+            self._close(server, thread)
         return 0
 
-    def _close(self, thread: threading.Thread) -> None:
+    def _close(self, server, thread: threading.Thread) -> None:
         """Close the listening socket and every open connection (browsers keep some alive) from
         inside waitress's own loop, which then ends; let running requests finish (5 s at most)."""
         from waitress import wasyncore
 
-        server = self._server
         try:
             server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
         except OSError:
@@ -77,13 +91,29 @@ class WebServer:
             log.warning("the web server's loop did not end within 10 s; exiting anyway")
         server.task_dispatcher.shutdown(timeout=5)
 
-    def _run(self) -> None:
+    def _run(self, server) -> None:
         try:
-            self._server.run()
+            server.run()
         except OSError:
             # close() from the main thread ends the loop with EBADF on the closed socket.
             if not self._stop.is_set():
                 raise
+
+
+def _waitress(app, host: str, port: int, threads: int):
+    import waitress.server
+
+    return waitress.server.create_server(
+        app, host=host, port=port, threads=threads, ident="barriosms",
+        max_request_body_size=MAX_BODY, max_request_header_size=32 * 1024,
+        # X-Forwarded-For reaches the app, which believes it only behind [web] trusted_proxies (ProxyFix).
+        clear_untrusted_proxy_headers=False, channel_timeout=30, connection_limit=200,
+    )
+
+
+def _url(host: str, port: int) -> str:
+    host = "127.0.0.1" if host in ("0.0.0.0", "") else (f"[{host}]" if ":" in host else host)
+    return f"http://{host}:{port}"
 
 
 def run(settings: Settings) -> int:
