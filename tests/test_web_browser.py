@@ -19,6 +19,8 @@ import base64
 import os
 import re
 import struct
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -215,8 +217,8 @@ def chromium(site, request):
     with pytest.MonkeyPatch.context() as env:
         env.setenv("SE_OFFLINE", "true")  # Selenium Manager must never try to download a driver
 
-        def start(**options) -> Browser:
-            started.append(Browser(site, **options))
+        def start(on: Rig | None = None, **options) -> Browser:
+            started.append(Browser(on or site, **options))
             return started[-1]
         yield start
     failed = request.session.testsfailed > failures  # the call phase is counted before teardown
@@ -384,3 +386,162 @@ def test_every_page_fits_a_phone_screen(site, chromium):
         assert width <= screen, f"{path} is {width} px wide on a {screen} px screen"
         assert png_size(browser.shot(f"movil-{name}"))[0] == screen
     assert browser.problems() == []
+
+
+# -- the staff back-office (/personal/) ------------------------------------------------------------
+
+STAFF_PASSWORD = "clave larga de Ana 2026"
+RESIDENT = "+59171000301"
+NEIGHBOUR = "+59171000302"
+
+
+@pytest.fixture(scope="module")
+def office(chromium_installed, tmp_path_factory):
+    """A whole gateway (the simulated modem, the real daemon) and `barriosms web`, with an admin
+    account: the office on a day of work."""
+    from conftest import SCRIPT_PACE, started_rig
+
+    service = {"replies_per_hour": 20, "replies_per_day": 50, "answer_window_hours": 72, **SCRIPT_PACE}
+    rigs = started_rig(tmp_path_factory.mktemp("office"), poll_seconds=2, service_options=service)
+    rig = next(rigs)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "barriosms", "staff", "add", "ana", "--name", "Ana Quispe",
+                               "--role", "admin", "--password-stdin"], input=STAFF_PASSWORD + "\n", text=True,
+                              capture_output=True, env=rig._env(), timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        rig.start_web()
+        yield rig
+    finally:
+        next(rigs, None)  # stops the rig; the daemon must exit 0
+
+
+def staff_login(browser: Browser, user: str, password: str) -> None:
+    browser.find("input[name=usuario]").clear()
+    browser.find("input[name=usuario]").send_keys(user)
+    browser.find("input[name=clave]").send_keys(password + ENTER)
+
+
+def case_form(browser: Browser, action: str, **fields: str) -> None:
+    """Fill the case page's form for `action` (selects by value, text fields typed) and send it."""
+    from selenium.webdriver.support.ui import Select
+
+    form = f"form[action$='/{action}']"
+    for name, value in fields.items():
+        field = browser.find(f"{form} [name={name}]")
+        if field.tag_name == "select":
+            Select(field).select_by_value(value)
+        elif field.get_attribute("type") == "checkbox":
+            if field.is_selected() != (value == "1"):
+                field.click()
+        else:
+            field.clear()
+            field.send_keys(value)
+    browser.find(f"{form} button[type=submit]").click()
+
+
+def test_a_days_work_in_the_back_office(office, chromium):
+    from selenium.webdriver.support.ui import Select
+
+    rig = office
+    browser = chromium(on=office)
+    shots = []
+
+    # Anonymous: the Bandeja sends to the login, which says nothing about who exists.
+    browser.open("/personal/")
+    browser.arrived(r"/personal/entrar")
+    shots.append(browser.shot("personal-entrar"))
+    for attempt in range(5):
+        staff_login(browser, "pedro", f"no es la clave {attempt}")
+        browser.wait_for(".aviso-error")
+    assert "Demasiados intentos fallidos. Espere 30 segundos" in browser.body()
+    shots.append(browser.shot("personal-espere"))
+    staff_login(browser, "ana", "una clave equivocada")
+    browser.wait_for(".aviso-error")
+    assert "Usuario o clave incorrectos." in browser.body()
+    staff_login(browser, "ana", STAFF_PASSWORD)
+    browser.arrived(r"/personal/")
+    assert "Ana Quispe (administración)" in browser.body()
+
+    # A resident writes without saying where: the message waits in the Bandeja; triage opens a case.
+    rig.text(RESIDENT, "hay basura acumulada en la esquina hace una semana")
+    browser.reload_until("/personal/", lambda: "hay basura acumulada" in browser.body())
+    shots.append(browser.shot("personal-bandeja"))
+    Select(browser.find("form.abrir select[name=barrio]")).select_by_value("B05")
+    browser.find("form.abrir button[type=submit]").click()
+    tracking = browser.arrived(r"/personal/caso/(\d{7})").group(1)
+    assert "Caso abierto" in browser.body()
+    opened = rig.sent_to(RESIDENT, 2)[-1]["text"]  # the neighbourhood question, then the tracking number
+    assert tracking in opened, opened
+
+    # Work starts: a status with a public note goes to the resident by SMS.
+    case_form(browser, "estado", estado="in_progress", nota="La cuadrilla va el lunes")
+    browser.arrived(rf"/personal/caso/{tracking}")
+    assert "Estado cambiado. SMS en cola: 1." in browser.body()
+    assert "La cuadrilla va el lunes" in rig.sent_to(RESIDENT, 3)[-1]["text"]
+
+    # A question, and the resident's answer arriving through the modem onto the page.
+    case_form(browser, "preguntar", texto="¿Es frente al mercado?")
+    browser.arrived(rf"/personal/caso/{tracking}")
+    assert "¿Es frente al mercado?" in rig.sent_to(RESIDENT, 4)[-1]["text"]
+    rig.text(RESIDENT, "si frente al mercado Rodriguez")
+    browser.reload_until(f"/personal/caso/{tracking}", lambda: "respondió" in browser.body())
+    assert "si frente al mercado Rodriguez" in browser.body()
+    shots.append(browser.shot("personal-caso"))
+
+    # A neighbour reports the same problem: merged into the first case, and told its number.
+    rig.text(NEIGHBOUR, "B05 basura en la esquina del mercado Rodriguez")
+    duplicate = re.search(r"\b\d{7}\b", rig.sent_to(NEIGHBOUR, 1)[0]["text"]).group()
+    browser.open(f"/personal/caso/{duplicate}")
+    case_form(browser, "unir", en=tracking)
+    browser.arrived(rf"/personal/caso/{duplicate}")
+    assert f"unido al caso {tracking}" in browser.body()
+    assert tracking in rig.sent_to(NEIGHBOUR, 2)[-1]["text"]
+
+    # The case's history names the account for every step.
+    browser.open(f"/personal/caso/{tracking}")
+    history = browser.text("ol.linea")
+    assert history.count("por ana") >= 3, history
+
+    # Logging out ends the session: the Bandeja is behind the login again.
+    browser.find(".cuenta button[type=submit]").click()
+    browser.arrived(r"/personal/entrar")
+    browser.open("/personal/")
+    browser.arrived(r"/personal/entrar")
+
+    audit = rig.cli_json("audit", "list", "--user", "ana")
+    actions = [e["action"] for e in audit]
+    for action in ("login", "login.failed", "inbox.assign", "cases.status", "cases.ask", "cases.merge", "logout"):
+        assert action in actions, actions
+    assert all(e["source"] == "web" for e in audit)
+    for path in shots:
+        png_size(path)
+    # The refused logins answered 401 and 429 on purpose (Chromium logs each as an error): nothing else.
+    refused = [p for p in browser.problems() if p.startswith("/personal/entrar:")
+               and re.search(r"status of (401|429) ", p)]
+    assert len(refused) == 6 and [p for p in browser.problems() if p not in refused] == []
+
+
+def test_the_back_office_fits_a_phone_and_an_office_screen(office, chromium):
+    for phone in (True, False):
+        browser = chromium(on=office, phone=phone)
+        browser.open("/personal/entrar")
+        staff_login(browser, "ana", STAFF_PASSWORD)
+        browser.arrived(r"/personal/")
+        tracking = rig_case(office)
+        for name, path in (("bandeja", "/personal/"), ("caso", f"/personal/caso/{tracking}")):
+            browser.open(path)
+            width, screen = browser.driver.execute_script(
+                "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+            assert width <= screen, f"{path} is {width} px wide on a {screen} px screen"
+            shot = browser.shot(f"personal-{name}-{'movil' if phone else 'escritorio'}")
+            assert png_size(shot)[0] == screen
+        assert browser.problems() == []
+
+
+def rig_case(rig: Rig) -> str:
+    """A case of the office's database (the one the day's work opened, or a fresh one)."""
+    rows = rig.query('SELECT tracking FROM "case" ORDER BY id LIMIT 1')
+    if rows:
+        return rows[0][0]
+    rig.text("+59171000399", "B12 hay un bache grande en la calle 3")
+    return re.search(r"\b\d{7}\b", rig.sent_to("+59171000399", 1)[0]["text"]).group()

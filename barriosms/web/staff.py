@@ -268,4 +268,5 @@ def open_from_message(message_id: int):
         abort(400, description=f"No se pudo abrir el caso: {err}")
     except LookupError as err:
         abort(400, description=f"No se pudo abrir el caso: {err}")
-    return redirect(f"{staffauth.PREFIX}/caso/{assigned.case.tracking}?abierto=1", code=303)
+    sent = 1 if assigned.reply is not None else 0
+    return redirect(f"{staffauth.PREFIX}/caso/{assigned.case.tracking}?hecho=abierto&sms={sent}", code=303)
