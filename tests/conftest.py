@@ -92,6 +92,25 @@ def report(hoods):
     return opened
 
 
+@pytest.fixture
+def unmatched(hoods):
+    """Stores an SMS that names no neighbourhood, as the intake does: it waits for staff."""
+    from barriosms.modem.interface import ReceivedSms
+    from barriosms.pipeline.intake import Intake, IntakeRules
+    from barriosms.store.models import InboundMessage, OutboundMessage
+    from barriosms.templates.loader import load_categories, load_templates
+
+    intake = Intake(IntakeRules(load_templates(), load_categories(), region="BO"), rng=random.Random(7))
+
+    def stored(phone: str, text: str) -> InboundMessage:
+        at = dt.datetime(2026, 11, 24, 11, 0)
+        intake.store(ReceivedSms(location=900, sender=phone, text=text, smsc_time=at), now=at)
+        OutboundMessage.delete().execute()
+        return InboundMessage.get(InboundMessage.phone == phone)
+
+    return stored
+
+
 # The staff CLI through click's runner, against a config in tmp_path (shared by the CLI tests).
 @pytest.fixture
 def ini(tmp_path):

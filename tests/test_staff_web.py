@@ -14,7 +14,7 @@ import pytest
 
 from barriosms import config
 from barriosms.staff import accounts
-from barriosms.store.models import AuditEntry, Case, CaseEvent, InboundMessage, LoginThrottle, OutboundMessage, StaffSession
+from barriosms.store.models import AuditEntry, Case, CaseEvent, LoginThrottle, OutboundMessage, StaffSession
 from barriosms.web import create_app
 
 PASSWORD = "correct horse 42"
@@ -31,27 +31,6 @@ def app(hoods, tmp_path, db):
     accounts.add("ana", "Ana Quispe", "staff", PASSWORD, actor="root")
     accounts.add("vic", "Víctor Mamani", "viewer", PASSWORD, actor="root")
     return _app(db, tmp_path)
-
-
-@pytest.fixture
-def unmatched(hoods):
-    """Stores an SMS that names no neighbourhood, as the intake does: it waits for staff."""
-    import datetime as dt
-    import random
-
-    from barriosms.modem.interface import ReceivedSms
-    from barriosms.pipeline.intake import Intake, IntakeRules
-    from barriosms.templates.loader import load_categories, load_templates
-
-    intake = Intake(IntakeRules(load_templates(), load_categories(), region="BO"), rng=random.Random(7))
-
-    def stored(phone: str, text: str) -> InboundMessage:
-        at = dt.datetime(2026, 11, 24, 11, 0)
-        intake.store(ReceivedSms(location=900, sender=phone, text=text, smsc_time=at), now=at)
-        OutboundMessage.delete().execute()
-        return InboundMessage.get(InboundMessage.phone == phone)
-
-    return stored
 
 
 def _token(page: str, name: str = "token") -> str:

@@ -8,6 +8,7 @@ and no session token in any log line.
 
 from __future__ import annotations
 
+import gzip
 import http.client
 import logging
 import re
@@ -31,6 +32,7 @@ class Browser:
     def __init__(self, port: int):
         self.port = port
         self.cookie = ""
+        self.wire = 0
 
     def request(self, method: str, path: str, fields: dict | None = None, headers: dict | None = None):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=15)
@@ -44,7 +46,11 @@ class Browser:
         try:
             conn.request(method, path, body=body, headers=sent)
             resp = conn.getresponse()
-            text = resp.read().decode("utf-8", "replace")
+            raw = resp.read()
+            self.wire = len(raw)  # bytes as transferred (compressed or not)
+            if resp.getheader("Content-Encoding") == "gzip":
+                raw = gzip.decompress(raw)
+            text = raw.decode("utf-8", "replace")
         finally:
             conn.close()
         found = re.search(r"barriosms_personal=([^;]*)", resp.getheader("Set-Cookie") or "")
@@ -72,6 +78,7 @@ class Browser:
 def server(tmp_path, db, hoods, report):
     accounts.add("ana", "Ana Quispe", "staff", PASSWORD, actor="root")
     accounts.add("vic", "Víctor", "viewer", PASSWORD, actor="root")
+    accounts.add("adm", "Administración", "admin", PASSWORD, actor="root")
     ini = tmp_path / "web.ini"
     ini.write_text(f"[database]\npath = {db}\n[modem]\ndevice = /dev/null\n"
                    "[web]\nlisten = 127.0.0.1:0\n[staff]\nlisten = 127.0.0.1:0\n")
@@ -211,3 +218,27 @@ def test_no_password_or_session_token_in_any_log_line(server, cases, caplog):
     assert len(cookie) >= 40
     for secret in (PASSWORD, "wrong password 1", cookie, token):
         assert not [line for line in lines if secret in line], secret
+
+
+def test_every_staff_page_weighs_less_than_60_kb_with_its_styles(server, report, unmatched):
+    for i in range(60):
+        report(f"+5917100{i:04d}", f"B{i % 15 + 1:02d} hay un bache grande en la calle {i} " + "x" * 200)
+    for i in range(20):
+        unmatched(f"+5917200{i:04d}", f"hay basura en la esquina numero {i} " + "y" * 100)
+    ana = Browser(server.staff_port)
+    ana.login("adm")  # an admin sees every page
+    tracking = Case.select().first().tracking
+    for path in [p for method, p in _staff_routes(server) if method == "GET" and "<" not in p
+                 and not p.startswith("/personal/api/") and not p.endswith(".svg")] + [f"/personal/caso/{tracking}"]:
+        path = path.replace("1234567", tracking)
+        resp, page = ana.request("GET", path, headers={"Accept-Encoding": "gzip"})
+        assert resp.status == 200, path
+        weight = ana.wire
+        styles = re.findall(r'<link rel="stylesheet" href="([^"]+)"', page)
+        assert styles, path
+        for url in styles:
+            asset = Browser(server.staff_port)
+            assert asset.request("GET", url.replace("&amp;", "&"), headers={"Accept-Encoding": "gzip"})[0].status == 200
+            weight += asset.wire
+        assert 0 < weight < 60 * 1024, (path, weight)
+        assert "<script>" not in page and " style=" not in page, path  # the CSP forbids both

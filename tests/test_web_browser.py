@@ -29,7 +29,7 @@ import pytest
 from conftest import ROOT, SAMPLE_CSV
 
 from barriosms.domain.tracking import is_valid_tracking
-from barriosms.sim.rig import Rig
+from barriosms.sim.rig import Rig, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -440,7 +440,6 @@ def case_form(browser: Browser, action: str, **fields: str) -> None:
 
 
 def test_a_days_work_in_the_back_office(office, chromium):
-    from selenium.webdriver.support.ui import Select
 
     rig = office
     browser = chromium(on=office)
@@ -466,7 +465,7 @@ def test_a_days_work_in_the_back_office(office, chromium):
     rig.text(RESIDENT, "hay basura acumulada en la esquina hace una semana")
     browser.reload_until("/personal/", lambda: "hay basura acumulada" in browser.body())
     shots.append(browser.shot("personal-bandeja"))
-    Select(browser.find("form.abrir select[name=barrio]")).select_by_value("B05")
+    browser.find("form.abrir input[name=barrio]").send_keys("B05")
     browser.find("form.abrir button[type=submit]").click()
     tracking = browser.arrived(r"/personal/caso/(\d{7})").group(1)
     assert "Caso abierto" in browser.body()
@@ -502,6 +501,31 @@ def test_a_days_work_in_the_back_office(office, chromium):
     history = browser.text("ol.linea")
     assert history.count("por ana") >= 3, history
 
+    # A notice to the neighbourhood: first what it costs and today's budget, then the confirmation.
+    from selenium.webdriver.support.ui import Select
+
+    browser.open("/personal/difusion")
+    Select(browser.find("form[action$='/difusion'] select[name=barrio]")).select_by_value("B05")
+    browser.find("form[action$='/difusion'] textarea[name=texto]").send_keys("Manana pasa el carro basurero a las 8")
+    browser.find("form[action$='/difusion'] button[type=submit]").click()
+    browser.wait_for("section.plan")
+    plan = browser.text("section.plan")
+    assert "2 SMS a 2 teléfono(s)" in plan and "quedan hoy" in plan, plan
+    assert not [m for m in rig.sent() if "carro basurero" in m["text"]], "nothing leaves before the confirmation"
+    shots.append(browser.shot("personal-difusion"))
+    browser.find("form[action$='/difusion/confirmar'] button[type=submit]").click()
+    browser.wait_for(".aviso-ok")
+    assert "en cola: 2 SMS" in browser.body()
+    wait_for(lambda: all(any("carro basurero" in m["text"] for m in rig.sent() if m["to"] == phone)
+                         for phone in (RESIDENT, NEIGHBOUR)), 60, "the notice to reach both residents")
+
+    # The audit trail page shows what the account did, from the web.
+    browser.open("/personal/auditoria?usuario=ana")
+    trail = browser.text("table")
+    for action in ("login", "inbox.assign", "cases.status", "cases.ask", "cases.merge", "broadcast"):
+        assert action in trail, trail[:1500]
+    shots.append(browser.shot("personal-auditoria"))
+
     # Logging out ends the session: the Bandeja is behind the login again.
     browser.find(".cuenta button[type=submit]").click()
     browser.arrived(r"/personal/entrar")
@@ -510,7 +534,8 @@ def test_a_days_work_in_the_back_office(office, chromium):
 
     audit = rig.cli_json("audit", "list", "--user", "ana")
     actions = [e["action"] for e in audit]
-    for action in ("login", "login.failed", "inbox.assign", "cases.status", "cases.ask", "cases.merge", "logout"):
+    for action in ("login", "login.failed", "inbox.assign", "cases.status", "cases.ask", "cases.merge", "broadcast",
+                   "logout"):
         assert action in actions, actions
     assert all(e["source"] == "web" for e in audit)
     for path in shots:

@@ -27,7 +27,7 @@ from barriosms.config import Settings
 from barriosms.pipeline.intake import rules_from_settings
 from barriosms.store import database as store
 from barriosms.store.models import database
-from barriosms.web import assets, open311, pages, staffauth, staffcases  # noqa: F401 - staffcases adds the case routes
+from barriosms.web import assets, open311, pages, staffauth, staffcases, staffreports  # noqa: F401 - staffcases, staffreports add routes
 from barriosms.web import staff as staff_pages
 from barriosms.web.context import WebContext
 from barriosms.web.security import FormTokens, SubmissionLimiter, security_headers, site_secret

@@ -121,7 +121,7 @@ def shorten(text: str, length: int = 140) -> str:
 
 
 @blueprint.after_request
-def _compress(response: Response) -> Response:
+def compress(response: Response) -> Response:
     """Pages go gzip-compressed to clients that accept it (a cheap phone on a slow network)."""
     if response.mimetype != "text/html" or response.direct_passthrough or "Content-Encoding" in response.headers:
         return response

@@ -3,7 +3,8 @@
 Spanish, server-rendered, usable without JavaScript. Every route but the login is wrapped by
 staffauth.staff_only (session, CSRF token, role). The work is done by the same service functions
 as the CLI (cases.casework, staff.inbox, ...), with the account as the actor and "web" as the
-source of the audit entry. The case page and its actions are in staffcases.py.
+source of the audit entry. The case page and its actions are in staffcases.py; the reports,
+the outbox, the modem, the audit trail and the notices to a neighbourhood in staffreports.py.
 
 URLs: /personal/entrar (GET, POST), /personal/salir (POST), /personal/ (?vista=&barrio=&categoria=
 &estado=&asignado=&buscar=), /personal/mensaje/<id>/abrir (POST), /personal/api/yo.
@@ -40,7 +41,14 @@ STATUS_LABEL = {"received": "recibido", "reviewing": "en revisión", "in_progres
 VIEWS = (("abiertos", "Abiertos"), ("nuevos", "Nuevos"), ("sin_asignar", "Sin asignar"),
          ("esperando", "Esperando al vecino"), ("respuestas", "Respuestas nuevas"), ("reabiertos", "Reabiertos"),
          ("todos", "Todos"))
-NAV = ((staffauth.HOME, "Bandeja", "bandeja"), (f"{staffauth.HOME}#mensajes", "Mensajes sin barrio", "mensajes"))
+NAV = ((staffauth.HOME, "Bandeja", "bandeja"), (f"{staffauth.HOME}#mensajes", "Mensajes sin barrio", "mensajes"),
+       (f"{staffauth.PREFIX}/difusion", "Difusión", "difusion"), (f"{staffauth.PREFIX}/focos", "Focos", "focos"),
+       (f"{staffauth.PREFIX}/estadisticas", "Estadísticas", "estadisticas"),
+       (f"{staffauth.PREFIX}/salida", "Salida de SMS", "salida"), (f"{staffauth.PREFIX}/modem", "Módem", "modem"),
+       (f"{staffauth.PREFIX}/talleres", "Talleres", "talleres"),
+       (f"{staffauth.PREFIX}/auditoria", "Auditoría", "auditoria"))
+# The pages of NAV that need more than "read" (staffreports.py): the menu leaves them out for others.
+NAV_NEEDS = {"difusion": "broadcast"}
 
 
 @blueprint.before_request
@@ -57,9 +65,14 @@ def _layout() -> dict[str, Any]:
         return {"site_name": web.site_name, "sms_number": web.sms_number, "asset_url": assets.asset_url,
                 "nav": pages.NAV}
     session = staffauth.current()
-    return {"site_name": web.site_name, "sms_number": "", "asset_url": assets.asset_url, "nav": NAV,
+    return {"site_name": web.site_name, "sms_number": "", "asset_url": assets.asset_url, "nav": _nav(),
             "persona": session.account if session else None, "csrf": session.csrf if session else "",
             "rol": staffauth.ROLE_LABEL, "estado_es": STATUS_LABEL, "puede": _may, "etiqueta": ctx.categories.label}
+
+
+def _nav() -> tuple[tuple[str, str, str], ...]:
+    """NAV without the pages this account may not open (all but those of NAV_NEEDS before logging in)."""
+    return tuple(item for item in NAV if item[2] not in NAV_NEEDS or _may(NAV_NEEDS[item[2]]))
 
 
 def _may(action: str) -> bool:
@@ -68,6 +81,7 @@ def _may(action: str) -> bool:
 
 
 blueprint.add_app_template_filter(pages.local_time, "hora_personal")
+blueprint.after_request(pages.compress)
 
 
 def shown_phone(e164: str) -> str:
