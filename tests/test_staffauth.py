@@ -158,16 +158,19 @@ def test_a_viewer_trying_each_action_is_refused(server, cases):
     vic = Browser(server.staff_port)
     vic.login("vic")
     token = vic.csrf()
-    fields = {"csrf": token, "estado": "en_proceso", "texto": "hola", "a": "Cuadrilla", "en": b.tracking,
-              "categoria": "agua", "barrio": "B04"}
-    for action in ACTIONS:
-        resp, page = vic.post(f"/personal/caso/{a.tracking}/{action}", fields)
-        assert resp.status == 403 and "no puede hacer esto" in page, action
     from barriosms.store.models import InboundMessage
 
     msg = InboundMessage.select().first()
-    assert vic.post(f"/personal/mensaje/{msg.id}/abrir", fields)[0].status == 403
+    fields = {"csrf": token, "estado": "en_proceso", "texto": "hola", "a": "Cuadrilla", "en": b.tracking,
+              "categoria": "agua", "barrio": "B04", "confirmar": "1"}
+    posts = [path.replace("1234567", a.tracking).replace("/mensaje/1/", f"/mensaje/{msg.id}/")
+             for method, path in _staff_routes(server) if method == "POST" and path != "/personal/salir"]
+    assert len(posts) >= len(ACTIONS) + 3, posts  # the case actions, triage and the notice's two steps
+    for path in posts:
+        resp, page = vic.post(path, fields)
+        assert resp.status == 403 and "no puede hacer esto" in page, path
     assert OutboundMessage.select().count() == 0 and Case.get_by_id(a.id).status == "received"
+    assert not AuditEntry.select().where(AuditEntry.actor == "vic", AuditEntry.action != "login").exists()
     assert vic.post("/personal/salir", {"csrf": token})[0].status == 303  # a viewer may log out
 
 
@@ -192,15 +195,22 @@ def test_session_fixation_a_planted_id_is_never_the_session(server, cases):
 
 def test_resident_html_is_escaped_on_every_staff_page(server, cases):
     a, b = cases
-    ana = Browser(server.staff_port)
-    ana.login("ana")
-    pages = ["/personal/", "/personal/?vista=todos", f"/personal/caso/{a.tracking}", f"/personal/caso/{b.tracking}",
-             "/personal/?buscar=71234567"]
+    from barriosms.cases import casework
+    from barriosms.templates.loader import load_templates
+
+    casework.add_note(a.tracking, '<b onmouseover="alert(2)">nota</b>', load_templates(), public=False, region="BO")
+    adm = Browser(server.staff_port)
+    adm.login("adm")
+    pages = [p.replace("1234567", a.tracking) for method, p in _staff_routes(server)
+             if method == "GET" and not p.startswith("/personal/api/") and not p.endswith(".svg")]
+    pages += ["/personal/?vista=todos", f"/personal/caso/{b.tracking}", "/personal/?buscar=71234567"]
+    shown = 0
     for path in pages:
-        resp, page = ana.get(path)
+        resp, page = adm.get(path)
         assert resp.status == 200, path
-        assert "<script>alert" not in page and "<img src=x" not in page, path
-        assert "&lt;script&gt;" in page or "&lt;img" in page, path
+        assert "<script>alert" not in page and "<img src=x" not in page and "<b onmouseover" not in page, path
+        shown += ("&lt;script&gt;" in page or "&lt;img" in page or "&lt;b onmouseover" in page)
+    assert shown >= 4, "the residents' text is on the Bandeja, the case pages and the search"
 
 
 def test_no_password_or_session_token_in_any_log_line(server, cases, caplog):
