@@ -14,6 +14,7 @@ corregir.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -42,6 +43,38 @@ KIND_LABEL = {"created": "caso abierto", "status": "estado", "note": "nota", "as
               "merge": "unido a otro caso", "merged_from": "se le unió un caso", "reopen": "reabierto",
               "reporter": "otro vecino reportó lo mismo", "correction": "corrección", "question": "pregunta al vecino",
               "message": "mensaje al vecino", "answer": "respuesta del vecino"}
+
+
+# The services word their refusals for the technician, in English; staff read them in Spanish. A
+# refusal not listed here is shown as the service wrote it, after "No se pudo".
+_SPANISH_ERRORS: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(p), es) for p, es in (
+    (r"a case that is (\w+) cannot go to (\w+); a case that is \w+ can go to: (.*)$",
+     "un caso {0} no puede pasar a {1}; puede pasar a: {2}."),
+    (r"already (\w+)(?: \(|$)", "el caso ya está {0}."),
+    (r"the (?:question|message) is (\d+) characters, (\d+) too many: .* at most (\d+) fit",
+     "el texto tiene {0} caracteres, {1} de más: caben {2} en un SMS con el número del caso. Acórtelo."),
+    (r"the (?:note|question|message) is empty", "escriba el texto."),
+    (r"was merged into (\d+)", "el caso fue unido al caso {0}: trabaje en ese caso."),
+    (r"no reporter can receive an SMS", "ningún vecino de este caso puede recibir SMS; no se envió nada."),
+    (r"is already assigned to (.+)$", "el caso ya está asignado a {0}."),
+    (r"cannot be merged into itself", "un caso no se puede unir consigo mismo."),
+    (r"case (\d+) is (\w+): merge into an open case", "el caso {0} está {1}: únalo a un caso abierto, o "
+                                                       "reábralo antes."),
+    (r"no case with tracking number (\S+)", "no hay ningún caso con el número {0}."),
+    (r"unknown neighbourhood code '([^']*)'", "no hay ningún barrio con el código «{0}»."),
+    (r"unknown category '([^']*)'", "no existe la categoría «{0}»."),
+))
+
+
+def spanish_error(err: Exception) -> str:
+    """A service's refusal as staff read it on the page."""
+    text = str(err)
+    for pattern, spanish in _SPANISH_ERRORS:
+        found = pattern.search(text)
+        if found:
+            groups = [", ".join(STATUS_LABEL.get(w.strip(), w.strip()) for w in g.split(",")) for g in found.groups()]
+            return "No se pudo: " + spanish.format(*groups)
+    return f"No se pudo: {text}"
 
 
 def _tracking(numero: str) -> str:
@@ -105,7 +138,7 @@ def _act(numero: str, action: str, audit_action: str, work: Callable[[str, audit
             queued = work(who, entry)
     except (casework.CaseError, UnknownStatus, ValueError) as err:
         log.info("staff %s: %s on case %s refused: %s", who, action, tracking, err)
-        return _page(_case(numero), error=f"No se pudo: {err}", status=409)
+        return _page(_case(numero), error=spanish_error(err), status=409)
     done = "nada" if entry.skip else action
     return redirect(f"{staffauth.PREFIX}/caso/{tracking}?hecho={done}&sms={queued}", code=303)  # type: ignore[return-value]
 
