@@ -242,6 +242,9 @@ def test_status_with_notes_queues_sms_and_records_who(app, report):
     assert event.actor == "ana"
     shown = client.get(done.headers["Location"]).get_data(as_text=True)
     assert "Estado cambiado. SMS en cola: 1." in shown and "por <strong>ana</strong>" in shown
+    hood = case.neighborhood  # an SMS report has no point of its own: the neighbourhood's stands for it
+    assert f'id="punto" class="mapa punto" data-lat="{hood.lat}" data-lon="{hood.lon}"' in shown
+    assert "/static/punto.js" in shown and "(el barrio)" in shown
 
 
 def test_an_impossible_status_is_refused_in_spanish_and_changes_nothing(app, report):

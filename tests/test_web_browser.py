@@ -485,6 +485,7 @@ def test_a_days_work_in_the_back_office(office, chromium):
     rig.text(RESIDENT, "si frente al mercado Rodriguez")
     browser.reload_until(f"/personal/caso/{tracking}", lambda: "respondió" in browser.body())
     assert "si frente al mercado Rodriguez" in browser.body()
+    browser.wait_for("#punto.leaflet-container .leaflet-interactive")  # the neighbourhood's point, drawn
     shots.append(browser.shot("personal-caso"))
 
     # A neighbour reports the same problem: merged into the first case, and told its number.

@@ -66,6 +66,7 @@ def _layout() -> dict[str, Any]:
                 "nav": pages.NAV}
     session = staffauth.current()
     return {"site_name": web.site_name, "sms_number": "", "asset_url": assets.asset_url, "nav": _nav(),
+            "leaflet_url": assets.leaflet_url, "tiles": web.tile_url, "atribucion": web.tile_attribution,
             "persona": session.account if session else None, "csrf": session.csrf if session else "",
             "rol": staffauth.ROLE_LABEL, "estado_es": STATUS_LABEL, "puede": _may, "etiqueta": ctx.categories.label}
 

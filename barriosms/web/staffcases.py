@@ -39,6 +39,9 @@ MAX_NOTE = 1000  # a note is a few lines; a public one must fit an SMS anyway (t
 DONE = {"estado": "Estado cambiado", "nota": "Nota agregada", "asignar": "Asignación guardada",
         "preguntar": "Pregunta enviada", "mensaje": "Mensaje enviado", "unir": "Caso unido",
         "corregir": "Corrección guardada", "nada": "No había nada que cambiar", "abierto": "Caso abierto"}
+# An SMS's state (outbox status, then the network's delivery report) as the office says it.
+SMS_LABEL = {"queued": "en cola", "sending": "enviándose", "sent": "enviado", "failed": "falló",
+             "pending": "entrega pendiente", "delivered": "entregado", "undelivered": "no entregado"}
 KIND_LABEL = {"created": "caso abierto", "status": "estado", "note": "nota", "assign": "asignación",
               "merge": "unido a otro caso", "merged_from": "se le unió un caso", "reopen": "reabierto",
               "reporter": "otro vecino reportó lo mismo", "correction": "corrección", "question": "pregunta al vecino",
@@ -108,7 +111,7 @@ def _page(case: Case, *, error: str = "", status: int = 200) -> Response:
         alcanzados=reached, sin_sms=skipped, preguntas=asked, siguientes=[(s, STATUS_LABEL[s]) for s in next_statuses],
         categorias=list(ctx.categories.names), barrios=list(Neighborhood.select().order_by(Neighborhood.code).limit(2000)),
         hecho=DONE.get(request.args.get("hecho", ""), ""), sms=request.args.get("sms", ""), error=error,
-        tipos=KIND_LABEL, unido_a=case.merged_into.tracking if case.merged_into_id else "", seccion="bandeja")
+        tipos=KIND_LABEL, sms_es=SMS_LABEL, unido_a=case.merged_into.tracking if case.merged_into_id else "", seccion="bandeja")
     return Response(body, status=status, mimetype="text/html")
 
 
