@@ -152,7 +152,7 @@ def test_migration_13_adds_sessions_to_a_version_12_database_and_they_go_with_th
                  "updated_at) VALUES (4, 'ana', 'Ana', 'staff', 'x', 0, '2026-12-01', '2026-12-01')")
     conn.commit()
     conn.close()
-    assert store.migrate_database(path) == [13]
+    assert store.migrate_database(path)[:1] == [13]
     store.close()
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA foreign_keys = ON")
@@ -163,3 +163,29 @@ def test_migration_13_adds_sessions_to_a_version_12_database_and_they_go_with_th
     conn.execute("DELETE FROM staff_account WHERE id = 4")
     assert conn.execute("SELECT COUNT(*) FROM staff_session").fetchone() == (0,)
     assert conn.execute("SELECT username FROM staff_account").fetchall() == []
+
+
+def test_migration_14_adds_crews_callbacks_and_events_to_a_version_13_database(tmp_path):
+    from barriosms.store.migrations import MIGRATIONS
+
+    path = tmp_path / "v13.db"
+    conn = sqlite3.connect(path)
+    conn.execute('CREATE TABLE "schema_migration" ("version" INTEGER NOT NULL PRIMARY KEY, '
+                 '"name" VARCHAR(255) NOT NULL, "applied_at" DATETIME NOT NULL)')
+    for m in MIGRATIONS[:13]:
+        for sql in m.statements:
+            conn.execute(sql)
+        conn.execute("INSERT INTO schema_migration VALUES (?, ?, '2026-11-01')", (m.version, m.name))
+    conn.commit()
+    conn.close()
+    assert store.migrate_database(path) == [14]
+    store.close()
+    conn = sqlite3.connect(path)
+    conn.execute("INSERT INTO crew VALUES (1, '+59171000001', 'Cuadrilla 3', 'h', '2026-12-06', 0, NULL)")
+    with pytest.raises(sqlite3.IntegrityError):  # one crew per phone
+        conn.execute("INSERT INTO crew VALUES (2, '+59171000001', 'Cuadrilla 4', 'h', '2026-12-06', 0, NULL)")
+    conn.execute("INSERT INTO event VALUES (1, 'case.opened', '2026-12-06', '{}')")
+    conn.execute("INSERT INTO event_cursor VALUES ('webhook', 0, 0, NULL, '', NULL)")
+    conn.execute("INSERT INTO callback VALUES (1, '+59171000002', '2026-12-06', '2026-12-06', 1, 'pending', NULL, "
+                 "NULL, '', '', NULL)")
+    assert conn.execute("SELECT COUNT(*) FROM callback WHERE status = 'pending'").fetchone() == (1,)

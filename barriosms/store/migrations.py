@@ -454,6 +454,49 @@ MIGRATIONS += (
             "last_failure" DATETIME NOT NULL,
             "locked_until" DATETIME)""",
     )),
+    Migration(14, "field crews, missed-call callbacks, and events for other systems", (
+        # A crew's phone (E.164) and its PIN's hash; failures and the lock they earned.
+        """CREATE TABLE "crew" (
+            "id" INTEGER NOT NULL PRIMARY KEY,
+            "phone" VARCHAR(255) NOT NULL,
+            "name" VARCHAR(255) NOT NULL,
+            "pin_hash" VARCHAR(255) NOT NULL,
+            "created_at" DATETIME NOT NULL,
+            "failures" INTEGER NOT NULL,
+            "locked_until" DATETIME)""",
+        'CREATE UNIQUE INDEX "crew_phone" ON "crew" ("phone")',
+        # A resident's missed call: one row per request (repeated calls within a window count on it).
+        """CREATE TABLE "callback" (
+            "id" INTEGER NOT NULL PRIMARY KEY,
+            "phone" VARCHAR(255) NOT NULL,
+            "first_call_at" DATETIME NOT NULL,
+            "last_call_at" DATETIME NOT NULL,
+            "calls" INTEGER NOT NULL,
+            "status" VARCHAR(255) NOT NULL,
+            "sms_id" INTEGER,
+            "done_at" DATETIME,
+            "done_by" VARCHAR(255) NOT NULL,
+            "note" TEXT NOT NULL,
+            "case_id" INTEGER,
+            FOREIGN KEY ("sms_id") REFERENCES "outbound_message" ("id"),
+            FOREIGN KEY ("case_id") REFERENCES "case" ("id"))""",
+        'CREATE INDEX "callback_phone" ON "callback" ("phone")',
+        'CREATE INDEX "callback_status" ON "callback" ("status")',
+        # What happened, for other systems: written in the transaction of the change it tells of.
+        """CREATE TABLE "event" (
+            "id" INTEGER NOT NULL PRIMARY KEY,
+            "kind" VARCHAR(255) NOT NULL,
+            "at" DATETIME NOT NULL,
+            "payload" TEXT NOT NULL)""",
+        # How far each receiver ([events] command, webhook) got, in order, and why it is stuck.
+        """CREATE TABLE "event_cursor" (
+            "target" VARCHAR(255) NOT NULL PRIMARY KEY,
+            "last_event_id" INTEGER NOT NULL,
+            "attempts" INTEGER NOT NULL,
+            "next_attempt_at" DATETIME,
+            "last_error" TEXT NOT NULL,
+            "failing_since" DATETIME)""",
+    )),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -566,7 +566,58 @@ class LoginThrottle(BaseModel):
         table_name = "login_throttle"
 
 
+class Crew(BaseModel):
+    """A field crew's phone: PIN-protected SMS commands on the cases assigned to it (by its name)."""
+
+    id = AutoField()
+    phone = CharField(unique=True)  # E.164
+    name = CharField()  # the assignee name staff use: `cases assign TRACKING "Cuadrilla 3"`
+    pin_hash = CharField()  # werkzeug hash; the PIN itself is shown once and never stored
+    created_at = DateTimeField(default=utcnow)
+    failures = IntegerField(default=0)  # wrong PINs in a row
+    locked_until = DateTimeField(null=True)
+
+
+class Callback(BaseModel):
+    """A resident's missed call to the municipal SIM: a request to be called back."""
+
+    id = AutoField()
+    phone = CharField(index=True)  # E.164 (or as the network gave it when it is not a number)
+    first_call_at = DateTimeField(default=utcnow)
+    last_call_at = DateTimeField(default=utcnow)
+    calls = IntegerField(default=1)  # calls within the window, counted on this one request
+    status = CharField(default="pending", index=True)  # pending, done
+    sms = ForeignKeyField(OutboundMessage, null=True, column_name="sms_id")
+    done_at = DateTimeField(null=True)
+    done_by = CharField(default="")
+    note = TextField(default="")
+    case = ForeignKeyField(Case, null=True, column_name="case_id")
+
+
+class Event(BaseModel):
+    """Something other systems hear of (message received, case opened, ...), as JSON."""
+
+    id = AutoField()
+    kind = CharField()
+    at = DateTimeField(default=utcnow)
+    payload = TextField()
+
+
+class EventCursor(BaseModel):
+    """How far one receiver got: every event up to last_event_id was delivered, in order."""
+
+    target = CharField(primary_key=True)  # command, webhook
+    last_event_id = IntegerField(default=0)
+    attempts = IntegerField(default=0)  # failed attempts at the next event
+    next_attempt_at = DateTimeField(null=True)
+    last_error = TextField(default="")
+    failing_since = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "event_cursor"
+
+
 ALL_MODELS = (Neighborhood, InboundMessage, SmsPart, Case, CaseReporter, PhoneState, PendingReport, CaseEvent,
               Broadcast, OutboundMessage, ModemHealth, UssdRequest, WebSubmission, Project, SiteSecret,
               CaseQuestion, PracticeCase, PracticeMessage, CaseCorrection, ForgottenLesson, StaffAccount, AuditEntry,
-              StaffSession, LoginThrottle)
+              StaffSession, LoginThrottle, Crew, Callback, Event, EventCursor)
