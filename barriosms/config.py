@@ -15,6 +15,7 @@ import ipaddress
 import math
 import os
 import re
+import shlex
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -147,6 +148,7 @@ class ServiceSettings:
     satisfaction_survey: bool = _default("service", "satisfaction_survey")
     satisfaction_days: float = _default("service", "satisfaction_days")
     practice_days: float = _default("service", "practice_days")
+    callback_window_hours: float = _default("service", "callback_window_hours")
 
     def limits(self) -> Limits:
         """The per-phone limits of ``domain.guard.reply_decision`` these settings ask for."""
@@ -228,6 +230,24 @@ class StaffSettings:
 
 
 @dataclass(frozen=True)
+class EventsSettings:
+    """Where events go ([events]); what each key means and its default: barriosms.configkeys."""
+
+    # The key `command` split as a command line (shlex); empty: no command.
+    command: tuple[str, ...] = ()
+    command_timeout_seconds: float = _default("events", "command_timeout_seconds")
+    webhook_url: str = ""
+    webhook_secret: str = ""
+    webhook_timeout_seconds: float = _default("events", "webhook_timeout_seconds")
+    retry_max_minutes: float = _default("events", "retry_max_minutes")
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        """The receivers configured: "command", "webhook"."""
+        return (("command",) if self.command else ()) + (("webhook",) if self.webhook_url else ())
+
+
+@dataclass(frozen=True)
 class Settings:
     source: Path
     database: DatabaseSettings
@@ -240,6 +260,7 @@ class Settings:
     modems: tuple[ModemSettings, ...] = ()
     web: WebSettings = field(default_factory=WebSettings)
     staff: StaffSettings = field(default_factory=StaffSettings)
+    events: EventsSettings = field(default_factory=EventsSettings)
 
     @property
     def all_modems(self) -> tuple[ModemSettings, ...]:
@@ -400,6 +421,7 @@ def load(path: str | os.PathLike) -> Settings:
     backup = _read_backup(r, db_path)
     web = _read_web(r)
     staff = _read_staff(r, web)
+    events = _read_events(r)
 
     level = _log_level(r)
     r.unknown_keys("logging")
@@ -407,7 +429,7 @@ def load(path: str | os.PathLike) -> Settings:
     if r.problems:
         raise ConfigError(r.problems)
     return Settings(path, DatabaseSettings(db_path, db_url), modem, gateway, LoggingSettings(level), service, backup,
-                    modems, web, staff)
+                    modems, web, staff, events)
 
 
 def _log_level(r: _Reader) -> str:
@@ -590,6 +612,40 @@ def _read_staff(r: _Reader, web: WebSettings) -> StaffSettings:
     )
     r.unknown_keys("staff")
     return staff
+
+
+def _read_events(r: _Reader) -> EventsSettings:
+    command: tuple[str, ...] = ()
+    raw = r.get("events", "command")
+    if raw is not None:
+        try:
+            command = tuple(shlex.split(raw))
+        except ValueError as exc:
+            r.problem("events", "command", f"{raw!r} cannot be read as a command line ({exc})",
+                      "write the program and its arguments as on a command line, quoting arguments with spaces")
+        if command and not os.path.isabs(command[0]):
+            r.problem("events", "command", f"{command[0]!r} is not an absolute path",
+                      "write the program's full path (the service runs with a minimal PATH), e.g. "
+                      "command = /usr/local/bin/avisar-cuadrillas")
+            command = ()
+    url = r.get("events", "webhook_url") or ""
+    if url and not re.fullmatch(r"https?://[^\s/]+(/[^\s]*)?", url):
+        r.problem("events", "webhook_url", f"{url!r} is not a web address",
+                  "write e.g. webhook_url = https://tickets.lapaz.bo/barriosms, or remove the key")
+        url = ""
+    secret = r.get("events", "webhook_secret") or ""
+    if url and len(secret) < 16:
+        r.problem("events", "webhook_secret", "missing or shorter than 16 characters" if secret else "missing",
+                  "set a long random secret shared with the receiver, e.g. from: "
+                  "python3 -c 'import secrets; print(secrets.token_urlsafe(24))'")
+    events = EventsSettings(
+        command=command, command_timeout_seconds=r.number("events", "command_timeout_seconds"),
+        webhook_url=url, webhook_secret=secret,
+        webhook_timeout_seconds=r.number("events", "webhook_timeout_seconds"),
+        retry_max_minutes=r.number("events", "retry_max_minutes"),
+    )
+    r.unknown_keys("events")
+    return events
 
 
 def _read_modems(r: _Reader) -> tuple[ModemSettings, ...]:
@@ -780,6 +836,7 @@ def _read_service(r: _Reader) -> ServiceSettings:
         satisfaction_survey=r.flag("service", "satisfaction_survey"),
         satisfaction_days=r.number("service", "satisfaction_days"),
         practice_days=r.number("service", "practice_days"),
+        callback_window_hours=r.number("service", "callback_window_hours"),
     )
     if s.replies_per_hour and s.replies_per_day and s.replies_per_day < s.replies_per_hour:
         r.problem("service", "replies_per_day", f"{s.replies_per_day} is below replies_per_hour ({s.replies_per_hour})",

@@ -150,6 +150,10 @@ It shares the database with the gateway and never touches the modem."""),
 The staff back-office (/personal/, docs/website.md): staff log in with the accounts of `barriosms \
 staff add`. Served by `barriosms web` under /personal/ to the networks below, or on its own address \
 (listen). Behind a reverse proxy with HTTPS, set [web] trusted_proxies and secure_cookie = yes."""),
+    Section("events", intro="""\
+Other systems hear what happens (message received, case opened, status changed, note, SMS sent, \
+failed or delivered, callback requested, modem down or up): each event is delivered, in order and \
+again until it is taken, to a command and/or a webhook (docs/events.md)."""),
     Section("logging"),
 )
 
@@ -299,6 +303,11 @@ KEYS: tuple[Key, ...] = (
     Key("service", "practice_days", "float",
         "Practice messages from workshops (PRUEBA B12 hay un bache...) are deleted after this many days.",
         default=14.0, range=Range(0.1, 3650, unit="days")),
+    Key("service", "callback_window_hours", "float",
+        "Missed calls (the gateway hangs up and records a callback request): calls from one phone within "
+        "this many hours of its last call, while its request is pending, count on that request and get no "
+        "second SMS.",
+        default=24.0, range=Range(0.1, 8760, unit="hours")),
     # -- [backup]
     Key("backup", "folder", "path",
         "`barriosms backup` (run daily by barriosms-backup.timer) writes verified copies of the database "
@@ -368,6 +377,27 @@ KEYS: tuple[Key, ...] = (
         "Send the session cookie over HTTPS only. Say yes behind an HTTPS proxy (it is also Secure "
         "whenever the request came over HTTPS).",
         default=False),
+    # -- [events]
+    Key("events", "command", "str",
+        "A program run once per event with the event as JSON on its standard input (written as on a "
+        "command line; no shell). Exit status 0 means taken; anything else, or the time limit, is tried "
+        "again later. Never run on the modem's thread.",
+        sample="/usr/local/bin/avisar-cuadrillas --canal reclamos", unset="no command"),
+    Key("events", "command_timeout_seconds", "float", "How long the command may take per event.",
+        default=10.0, range=Range(1, 600, unit="seconds")),
+    Key("events", "webhook_url", "url",
+        "An address that receives each event as an HTTP POST of JSON, signed with webhook_secret "
+        "(header X-Barriosms-Signature: sha256=HMAC of the body). A 2xx answer means taken.",
+        sample="https://tickets.lapaz.bo/barriosms", unset="no webhook"),
+    Key("events", "webhook_secret", "str",
+        "The shared secret the webhook's signature is made with (at least 16 characters; required "
+        "with webhook_url).", sample="cambie-esto-por-un-secreto-largo"),
+    Key("events", "webhook_timeout_seconds", "float", "How long to wait for the webhook's answer.",
+        default=10.0, range=Range(1, 120, unit="seconds")),
+    Key("events", "retry_max_minutes", "float",
+        "A receiver that fails is tried again after 5 s, then twice as long each time, up to this "
+        "(the events wait in order in the database meanwhile, however long it is down).",
+        default=30.0, range=Range(1, 1440, unit="minutes")),
     # -- [logging]
     Key("logging", "level", "choice", "How much the gateway writes to its log (the journal).",
         default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR")),

@@ -7,7 +7,15 @@ import datetime as dt
 import itertools
 from dataclasses import dataclass, field
 
-from barriosms.modem.interface import ModemError, ModemIdentity, ModemSendError, ModemStatus, ReceivedSms, SendResult
+from barriosms.modem.interface import (
+    IncomingCall,
+    ModemError,
+    ModemIdentity,
+    ModemSendError,
+    ModemStatus,
+    ReceivedSms,
+    SendResult,
+)
 
 
 @dataclass
@@ -21,6 +29,9 @@ class FakeModem:
     ussd_answers: dict[str, str] = field(default_factory=dict)
     reads: int = 0  # how many times the SIM was read (a test waits for the start-up sweep)
     busy: tuple[str, float] | None = None  # never inside a call that could hang (subclasses set it)
+    announced_calls: list[IncomingCall] = field(default_factory=list)  # rang, not yet taken by calls()
+    ringing: str | None = None  # the number of the call ringing now ("" withheld), None when none rings
+    hangups: list[str | None] = field(default_factory=list)  # what rang at each hang_up() (None: nothing)
     _locations: itertools.count = field(default_factory=lambda: itertools.count(1))
     _refs: itertools.count = field(default_factory=lambda: itertools.count(1))
     _clock: itertools.count = field(default_factory=lambda: itertools.count())
@@ -42,6 +53,23 @@ class FakeModem:
         self.sim[loc] = sms
         self.announced = self.announced or announce
         return sms
+
+    def ring(self, number: str, at: dt.datetime | None = None) -> IncomingCall:
+        """A resident calls ("" withheld): announced at the next poll_events, ringing until hang_up()."""
+        call = IncomingCall(number, at or dt.datetime.now(dt.UTC).replace(tzinfo=None))
+        self.announced_calls.append(call)
+        self.ringing = number
+        return call
+
+    def calls(self) -> list[IncomingCall]:
+        self._need()
+        calls, self.announced_calls = self.announced_calls, []
+        return calls
+
+    def hang_up(self) -> None:
+        self._need()
+        self.hangups.append(self.ringing)
+        self.ringing = None
 
     def poll_events(self) -> bool:
         self._need()

@@ -292,7 +292,7 @@ def _check_value(tmp_path: Path, key: tuple[str, str], raw: str) -> None:
 
 def _value_of(settings: config.Settings, section: str, name: str) -> float:
     holder = {"gateway": settings.gateway, "service": settings.service, "backup": settings.backup,
-              "web": settings.web, "staff": settings.staff}[section]
+              "web": settings.web, "staff": settings.staff, "events": settings.events}[section]
     value = getattr(holder, name)
     return 0.0 if value is None else float(value)
 
@@ -361,7 +361,8 @@ def test_every_numeric_key_is_read_with_its_range():
     numeric = {(section, f.name)
                for section, cls in (("gateway", config.GatewaySettings), ("service", config.ServiceSettings),
                                     ("backup", config.BackupSettings), ("web", config.WebSettings),
-                                    ("staff", config.StaffSettings))
+                                    ("staff", config.StaffSettings),
+                                    ("events", config.EventsSettings))
                for f in cls.__dataclass_fields__.values()
                if f.type in ("int", "float", "float | None") and f.name not in ("port",)}
     assert numeric == set(config.RANGES)

@@ -137,7 +137,7 @@ def test_every_declared_key_is_read_and_every_key_read_is_declared(tmp_path, mon
     assert asked == set(configkeys.DECLARED)
     # And each one changed what the settings hold: none is read and then dropped.
     default = config.load(_minimal(tmp_path))
-    for section in ("gateway", "service", "backup", "web", "staff", "logging", "database"):
+    for section in ("gateway", "service", "backup", "web", "staff", "events", "logging", "database"):
         for f in dataclasses.fields(getattr(settings, section)):
             assert getattr(getattr(settings, section), f.name) != getattr(getattr(default, section), f.name), \
                 (section, f.name)

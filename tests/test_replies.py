@@ -56,6 +56,7 @@ def worst_values(templates: Templates) -> dict[str, str]:
         "options": "B04 Villa Fatima Alta, B10 Villa Copacabana, B16 Villa Armonia, B17 Villa San Antonio Bajo",
         "into": "7654321",
         "days": "365",
+        "minutes": "1440",  # a crew's longest lock (cases.crews.MAX_LOCK)
         # Staff's own text is never cut (`cases ask`/`message` refuse what does not fit): a long one.
         "question": "¿El bache esta frente a la escuela o frente a la plaza principal?",
         "message": "La cuadrilla ira el lunes temprano; por favor deje libre la entrada del garaje.",
@@ -125,7 +126,7 @@ def test_shipped_templates_leave_room(templates: Templates) -> None:
     typical = {
         "tracking": TRACKING, "status": "en proceso", "barrio": "Villa Fatima", "category": "vias",
         "code": "B12", "note": "Bacheo programado para el lunes.", "number": "1234576",
-        "options": "B04 Villa Fatima, B10 Villa Copacabana", "into": "7654321", "days": "30",
+        "options": "B04 Villa Fatima, B10 Villa Copacabana", "into": "7654321", "days": "30", "minutes": "15",
         "question": "¿El bache esta frente a la escuela?", "message": "La cuadrilla ira el lunes.",
     }
     for name in templates.names:

@@ -503,3 +503,109 @@ def test_an_autoresponder_can_vary_its_text_or_echo_what_it_gets(modem, clock):
     send_pdu(modem, pdu)
     modem.tick()
     assert "Recibimos su mensaje" in [s.text for s in modem.slots if s is not None]
+
+
+# -- incoming calls (27.007 RING, +CRING, +CLIP; ATH, AT+CHUP) ------------------------------------
+
+def test_a_call_rings_again_and_again_with_the_callers_number_once_clip_is_on(modem, clock):
+    quiet(modem)
+    assert at(modem, "AT+CLIP=1") == "\r\nOK\r\n"
+    assert at(modem, "AT+CLIP?") == "\r\n+CLIP: 1,1\r\n\r\nOK\r\n"
+    call = modem.ring(SENDER, ring_seconds=30, interval=3)
+    assert call["state"] == "ringing" and call["rings"] == 1 and not call["withheld"]
+    assert modem.take_output() == b'\r\nRING\r\n\r\n+CLIP: "+59171234567",145\r\n'
+    clock.now += 3
+    modem.tick()
+    assert modem.take_output() == b'\r\nRING\r\n\r\n+CLIP: "+59171234567",145\r\n'
+    assert at(modem, "ATH") == "\r\nOK\r\n"
+    [ended] = modem.status()["calls"]
+    assert ended["state"] == "ended" and ended["ended_by"] == "modem" and ended["rings"] == 2
+    assert ended["ended_epoch"] == T0 + 3
+    clock.now += 60
+    modem.tick()
+    assert modem.take_output() == b""  # no more rings, and no NO CARRIER: the client ended it
+
+
+def test_without_clip_only_ring_and_with_crc_the_extended_ring(modem):
+    quiet(modem)
+    modem.ring(SENDER)
+    assert modem.take_output() == b"\r\nRING\r\n"
+    at(modem, "AT+CHUP")
+    at(modem, "AT+CRC=1")
+    at(modem, "AT+CLIP=1")
+    modem.ring("71234567")  # a national number: type 129
+    assert modem.take_output() == b'\r\n+CRING: VOICE\r\n\r\n+CLIP: "71234567",129\r\n'
+    assert at(modem, "AT+CHUP") == "\r\nOK\r\n"
+    assert [c["ended_by"] for c in modem.status()["calls"]] == ["modem", "modem"]
+
+
+def test_a_withheld_number_and_the_ucs2_character_set(modem):
+    quiet(modem)
+    at(modem, "AT+CLIP=1")
+    modem.ring("")
+    assert modem.take_output() == b'\r\nRING\r\n\r\n+CLIP: "",128,,,,1\r\n'  # CLI validity 1: withheld
+    assert modem.status()["calls"][0]["withheld"]
+    at(modem, "ATH0")
+    at(modem, 'AT+CSCS="UCS2"')
+    modem.ring("+5917")
+    assert modem.take_output() == b'\r\nRING\r\n\r\n+CLIP: "002B0035003900310037",145\r\n'
+
+
+def test_the_caller_gives_up_with_no_carrier(modem, clock):
+    quiet(modem)
+    modem.ring(SENDER, ring_seconds=10, interval=4)
+    for _ in range(5):
+        clock.now += 2
+        modem.tick()
+    out = modem.take_output()
+    assert out.count(b"RING") == 3 and out.endswith(b"\r\nNO CARRIER\r\n")  # at 0, 4 and 8 s
+    [call] = modem.status()["calls"]
+    assert call["state"] == "ended" and call["ended_by"] == "caller"
+    assert at(modem, "ATH") == "\r\nOK\r\n"  # nothing rings: a hang-up is still OK, as on a stick
+    assert modem.status()["calls"][0]["ended_by"] == "caller"
+
+
+def test_rings_are_held_while_a_command_runs(modem):
+    quiet(modem)
+    at(modem, "AT+CLIP=1")
+    [pdu] = submit_pdus("hola")
+    assert at(modem, f"AT+CMGS={len(pdu) - pdu[0] - 1}").endswith("> ")
+    modem.ring(SENDER)
+    assert modem.take_output() == b""  # the `> ` phase: nothing may interleave with the PDU
+    modem.feed(pdu.hex().upper().encode() + b"\x1a")
+    out = modem.take_output().decode("ascii")
+    assert out.index("OK") < out.index("RING") < out.index("+CLIP")
+
+
+def test_one_line_one_call_and_bad_calls_are_refused(modem):
+    modem.ring(SENDER)
+    with pytest.raises(ValueError, match="already ringing"):
+        modem.ring("+59176543210")
+    at(modem, "ATH")
+    modem.ring("+59176543210")
+    for number, args in (("TIGO", {}), (SENDER, {"interval": 0}), (SENDER, {"ring_seconds": 601})):
+        with pytest.raises(ValueError):
+            modem.ring(number, **args)
+    modem.take_output()
+    assert at(modem, "ATH1") == "ATH1\r\r\nERROR\r\n"
+
+
+def test_a_reset_ends_the_ringing_call_and_clip_and_crc_go_back_to_off(modem):
+    at(modem, "AT+CLIP=1;+CRC=1")
+    modem.ring(SENDER)
+    modem.power_cycle()
+    status = modem.status()
+    assert status["calls"][0]["ended_by"] == "reset" and status["clip"] == 0 and status["crc"] == 0
+    assert at(modem, "AT+CHUP=?") == "AT+CHUP=?\r\r\nOK\r\n" and final_results(at(modem, "AT+CHUP?")) == ["ERROR"]
+
+
+def test_the_control_socket_makes_the_modem_ring(tmp_path):
+    from barriosms.sim.server import SimServer
+
+    server = SimServer(ATModem(), str(tmp_path / "modem"), str(tmp_path / "control"))
+    answer = server.handle(b'{"cmd": "call", "from": "+59171234567", "ring_seconds": 5, "interval": 1}')
+    assert answer["ok"] and answer["call"]["state"] == "ringing"
+    assert server.handle(b'{"cmd": "call", "from": "+59171234567"}') == {
+        "ok": False, "error": "the modem is already ringing (a call from +59171234567); one line, one call: wait until "
+                             "it ends"}
+    assert server.handle(b'{"cmd": "status"}')["calls"][0]["number"] == "+59171234567"

@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
+from barriosms.cases import events
 from barriosms.cases.lookup import surviving
 from barriosms.cases.reopening import reopen, reopen_by_resident
 from barriosms.cases.reporters import add_reporter, notify_reporters, reporters
@@ -163,6 +164,8 @@ def change_status(tracking: str, status: str, templates: Templates, *, note: str
             raise CaseError(f"case {case.tracking}: {exc}{hint}") from None
         event = CaseEvent.create(case=case, at=now, kind="status", old_status=case.status, new_status=status,
                                  note=note, public=True, actor=actor)
+        events.record("case.status", now, tracking=case.tracking, **{"from": case.status}, to=status, note=note,
+                      by=actor)
         if internal_note:
             CaseEvent.create(case=case, at=now, kind="note", note=internal_note, public=False, actor=actor)
         case.status, case.updated_at = status, now
@@ -193,6 +196,7 @@ def add_note(tracking: str, text: str, templates: Templates, *, public: bool, ac
     with write_tx():
         case = _load_for_change(tracking)
         event = CaseEvent.create(case=case, at=now, kind="note", note=text, public=public, actor=actor)
+        events.record("case.note", now, tracking=case.tracking, note=text, public=public, by=actor)
         case.updated_at = now
         case.save(only=[Case.updated_at])
         queued: list[OutboundMessage] = []
@@ -242,6 +246,8 @@ def merge(duplicate: str, into: str, templates: Templates, *, actor: str = "", r
                                  note=f"merged into {keep.tracking}", public=True, actor=actor)
         CaseEvent.create(case=keep, at=now, kind="merged_from", note=f"{dup.tracking} merged into this case",
                          public=False, actor=actor)
+        events.record("case.status", now, tracking=dup.tracking, **{"from": dup.status}, to="closed",
+                      note=f"merged into {keep.tracking}", by=actor)
         dup.status, dup.merged_into, dup.updated_at = "closed", keep, now
         dup.save(only=[Case.status, Case.merged_into, Case.updated_at])
         keep.updated_at = now

@@ -34,7 +34,7 @@ KINDS: dict[str, str] = {
 }
 
 
-def record(kind: str, now: dt.datetime | None = None, **data: Any) -> Event:
+def record(kind: str, now: dt.datetime | None = None, /, **data: Any) -> Event:
     """Write one event now, inside the caller's transaction when there is one."""
     if kind not in KINDS:
         raise ValueError(f"unknown event kind {kind!r}: one of {', '.join(KINDS)}")

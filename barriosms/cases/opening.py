@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 
+from barriosms.cases import events
 from barriosms.cases.reporters import add_reporter
 from barriosms.domain.categories import CategoryRules
 from barriosms.domain.learning import Model, decide
@@ -42,4 +43,6 @@ def open_case(msg: InboundMessage | None, hood: Neighborhood, description: str, 
     CaseEvent.create(case=case, at=now, kind="created", new_status="received", actor=actor)
     if msg is not None:
         add_reporter(case, msg.phone, how, msg, now)
+    events.record("case.opened", now, tracking=case.tracking, neighborhood=hood.code, category=case.category,
+                  phone=case.phone, channel=case.channel, text=case.text)
     return case

@@ -13,6 +13,7 @@ import socket
 
 from peewee import fn
 
+from barriosms.cases import events
 from barriosms.domain.retry import retry_delay
 from barriosms.modem.interface import SendResult
 from barriosms.store.models import Broadcast, Case, InboundMessage, OutboundMessage, utcnow, write_tx
@@ -160,6 +161,14 @@ def mark_sent(msg: OutboundMessage, result: SendResult, now: dt.datetime | None 
         msg.save(only=[OutboundMessage.status, OutboundMessage.sent_at, OutboundMessage.parts,
                        OutboundMessage.modem_reference, OutboundMessage.last_error,
                        OutboundMessage.delivery, OutboundMessage.awaiting_reports, OutboundMessage.hold_reason])
+        events.record("sms.sent", msg.sent_at, id=msg.id, to=msg.recipient, kind=msg.kind, tracking=_tracking_of(msg),
+                      parts=msg.parts)
+
+
+def _tracking_of(msg: OutboundMessage) -> str | None:
+    if msg.case_id is None:
+        return None
+    return Case.select(Case.tracking).where(Case.id == msg.case_id).scalar()
 
 
 # TP-Status (3GPP TS 23.040 9.2.3.15): below 0x20 the SMS reached the phone; 0x20-0x3F the centre
@@ -195,6 +204,9 @@ def apply_status_report(reference: int, status: int, now: dt.datetime | None = N
                 msg.delivery, msg.delivered_at = "delivered", now
         msg.save(only=[OutboundMessage.delivery, OutboundMessage.awaiting_reports, OutboundMessage.delivered_at,
                        OutboundMessage.last_error])
+        if msg.delivery in ("delivered", "undelivered"):
+            events.record("sms.delivered", now, id=msg.id, to=msg.recipient, kind=msg.kind, tracking=_tracking_of(msg),
+                          delivery=msg.delivery)
         return msg
     log.info("status report for reference %d matches no message waiting for one; ignored", reference)
     return None
@@ -212,6 +224,9 @@ def mark_failed_attempt(msg: OutboundMessage, error: str, *, permanent: bool, ma
             msg.status = "queued"
             msg.next_attempt_at = now + dt.timedelta(seconds=retry_delay(msg.attempts, base_seconds, max_seconds))
         msg.save(only=[OutboundMessage.status, OutboundMessage.last_error, OutboundMessage.next_attempt_at])
+        if msg.status == "failed":
+            events.record("sms.failed", now, id=msg.id, to=msg.recipient, kind=msg.kind, tracking=_tracking_of(msg),
+                          error=error)
     return msg.status
 
 

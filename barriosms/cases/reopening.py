@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from barriosms.cases import events
 from barriosms.domain.statuses import REOPEN_TARGET, can_reopen_by_sms
 from barriosms.store.models import Case, CaseEvent, CaseReporter
 
@@ -36,5 +37,7 @@ def reopen(case: Case, phone: str, reason: str, now: dt.datetime) -> None:
     """
     CaseEvent.create(case=case, at=now, kind="reopen", old_status=case.status, new_status=REOPEN_TARGET,
                      note=reason, public=False, actor=phone)
+    events.record("case.status", now, tracking=case.tracking, **{"from": case.status}, to=REOPEN_TARGET, note="",
+                  by=phone)
     case.status, case.updated_at = REOPEN_TARGET, now
     case.save(only=[Case.status, Case.updated_at])

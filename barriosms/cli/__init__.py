@@ -77,10 +77,19 @@ def _register() -> None:
         categories.add_command(command)
 
     from barriosms.cli.audit import audit_group
+    from barriosms.cli.events import events_group
     from barriosms.cli.staff import staff
 
-    for command in (staff, audit_group):
+    for command in (staff, audit_group, events_group):
         cli.add_command(command)
+
+    from barriosms.cli.crews import crews
+
+    cli.add_command(crews)
+
+    from barriosms.cli.callbacks import callbacks_group
+
+    cli.add_command(callbacks_group)
 
 
 _register()

@@ -11,7 +11,7 @@ from barriosms.staff import audit
 
 @click.group("audit")
 def audit_group() -> None:
-    """The audit trail: every change staff made, by whom, when and from where (cli or web).
+    """The audit trail: every change staff and crews made, by whom, when and from where (cli, web, sms).
 
     Example: barriosms audit list --user ana --since 2026-12-01
     """

@@ -308,7 +308,8 @@ def _checked_account(as_user: str) -> str:
 
 
 # The role action (domain.roles) each audited CLI action needs: "cases.status" → "cases".
-_ROLE_ACTION = {"staff": "accounts"}
+_ROLE_ACTION = {"staff": "accounts", "crews": "accounts"}  # a crew's PIN moves cases: admins give it
+_ROLE_ACTION["callbacks"] = "cases"  # calling a resident back is casework
 
 
 def allowed(action: str) -> str:

@@ -11,7 +11,9 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from barriosms.cases import outbox
+from peewee import DatabaseError, DataError, IntegrityError
+
+from barriosms.cases import callbacks, outbox
 from barriosms.config import ModemSettings, Settings
 from barriosms.daemon.clock_trust import ClockTrust
 from barriosms.daemon.requests import Requests
@@ -19,7 +21,7 @@ from barriosms.daemon.timesource import REAL_CLOCK, Clock
 from barriosms.daemon.ussd_runner import UssdRunner
 from barriosms.domain.learning import Model
 from barriosms.modem.gammu_modem import GammuModem
-from barriosms.modem.interface import Modem, ModemError
+from barriosms.modem.interface import IncomingCall, Modem, ModemError
 from barriosms.pipeline.gateway import Gateway, StoreUnavailable
 from barriosms.pipeline.intake import Intake, IntakeRules, rules_from_settings
 from barriosms.pipeline.sendpolicy import SendPolicy
@@ -98,6 +100,9 @@ class ModemThread(threading.Thread):
         self.clock_trust = ClockTrust(now or (lambda: datetime.now(UTC)), clock.monotonic,
                                       on_believable=lambda: self.requests.ask("receive"))
         self.ussd = UssdRunner()
+        # Missed calls already hung up, to be recorded (a wrong clock or a database refusing writes
+        # keeps them here until it is fixed).
+        self._calls_waiting: list[IncomingCall] = []
 
     def _make_modem(self, settings: Settings) -> Modem:
         # The factory sees this thread's [modem NAME] as `settings.modem`.
@@ -260,6 +265,8 @@ class ModemThread(threading.Thread):
 
     def _work(self, wanted: set[str]) -> None:
         announced = self.modem.poll_events()
+        if self._answer_calls():
+            wanted.add("send")
         if (announced or wanted - {"health", "reload"}) and not self.clock_trust.is_sane():
             # Nothing is read, stored or sent with a wrong time: SMS wait on the SIM, replies in the
             # outbox. An announcement is not lost: the SIM is read as soon as the clock is sane.
@@ -284,6 +291,41 @@ class ModemThread(threading.Thread):
                 self.gateway.record_status(status)
             else:
                 self.gateway.heartbeat_only()
+
+    def _answer_calls(self) -> bool:
+        """Hang up the calls the modem announced, then record each one (a callback request, its SMS).
+
+        Hung up first and at once, whatever else waits: the call then costs the resident nothing.
+        Recorded only with a believable clock; a database refusing writes stops the turn as it does
+        for an SMS (StoreUnavailable) and the calls wait here. True when calls were recorded.
+        """
+        calls = self.modem.calls()
+        if calls:
+            self._calls_waiting.extend(calls)
+            try:
+                self.modem.hang_up()  # one line: whatever rang, this ends it
+            except ModemError as exc:
+                if exc.reconnect:
+                    raise
+                log.warning("%s; the caller hears it ring until they give up (it costs them nothing)", exc)
+        if not self._calls_waiting or not self.clock_trust.is_sane():
+            return False
+        rules = self.gateway.intake.rules
+        while self._calls_waiting:
+            call = self._calls_waiting[0]
+            caller = call.number or "a withheld number"
+            try:
+                callbacks.record_call(call.number, call.at, rules, modem=self.gateway.name)
+            except (IntegrityError, DataError) as exc:
+                log.error("could not record the missed call from %s (%s); it is only in this log", caller, exc)
+            except DatabaseError as exc:
+                raise StoreUnavailable(f"cannot record the missed call from {caller} ({exc}); it is recorded once "
+                                       "the database accepts writes again") from exc
+            except Exception:  # noqa: BLE001 - a bug with one call must not stop the gateway
+                log.exception("could not record the missed call from %s; it is only in this log. Please report "
+                              "this error", caller)
+            self._calls_waiting.pop(0)
+        return True
 
     def _run_ussd(self) -> None:
         if self.primary:  # one modem dials USSD: the first [modem NAME]

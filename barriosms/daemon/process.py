@@ -41,7 +41,7 @@ from barriosms.cases import learning, outbox
 from barriosms.config import Settings
 from barriosms.daemon.modem_thread import ModemThread
 from barriosms.modem.interface import Modem
-from barriosms.operations import health, runlock, sdnotify
+from barriosms.operations import eventdelivery, health, runlock, sdnotify
 from barriosms.pipeline import conversations, practice
 from barriosms.store.models import database, utcnow, write_tx
 
@@ -65,6 +65,7 @@ HEALTH_CHECK_SECONDS = 5.0
 # Also at start-up and on SIGHUP, so `systemctl reload barriosms` applies a `categories forget` at once.
 LEARN_AT = (3, 30)
 LEARN_CHECK_SECONDS = 60
+EVENTS_SECONDS = 2
 
 
 class Daemon:
@@ -141,6 +142,44 @@ class Daemon:
         # Between nights, a correction or a `categories forget` is taken within a minute: a cheap
         # look at whether the learner's input changed, a retraining only when it did.
         self.scheduler.add_job(self.relearn_if_corrected, "interval", seconds=LEARN_CHECK_SECONDS, id="learn-check")
+        # Events go to their receivers from a scheduler thread: a slow webhook never holds the modem.
+        self.scheduler.add_job(self.deliver_events, "interval", seconds=EVENTS_SECONDS, id="events")
+        self.scheduler.add_job(self.prune_events, "interval", hours=6, id="events-prune",
+                               next_run_time=datetime.now(UTC) + timedelta(minutes=5))
+
+    def deliver_events(self) -> list[eventdelivery.Turn]:
+        """Hand each [events] receiver the events it has not taken yet, in order."""
+        if not self.settings.events.targets:
+            return []
+        try:
+            with database.connection_context():
+                return eventdelivery.Deliverer(self.settings.events).deliver()
+        except DatabaseError as exc:
+            log.warning("could not deliver events (tried again in %d s): %s", EVENTS_SECONDS, exc)
+        except Exception:  # noqa: BLE001 - a bug here must not stop the gateway; the events wait
+            log.exception("delivering events failed (they wait in the database; tried again in %d s)",
+                          EVENTS_SECONDS)
+        return []
+
+    def _start_receivers(self) -> None:
+        """A receiver new to [events] gets the events from now on (before the modem connects)."""
+        try:
+            for target in self.settings.events.targets:
+                eventdelivery.cursor(target)
+        except DatabaseError as exc:
+            log.warning("could not start the events' receivers (their events start later): %s", exc)
+
+    def prune_events(self) -> int:
+        try:
+            with database.connection_context():
+                pruned = eventdelivery.Deliverer(self.settings.events).prune()
+        except DatabaseError as exc:
+            log.warning("could not delete old events (tried again in 6 hours): %s", exc)
+            return 0
+        if pruned:
+            log.info("deleted %d event(s) older than %d days that every receiver took", pruned,
+                     eventdelivery.KEEP_DAYS)
+        return pruned
 
     def watchdog(self) -> None:
         """Abort a modem call that runs too long; if even that does not free it, stop for systemd.
@@ -245,6 +284,7 @@ class Daemon:
             signal.signal(sig, self._on_signal)
         with database.connection_context():
             recovered = outbox.recover_interrupted()
+            self._start_receivers()
         if recovered:
             log.warning("%d message(s) interrupted by the last stop will be sent again", recovered)
         log.info("barriosms %s starting (pid %d), database %s, modem %s", _version(), os.getpid(),
@@ -300,6 +340,8 @@ class Daemon:
                 self.notify.ready(self._shown)
             return
         self.settings = settings
+        with database.connection_context():
+            self._start_receivers()
         # READY=1 when every modem thread has applied it.
         self._reloading = [thread.reload(settings) for thread in self.threads]
 

@@ -87,6 +87,21 @@ REQUIRED_TEMPLATES: Final[Mapping[str, frozenset[str]]] = MappingProxyType({
     "neighborhood_changed": frozenset({"tracking", "barrio", "code"}),
     # Added with the second look: a message naming no neighbourhood and no problem.
     "unroutable_unsure": frozenset(),
+    # Added with missed-call callbacks: the SMS to a resident whose call the gateway hung up.
+    "callback_received": frozenset(),
+    # Added with field crews: the one-SMS answer to each PIN command from a crew's phone.
+    "crew_status": frozenset({"tracking", "status"}),
+    "crew_note": frozenset({"tracking"}),
+    "crew_internal": frozenset({"tracking"}),
+    "crew_list": frozenset({"options"}),
+    "crew_list_empty": frozenset(),
+    "crew_help": frozenset(),
+    "crew_bad_tracking": frozenset({"number"}),
+    "crew_unknown_tracking": frozenset({"tracking"}),
+    "crew_not_allowed": frozenset({"tracking", "status", "options"}),
+    "crew_merged": frozenset({"tracking", "into"}),
+    "crew_wrong_pin": frozenset(),
+    "crew_locked": frozenset({"minutes"}),
 })
 
 # Templates that came after the first release: missing from an edited copy, they are taken from
@@ -97,6 +112,10 @@ NEWER_TEMPLATES: Final = frozenset({
     "web_received", "question", "staff_message", "answer_received", "which_case", "resolved_survey",
     "resolved_survey_note", "survey_thanks", "practice_received", "report_held",
     "neighborhood_changed", "unroutable_unsure",
+    "callback_received",
+    "crew_status", "crew_note", "crew_internal", "crew_list", "crew_list_empty", "crew_help",
+    "crew_bad_tracking", "crew_unknown_tracking", "crew_not_allowed", "crew_merged", "crew_wrong_pin",
+    "crew_locked",
 })
 
 # Words a resident sends as commands, per language file ([keywords] section): folded (no accents,
@@ -131,6 +150,12 @@ _MANDATORY: Final[Mapping[str, frozenset[str]]] = MappingProxyType({
     "survey_thanks": frozenset({"tracking"}),
     "practice_received": frozenset({"tracking"}),
     "neighborhood_changed": frozenset({"tracking", "barrio"}),
+    "crew_status": frozenset({"tracking", "status"}),
+    "crew_note": frozenset({"tracking"}),
+    "crew_internal": frozenset({"tracking"}),
+    "crew_list": frozenset({"options"}),
+    "crew_not_allowed": frozenset({"tracking", "status"}),
+    "crew_merged": frozenset({"into"}),
 })
 
 # Values that may be cut to make a reply fit, in this order of preference on equal length.

@@ -22,6 +22,7 @@ import gammu
 from barriosms.domain import cms
 from barriosms.domain.gsm import is_gsm7, trim_decoder_padding
 from barriosms.modem.interface import (
+    IncomingCall,
     ModemError,
     ModemIdentity,
     ModemSendError,
@@ -41,6 +42,13 @@ CONNECTION_ERRORS = tuple(
         "ERR_DEVICEWRITEERROR", "ERR_DEVICEBUSY", "ERR_DEVICENOPERMISSION", "ERR_NOTCONNECTED",
         "ERR_TIMEOUT", "ERR_DEVICENODRIVER", "ERR_PHONEOFF", "ERR_ABORTED",
     ) if hasattr(gammu, name))
+
+# A call rings every few seconds and each ring brings the caller's number (+CLIP) again: Gammu reports
+# each one as an incoming call. Announcements of the same number this close together are one call
+# (many modems say nothing when a caller gives up, so the end of a call is not waited for).
+SAME_CALL_SECONDS = 15.0
+# What Gammu's "Call" notifications say when a call is over (ours hung up, or the caller's).
+CALL_ENDED = frozenset({"CallLocalEnd", "CallRemoteEnd", "CallEnd"})
 
 
 def describe(exc: BaseException) -> str:
@@ -118,6 +126,11 @@ class GammuModem:
         # which may call abort() from its own thread.
         self.busy: tuple[str, float] | None = None
         self._ussd_answers: list[dict] = []
+        # Gammu's "Call" notifications as its callback recorded them, then the calls made of them
+        # (taken by calls()), and the call being announced: its number and last announcement (monotonic).
+        self._call_events: list[dict] = []
+        self._calls: list[IncomingCall] = []
+        self._ringing: tuple[str, float] | None = None
         self._trace: Path | None = None
         self._own_trace = False
         self._trace_names = itertools.count(1)
@@ -145,7 +158,7 @@ class GammuModem:
         return self._sm is not None
 
     def connect(self) -> ModemIdentity:
-        """Open the port, initialise, unlock the SIM and ask for new-message notifications."""
+        """Open the port, initialise, unlock the SIM and ask for new-message and incoming-call notifications."""
         self.disconnect()
         self._dir = Path(tempfile.mkdtemp(prefix="barriosms-gammu-"))
         rc = write_gammurc(self.settings, self._dir)
@@ -173,6 +186,13 @@ class GammuModem:
             except gammu.GSMError as exc:
                 # Polling still finds every message; notifications only make replies faster.
                 log.warning("the modem refused new-message notifications (%s); relying on polling", describe(exc))
+            try:
+                # The AT driver sends AT+CLIP=1 (the caller's number after each RING), AT+CRC=1 and
+                # AT+CCWA=1; each +CLIP then reaches the callback as a "Call" with Status IncomingCall.
+                sm.SetIncomingCall()
+            except gammu.GSMError as exc:
+                log.warning("the modem refused incoming-call notifications (%s); missed calls are not seen and "
+                            "get no callback request", describe(exc))
         except Exception:
             self.disconnect()
             raise
@@ -264,8 +284,14 @@ class GammuModem:
             self._incoming.set()
         elif kind == "USSD":
             self._ussd_answers.append(data)
+        elif kind == "Call":
+            self._call_events.append(dict(data))
 
     def disconnect(self) -> None:
+        # Calls already made of notifications stay for calls(): they happened. A call still ringing
+        # is announced afresh to the next connection.
+        self._take_call_events()
+        self._ringing = None
         sm, self._sm = self._sm, None
         if sm is not None:
             try:
@@ -294,12 +320,45 @@ class GammuModem:
             self._leave()
 
     def poll_events(self) -> bool:
-        """Let Gammu read what the modem sent unasked; True if a new SMS was announced."""
+        """Let Gammu read what the modem sent unasked; True if a new SMS was announced (calls: `calls()`)."""
         self._call("reading the modem", "ReadDevice")
+        self._take_call_events()
         if self._incoming.is_set():
             self._incoming.clear()
             return True
         return False
+
+    def _take_call_events(self) -> None:
+        """Turn the "Call" notifications recorded since last time into calls (here, outside Gammu)."""
+        events, self._call_events = self._call_events, []
+        now = time.monotonic()
+        for data in events:
+            status = str(data.get("Status", ""))
+            if status in CALL_ENDED:
+                self._ringing = None
+                continue
+            if status != "IncomingCall":
+                continue
+            number = str(data.get("Number") or "").strip()
+            same = self._ringing is not None and self._ringing[0] == number and now - self._ringing[1] <= SAME_CALL_SECONDS
+            self._ringing = (number, now)
+            if not same:
+                self._calls.append(IncomingCall(number, dt.datetime.now(dt.UTC).replace(tzinfo=None)))
+                log.info("incoming call from %s", number or "a withheld number")
+
+    def calls(self) -> list[IncomingCall]:
+        """The calls announced since the last time, oldest first (each once, however often it rang)."""
+        calls, self._calls = self._calls, []
+        return calls
+
+    def hang_up(self) -> None:
+        """End the ringing call unanswered: Gammu's CancelCall (AT+CHUP, or ATH without it).
+
+        If the modem refuses (ERROR), Gammu's AT driver (atgen.c: CancellingCall) believes a hang-up
+        is still under way and skips the next ones until a call ends with NO CARRIER or the modem is
+        opened again; those callers hear it ring until they give up, which costs them nothing either.
+        """
+        self._call("hanging up the incoming call", "CancelCall", ID=0, All=True)
 
     def read_all(self) -> list[ReceivedSms]:
         """Every SMS on the SIM (each part of a concatenated one separately)."""

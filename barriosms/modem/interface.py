@@ -46,6 +46,14 @@ class ReceivedSms:
 
 
 @dataclass(frozen=True)
+class IncomingCall:
+    """A voice call to the modem's number, as the modem announced it (RING and +CLIP)."""
+
+    number: str  # as the network gave it; "" when the caller withholds it (or CLIP is unavailable)
+    at: dt.datetime  # naive UTC, when the modem announced it
+
+
+@dataclass(frozen=True)
 class SendResult:
     references: tuple[int, ...] = field(default_factory=tuple)
 
@@ -113,6 +121,15 @@ class Modem(Protocol):
 
     def poll_events(self) -> bool:
         """Let the modem report unsolicited events; True when a new SMS was announced."""
+        ...
+
+    def calls(self) -> list[IncomingCall]:
+        """The calls announced since the last time this was asked (by poll_events), oldest first;
+        a call that rings several times is one call."""
+        ...
+
+    def hang_up(self) -> None:
+        """End the call ringing now, unanswered (harmless when none rings)."""
         ...
 
     def read_all(self) -> list[ReceivedSms]: ...

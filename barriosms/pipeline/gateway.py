@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from peewee import DatabaseError, DataError, IntegrityError
 
-from barriosms.cases import outbox
+from barriosms.cases import events, outbox
 from barriosms.config import GatewaySettings
 from barriosms.modem.interface import Modem, ModemError, ModemSendError, ModemStatus, ReceivedSms
 from barriosms.pipeline.intake import Intake, IntakeRules
@@ -226,6 +226,8 @@ class Gateway:
         with write_tx():
             row = self._health()
             now = utcnow()
+            if not row.connected:
+                events.record("modem.up", now, modem=self.name)
             row.connected, row.since, row.last_contact_at, row.updated_at = True, now, now, now
             row.manufacturer, row.model, row.imei, row.imsi, row.device = manufacturer, model, imei, imsi, device
             row.pid = os.getpid()
@@ -237,6 +239,7 @@ class Gateway:
             now = utcnow()
             if row.connected or row.since is None:
                 row.since = now
+                events.record("modem.down", now, modem=self.name, problem=error)
             row.connected, row.last_error, row.last_error_at = False, error, now
             row.updated_at, row.pid = now, os.getpid()
             row.save()

@@ -18,9 +18,10 @@ from typing import assert_never, cast
 
 from peewee import DatabaseError, DataError, IntegrityError, fn
 
-from barriosms.cases import outbox
+from barriosms.cases import crews, events, outbox
 from barriosms.cases.status import status_reply
 from barriosms.domain.categories import CategoryRules, keyword_scores
+from barriosms.domain.crewcommands import mask_pin
 from barriosms.domain.matching import Place
 from barriosms.domain.parsing import (
     Ambiguous,
@@ -52,7 +53,7 @@ from barriosms.domain.sanitize import storable
 from barriosms.domain.tracking import is_valid_tracking
 from barriosms.domain.words import words
 from barriosms.modem.interface import ReceivedSms
-from barriosms.pipeline import conversations, survey
+from barriosms.pipeline import conversations, crewdesk, survey
 from barriosms.pipeline.practice import PracticeSink, practice_text
 from barriosms.pipeline.sink import CaseSink, Sink, Turn
 from barriosms.store.models import (
@@ -263,11 +264,16 @@ class Intake:
 
     def _create_message(self, key: str, sender: str, text: str, smsc_time: dt.datetime | None,
                         now: dt.datetime, *, parts: int, incomplete: bool, coding: str) -> InboundMessage:
-        return InboundMessage.create(
+        msg = InboundMessage.create(
             modem=getattr(self, "_modem", ""),
             dedupe_key=key, sender=sender, phone=normalize_sender(sender, self.rules.region),
             text=text, smsc_time=smsc_time, received_at=now, parts=parts, incomplete=incomplete,
             coding=coding)
+        # A crew's PIN never leaves the gateway (crewdesk masks the stored text once it acts).
+        shown = mask_pin(text) if crews.find(msg.phone) is not None else text
+        events.record("message.received", now, id=msg.id, phone=msg.phone, text=shown, received_at=now,
+                      modem=msg.modem)
+        return msg
 
     def _store_part(self, sms: ReceivedSms, now: dt.datetime) -> bool:
         key = sms.dedupe_key()
@@ -369,6 +375,8 @@ class Intake:
             msg.save()
             log.info("message %d from %s is not from a phone number: stored, not answered", msg.id, msg.sender)
             return
+        if crewdesk.handle(msg, now, self.rules):
+            return  # a field crew's PIN command; without a PIN a crew's phone writes as a resident
         hoods = {n.code: n for n in Neighborhood.select()}
         reading = read_sms(msg.text, places_of(hoods.values()), self.rules)
         # A workshop's practice message (PRUEBA ...) is read and answered like a real one; only what

@@ -6,6 +6,11 @@ commands are echoed (ATE1) until ATE0, unknown commands answer ERROR (never sile
 encoded and decoded by python-gammu (no hand-written codec), and unsolicited result codes (+CMTI)
 are held while a command runs, including the `> ` phase of AT+CMGS, and flushed after its final
 result.
+
+Incoming voice calls (27.007): `ring()` makes the modem announce a call with RING (or `+CRING:
+VOICE` after AT+CRC=1) every few seconds, each followed by `+CLIP: "<number>",<type>` once AT+CLIP=1
+asked for the caller's number (an empty number with CLI validity 1 when the caller withholds it).
+ATH or AT+CHUP ends the call; a call nobody ends stops when the caller gives up, with NO CARRIER.
 """
 
 from __future__ import annotations
@@ -40,6 +45,14 @@ DELFLAG_STATS = {0: frozenset(), 1: frozenset({1}), 2: frozenset({1, 3}), 3: fro
                  4: frozenset({0, 1, 2, 3})}
 # What AT+CNMI=? offers: <mode>,<mt>,<bm>,<ds>,<bfr>.
 CNMI_RANGES = (range(0, 3), range(0, 4), (0, 2), range(0, 3), range(0, 2))
+# An incoming call: how often the modem says RING (real networks: every 3 to 6 s) and how long a
+# caller lets it ring before giving up, unless the control request says otherwise.
+RING_INTERVAL = 3.0
+RING_SECONDS = 30.0
+# Who ended a call, as `status()` reports it.
+ENDED_BY_MODEM = "modem"  # the client hung up (ATH, AT+CHUP)
+ENDED_BY_CALLER = "caller"  # the caller gave up before anyone answered
+ENDED_BY_RESET = "reset"  # the modem was unplugged or reset while it rang
 
 
 
@@ -71,6 +84,28 @@ class SentPart:
 
 
 @dataclass
+class Call:
+    """One incoming voice call: who calls ("" withheld), and how it went."""
+
+    number: str
+    started: float
+    interval: float
+    ring_seconds: float
+    rings: int = 0
+    ended: float | None = None
+    ended_by: str = ""
+
+    @property
+    def ringing(self) -> bool:
+        return self.ended is None
+
+    def as_dict(self) -> dict:
+        return {"number": self.number, "withheld": not self.number, "state": "ringing" if self.ringing else "ended",
+                "rings": self.rings, "started_epoch": self.started, "ended_epoch": self.ended,
+                "ended_by": self.ended_by or None}
+
+
+@dataclass
 class Identity:
     manufacturer: str = "barriosms"
     model: str = "SIMULATED-AT"
@@ -93,6 +128,8 @@ class Settings:
     creg: int = 0
     cgreg: int = 0
     cops_format: int = 0
+    clip: int = 0  # AT+CLIP: 1 shows the caller's number after each RING
+    crc: int = 0  # AT+CRC: 1 says +CRING: VOICE instead of RING
 
 
 class ATModem:
@@ -127,6 +164,7 @@ class ATModem:
         self._flood_count = 0
         self._pin_locked = False
         self.ussd_answers: dict[str, str] = {"*105#": "Su saldo es Bs 12.50. Vigencia 30/12/2026"}
+        self.calls: list[Call] = []  # every incoming call, oldest first; at most the last one rings
 
     # -- faults and timers -------------------------------------------------------------------
 
@@ -304,11 +342,16 @@ class ATModem:
                 self.settings.echo = arg not in ("", "0")  # V.250: a missing value means 0
             elif cmd in ("Z", "&F"):
                 self._reset()
+            elif cmd == "H":
+                if arg not in ("", "0"):
+                    self._final("ERROR")
+                    return
+                self._end_call(ENDED_BY_MODEM)
             elif cmd == "I":
                 self._info(f"{self.identity.manufacturer}\r\n{self.identity.model}\r\nRevision: {self.identity.revision}")
             elif cmd == "S" and arg.endswith("?"):
                 self._info("000")
-            elif cmd not in ("V", "Q", "X", "H", "&C", "&D", "&K", "&W", "S"):
+            elif cmd not in ("V", "Q", "X", "&C", "&D", "&K", "&W", "S"):
                 self._final("ERROR")
                 return
         self._final("OK")
@@ -324,6 +367,7 @@ class ATModem:
         self._cmgs = None
         self._held.clear()
         self._busy = self._swallow_ok = False
+        self._end_call(ENDED_BY_RESET)
         self.take_output()
 
     def _extended(self, body: str) -> None:
@@ -404,6 +448,36 @@ class ATModem:
         self._final("OK")
 
     def _cmd_chup(self, mode, args):
+        # 27.007: AT+CHUP hangs up the call; AT+CHUP=? says the modem has it (Gammu then prefers it to ATH).
+        if mode == "exec":
+            self._end_call(ENDED_BY_MODEM)
+        elif mode != "test":
+            self._final("ERROR")
+            return
+        self._final("OK")
+
+    def _cmd_clip(self, mode, args):
+        if mode == "set":
+            value = int(args or 0)
+            if value not in (0, 1):
+                raise ValueError(value)
+            self.settings.clip = value
+        elif mode == "read":
+            self._info(f"+CLIP: {self.settings.clip},1")  # <m> 1: the network provides the caller's number
+        elif mode == "test":
+            self._info("+CLIP: (0,1)")
+        self._final("OK")
+
+    def _cmd_crc(self, mode, args):
+        if mode == "set":
+            value = int(args or 0)
+            if value not in (0, 1):
+                raise ValueError(value)
+            self.settings.crc = value
+        elif mode == "read":
+            self._info(f"+CRC: {self.settings.crc}")
+        elif mode == "test":
+            self._info("+CRC: (0,1)")
         self._final("OK")
 
     def _cmd_cpin(self, mode, args):
@@ -949,10 +1023,65 @@ class ATModem:
         while self.pending and None in self.slots:
             self._store(self.pending.popleft())
 
+    # incoming calls --------------------------------------------------------------------------
+
+    def ring(self, number: str, ring_seconds: float = RING_SECONDS, interval: float = RING_INTERVAL) -> dict:
+        """A resident calls the modem's number ("" withholds the caller's number).
+
+        The modem rings at once and every `interval` s until the client hangs up (ATH, AT+CHUP) or
+        the caller gives up after `ring_seconds`. One line: a second call while one rings is refused
+        (the caller would hear "busy"). Returns the call as `status()` shows it.
+        """
+        if not 0 < interval <= 60 or not 0 < ring_seconds <= 600:
+            raise ValueError("a call rings every 0-60 s (interval) for 0-600 s (ring_seconds)")
+        number = number.strip()
+        if number and not re.fullmatch(r"\+?\d{1,20}", number):
+            raise ValueError(f"{number!r} is not a phone number (digits, a leading +; empty: withheld)")
+        current = self._ringing()
+        if current is not None:
+            raise ValueError(f"the modem is already ringing (a call from {current.number or 'a withheld number'}); "
+                             "one line, one call: wait until it ends")
+        call = Call(number=number, started=self.clock(), interval=float(interval), ring_seconds=float(ring_seconds))
+        self.calls.append(call)
+        self._ring(call)
+        self._later(call.ring_seconds, lambda: self._caller_gives_up(call))
+        return call.as_dict()
+
+    def _ringing(self) -> Call | None:
+        return self.calls[-1] if self.calls and self.calls[-1].ringing else None
+
+    def _ring(self, call: Call) -> None:
+        if not call.ringing:
+            return
+        self._later(call.interval, lambda: self._ring(call))
+        if "hang" in self.faults:
+            return  # a hung modem says nothing, the network still rings
+        call.rings += 1
+        self._urc("+CRING: VOICE" if self.settings.crc else "RING")
+        if self.settings.clip:
+            if call.number:
+                kind = 145 if call.number.startswith("+") else 129
+                self._urc(f'+CLIP: "{self._string_out(call.number)}",{kind}')
+            else:
+                self._urc('+CLIP: "",128,,,,1')  # <CLI validity> 1: withheld by the caller
+
+    def _caller_gives_up(self, call: Call) -> None:
+        if call.ringing:
+            call.ended, call.ended_by = self.clock(), ENDED_BY_CALLER
+            self._urc("NO CARRIER")
+
+    def _end_call(self, by: str) -> None:
+        """End the ringing call, if one rings (a hang-up without a call is harmless, as on a stick)."""
+        call = self._ringing()
+        if call is not None:
+            call.ended, call.ended_by = self.clock(), by
+            log.info("call from %s ended by the %s after %d ring(s)", call.number or "a withheld number", by, call.rings)
+
     def status(self) -> dict:
         return {"used": self.used, "total": len(self.slots), "pending": len(self.pending),
                 "cnmi": list(self.settings.cnmi), "echo": self.settings.echo, "sent": len(self.sent),
-                "smsc": self.smsc, "faults": dict(self.faults)}
+                "smsc": self.smsc, "faults": dict(self.faults), "clip": self.settings.clip, "crc": self.settings.crc,
+                "calls": [c.as_dict() for c in self.calls]}
 
 
 _EMPTY_SMS = gammu.EncodeSMS({"Class": -1, "Unicode": False, "Entries": [{"ID": "ConcatenatedTextLong", "Buffer": ""}]})[0]

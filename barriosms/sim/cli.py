@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 import click
 
 from barriosms.sim import control as ctl
 from barriosms.sim import server
+from barriosms.sim.atmodem import RING_INTERVAL, RING_SECONDS
 from barriosms.sim.faults import FAULTS, FaultError, normalise, parse_spec
 
 
@@ -93,6 +95,35 @@ def text(control_path: str, sender: str, text: str, as_json: bool) -> None:
 
 @sim.command()
 @_control_option
+@click.option("--from", "caller", metavar="NUMBER", help="The resident's number.")
+@click.option("--withheld", is_flag=True, help="The caller hides their number (instead of --from).")
+@click.option("--ring-seconds", type=click.FloatRange(0, 600, min_open=True), default=RING_SECONDS, show_default=True,
+              help="How long the caller lets it ring before giving up, unless the client hangs up first.")
+@click.option("--interval", type=click.FloatRange(0, 60, min_open=True), default=RING_INTERVAL, show_default=True,
+              help="Seconds between two RINGs.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def call(control_path: str, caller: str | None, withheld: bool, ring_seconds: float, interval: float,
+         as_json: bool) -> None:
+    """Make the modem ring, as if a resident called its number.
+
+    The modem says RING (+CRING: VOICE after AT+CRC=1) and, after AT+CLIP=1, the caller's number
+    (+CLIP) every --interval seconds, until the client hangs up (ATH or AT+CHUP) or the caller gives
+    up. `barriosms sim status` shows each call and who ended it.
+
+    Example: barriosms sim call --control /tmp/modem.control --from +59171234567
+    """
+    if withheld == (caller is not None):
+        raise click.UsageError("give either --from NUMBER or --withheld")
+    result = _call(ctl.call, control_path, caller or "", ring_seconds, interval)
+    if as_json:
+        click.echo(json.dumps(result))
+    else:
+        click.echo(f"ringing: a call from {caller or 'a withheld number'} (the caller gives up after "
+                   f"{ring_seconds:g} s)")
+
+
+@sim.command()
+@_control_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 def sent(control_path: str, as_json: bool) -> None:
     """List every SMS the modem sent (AT+CMGS), concatenated parts joined.
@@ -119,16 +150,26 @@ def sent(control_path: str, as_json: bool) -> None:
 @_control_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 def status(control_path: str, as_json: bool) -> None:
-    """Show SIM slots used, messages waiting for a slot, notification setting and messages sent.
+    """Show SIM slots used, messages waiting for a slot, notification setting, messages sent and calls.
 
     Example: barriosms sim status --control /tmp/modem.control
     """
     answer = _call(ctl.status, control_path)
     if as_json:
         click.echo(json.dumps(answer))
-    else:
-        click.echo(f"SIM {answer['used']}/{answer['total']} used, {answer['pending']} waiting, "
-                   f"CNMI {answer['cnmi']}, {answer['sent']} sent")
+        return
+    click.echo(f"SIM {answer['used']}/{answer['total']} used, {answer['pending']} waiting, "
+               f"CNMI {answer['cnmi']}, {answer['sent']} sent, caller ID (CLIP) {'on' if answer['clip'] else 'off'}")
+    for c in answer["calls"]:
+        started = time.strftime("%H:%M:%S", time.localtime(c["started_epoch"]))
+        caller = c["number"] or "withheld"
+        if c["state"] == "ringing":
+            click.echo(f"call {started} from {caller}: ringing ({c['rings']} ring(s))")
+        else:
+            who = {"modem": "hung up by the client", "caller": "the caller gave up",
+                   "reset": "the modem was reset"}.get(c["ended_by"], c["ended_by"])
+            click.echo(f"call {started} from {caller}: ended after {c['ended_epoch'] - c['started_epoch']:.1f} s, "
+                       f"{c['rings']} ring(s), {who}")
 
 
 @sim.group()

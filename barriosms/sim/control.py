@@ -2,7 +2,7 @@
 
 One request per connection: a JSON object on one line, e.g. {"cmd": "text", "from": "+59171234567",
 "text": "B12 hay un bache"}; the answer is one JSON line with "ok" true and the result's fields, or
-"ok" false and "error". Commands: text, sent, status, signal, autoreply, commands, fault, faults, ussd.
+"ok" false and "error". Commands: text, sent, status, signal, autoreply, commands, fault, faults, ussd, call.
 """
 
 from __future__ import annotations
@@ -44,6 +44,18 @@ def inject_text(control_path: str, sender: str, text: str) -> dict:
     return send_request(control_path, {"cmd": "text", "from": sender, "text": text})
 
 
+def call(control_path: str, number: str, ring_seconds: float | None = None, interval: float | None = None) -> dict:
+    """Make the modem ring with a call from `number` ("" withheld); the call as `status` lists it:
+    number, withheld, state (ringing, ended), rings, started_epoch, ended_epoch, ended_by (modem:
+    hung up by the client; caller: gave up)."""
+    request: dict = {"cmd": "call", "from": number}
+    if ring_seconds is not None:
+        request["ring_seconds"] = ring_seconds
+    if interval is not None:
+        request["interval"] = interval
+    return send_request(control_path, request)["call"]
+
+
 def sent_messages(control_path: str) -> list[dict]:
     """Messages sent through AT+CMGS, concatenated parts joined: to, text, parts, expected_parts,
     at (ISO-8601 UTC of the first part's AT+CMGS), at_epoch, references."""
@@ -51,7 +63,7 @@ def sent_messages(control_path: str) -> list[dict]:
 
 
 def status(control_path: str) -> dict:
-    """used, total, pending, cnmi, echo, sent, smsc, faults."""
+    """used, total, pending, cnmi, echo, sent, smsc, faults, clip, crc, calls (oldest first, see `call`)."""
     answer = send_request(control_path, {"cmd": "status"})
     answer.pop("ok", None)
     return answer

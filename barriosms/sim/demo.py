@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import cast
 
 from barriosms.operations import runlock
+from barriosms.sim.control import SimControlError
 from barriosms.sim.rig import Rig, RigError, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: barriosms/sim/demo.py
@@ -128,6 +129,8 @@ HELP = """Type an SMS as a resident and press Enter. Staff commands start with '
   /sin-barrio               messages waiting for their neighbourhood (inbox list --unmatched)
   /prioridades              what to fix first (report hotspots)
   /estado NUMERO ESTADO [nota]   change a case (received reviewing in_progress resolved closed rejected)
+  /llamar                   call the municipal number from this phone (a missed call to call back)
+  /llamadas                 who called and waits to be called back (callbacks list)
   /salir                    stop the demo"""
 
 
@@ -153,6 +156,12 @@ def interactive(demo: Demo) -> bool:
                 demo.staff("inbox", "list", "--unmatched")
             elif line == "/prioridades":
                 demo.staff("report", "hotspots")
+            elif line == "/llamar":
+                say(f"resident {number}", "(calls the municipal number)")
+                demo.rig.call(number)
+                demo.replies(1, timeout=8)  # none when the phone called already: one request, one SMS
+            elif line == "/llamadas":
+                demo.staff("callbacks", "list")
             elif line.startswith("/estado "):
                 parts = line.split(maxsplit=3)
                 if len(parts) < 3:
@@ -165,7 +174,7 @@ def interactive(demo: Demo) -> bool:
             else:
                 demo.send(number, line)
                 demo.replies(1, timeout=15)
-        except RigError as exc:
+        except (RigError, SimControlError) as exc:
             print(f"error: {exc}")
 
 

@@ -209,6 +209,15 @@ class Rig:
         """A resident sends an SMS to the municipal number."""
         return control.inject_text(str(self.control), sender, text)
 
+    def call(self, number: str, ring_seconds: float | None = None) -> dict:
+        """A resident calls the municipal number ("" withholds it): the modem rings until the daemon
+        hangs up or the caller gives up; `calls()` shows how it went."""
+        return control.call(str(self.control), number, ring_seconds)
+
+    def calls(self) -> list[dict]:
+        """Every call the modem got, oldest first (state, rings, ended_by: modem when hung up)."""
+        return control.status(str(self.control))["calls"]
+
     def sent(self) -> list[dict]:
         return control.sent_messages(str(self.control))
 

@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from barriosms.sim.atmodem import ATModem
+from barriosms.sim.atmodem import RING_INTERVAL, RING_SECONDS, ATModem
 from barriosms.sim.faults import FaultError
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,7 @@ class SimServer:
             "fault": self._fault,
             "faults": lambda req: {"active": dict(self.modem.faults)},
             "ussd": self._ussd,
+            "call": self._call,
         }
         self.vanished = False
         self._sel: selectors.BaseSelector | None = None
@@ -185,6 +186,15 @@ class SimServer:
             raise ValueError("rssi is 0-31 (27.007 +CSQ), or 99 for unknown")
         self.modem.signal_rssi = rssi
         return {"rssi": rssi}
+
+    def _call(self, request: dict) -> dict:
+        number = request.get("from", "")
+        if not isinstance(number, str):
+            raise ValueError("'from' must be a string (empty: a withheld number)")
+        call = self.modem.ring(number, float(request.get("ring_seconds", RING_SECONDS)),
+                               float(request.get("interval", RING_INTERVAL)))
+        log.info("incoming call from %s: ringing", number or "a withheld number")
+        return {"call": call}
 
     def _ussd(self, request: dict) -> dict:
         self.modem.ussd_answers[str(request["code"])] = str(request["answer"])
