@@ -960,3 +960,40 @@ def test_a_greeting_or_a_courtesy_around_a_report_never_stops_it_being_one(hoods
 
     for text in (f"{word} {report}", f"{report} {word}"):
         assert isinstance(_read(text), Report), text
+
+
+@pytest.mark.parametrize("text,code", [
+    ("hola soy doña julia de chamoco chico mi nieto me dio este numero", "B11"),
+    ("Muy buenos días. Somos la directiva de la zona Alto Tacagua, deseamos conocer los requisitos para presentar "
+     "un reclamo.", "B09"),
+    ("ya no me acuerdo el codigo de tacagua", "B09"),
+    ("Buenas noches, vivo en Achumani hace 20 años y recien me entero de este servicio", "B07"),
+])
+def test_a_neighbourhood_and_only_talk_is_asked_for_the_problem_with_its_codes_example(hoods, text, code):
+    from barriosms.domain.parsing import MissingDescription
+
+    assert _read(text) == MissingDescription(code)
+
+
+@pytest.mark.parametrize("text", [
+    "Achachicala una casa abandonada donde se juntan drogadictos",
+    "Señores alcaldia, en la plaza de Chamoco ponen una feria los domingos y dejan todo desordenado",
+    "villa copacabana la plaza no tiene ni un banco, los abuelitos no tienen donde sentarse",
+    "San Pedro: ¿pueden poner rejas en la plaza? Los jóvenes rompen las plantas y los bancos de noche.",
+    "hola, B12 hay un bache grande en la calle 3",
+])
+def test_a_report_in_words_no_list_has_still_opens_its_case(hoods, text):
+    from barriosms.domain.parsing import Report
+
+    assert isinstance(_read(text), Report)
+
+
+@pytest.mark.parametrize("text", ["pasame con un funcionario porfa", "de que se trata este mensaje que me llego"])
+def test_only_a_catch_all_word_in_talk_to_the_office_gets_the_instructions_with_the_question(hoods, text):
+    from barriosms.domain.parsing import Unroutable
+
+    intent = _read(text)
+    assert isinstance(intent, Unroutable) and not intent.named_problem
+    # A catch-all problem told as such is still a problem waiting for its neighbourhood.
+    told = _read("hubo mal trato del funcionario en la ventanilla")
+    assert isinstance(told, Unroutable) and told.named_problem

@@ -118,6 +118,10 @@ THANKS_WORDS = 12
 
 
 # "soy de Pampahasi, que tengo que poner": the words that only say who writes come before the question.
+# How a message that is talk, not a report, opens: a greeting (Spanish, Aymara, Quechua), or who the
+# writer is ("soy vecina de...", "somos la directiva...").
+_OPENING = frozenset("hola ola holas buenas buenos buen buenass saludos alo aló kamisaki kamisaraki allillanchu "
+                     "imaynalla napaykullayki rimaykullayki soy somos".split())
 _WHO_I_AM = frozenset("soy somos vivo vivimos estoy estamos de del en la el los mi zona barrio y".split())
 
 
@@ -151,6 +155,12 @@ def second_look(intent: Intent, text: str, categories: CategoryRules) -> Intent:
     match intent:
         case Help() | Unroutable():
             if names_a_problem(text, categories):
+                # Only a word of the catch-all category ("pasame con un funcionario porfa", "de que se
+                # trata este mensaje"), in a message that asks or talks to the office: maybe no problem
+                # at all. Asked for the neighbourhood with the instructions, not only the neighbourhood.
+                if (isinstance(intent, Unroutable) and set(keyword_scores(text, categories)) <= {categories.default}
+                        and (asks_something(text) or speaks_to_us(text) or how_to_use(text))):
+                    return Unroutable(intent.text, named_problem=False)
                 return intent
             number = number_in(text)
             if number is not None:
@@ -180,7 +190,21 @@ def second_look(intent: Intent, text: str, categories: CategoryRules) -> Intent:
             # "Muchas gracias por la pronta respuesta. Atentamente, Junta Vecinal Alto Tacagua".
             if thanks_in(description) and not questions(description) and count <= ABOUT_THE_SERVICE_WORDS:
                 return Courtesy()
+            # A neighbourhood and talk to the office with no problem in it, however long ("hola soy
+            # dona julia de chamoco chico, mi nieto me dio este numero", "somos la directiva de Alto
+            # Tacagua, deseamos conocer los requisitos", "ya no me acuerdo el codigo de tacagua"):
+            # nothing to file. Asked for the problem, with the example for their own code.
+            if isinstance(intent, Report) and talks_to_us(description):
+                return MissingDescription(intent.code)
     return intent
+
+
+def talks_to_us(text: str) -> bool:
+    """Whether ``text`` opens with a greeting or with who its writer is, speaks of using the service
+    (the number, the code, how to complain), or says its writer is lost. Addressing the office
+    ("senores alcaldia, en la plaza...") or a question about the street is how reports start too."""
+    found = words(text)
+    return bool(found) and (found[0] in _OPENING or how_to_use(text) or lost(text))
 
 
 def problem_text(intent: Intent, text: str) -> str:
