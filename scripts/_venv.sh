@@ -4,7 +4,7 @@
 # something must come from the system instead.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-VENV="$ROOT/.venv"
+VENV="${BARRIOSMS_VENV:-$ROOT/.venv}"
 PY="${PYTHON:-python3}"
 
 die() { echo "barriosms setup: $*" >&2; exit 1; }

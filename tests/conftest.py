@@ -166,3 +166,13 @@ def pg_db(pg_server, request):
     store.migrate_database(url)
     yield url
     store.close()
+
+
+def pytest_report_header(config):
+    """Which python-gammu and Gammu the suites run against (the wheel's, or Debian's on a 32-bit Pi)."""
+    try:
+        import gammu
+    except ImportError:
+        return "python-gammu: not installed"
+    gammu_version, python_gammu, _ = gammu.Version()
+    return f"python-gammu {python_gammu} with Gammu {gammu_version} ({gammu.__file__})"

@@ -190,7 +190,7 @@ def test_modem_status_and_ussd_through_the_daemon(rig):
     status = rig.cli("modem", "status", "--json")
     import json
     data = json.loads(status.stdout)
-    assert data["state"] == "ok" and data["manufacturer"] == "barriosms" and data["imsi"] == "736010123456789"
+    assert data["state"] == "ok" and data["manufacturer"] == "barriosms" and data["imsi"] == "736020123456789"
     assert rig.cli("modem", "ussd", "*105#").stdout.strip() == "Su saldo es Bs 12.50. Vigencia 30/12/2026"
 
 

@@ -144,3 +144,12 @@ def test_a_burst_beyond_python_gammus_queue_loses_no_sms(at_modem, hoods, caplog
     [told] = [r.getMessage() for r in caplog.records if r.name == "barriosms.modem.gammu_output"]
     assert re.search(rf"queue of {QUEUE_PLACES} notifications was full and it dropped {burst - QUEUE_PLACES} more", told)
     assert "queue overflow" not in capfd.readouterr().out
+
+
+def test_the_operator_is_named_from_gammus_table_when_the_modem_gives_no_name():
+    from barriosms.modem.gammu_modem import operator_name
+
+    assert operator_name({"NetworkCode": "736 02", "NetworkName": "Entel S.A."}) == "Entel S.A."
+    assert operator_name({"NetworkCode": "736 02", "NetworkName": ""}) == "Entel"  # Gammu 1.42 leaves it empty
+    assert operator_name({"NetworkCode": "736 09", "NetworkName": ""}) == "736 09"  # in no table: the code
+    assert operator_name({}) == ""

@@ -115,7 +115,7 @@ def test_messages_arriving_during_sends_are_read_before_more_sends(gateway, mode
     def send_and_receive(number, text, report=False):
         result = original_send(number, text, report)
         if number.endswith("0"):
-            modem.arrive("+59171111111", "B12 llego durante el envio")
+            modem.arrive("+59171111111", "B12 hay un bache, llego durante el envio")
         return result
 
     modem.send = send_and_receive

@@ -63,11 +63,11 @@ def status_cli(db, tmp_path):
 def test_modem_status_reports_what_the_daemon_wrote(status_cli):
     assert status_cli(health.NO_DAEMON)["state"] == "never_started"
     g = Gateway(modem=None, intake=None, settings=None)  # only the health writers are used here
-    g.record_connected("barriosms", "SIMULATED-AT", "356938035643809", "736010123456789", "/dev/ttyUSB0")
+    g.record_connected("barriosms", "SIMULATED-AT", "356938035643809", "736020123456789", "/dev/ttyUSB0")
     g.record_status(ModemStatus(signal_percent=60, signal_dbm=-73, network_state="HomeNetwork", operator="Entel",
                                 sim_used=3, sim_total=30))
     data = status_cli(health.OK)
-    assert data["connected"] and data["ok"] and data["imsi"] == "736010123456789"
+    assert data["connected"] and data["ok"] and data["imsi"] == "736020123456789"
     assert (data["operator"], data["signal_dbm"], data["sim_used"], data["sim_total"]) == ("Entel", -73, 3, 30)
     g.record_disconnected("the modem stopped answering")
     data = status_cli(health.MODEM_DOWN)

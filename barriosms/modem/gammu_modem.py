@@ -88,6 +88,13 @@ def _smsc_time(sms: dict) -> dt.datetime | None:
     return value
 
 
+def operator_name(network: dict) -> str:
+    """The network's name: as the modem gives it (Gammu 1.45 asks), else from Gammu's table of
+    network codes (Debian's Gammu 1.42, on every 32-bit Pi, does not ask), else the code itself."""
+    code = str(network.get("NetworkCode") or "")
+    return str(network.get("NetworkName") or gammu.GSMNetworks.get(code) or code)
+
+
 def to_received(sms: dict) -> ReceivedSms:
     """A Gammu SMS dict (one location) in our own terms."""
     udh = sms.get("UDH") or {}
@@ -453,7 +460,7 @@ class GammuModem:
             signal_percent=signal.get("SignalPercent"),
             signal_dbm=signal.get("SignalStrength"),
             network_state=str(network.get("State", "")),
-            operator=str(network.get("NetworkName") or network.get("NetworkCode") or ""),
+            operator=operator_name(network),
             sim_used=sms.get("SIMUsed"),
             sim_total=sms.get("SIMSize"),
         )

@@ -111,9 +111,9 @@ class Identity:
     model: str = "SIMULATED-AT"
     revision: str = "1.0"
     imei: str = "356938035643809"  # passes the Luhn check
-    imsi: str = "736010123456789"  # MCC 736: Bolivia; MNC 01: Entel
+    imsi: str = "736020123456789"  # MCC 736: Bolivia; MNC 02: Entel (01 is Viva, 03 Tigo)
     operator: str = "Entel"
-    operator_code: str = "73601"
+    operator_code: str = "73602"
     lac: str = "1A2B"
     cell: str = "00C3D4E5"
 
