@@ -136,3 +136,20 @@ def test_a_crews_pin_never_reaches_an_event(report):
     assert received["phone"] == "+59171000777" and received["text"] == f"**** {case.tracking} RESUELTO se tapo"
     assert data("case.status")["to"] == "resolved"  # the crew's command did act
     assert all("4821" not in e.payload for e in Event.select())
+
+
+def test_listing_events_writes_nothing_and_names_a_receiver_not_started(db, report, tmp_path):
+    from click.testing import CliRunner
+
+    from barriosms.cli import cli
+    from barriosms.store.models import EventCursor
+
+    ini = tmp_path / "events.ini"
+    ini.write_text(f"[database]\npath = {db}\n[modem]\ndevice = /dev/null\n[events]\n"
+                   "webhook_url = http://127.0.0.1:9/eventos\nwebhook_secret = un secreto bastante largo\n")
+    report("+59171234567", "B12 hay un bache grande en la calle 3")
+    result = CliRunner().invoke(cli, ["--config", str(ini), "events", "list"], catch_exceptions=False)
+    assert result.exit_code == 0 and "webhook: not started yet" in result.output and "case.opened" in result.output
+    data = json.loads(CliRunner().invoke(cli, ["--config", str(ini), "events", "list", "--json"]).output)
+    assert data["not_started"] == ["webhook"] and data["receivers"] == []
+    assert EventCursor.select().count() == 0

@@ -9,7 +9,7 @@ import click
 from barriosms.cases import events as case_events
 from barriosms.cli.common import CliState, clip, emit_json, json_option, limit_option, local_time, pass_state, short_time, table
 from barriosms.operations import eventdelivery
-from barriosms.store.models import Event
+from barriosms.store.models import Event, EventCursor
 
 
 @click.group("events")
@@ -37,7 +37,10 @@ def list_(state: CliState, failed: bool, limit: int | None, as_json: bool) -> No
     settings = state.open_db()
     zone = settings.zone
     targets = settings.events.targets
-    cursors = {t: eventdelivery.cursor(t) for t in targets}
+    # Read only: the running gateway starts a new receiver's cursor (with the events from then on).
+    found = {t: EventCursor.get_or_none(EventCursor.target == t) for t in targets}
+    cursors = {t: c for t, c in found.items() if c is not None}
+    not_started = [t for t, c in found.items() if c is None]
     q = Event.select().order_by(Event.id.desc())
     if failed:
         stuck = [c.last_event_id for c in cursors.values() if c.last_error]
@@ -59,7 +62,7 @@ def list_(state: CliState, failed: bool, limit: int | None, as_json: bool) -> No
         return state_of
 
     if as_json:
-        emit_json({"receivers": [{"target": t, "last_event_id": c.last_event_id, "attempts": c.attempts,
+        emit_json({"not_started": not_started, "receivers": [{"target": t, "last_event_id": c.last_event_id, "attempts": c.attempts,
                                   "error": c.last_error or None, "failing_since": local_time(c.failing_since, zone),
                                   "next_attempt_at": local_time(c.next_attempt_at, zone),
                                   "waiting": eventdelivery.waiting(t)} for t, c in cursors.items()],
@@ -67,13 +70,15 @@ def list_(state: CliState, failed: bool, limit: int | None, as_json: bool) -> No
         return
     if not targets:
         click.echo("no receiver is configured ([events] command, webhook_url): events are kept 30 days")
+    for target in not_started:
+        click.echo(f"{target}: not started yet (the gateway starts it when it runs with this configuration)")
     for target, c in cursors.items():
         line = f"{target}: {eventdelivery.waiting(target)} waiting"
         if c.last_error:
             line += (f"; failing since {short_time(c.failing_since, zone)} ({c.attempts} attempts): {c.last_error}; "
                      f"next try {short_time(c.next_attempt_at, zone)}")
         click.echo(line)
-    table(["id", "at", "kind", "data", *targets],
+    table(["id", "at", "kind", "data", *cursors],
           [[e.id, short_time(e.at, zone), e.kind, clip(json.dumps(json.loads(e.payload), ensure_ascii=False), 50),
             *(clip(s, 30) for s in taken_by(e).values())] for e in rows],
           empty="no events" + (" a failing receiver waits for" if failed else ""), shrink=["data"])
