@@ -53,6 +53,11 @@ assert is_valid_tracking(TRACKING)
     ("4821 2408918 resuelto", BadTracking("4821", "2408918")),  # one digit wrong
     ("4821 240891 resuelto", BadTracking("4821", "240891")),  # one digit missing
     ("4821 24089177 resuelto", BadTracking("4821", "24089177")),  # one too many
+    # Numbers given after 450,000 cases have 8 digits; one left out or swapped is still caught.
+    ("4821 12646895 resuelto", SetStatus("4821", "12646895", "resolved", "")),
+    ("4821 1264 6895 en proceso", SetStatus("4821", "12646895", "in_progress", "")),
+    ("4821 1264695 resuelto", BadTracking("4821", "1264695")),
+    ("4821 12648695 resuelto", BadTracking("4821", "12648695")),
 ])
 def test_commands(text, command):
     assert parse_crew_command(text) == command

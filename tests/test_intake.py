@@ -997,3 +997,45 @@ def test_only_a_catch_all_word_in_talk_to_the_office_gets_the_instructions_with_
     # A catch-all problem told as such is still a problem waiting for its neighbourhood.
     told = _read("hubo mal trato del funcionario en la ventanilla")
     assert isinstance(told, Unroutable) and told.named_problem
+
+
+# -- tracking numbers that grew a digit (after 450,000 cases) ------------------------------------
+
+def test_residents_with_8_digit_numbers_are_answered_like_anyone(desk):
+    from barriosms.store.models import TrackingFill
+
+    desk.says("B12 poste caido en la esquina", T0)
+    old = Case.get()
+    TrackingFill.update(used=450_000).where(TrackingFill.length == 7).execute()  # years later
+    desk.says("B02 hay basura en la plaza", T0 + MINUTE, sender=NEIGHBOUR)
+    new = Case.select().order_by(Case.id.desc()).get()
+    assert len(old.tracking) == 7 and len(new.tracking) == 8 and is_valid_tracking(new.tracking)
+    spaced = f"{new.tracking[:4]} {new.tracking[4:]}"
+    for n, text in enumerate([new.tracking, spaced, f"estado {new.tracking}", f"como va mi reclamo {spaced}?"]):
+        msg = desk.says(text, T0 + dt.timedelta(hours=1 + n), sender=NEIGHBOUR)  # within the reply budget
+        assert (msg.intent, answer_to(msg)) == ("status", f"Su reclamo {new.tracking} esta recibido."), text
+    # The 7-digit numbers given before keep working.
+    msg = desk.says(old.tracking, T0 + MINUTE * 9)
+    assert answer_to(msg) == f"Su reclamo {old.tracking} esta recibido."
+    # A digit left out of the 8-digit number is never the old 7-digit case (nor any other).
+    for i in range(8):
+        typo = new.tracking[:i] + new.tracking[i + 1:]
+        msg = desk.says(typo, T0 + dt.timedelta(hours=6 + i), sender=NEIGHBOUR)
+        assert msg.intent == "invalid_tracking", typo
+        assert "tiene 7 u 8 cifras" in answer_to(msg)
+
+
+def test_a_mistyped_number_is_told_the_number_has_7_digits_while_all_do(desk):
+    msg = desk.says("240891", T0)
+    assert msg.intent == "invalid_tracking" and "(tiene 7 cifras)" in answer_to(msg)
+
+
+def test_reopen_an_8_digit_case(desk):
+    from barriosms.store.models import TrackingFill
+
+    TrackingFill.create(length=7, used=450_000)
+    case = resolved_case(desk)
+    assert len(case.tracking) == 8
+    msg = desk.says(f"REABRIR {case.tracking[:4]} {case.tracking[4:]} 2 semanas sin luz",
+                    RESOLVED_AT + dt.timedelta(days=1))
+    assert (msg.intent, fresh(case).status) == ("reopen", "reviewing")

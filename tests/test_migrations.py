@@ -137,17 +137,24 @@ def test_migration_12_adds_accounts_and_the_audit_trail_to_a_version_11_database
                      "updated_at) VALUES ('ana', '', 'viewer', 'x', 0, '2026-12-01', '2026-12-01')")
 
 
-def test_migration_13_adds_sessions_to_a_version_12_database_and_they_go_with_their_account(tmp_path):
+def _database_at_version(path, version: int) -> sqlite3.Connection:
+    """A database file as the first `version` frozen migrations left it (open, not committed)."""
     from barriosms.store.migrations import MIGRATIONS
 
-    path = tmp_path / "v12.db"
     conn = sqlite3.connect(path)
     conn.execute('CREATE TABLE "schema_migration" ("version" INTEGER NOT NULL PRIMARY KEY, '
                  '"name" VARCHAR(255) NOT NULL, "applied_at" DATETIME NOT NULL)')
-    for m in MIGRATIONS[:12]:
+    for m in MIGRATIONS[:version]:
         for sql in m.statements:
             conn.execute(sql)
         conn.execute("INSERT INTO schema_migration VALUES (?, ?, '2026-11-01')", (m.version, m.name))
+    return conn
+
+
+def test_migration_13_adds_sessions_to_a_version_12_database_and_they_go_with_their_account(tmp_path):
+
+    path = tmp_path / "v12.db"
+    conn = _database_at_version(path, 12)
     conn.execute("INSERT INTO staff_account (id, username, full_name, role, password_hash, disabled, created_at, "
                  "updated_at) VALUES (4, 'ana', 'Ana', 'staff', 'x', 0, '2026-12-01', '2026-12-01')")
     conn.commit()
@@ -169,16 +176,10 @@ def test_migration_14_adds_crews_callbacks_and_events_to_a_version_13_database(t
     from barriosms.store.migrations import MIGRATIONS
 
     path = tmp_path / "v13.db"
-    conn = sqlite3.connect(path)
-    conn.execute('CREATE TABLE "schema_migration" ("version" INTEGER NOT NULL PRIMARY KEY, '
-                 '"name" VARCHAR(255) NOT NULL, "applied_at" DATETIME NOT NULL)')
-    for m in MIGRATIONS[:13]:
-        for sql in m.statements:
-            conn.execute(sql)
-        conn.execute("INSERT INTO schema_migration VALUES (?, ?, '2026-11-01')", (m.version, m.name))
+    conn = _database_at_version(path, 13)
     conn.commit()
     conn.close()
-    assert store.migrate_database(path) == [14]
+    assert store.migrate_database(path) == [m.version for m in MIGRATIONS[13:]]
     store.close()
     conn = sqlite3.connect(path)
     conn.execute("INSERT INTO crew VALUES (1, '+59171000001', 'Cuadrilla 3', 'h', '2026-12-06', 0, NULL)")
@@ -189,3 +190,24 @@ def test_migration_14_adds_crews_callbacks_and_events_to_a_version_13_database(t
     conn.execute("INSERT INTO callback VALUES (1, '+59171000002', '2026-12-06', '2026-12-06', 1, 'pending', NULL, "
                  "NULL, '', '', NULL)")
     assert conn.execute("SELECT COUNT(*) FROM callback WHERE status = 'pending'").fetchone() == (1,)
+
+
+def test_migration_15_counts_the_tracking_numbers_already_given(tmp_path):
+    from barriosms.store.migrations import MIGRATIONS
+
+    path = tmp_path / "v14.db"
+    conn = _database_at_version(path, 14)
+    conn.execute("INSERT INTO neighborhood (id, code, name, district, created_at) VALUES (1, 'B01', 'Centro', 'Centro', '2026-11-01')")
+    for i, tracking in enumerate(["1000009", "2408917", "5724000"], start=1):
+        conn.execute('INSERT INTO "case" (id, tracking, neighborhood_id, category, text, phone, status, '
+                     "created_at, updated_at) VALUES (?, ?, 1, 'otros', 't', '+59171000001', 'received', "
+                     "'2026-11-01', '2026-11-01')", (i, tracking))
+    conn.execute("INSERT INTO practice_case (id, tracking, phone, neighborhood_id, category, text, status, created_at)"
+                 " VALUES (1, '3000003', '+59171000001', 1, 'otros', 't', 'received', '2026-11-01')")
+    conn.commit()
+    conn.close()
+    assert store.migrate_database(path) == [m.version for m in MIGRATIONS[14:]]
+    store.close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT length, used FROM tracking_fill").fetchall() == [(7, 4)]
+    conn.close()

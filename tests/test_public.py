@@ -84,3 +84,17 @@ def test_a_reopening_shows_as_a_change_of_status_without_the_residents_words(hoo
     assert seen.status == "reviewing"
     assert [status for _at, status in seen.history] == ["received", "resolved", "reviewing"]
     assert "sigue el bache" not in repr(seen)
+
+
+def test_the_web_takes_8_digit_numbers_and_says_how_many_digits_numbers_have(hoods):
+    from barriosms.reporting.public import NotFound, check_tracking
+    from barriosms.store.models import TrackingFill
+
+    assert check_tracking("1264 6895") == "12646895"
+    with pytest.raises(NotFound, match="tiene 7 cifras"):
+        check_tracking("240891")
+    TrackingFill.create(length=8, used=1)
+    with pytest.raises(NotFound, match="tiene 7 u 8 cifras"):
+        check_tracking("240891")
+    with pytest.raises(NotFound, match="no es válido"):
+        check_tracking("1264695")  # a digit left out of an 8-digit number is no 7-digit case

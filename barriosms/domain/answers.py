@@ -20,7 +20,7 @@ from typing import Final
 
 from barriosms.domain.categories import fold
 from barriosms.domain.matching import find_code
-from barriosms.domain.tracking import TRACKING_LENGTH
+from barriosms.domain.tracking import LONGEST, TRACKING_LENGTH, is_valid_tracking
 
 __all__ = ["Routed", "survey_answer", "leading_tracking", "starts_with_code"]
 
@@ -28,8 +28,8 @@ _YES: Final = frozenset({"1", "si", "sii", "yes", "ok"})
 _NO: Final = frozenset({"2", "no", "nop"})
 _FIRST_WORD: Final = re.compile(r"\s*([^\s.,;:!?¡¿]+)")
 _LEADING_TRACKING: Final = re.compile(r"\s*(?:#|n(?:ro|o|umero)?\.?\s*)?(\d[\d ]{%d,%d})(?=\D|$)" % (
-    TRACKING_LENGTH - 1, TRACKING_LENGTH + 2))
-_LEADING_PLAIN: Final = re.compile(r"\s*(?:#|n(?:ro|o|umero)?\.?\s*)?(\d{%d})(?!\d)" % TRACKING_LENGTH)
+    TRACKING_LENGTH - 1, LONGEST + 2))
+_LEADING_PLAIN: Final = re.compile(r"\s*(?:#|n(?:ro|o|umero)?\.?\s*)?(\d{%d,%d})(?!\d)" % (TRACKING_LENGTH, LONGEST))
 # Separators people put between a code and the rest, or before it.
 _LEAD: Final = re.compile(r"^[\s#:.\-]*")
 
@@ -66,11 +66,14 @@ def leading_tracking(text: str) -> tuple[str, str] | None:
     Seven digits in a row win ("2408917 2" is case 2408917 and the answer 2); otherwise digits
     split by spaces count when they make exactly seven ("240 8917 no").
     """
-    m = _LEADING_PLAIN.match(text) or _LEADING_TRACKING.match(text)
+    plain = _LEADING_PLAIN.match(text)
+    # 8 or 9 digits are a tracking number only when valid (numbers grew a digit after 450,000 cases).
+    m = plain if plain and (len(plain.group(1)) == TRACKING_LENGTH or is_valid_tracking(plain.group(1))) else None
+    m = m or _LEADING_TRACKING.match(text)
     if not m:
         return None
     digits = m.group(1).replace(" ", "")
-    if len(digits) != TRACKING_LENGTH:
+    if len(digits) != TRACKING_LENGTH and not is_valid_tracking(digits):
         return None
     return digits, text[m.end():].strip(" \t\r\n,.:;-")
 

@@ -18,7 +18,7 @@ from typing import Final, TypeAlias
 from barriosms.domain.categories import fold
 from barriosms.domain.matching import Place, find_code, find_place, normalize_code, valid_code
 from barriosms.domain.replies import KEYWORDS
-from barriosms.domain.tracking import TRACKING_LENGTH, is_valid_tracking
+from barriosms.domain.tracking import LONGEST, SHORTEST, TRACKING_LENGTH, is_valid_tracking
 
 __all__ = [
     "Report",
@@ -431,8 +431,16 @@ _STATUS_CONTEXT: Final = _ASKING_CONTEXT | _THANKING_CONTEXT | frozenset(
     "demoran tanto tiempo semana semanas mes meses dia hace vinieron arreglaron".split())
 # Words that say the number is the resident's case.
 _CASE_WORDS: Final = frozenset("reclamo caso estado consulta denuncia queja pedido solicitud tramite nro numero".split())
-_NEAR_TRACKING: Final = re.compile(rf"(?<![0-9])[0-9]{{{TRACKING_LENGTH - 1},{TRACKING_LENGTH + 1}}}(?![0-9])")
+_NEAR_TRACKING: Final = re.compile(rf"(?<![0-9])[0-9]{{{SHORTEST - 1},{LONGEST + 1}}}(?![0-9])")
 _SEVEN_DIGITS: Final = re.compile(rf"(?<![0-9])[0-9](?:[\s.\-]?[0-9]){{{TRACKING_LENGTH - 1}}}(?![0-9])")
+# The numbers given once 7 digits grew scarce (8 or 9 digits): taken only when valid, so a phone
+# number or an amount in the text keeps meaning what it meant.
+_LONGER_DIGITS: Final = tuple(re.compile(rf"(?<![0-9])[0-9](?:[\s.\-]?[0-9]){{{n - 1}}}(?![0-9])")
+                              for n in range(TRACKING_LENGTH + 1, LONGEST + 1))
+
+
+def _digits(s: str) -> str:
+    return re.sub(r"[^0-9]", "", s)
 
 
 def _status_number(folded: str) -> str | None:
@@ -443,6 +451,9 @@ def _status_number(folded: str) -> str | None:
     # One tracking-sized number among words that only ask how it goes ("hace 2 semanas" aside); a
     # number a digit too long or short too, when the resident calls it their case ("reclamo 240891").
     numbers = _SEVEN_DIGITS.findall(folded)
+    if not any(is_valid_tracking(_digits(n)) for n in numbers):
+        longer = [n for pattern in _LONGER_DIGITS for n in pattern.findall(folded) if is_valid_tracking(_digits(n))]
+        numbers = longer or numbers
     if len(numbers) != 1:
         numbers = _NEAR_TRACKING.findall(folded) if _CASE_WORDS & set(_WORD.findall(folded)) else []
     if len(numbers) != 1:
@@ -486,11 +497,22 @@ def _reopen(rest: str) -> Reopen:
     number = ""
     if m is not None:
         # The reason may start with a number too ("reabrir 2408917 2 semanas sin luz"): take
-        # chunks only while they still fit in a tracking number.
-        for chunk in re.split(r"[\s\-]", m.group(1)):
+        # chunks only while they still fit in a 7-digit number, or make a valid longer one.
+        chunks = re.split(r"[\s\-]", m.group(1))
+        taken = 0
+        for chunk in chunks:
             if number and len(number) + len(chunk) > TRACKING_LENGTH:
                 break
             number += chunk
+            taken += 1
+        longer = number
+        for chunk in chunks[taken:]:
+            longer += chunk
+            if len(longer) > LONGEST:
+                break
+            if is_valid_tracking(longer) and not is_valid_tracking(number):
+                number = longer
+                break
     return Reopen(number, number if is_valid_tracking(number) else None)
 
 

@@ -54,7 +54,7 @@ REQUIRED_TEMPLATES: Final[Mapping[str, frozenset[str]]] = MappingProxyType({
     "status_changed": frozenset({"tracking", "status"}),
     "status_changed_note": frozenset({"tracking", "status", "note"}),
     "unknown_tracking": frozenset({"tracking"}),
-    "invalid_tracking": frozenset({"number"}),
+    "invalid_tracking": frozenset({"number", "digits"}),
     "help": frozenset(),
     "unroutable": frozenset(),
     # Added with the resident/staff workflow: an edited copy made before them gets the package's
@@ -96,7 +96,7 @@ REQUIRED_TEMPLATES: Final[Mapping[str, frozenset[str]]] = MappingProxyType({
     "crew_list": frozenset({"options"}),
     "crew_list_empty": frozenset(),
     "crew_help": frozenset(),
-    "crew_bad_tracking": frozenset({"number"}),
+    "crew_bad_tracking": frozenset({"number", "digits"}),
     "crew_unknown_tracking": frozenset({"tracking"}),
     "crew_not_allowed": frozenset({"tracking", "status", "options"}),
     "crew_merged": frozenset({"tracking", "into"}),

@@ -32,7 +32,7 @@ from barriosms.domain.errors import TemplateError
 from barriosms.domain.gsm import SMS_SEPTETS, septet_count, to_gsm7
 from barriosms.domain.parsing import Courtesy, Help, InvalidTracking, MissingDescription, Report, StatusQuery
 from barriosms.domain.replies import Templates
-from barriosms.domain.tracking import TRACKING_LENGTH
+from barriosms.domain.tracking import LONGEST, SHORTEST
 from barriosms.store.models import (
     Case,
     CaseEvent,
@@ -216,7 +216,7 @@ def route(msg: InboundMessage, intent, now: dt.datetime, rules, hoods) -> Routed
         return None  # about another of the resident's cases: a status query, or what it says
     if isinstance(intent, (StatusQuery, Help)):
         return None  # an unknown case's number, "hola", "ayuda": answered as always
-    if isinstance(intent, InvalidTracking) and len(intent.number) == TRACKING_LENGTH:
+    if isinstance(intent, InvalidTracking) and SHORTEST <= len(intent.number) <= LONGEST:
         return None  # a mistyped tracking number: "check the number", never another case
     if isinstance(intent, Courtesy):
         if len(by_case) > 1:

@@ -25,6 +25,7 @@ import logging
 
 from barriosms.cases import audittrail, casework, crews, outbox
 from barriosms.cases.lookup import surviving
+from barriosms.cases.opening import tracking_lengths
 from barriosms.domain.crewcommands import (
     NOTE_LEAD,
     PIN_MASK,
@@ -40,6 +41,7 @@ from barriosms.domain.crewcommands import (
 from barriosms.domain.gsm import to_gsm7
 from barriosms.domain.replies import Templates
 from barriosms.domain.statuses import STATUSES, TRANSITIONS, TransitionError, check_transition, is_status
+from barriosms.domain.tracking import digits_phrase
 from barriosms.pipeline import replygate
 from barriosms.store.models import Case, Crew, InboundMessage, SmsPart
 from barriosms.templates.rules import IntakeRules
@@ -119,7 +121,8 @@ def _act(msg: InboundMessage, crew: Crew, command: CrewCommand, now: dt.datetime
         case CrewHelp():
             return t.render("crew_help"), None
         case BadTracking(number=number):
-            return t.render("crew_bad_tracking", number=number), None
+            return t.render("crew_bad_tracking", number=number,
+                            digits=digits_phrase(tracking_lengths())), None
         case SetStatus(tracking=tracking, status=status, note=note):
             case, refusal = _case(tracking, t)
             if case is None:

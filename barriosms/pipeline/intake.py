@@ -19,6 +19,7 @@ from typing import assert_never, cast
 from peewee import DatabaseError, DataError, IntegrityError, fn
 
 from barriosms.cases import crews, events, outbox
+from barriosms.cases.opening import tracking_lengths
 from barriosms.cases.status import status_reply
 from barriosms.domain.categories import CategoryRules, keyword_scores
 from barriosms.domain.crewcommands import mask_pin
@@ -50,7 +51,7 @@ from barriosms.domain.parsing import (
 )
 from barriosms.domain.phones import is_replyable, normalize_sender
 from barriosms.domain.sanitize import storable
-from barriosms.domain.tracking import is_valid_tracking
+from barriosms.domain.tracking import digits_phrase, is_valid_tracking
 from barriosms.domain.words import words
 from barriosms.modem.interface import ReceivedSms
 from barriosms.pipeline import conversations, crewdesk, survey
@@ -205,6 +206,11 @@ def talks_to_us(text: str) -> bool:
     ("senores alcaldia, en la plaza...") or a question about the street is how reports start too."""
     found = words(text)
     return bool(found) and (found[0] in _OPENING or how_to_use(text) or lost(text))
+
+
+def _digits() -> str:
+    # "7", or "7 u 8" once numbers grew: a resident with an 8-digit number is not told it has 7.
+    return digits_phrase(tracking_lengths())
 
 
 def problem_text(intent: Intent, text: str) -> str:
@@ -474,7 +480,7 @@ class Intake:
                 self._status(turn, tracking, sink)
             case InvalidTracking(number=number):
                 turn.said("invalid_tracking")
-                sink.reply(turn, t.render("invalid_tracking", number=number))
+                sink.reply(turn, t.render("invalid_tracking", number=number, digits=_digits()))
             case Help():
                 turn.said("help", "help" if turn.text else "empty")
                 sink.reply(turn, t.render("help"))
@@ -488,7 +494,7 @@ class Intake:
                 sink.reply(turn, t.render("opted_in"))
             case Reopen(tracking=None, number=number):
                 turn.said("reopen", "invalid_tracking" if number else "help")
-                sink.reply(turn, t.render("invalid_tracking", number=number) if number else t.render("help"))
+                sink.reply(turn, t.render("invalid_tracking", number=number, digits=_digits()) if number else t.render("help"))
             case Reopen(tracking=tracking):
                 assert tracking is not None  # the case above took None; mypy does not narrow it
                 sink.reopen(turn, tracking)

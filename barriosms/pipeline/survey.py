@@ -44,7 +44,7 @@ from barriosms.domain.answers import Routed, leading_tracking, survey_answer
 from barriosms.domain.parsing import Report
 from barriosms.domain.replies import Templates
 from barriosms.domain.statuses import REOPEN_TARGET
-from barriosms.domain.tracking import TRACKING_LENGTH
+from barriosms.domain.tracking import LONGEST, TRACKING_LENGTH
 from barriosms.store.models import Case, CaseEvent, CaseQuestion, InboundMessage
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ __all__ = ["ask_after_resolving", "route", "satisfaction", "Satisfaction", "Surv
 _DIGIT_FIRST = re.compile(r"\s*[12](?!\d)")
 # "2408917 2": leading_tracking reads "2408917 2" as one number with a space inside (8 digits, so
 # none); a tracking number that stands alone before the answer is taken first.
-_TRACKING_FIRST = re.compile(r"\s*#?\s*(\d{%d})(?!\d)[\s,.:;-]*" % TRACKING_LENGTH)
+_TRACKING_FIRST = re.compile(r"\s*#?\s*(\d{%d,%d})(?!\d)[\s,.:;-]*" % (TRACKING_LENGTH, LONGEST))
 
 
 # -- the answer ----------------------------------------------------------------------------------

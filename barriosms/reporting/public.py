@@ -16,8 +16,9 @@ from typing import cast
 
 from peewee import fn
 
+from barriosms.cases.opening import tracking_lengths
 from barriosms.domain.masking import mask
-from barriosms.domain.tracking import TRACKING_LENGTH, is_valid_tracking
+from barriosms.domain.tracking import LONGEST, SHORTEST, digits_phrase, is_valid_tracking
 from barriosms.store.models import Case, CaseEvent, Neighborhood, Project
 
 # Open for the public (and Open311's "open"): work still to do. Resolved counts as done.
@@ -90,9 +91,11 @@ def check_tracking(number: str) -> str:
     """The tracking number as typed, tidied ("12 345 67" → "1234567"); NotFound("invalid") if mistyped."""
     digits = re.sub(r"[\s.-]", "", number or "")
     if not digits:
-        raise NotFound("invalid", "Escriba el número de seguimiento que recibió (7 cifras).")
-    if not digits.isascii() or not digits.isdigit() or len(digits) != TRACKING_LENGTH:
-        raise NotFound("invalid", f"El número de seguimiento tiene {TRACKING_LENGTH} cifras. Revíselo en su SMS "
+        raise NotFound("invalid", f"Escriba el número de seguimiento que recibió ({digits_phrase(tracking_lengths())} "
+                                  "cifras).")
+    if not digits.isascii() or not digits.isdigit() or not SHORTEST <= len(digits) <= LONGEST:
+        raise NotFound("invalid", f"El número de seguimiento tiene {digits_phrase(tracking_lengths())} cifras. "
+                                  "Revíselo en su SMS "
                                   "o en la página que vio al reportar.")
     if not is_valid_tracking(digits):
         raise NotFound("invalid", f"El número {digits} no es válido: seguramente una cifra está mal escrita o "

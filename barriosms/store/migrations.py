@@ -497,6 +497,17 @@ MIGRATIONS += (
             "last_error" TEXT NOT NULL,
             "failing_since" DATETIME)""",
     )),
+    Migration(15, "tracking numbers that grow a digit when half of a length is taken", (
+        # How many numbers of each length cases and practice cases took (never decreases): the
+        # length of the next one without counting a million rows.
+        """CREATE TABLE "tracking_fill" (
+            "length" INTEGER NOT NULL PRIMARY KEY,
+            "used" INTEGER NOT NULL)""",
+        """INSERT INTO "tracking_fill" ("length", "used")
+            SELECT LENGTH("tracking"), COUNT(*) FROM (
+                SELECT "tracking" FROM "case" UNION ALL SELECT "tracking" FROM "practice_case") AS "taken"
+            GROUP BY LENGTH("tracking")""",
+    )),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -617,7 +617,17 @@ class EventCursor(BaseModel):
         table_name = "event_cursor"
 
 
+class TrackingFill(BaseModel):
+    """How many tracking numbers of one length were given (cases and practice cases)."""
+
+    length = IntegerField(primary_key=True)
+    used = IntegerField(default=0)
+
+    class Meta:
+        table_name = "tracking_fill"
+
+
 ALL_MODELS = (Neighborhood, InboundMessage, SmsPart, Case, CaseReporter, PhoneState, PendingReport, CaseEvent,
               Broadcast, OutboundMessage, ModemHealth, UssdRequest, WebSubmission, Project, SiteSecret,
               CaseQuestion, PracticeCase, PracticeMessage, CaseCorrection, ForgottenLesson, StaffAccount, AuditEntry,
-              StaffSession, LoginThrottle, Crew, Callback, Event, EventCursor)
+              StaffSession, LoginThrottle, Crew, Callback, Event, EventCursor, TrackingFill)

@@ -30,8 +30,10 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 from peewee import fn
 
+from barriosms.cases.opening import tracking_lengths
 from barriosms.domain.inputs import MAX_INT_DIGITS, ascii_int, degrees
 from barriosms.domain.matching import normalize_code
+from barriosms.domain.tracking import digits_phrase
 from barriosms.reporting import public
 from barriosms.staff.webreports import MAX_DESCRIPTION, ReportError, WebReport, submit
 from barriosms.store.models import Neighborhood, OutboundMessage, WebSubmission, database
@@ -197,6 +199,8 @@ def _show_descriptions() -> bool:
 
 
 def _page(template: str, status: int = 200, headers: dict | None = None, **values) -> Response:
+    # How many digits the tracking numbers have: 7, or "7 u 8" once they grew.
+    values.setdefault("cifras", digits_phrase(tracking_lengths()))
     return Response(render_template(template, **values), status=status, headers=headers, mimetype="text/html")
 
 

@@ -18,11 +18,13 @@ from typing import Any
 from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request
 
 from barriosms.cases import casework
+from barriosms.cases.opening import tracking_lengths
 from barriosms.domain import throttle
 from barriosms.domain.masking import mask
 from barriosms.domain.phones import format_for_display, normalize_typed
 from barriosms.domain.roles import may
 from barriosms.domain.statuses import OPEN_STATUSES, STATUSES, UnknownStatus, parse_status
+from barriosms.domain.tracking import LONGEST, digits_phrase
 from barriosms.reporting import public
 from barriosms.staff import audit, inbox, logins, sessions
 from barriosms.store.models import Case, CaseEvent, Neighborhood
@@ -242,7 +244,7 @@ def bandeja():
 def _search(typed: str) -> Response | tuple[str, str]:
     """A tracking number opens its case; a phone (any format) lists what it sent; else a problem."""
     digits = "".join(c for c in typed if c not in " .-")
-    if digits.isascii() and digits.isdigit() and len(digits) <= 8 and not typed.strip().startswith("+"):
+    if digits.isascii() and digits.isdigit() and len(digits) <= LONGEST and not typed.strip().startswith("+"):
         try:
             tracking = public.check_tracking(typed)
         except public.NotFound as err:
@@ -254,7 +256,8 @@ def _search(typed: str) -> Response | tuple[str, str]:
             return "", f"No hay ningún caso con el número {tracking}."
     phone = normalize_typed(typed, context().settings.gateway.region)
     if phone is None:
-        return "", "Escriba un número de seguimiento (7 cifras) o un teléfono, como lo dicte el vecino."
+        return "", (f"Escriba un número de seguimiento ({digits_phrase(tracking_lengths())} cifras) o un "
+                    "teléfono, como lo dicte el vecino.")
     return phone, ""
 
 
