@@ -207,3 +207,18 @@ def test_times_are_local_iso_8601(hoods):
     [row] = reports.case_rows()
     assert row.created_at == NOW
     assert exports.record(row, ZONE)["created_at"] == "2026-11-24T08:00:00-04:00"
+
+
+def test_cases_are_read_as_the_export_consumes_them_oldest_first_with_their_count(hoods):
+    """A million cases must not sit in memory: the rows come from an open query, one at a time."""
+    older = add_case("B12", days=3, reporters=3)
+    newer = add_case("B01", days=1, status="closed")
+    add_case("B12", days=2, merged_into=older)
+    rows = reports.case_rows()
+    assert not isinstance(rows, (list, tuple))
+    first = next(rows)
+    assert (first.tracking, first.reporters, first.code) == (older.tracking, 3, "B12")
+    assert [(r.tracking, r.status) for r in rows] == [(newer.tracking, "closed")]
+    assert reports.count_case_rows() == 2
+    assert reports.count_case_rows(status="closed") == len(list(reports.case_rows(status="closed"))) == 1
+    assert reports.count_case_rows(neighborhood="B12") == 1

@@ -19,6 +19,7 @@ from barriosms.cases import casework, outbox
 from barriosms.config import ServiceSettings
 from barriosms.modem.interface import ReceivedSms
 from barriosms.pipeline.intake import Intake, IntakeRules
+from barriosms.reporting import reports
 from barriosms.staff.neighborhoods import import_csv
 from barriosms.store import database as store
 from barriosms.store.migrations import LATEST_VERSION, current_version, migrate
@@ -65,6 +66,11 @@ def test_the_resident_workflow_on_postgresql(pg_db):
         casework.change_status(case.tracking, "received", load_templates(), region="BO")
     inbox = casework.messages(case)[0]
     assert len(inbox) == 2 and all(not m.needs_staff for m in inbox)
+    # The statistics are counted and timed by PostgreSQL itself (seconds_between).
+    Case.update(status="resolved", resolved_at=case.created_at + dt.timedelta(hours=5, seconds=0.25)).execute()
+    figures = reports.stats(now=T0)
+    assert (figures.total, figures.by_status["resolved"], figures.by_category) == (1, 1, {"residuos": 1})
+    assert figures.resolve_time == reports.ResolveTime(resolved=1, median_seconds=5 * 3600 + 0.25)
 
 
 CLAIMER = r"""

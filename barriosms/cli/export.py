@@ -35,6 +35,7 @@ def export(state: CliState, fmt: str, output: str | None, force: bool, status: s
     output = output or STDOUT
     try:
         rows = reports.case_rows(status=status, neighborhood=neighborhood)
+        total = reports.count_case_rows(status=status, neighborhood=neighborhood)
     except reports.ReportError as exc:
         raise click.ClickException(str(exc)) from None
     write = exports.write_geojson if fmt == "geojson" else exports.write_csv
@@ -42,7 +43,7 @@ def export(state: CliState, fmt: str, output: str | None, force: bool, status: s
     bar_shown = output != STDOUT or not sys.stdout.isatty()
     with open_output(output, force=force) as out:
         if bar_shown:
-            with click.progressbar(rows, label=f"exporting {len(rows)} case(s)", file=sys.stderr) as bar:
+            with click.progressbar(rows, length=total, label=f"exporting {total} case(s)", file=sys.stderr) as bar:
                 written = write(bar, out, settings.zone, include_phone)
         else:
             written = write(rows, out, settings.zone, include_phone)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import statistics
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -20,6 +20,7 @@ from barriosms.cases.satisfaction import Satisfaction, satisfaction
 from barriosms.domain.categories import fold
 from barriosms.domain.ranking import WAITING_STATUSES, Hotspot, OpenCase, rank_hotspots
 from barriosms.domain.statuses import STATUSES
+from barriosms.store.database import seconds_between
 from barriosms.store.models import Case, CaseReporter, Neighborhood
 
 
@@ -140,26 +141,30 @@ def stats(since: dt.datetime | None = None, now: dt.datetime | None = None) -> S
     The time to resolve counts the cases that reached "resolved" (also those closed since):
     `resolved_at` minus `created_at`.
     """
-    q = (Case.select(Case.status, Case.category, Neighborhood.district, Case.created_at, Case.resolved_at)
-         .join(Neighborhood).where(Case.merged_into.is_null()))
-    if since is not None:
-        q = q.where(Case.created_at >= since)
+    # Counted and timed by the database (one GROUP BY and one pass over the resolved cases): at a
+    # million cases, reading every row into Python took seconds.
+    live = Case.merged_into.is_null() if since is None else Case.merged_into.is_null() & (Case.created_at >= since)
+    groups = (Case.select(Case.status, Case.category, Neighborhood.district, fn.COUNT(Case.id))
+              .join(Neighborhood).where(live).group_by(Case.status, Case.category, Neighborhood.district))
     by_status: dict[str, int] = dict.fromkeys(STATUSES, 0)
     by_category: dict[str, int] = {}
     districts = cast("Iterable[tuple[str]]", Neighborhood.select(Neighborhood.district).distinct().tuples())
     by_district = dict.fromkeys((d for (d,) in districts), 0)
+    total = 0
+    for status, category, district, count in cast("Iterable[tuple[Any, ...]]", groups.tuples()):
+        total += count
+        by_status[status] = by_status.get(status, 0) + count
+        by_category[category] = by_category.get(category, 0) + count
+        by_district[district] = by_district.get(district, 0) + count
     durations: list[float] = []
     by_category_durations: dict[str, list[float]] = {}
-    total = 0
-    for status, category, district, created_at, resolved_at in cast("Iterable[tuple[Any, ...]]", q.tuples()):
-        total += 1
-        by_status[status] = by_status.get(status, 0) + 1
-        by_category[category] = by_category.get(category, 0) + 1
-        by_district[district] = by_district.get(district, 0) + 1
-        if resolved_at is not None:
-            seconds = max(0.0, (resolved_at - created_at).total_seconds())
-            durations.append(seconds)
-            by_category_durations.setdefault(category, []).append(seconds)
+    resolved = (Case.select(Case.category, seconds_between(Case.created_at, Case.resolved_at))
+                .where(live & Case.resolved_at.is_null(False)))
+    for category, seconds in cast("Iterable[tuple[str, float]]", resolved.tuples()):
+        # Rounded to the millisecond: the database's day fractions are not exact to the microsecond.
+        seconds = max(0.0, round(float(seconds), 3))
+        durations.append(seconds)
+        by_category_durations.setdefault(category, []).append(seconds)
     return Stats(since=since, total=total, by_status=by_status, by_category=_most_first(by_category),
                  by_district=_most_first(by_district), resolve_time=_resolve_time(durations),
                  resolve_time_by_category={c: _resolve_time(by_category_durations.get(c, []))
@@ -167,23 +172,49 @@ def stats(since: dt.datetime | None = None, now: dt.datetime | None = None) -> S
                  satisfaction=satisfaction(since, now))
 
 
-def case_rows(*, status: str | None = None, neighborhood: str | None = None) -> list[CaseRow]:
-    """The cases to export, oldest first."""
-    q = _live_cases().order_by(Case.created_at, Case.id)
+def _export_query(status: str | None, neighborhood: str | None) -> Any:
+    if status is not None and status not in STATUSES:
+        raise ReportError(f"unknown status {status!r}; use one of: {', '.join(STATUSES)}")
+    q = Case.select().where(Case.merged_into.is_null())
     if status is not None:
-        if status not in STATUSES:
-            raise ReportError(f"unknown status {status!r}; use one of: {', '.join(STATUSES)}")
         q = q.where(Case.status == status)
     if neighborhood is not None:
         q = q.where(Case.neighborhood == _neighborhood(neighborhood))
-    return [CaseRow(tracking=c.tracking, status=c.status, category=c.category, code=c.neighborhood.code,
-                    name=c.neighborhood.name, district=c.neighborhood.district,
-                    # The point a resident marked on the web map, else the neighbourhood's.
-                    lat=c.lat if c.lat is not None and c.lon is not None else c.neighborhood.lat,
-                    lon=c.lon if c.lat is not None and c.lon is not None else c.neighborhood.lon,
-                    created_at=c.created_at, updated_at=c.updated_at,
-                    reporters=c.reporter_count, assignee=c.assignee, text=c.text, phone=c.phone)
-            for c in q]
+    return q
+
+
+def count_case_rows(*, status: str | None = None, neighborhood: str | None = None) -> int:
+    """How many cases `case_rows` gives for the same filters."""
+    return int(_export_query(status, neighborhood).count())
+
+
+def case_rows(*, status: str | None = None, neighborhood: str | None = None) -> Iterator[CaseRow]:
+    """The cases to export, oldest first, read from the database as they are consumed.
+
+    Filters are checked now (ReportError); the rows come one at a time, so an export of a million
+    cases holds one row in memory, not a million: no join or GROUP BY to materialise (the
+    reporters are counted per row through their index) and the neighbourhoods are read once.
+    """
+    q = _export_query(status, neighborhood)
+    reporters = CaseReporter.select(fn.COUNT(CaseReporter.id)).where(CaseReporter.case == Case.id)
+    rows = (q.select(Case.tracking, Case.status, Case.category, Case.neighborhood, Case.lat, Case.lon,
+                     Case.created_at, Case.updated_at, reporters.alias("reporters"), Case.assignee, Case.text,
+                     Case.phone)
+            .order_by(Case.created_at, Case.id)
+            .tuples())
+    hoods = {n.id: n for n in Neighborhood.select()}
+    return _stream(rows, hoods)
+
+
+def _stream(rows: Any, hoods: dict[int, Neighborhood]) -> Iterator[CaseRow]:
+    for tracking, status, category, hood_id, lat, lon, created, updated, reporters, assignee, text, phone in \
+            rows.iterator():
+        hood = hoods[hood_id]
+        marked = lat is not None and lon is not None  # the point a resident marked on the web map
+        yield CaseRow(tracking=tracking, status=status, category=category, code=hood.code, name=hood.name,
+                      district=hood.district, lat=lat if marked else hood.lat, lon=lon if marked else hood.lon,
+                      created_at=created, updated_at=updated, reporters=reporters, assignee=assignee, text=text,
+                      phone=phone)
 
 
 def hood_counts(statuses: Collection[str] | None = WAITING_STATUSES) -> list[HoodCount]:

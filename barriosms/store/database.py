@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from peewee import SqliteDatabase
+from peewee import ColumnBase, SqliteDatabase, fn
 
 from barriosms.store.migrations import LATEST_VERSION, current_version, migrate
 from barriosms.store.models import PRAGMAS, database
@@ -27,6 +27,16 @@ class StoreError(Exception):
 
 def is_url(target: str | os.PathLike[str]) -> bool:
     return str(target).startswith(("postgresql://", "postgres://"))
+
+
+def seconds_between(start: ColumnBase, end: ColumnBase) -> ColumnBase:
+    """`end - start` in seconds, computed by the database, SQLite or PostgreSQL: an aggregate over a
+    million cases then sends numbers, not a million pairs of times to parse."""
+    from peewee import PostgresqlDatabase
+
+    if isinstance(database.obj, PostgresqlDatabase):
+        return fn.date_part("epoch", end - start)
+    return (fn.julianday(end) - fn.julianday(start)) * 86400
 
 
 def open_database(path: str | os.PathLike[str], *, check_schema: bool = True) -> None:
