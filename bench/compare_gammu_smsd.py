@@ -3,7 +3,7 @@
 simulated modem, in the same run.
 
     .venv/bin/python bench/compare_gammu_smsd.py [--messages 20] [--default-messages 2] [--skip-defaults]
-                                                 [--seed 1] [--tuned-loopsleep 0] [--service sql]
+                                                 [--seed 1] [--tuned-loopsleep 1] [--service sql]
 
 gammu-smsd is Debian's package with its SQL service and the sqlite3 driver (a database made from
 the schema Debian ships); a RunOnReceive script answers each SMS by queueing a reply with
@@ -13,7 +13,9 @@ barriosms sent first in this run, so both send the same length (one SMS).
 Both are measured the same way, with the simulated modem's clock and log:
 
 * reply latency: single messages, one at a time; from the moment the SMS reaches the modem to the
-  modem receiving the AT+CMGS of the reply. Before each message the script waits 0.25 s (the end of
+  modem receiving the AT+CMGS of the reply, and to the reply fully received by the modem (its
+  PDU's Ctrl-Z: both daemons then wait the same ~0.6 s inside Gammu's SendSMS before it ends).
+  Before each message the script waits 0.25 s (the end of
   Gammu's send of the previous reply: each message finds its daemon idle) plus a random 0-1 s, the
   same pauses for every daemon, so that no daemon's polling cycle is met at the same phase every
   time (sent back to back, as bench/reply_latency.py does, each message would reach barriosms in
@@ -28,11 +30,16 @@ Both are measured the same way, with the simulated modem's clock and log:
   service, which logs nothing there, the time of its AT+CIMI in the modem's log is used instead:
   it reads the IMSI just before that point; here the SQL line was seen 2-4 ms after the AT+CIMI.)
 
-gammu-smsd runs tuned (ReceiveFrequency, CommTimeout and LoopSleep 0, the lowest it accepts -- a
-LoopSleep of 0 is a busy loop -- StatusFrequency 0 and CheckSecurity 0) and with Debian's defaults
+gammu-smsd runs tuned (ReceiveFrequency, CommTimeout and LoopSleep 1 s, StatusFrequency 0 and
+CheckSecurity 0: what a technician tuning it for an auto-responder would set; 0 is accepted too but
+a LoopSleep of 0 is a busy loop, --tuned-loopsleep 0 measures it) and with Debian's defaults
 (ReceiveFrequency 15 s, CommTimeout 30 s: each reply takes 15-45 s, so two messages unless told
 otherwise). The daemons' CPU time during the latency run and the AT commands per second they send
-the modem are printed too: the price of the busy loop.
+the modem are printed too.
+
+Under a CPU quota (a stand-in for a slower machine such as a Raspberry Pi 3), run the whole script
+through bench/cpu_quota.py: `.venv/bin/python bench/cpu_quota.py --cpus 0.2 -- .venv/bin/python
+bench/compare_gammu_smsd.py`.
 """
 
 from __future__ import annotations
@@ -73,7 +80,7 @@ SCHEMAS = ("/usr/share/doc/gammu-smsd/examples/sqlite.sql", "/usr/share/doc/gamm
 DBD_SQLITE3 = ("/usr/lib/*/dbd/libdbdsqlite3.so", "/usr/lib/dbd/libdbdsqlite3.so", "/usr/lib64/dbd/libdbdsqlite3.so")
 READY_LINE = "Inserting phone info"  # SMSDSQL_InitAfterConnect: connected, IMEI and IMSI read
 FILES_READY = "AT+CIMI"  # with the files service: the IMSI read, gammu-smsd's last step before that point
-TUNED = {"receivefrequency": 0, "commtimeout": 0, "loopsleep": 0, "statusfrequency": 0, "checksecurity": 0}
+TUNED = {"receivefrequency": 1, "commtimeout": 1, "loopsleep": 1, "statusfrequency": 0, "checksecurity": 0}
 # gammu-smsd 1.42's own values, for the output: the defaults run sets none of these.
 DEFAULTS = "receivefrequency 15, commtimeout 30, loopsleep 1, statusfrequency 60, checksecurity 1"
 REST = 0.25  # seconds before each message, after its predecessor's reply left: the send's tail
@@ -148,7 +155,8 @@ def smsd_version() -> str:
 
 @dataclass
 class Result:
-    latencies: list[float]
+    latencies: list[float]  # injection -> AT+CMGS of the reply
+    received: list[float]  # injection -> the reply's PDU fully received by the modem
     drain: float
     cpu: float  # the daemon's CPU seconds over the latency run (start-up included, children too)
     at_per_second: float  # AT commands the daemon sent the modem per second during the latency run
@@ -171,9 +179,11 @@ def at_rate(rig: Rig, since: float, until: float) -> float:
     return sum(1 for c in commands(rig) if since <= c["at_epoch"] <= until) / max(until - since, 1e-9)
 
 
-def latency_run(rig: Rig, gaps: list[float], prefix: str, timeout: float, alive=lambda: None) -> list[float]:
-    """Single messages, one at a time, each after its pause; injection -> AT+CMGS of its reply."""
-    latencies = []
+def latency_run(rig: Rig, gaps: list[float], prefix: str, timeout: float,
+                alive=lambda: None) -> tuple[list[float], list[float]]:
+    """Single messages, one at a time, each after its pause; injection -> AT+CMGS of its reply, and
+    injection -> its reply fully received by the modem."""
+    latencies, received = [], []
     for i, gap in enumerate(gaps):
         time.sleep(gap)
         sender = f"+5917{prefix}{i:04d}"
@@ -186,7 +196,8 @@ def latency_run(rig: Rig, gaps: list[float], prefix: str, timeout: float, alive=
 
         [answer] = wait_for(reply, timeout, f"the reply to {sender}")
         latencies.append(answer["at_epoch"] - injected["at_epoch"])
-    return latencies
+        received.append(answer["received_epoch"] - injected["at_epoch"])
+    return latencies, received
 
 
 def fill(rig: Rig, count: int, prefix: str) -> None:
@@ -203,13 +214,13 @@ def measure_barriosms(folder: Path, gaps: list[float]) -> tuple[Result, str]:
         rig.start_sim()
         rig.start_daemon()
         start = time.time()
-        latencies = latency_run(rig, gaps, "100", 15)
+        latencies, received = latency_run(rig, gaps, "100", 15)
         end = time.time()
         cpu = cpu_seconds(rig.daemon_proc.pid)
         rate = at_rate(rig, start, end)
         reply = rig.sent()[0]["text"]
     drain = barriosms_drain(folder / "drain", DRAIN)
-    return Result(latencies, drain, cpu, rate), reply
+    return Result(latencies, received, drain, cpu, rate), reply
 
 
 class GammuSmsd:
@@ -339,7 +350,7 @@ def measure_smsd(folder: Path, gaps: list[float], tuning: dict[str, int], servic
         try:
             smsd.wait_ready(rig, 60)
             start = time.time()
-            latencies = latency_run(rig, gaps, "300", timeout, smsd.alive)
+            latencies, received = latency_run(rig, gaps, "300", timeout, smsd.alive)
             end = time.time()
             cpu = cpu_seconds(smsd.proc.pid)
             rate = at_rate(rig, start, end)
@@ -376,7 +387,7 @@ def measure_smsd(folder: Path, gaps: list[float], tuning: dict[str, int], servic
             raise RigError(f"gammu-smsd stored {stored} of the {DRAIN} messages it deleted from the SIM")
         if ready is None:
             raise RigError(f"the SIM emptied before gammu-smsd's log showed {READY_LINE!r}")
-    return Result(latencies, emptied - ready, cpu, rate)
+    return Result(latencies, received, emptied - ready, cpu, rate)
 
 
 # -- reporting -----------------------------------------------------------------------------------
@@ -384,7 +395,8 @@ def measure_smsd(folder: Path, gaps: list[float], tuning: dict[str, int], servic
 
 def row(name: str, r: Result) -> str:
     return (f"{name:<28} {statistics.median(r.latencies):8.3f} s {percentile(r.latencies, 0.95):8.3f} s "
-            f"{max(r.latencies):8.3f} s {len(r.latencies):4d} {r.drain:10.3f} s {r.cpu:8.2f} s {r.at_per_second:9.1f}")
+            f"{max(r.latencies):8.3f} s {statistics.median(r.received):8.3f} s {percentile(r.received, 0.95):8.3f} s"
+            f" {len(r.latencies):4d} {r.drain:10.3f} s {r.cpu:8.2f} s {r.at_per_second:9.1f}")
 
 
 def main() -> int:
@@ -397,7 +409,7 @@ def main() -> int:
     parser.add_argument("--service", choices=("sql", "files"), default="sql",
                         help="gammu-smsd's service: sql (sqlite3 driver, the default) or files")
     parser.add_argument("--tuned-loopsleep", type=int, default=TUNED["loopsleep"],
-                        help="LoopSleep of the tuned gammu-smsd (0, the lowest it accepts, is a busy loop)")
+                        help="LoopSleep of the tuned gammu-smsd (default 1; 0, the lowest it accepts, is a busy loop)")
     args = parser.parse_args()
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, on_signal)
@@ -456,12 +468,13 @@ def main() -> int:
     print(f"gammu-smsd service: {'sql, driver sqlite3' if service == 'sql' else 'files'}; RunOnReceive -> "
           f"gammu-smsd-inject; tuned = {', '.join(f'{k} {v}' for k, v in tuning.items())}{defaults}")
     print(f"reply: the same {len(reply)} characters from both (one SMS): {reply!r}")
-    print(f"latency: injection -> AT+CMGS of the reply, single messages, each after a pause of {REST} s + random "
+    print(f"latency: injection -> AT+CMGS of the reply (CMGS) and -> the reply's PDU fully received by the modem "
+          f"(sent), single messages, each after a pause of {REST} s + random "
           f"0-1 s (seed {args.seed}); drain of {DRAIN}: connected (barriosms: modem_health.since; gammu-smsd: {ready}) "
           "-> SIM empty; CPU: the daemon's CPU seconds from its start to the end of the latency run, children "
           "included; AT cmds/s: commands it sent the modem per second during the latency run")
     print()
-    print(f"{'daemon':<28} {'lat. p50':>10} {'p95':>10} {'max':>10} {'n':>4} {'drain of 30':>12} "
+    print(f"{'daemon':<28} {'CMGS p50':>10} {'p95':>10} {'max':>10} {'sent p50':>10} {'p95':>10} {'n':>4} {'drain of 30':>12} "
           f"{'CPU (lat.)':>10} {'AT cmds/s':>9}")
     for name, result in rows:
         print(row(name, result))

@@ -23,7 +23,6 @@ failed.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import gzip
 import http.client
 import importlib.metadata
@@ -45,30 +44,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import gammu  # noqa: E402
-from peewee import chunked  # noqa: E402
 from reply_latency import machine, percentile  # noqa: E402
+from seeding import fill  # noqa: E402
 
-from barriosms.domain.statuses import STATUSES  # noqa: E402
-from barriosms.domain.tracking import is_valid_tracking, new_tracking  # noqa: E402
-from barriosms.store import database as store  # noqa: E402
-from barriosms.store.models import Case, CaseEvent, Neighborhood, write_tx  # noqa: E402
 from barriosms.templates.loader import load_categories  # noqa: E402
 
 CSV = ROOT / "config" / "neighborhoods-lapaz.csv"
 THREADS = 4  # [web] threads of the server under test
 HEADERS = {"Accept-Encoding": "gzip"}  # as browsers send it: pages and map data go compressed
-
-# Older cases are further along: (weights of STATUSES) for cases younger / older than 60 days.
-YOUNG = (30, 15, 25, 15, 10, 5)
-OLD = (3, 2, 8, 22, 55, 10)
-PUBLIC_NOTES = ("La cuadrilla ira el lunes", "Material solicitado al almacen central",
-                "Trabajo programado para esta semana", "Se reviso el lugar, falta presupuesto",
-                "Reparado, gracias por avisar")
-INTERNAL_NOTES = ("Llamar al dirigente vecinal", "Ver con EPSAS", "Duplicado probable")
-TEAMS = ("Cuadrilla vial Sur", "Cuadrilla vial Centro", "Alumbrado", "Aseo urbano", "EPSAS enlace")
-STREETS = ("calle 3", "avenida Buenos Aires", "pasaje Los Andes", "calle Illampu", "plaza principal",
-           "calle 21", "avenida Arce", "el mercado")
-
 
 # --- the database -------------------------------------------------------------------------------
 
@@ -84,73 +67,6 @@ def barriosms(ini: Path, *args: str) -> None:
                           capture_output=True, text=True, timeout=120)
     if proc.returncode != 0:
         raise SystemExit(f"barriosms {' '.join(args)} failed ({proc.returncode}): {proc.stderr.strip()}")
-
-
-def fill(db: Path, count: int, seed: int) -> list[str]:
-    """Insert `count` cases and their events in one transaction; their tracking numbers."""
-    rng = random.Random(seed)
-    categories = load_categories()
-    keywords = {name: words[0] for name, words in categories.rules}
-    names = categories.names
-    store.open_database(db)
-    hoods = list(Neighborhood.select())
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    trackings: list[str] = []
-    seen: set[str] = set()
-    cases, events = [], []
-    for i in range(count):
-        case_id = i + 1  # a fresh table numbers the rows in insertion order (checked below)
-        tracking = new_tracking(rng)
-        while tracking in seen:
-            tracking = new_tracking(rng)
-        seen.add(tracking)
-        trackings.append(tracking)
-        hood = hoods[i % len(hoods)] if i < len(hoods) else rng.choice(hoods)
-        category = names[i % len(names)] if i < len(names) else rng.choice(names)
-        created = now - dt.timedelta(seconds=rng.uniform(0, 365 * 86400))
-        age = now - created
-        status = STATUSES[i % len(STATUSES)] if i < len(STATUSES) else \
-            rng.choices(STATUSES, YOUNG if age < dt.timedelta(days=60) else OLD)[0]
-        updated = created if status == "received" else \
-            created + dt.timedelta(seconds=rng.uniform(0, min(age, dt.timedelta(days=45)).total_seconds()))
-        resolved = updated if status in ("resolved", "closed") else None
-        merged_into = rng.randint(1, i) if status == "closed" and i > 100 and rng.random() < 0.05 else None
-        channel = rng.choices(("sms", "web", "open311"), (85, 12, 3))[0]
-        lat = lon = None
-        if channel != "sms" and hood.lat is not None:
-            lat, lon = hood.lat + rng.uniform(-0.005, 0.005), hood.lon + rng.uniform(-0.005, 0.005)
-        word = keywords.get(category, "problema")
-        text = f"{hood.code} hay {word} en {rng.choice(STREETS)}, por favor vengan"
-        if rng.random() < 0.1:
-            text += f" mi cel 7{rng.randint(0, 9999999):07d}"
-        phone = f"+5917{rng.randint(0, 9999999):07d}"
-        cases.append((case_id, tracking, hood.id, category, text, phone, status, created, updated, resolved,
-                      channel, lat, lon, "" if status == "received" else rng.choice(TEAMS), merged_into))
-        events.append((case_id, created, "created", None, "received", "", 1, "gateway"))
-        if status != "received":
-            note = rng.choice(PUBLIC_NOTES) if rng.random() < 0.6 else ""
-            events.append((case_id, updated, "status", "received", status, note, 1, "operador"))
-        if rng.random() < 0.1:
-            events.append((case_id, updated, "note", None, None, rng.choice(INTERNAL_NOTES), 0, "operador"))
-    assert all(is_valid_tracking(t) for t in trackings)
-    case_fields = [Case.id, Case.tracking, Case.neighborhood, Case.category, Case.text, Case.phone, Case.status,
-                   Case.created_at, Case.updated_at, Case.resolved_at, Case.channel, Case.lat, Case.lon,
-                   Case.assignee, Case.merged_into]
-    event_fields = [CaseEvent.case, CaseEvent.at, CaseEvent.kind, CaseEvent.old_status, CaseEvent.new_status,
-                    CaseEvent.note, CaseEvent.public, CaseEvent.actor]
-    with write_tx():
-        for batch in chunked(cases, 1000):
-            Case.insert_many(batch, fields=case_fields).execute()
-        for batch in chunked(events, 2000):
-            CaseEvent.insert_many(batch, fields=event_fields).execute()
-    assert Case.select().count() == count
-    store.close()
-    with sqlite3.connect(db) as conn:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    print(f"database: {count:,} cases, {len(events):,} case events "
-          f"({sum(1 for e in events if e[5] and e[6]):,} public notes), {sum(1 for c in cases if c[14]):,} "
-          f"merged duplicates")
-    return trackings
 
 
 # --- the server ---------------------------------------------------------------------------------

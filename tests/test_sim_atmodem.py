@@ -335,6 +335,23 @@ def test_cmgs_with_and_without_smsc_field(modem, clock):
     assert modem.sent_messages()[1]["at_epoch"] == T0 + 1.5
 
 
+def test_sent_report_tells_when_the_pdu_finished_arriving_apart_from_the_cmgs_line(modem, clock):
+    """A benchmark needs both: the AT+CMGS line starts the send, the Ctrl-Z ends the sender's part."""
+    quiet(modem)
+    first, second = submit_pdus("Su reclamo B12 fue registrado. " * 6)
+    started = clock.now
+    for pdu in (first, second):
+        tpdu = len(pdu) - pdu[0] - 1
+        assert at(modem, f"AT+CMGS={tpdu}").endswith("> ")
+        clock.now += 0.25  # the sender writes the PDU slowly
+        modem.feed(pdu.hex().upper().encode() + b"\x1a")
+        assert "+CMGS:" in modem.take_output().decode("ascii")
+        clock.now += 0.5
+    [message] = modem.sent_messages()
+    assert message["at_epoch"] == started
+    assert message["received_epoch"] == started + 1.0  # the second part's Ctrl-Z
+
+
 def test_cmgs_refuses_a_length_that_does_not_match_and_garbage(modem):
     quiet(modem)
     [pdu] = submit_pdus("hola")

@@ -81,6 +81,9 @@ class SentPart:
     at_epoch: float
     concat: tuple[int, int, int] | None  # (reference, part, total) from the UDH
     coding: str = ""
+    # When the PDU's last byte (Ctrl-Z) arrived: at_epoch is the AT+CMGS line, so the difference
+    # is the sender's time to write the message, which a benchmark must not leave out.
+    received_epoch: float = 0.0
 
 
 @dataclass
@@ -814,7 +817,7 @@ class ATModem:
             concat = (ref, udh["PartNumber"], udh["AllParts"])
         text = trim_decoder_padding(sms.get("Text") or "")
         self._record(SentPart(sms.get("Number", ""), text, self._next_mr(), started, concat,
-                              str(sms.get("Coding", ""))))
+                              str(sms.get("Coding", "")), self.clock()))
         reference = self.sent[-1].reference
         full = pdu if has_smsc else b"\x00" + pdu
         if full[full[0] + 1] & 0x20 and "delivery_reports" in self.faults:
@@ -847,7 +850,7 @@ class ATModem:
         if refused is not None:
             self._error(cms=refused)
             return
-        self._record(SentPart(number, text, self._next_mr(), started, None))
+        self._record(SentPart(number, text, self._next_mr(), started, None, "", self.clock()))
         self._info(f"+CMGS: {self.sent[-1].reference}")
         self._final("OK")
 
@@ -953,6 +956,7 @@ class ATModem:
             "expected_parts": parts[0].concat[2] if parts[0].concat else 1,
             "at": dt.datetime.fromtimestamp(first.at_epoch, dt.UTC).isoformat(timespec="microseconds"),
             "at_epoch": first.at_epoch,
+            "received_epoch": max(p.received_epoch or p.at_epoch for p in parts),
             "references": [p.reference for p in parts],
         }
 

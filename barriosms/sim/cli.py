@@ -132,7 +132,7 @@ def sent(control_path: str, as_json: bool) -> None:
     """
     messages = _call(ctl.sent_messages, control_path)
     if as_json:
-        keys = ("to", "text", "parts", "expected_parts", "at", "at_epoch")
+        keys = ("to", "text", "parts", "expected_parts", "at", "at_epoch", "received_epoch")
         click.echo(json.dumps([{k: m[k] for k in keys} for m in messages], ensure_ascii=False, indent=2))
         return
     if not messages:

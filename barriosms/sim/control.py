@@ -58,7 +58,8 @@ def call(control_path: str, number: str, ring_seconds: float | None = None, inte
 
 def sent_messages(control_path: str) -> list[dict]:
     """Messages sent through AT+CMGS, concatenated parts joined: to, text, parts, expected_parts,
-    at (ISO-8601 UTC of the first part's AT+CMGS), at_epoch, references."""
+    at (ISO-8601 UTC of the first part's AT+CMGS), at_epoch, received_epoch (when the last part's
+    PDU had fully arrived), references."""
     return send_request(control_path, {"cmd": "sent"})["messages"]
 
 
