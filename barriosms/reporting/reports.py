@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, cast
 
-from peewee import JOIN, fn
+from peewee import fn
 
 from barriosms.cases.lookup import NeighborhoodNotFound, find_neighborhood
 from barriosms.cases.satisfaction import Satisfaction, satisfaction
@@ -83,15 +83,6 @@ class Stats:
     satisfaction: Satisfaction
 
 
-def _live_cases():
-    """Cases that are not merged duplicates, with their neighbourhood and `reporter_count`."""
-    return (Case.select(Case, Neighborhood, fn.COUNT(CaseReporter.id).alias("reporter_count"))
-            .join(Neighborhood).switch(Case)
-            .join(CaseReporter, JOIN.LEFT_OUTER)
-            .where(Case.merged_into.is_null())
-            .group_by(Case.id))
-
-
 def _neighborhood(code: str) -> Neighborhood:
     try:
         return find_neighborhood(code, by_name=False)
@@ -111,12 +102,21 @@ def match_district(district: str) -> str:
 
 def hotspots(now: dt.datetime, *, district: str | None = None, limit: int | None = None) -> list[Hotspot]:
     """Neighbourhood × category ranked by `domain.ranking.rank_hotspots` over the waiting cases."""
-    q = _live_cases().where(Case.status.in_(WAITING_STATUSES))
+    hoods = {n.id: n for n in Neighborhood.select()}
     if district is not None:
-        q = q.where(Neighborhood.district == match_district(district))
-    cases = [OpenCase(code=c.neighborhood.code, category=c.category, created_at=c.created_at,
-                      reporters=c.reporter_count, name=c.neighborhood.name, district=c.neighborhood.district)
-             for c in q]
+        wanted = match_district(district)
+        hoods = {i: n for i, n in hoods.items() if n.district == wanted}
+    # Plain tuples read as they come, reporters counted per case through their index: no model
+    # object, join or GROUP BY per waiting case, which cost seconds at a million cases.
+    reporters = CaseReporter.select(fn.COUNT(CaseReporter.id)).where(CaseReporter.case == Case.id)
+    q = (Case.select(Case.neighborhood, Case.category, Case.created_at, reporters.alias("reporters"))
+         .where(Case.merged_into.is_null() & Case.status.in_(WAITING_STATUSES))
+         .tuples())
+    if district is not None:
+        q = q.where(Case.neighborhood.in_(list(hoods)))
+    cases = (OpenCase(code=hoods[hood].code, category=category, created_at=created, reporters=count,
+                      name=hoods[hood].name, district=hoods[hood].district)
+             for hood, category, created, count in q.iterator())
     return rank_hotspots(cases, now, limit=limit)
 
 
