@@ -14,7 +14,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import click
-from click.utils import make_default_short_help
 
 
 @dataclass(frozen=True)
@@ -34,6 +33,11 @@ def load(target: str) -> click.Command:
     if not isinstance(command, click.Command):
         raise TypeError(f"{target} is not a click command")
     return command
+
+
+def help_only(text: str) -> click.Command:
+    """A bare command with this help, so click itself shortens a table's help line to a width."""
+    return click.Command(None, help=text)
 
 
 class LazyGroup(click.Group):
@@ -76,7 +80,7 @@ class LazyGroup(click.Group):
             return
         # click's own spacing (three times the default), so the listing reads as it did.
         limit = formatter.width - 6 - max(len(name) for name, _ in rows)
-        lines = [(name, what.get_short_help_str(limit) if isinstance(what, click.Command)
-                  else make_default_short_help(what, limit)) for name, what in rows]
+        lines = [(name, (what if isinstance(what, click.Command) else help_only(what)).get_short_help_str(limit))
+                 for name, what in rows]
         with formatter.section("Commands"):
             formatter.write_dl(lines)
