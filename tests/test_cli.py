@@ -26,7 +26,11 @@ def open_case(text="B12 hay un bache grande en la calle 3", sender="+59171234567
 
 
 def walk(group: click.Group, prefix=()):
-    for name, command in group.commands.items():
+    # Through list_commands/get_command: the top-level group imports its commands lazily (cli/lazy.py).
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        assert command is not None, name
         yield prefix + (name,), command
         if isinstance(command, click.Group):
             yield from walk(command, prefix + (name,))
@@ -174,7 +178,11 @@ def test_outbox_retry_failed(ready):
 
 
 def _commands(group: click.Group, path: tuple[str, ...] = ("barriosms",)):
-    for name, command in sorted(group.commands.items()):
+    # Through list_commands/get_command: the top-level group imports its commands lazily (cli/lazy.py).
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        assert command is not None, name
         if isinstance(command, click.Group):
             yield path + (name,), command
             yield from _commands(command, path + (name,))

@@ -9,17 +9,97 @@ from __future__ import annotations
 import click
 
 from barriosms import __version__
-from barriosms.cli.cases import cases
 from barriosms.cli.common import CliState
-from barriosms.cli.config_cmd import config_group
-from barriosms.cli.db import db
-from barriosms.cli.modem import modem
-from barriosms.cli.neighborhoods import neighborhoods
-from barriosms.cli.outbox import outbox_group
-from barriosms.cli.run import run
+from barriosms.cli.lazy import LazyCommand, LazyGroup
+
+# Every command, imported only when it runs (issue 16: importing them all made each call slow).
+# The help line is the first sentence of the command's docstring; tests/test_lazy.py checks both
+# against the real commands, so edit them together.
+COMMANDS: dict[str, LazyCommand] = {
+    "audit": LazyCommand(
+        "barriosms.cli.audit:audit_group",
+        "The audit trail: every change staff and crews made, by whom, when and from where (cli, web, sms)."),
+    "backup": LazyCommand(
+        "barriosms.cli.backup:backup",
+        "Copy the database into a verified backup, and keep the newest [backup] keep of them."),
+    "broadcast": LazyCommand(
+        "barriosms.cli.broadcast:broadcast",
+        "Queue a notice by SMS to every resident who reported in a neighbourhood (not those who sent BAJA)."),
+    "callbacks": LazyCommand(
+        "barriosms.cli.callbacks:callbacks_group",
+        "Missed calls: residents who called the municipal number and wait to be called back."),
+    "cases": LazyCommand(
+        "barriosms.cli.cases:cases",
+        "Residents' reports: list, inspect, move along.",
+        subcommands=("barriosms.cli.export:export",)),
+    "categories": LazyCommand(
+        "barriosms.cli.categories:categories",
+        "The categories reports are filed under (agua, vias, ...) and how the gateway chooses them.",
+        subcommands=("barriosms.cli.learning:learn", "barriosms.cli.learning:learned",
+                     "barriosms.cli.learning:forget")),
+    "config": LazyCommand(
+        "barriosms.cli.config_cmd:config_group",
+        "Check the configuration file, or print a commented example of one."),
+    "crews": LazyCommand(
+        "barriosms.cli.crews:crews",
+        "Field crews: phones that update their cases by SMS with a PIN (PIN NUMERO ESTADO [nota], "
+        "PIN NUMERO NOTA texto, PIN NUMERO INTERNA texto, PIN LISTA)."),
+    "db": LazyCommand(
+        "barriosms.cli.db:db",
+        "Create and upgrade the database."),
+    "doctor": LazyCommand(
+        "barriosms.cli.doctor:doctor",
+        "Check the whole gateway and say, for each thing, OK or the problem and its fix."),
+    "events": LazyCommand(
+        "barriosms.cli.events:events_group",
+        "Events for other systems: each change, delivered in order to [events] command and webhook."),
+    "inbox": LazyCommand(
+        "barriosms.cli.inbox:inbox_group",
+        "Residents' messages: what could not be routed or was not answered, and routing by hand."),
+    "modem": LazyCommand(
+        "barriosms.cli.modem:modem",
+        "The GSM modem: its health as the daemon sees it, and finding its port."),
+    "neighborhoods": LazyCommand(
+        "barriosms.cli.neighborhoods:neighborhoods",
+        "The neighbourhoods residents name in their SMS, by code or by name."),
+    "outbox": LazyCommand(
+        "barriosms.cli.outbox:outbox_group",
+        "SMS waiting to leave, sent, or failed."),
+    "phones": LazyCommand(
+        "barriosms.cli.phones:phones",
+        "Residents' phones: who opted out of status SMS (BAJA), who was silenced as a machine."),
+    "projects": LazyCommand(
+        "barriosms.cli.projects:projects",
+        "Municipal projects shown on the website."),
+    "report": LazyCommand(
+        "barriosms.cli.report:report",
+        "What to attend first: a ranking of problems and a map of open cases."),
+    "restore": LazyCommand(
+        "barriosms.cli.backup:restore",
+        "Replace the database with a backup."),
+    "run": LazyCommand(
+        "barriosms.cli.run:run",
+        "Run the gateway in the foreground (what the systemd service starts)."),
+    "sim": LazyCommand(
+        "barriosms.sim.cli:sim",
+        "The simulated GSM modem (AT commands on a pseudo-terminal)."),
+    "staff": LazyCommand(
+        "barriosms.cli.staff:staff",
+        "Staff accounts: who may use the staff tools, with which role (viewer, staff, admin)."),
+    "stats": LazyCommand(
+        "barriosms.cli.stats:stats",
+        "Count cases per status, category and district, the median time to resolve them, and how many "
+        "fixes the residents confirmed."),
+    "web": LazyCommand(
+        "barriosms.cli.web:web",
+        "Serve the public website, the Open311 API and the staff back-office (barriosms-web.service)."),
+    "workshop": LazyCommand(
+        "barriosms.cli.workshop:workshop",
+        "Practice mode for workshops (PRUEBA ...): who practised how, and deleting the practice."),
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=LazyGroup, lazy_commands=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", metavar="FILE", envvar="BARRIOSMS_CONFIG",
               help="Configuration file. Default: $BARRIOSMS_CONFIG, ./barriosms.ini, /etc/barriosms/barriosms.ini.")
 @click.option("--as", "as_user", metavar="USER",
@@ -33,66 +113,6 @@ def cli(ctx: click.Context, config_path: str | None, as_user: str | None) -> Non
     Example: barriosms --config /etc/barriosms/barriosms.ini cases list --status received
     """
     ctx.obj = CliState(config_path, as_user)
-
-
-def _register() -> None:
-    from barriosms.cli.broadcast import broadcast
-    from barriosms.cli.inbox import inbox_group
-    from barriosms.cli.phones import phones
-    from barriosms.sim.cli import sim
-
-    for command in (db, neighborhoods, cases, outbox_group, modem, config_group, run, sim, inbox_group, broadcast,
-                    phones):
-        cli.add_command(command)
-
-    from barriosms.cli.export import export
-    from barriosms.cli.report import report
-    from barriosms.cli.stats import stats
-
-    cases.add_command(export)
-    for command in (report, stats):
-        cli.add_command(command)
-
-    from barriosms.cli.backup import backup, restore
-    from barriosms.cli.doctor import doctor
-
-    for command in (backup, restore, doctor):
-        cli.add_command(command)
-
-    from barriosms.cli.projects import projects
-    from barriosms.cli.web import web
-
-    for command in (projects, web):
-        cli.add_command(command)
-
-    from barriosms.cli.categories import categories
-    from barriosms.cli.workshop import workshop
-
-    for command in (workshop, categories):
-        cli.add_command(command)
-
-    from barriosms.cli.learning import forget, learn, learned
-
-    for command in (learn, learned, forget):
-        categories.add_command(command)
-
-    from barriosms.cli.audit import audit_group
-    from barriosms.cli.events import events_group
-    from barriosms.cli.staff import staff
-
-    for command in (staff, audit_group, events_group):
-        cli.add_command(command)
-
-    from barriosms.cli.crews import crews
-
-    cli.add_command(crews)
-
-    from barriosms.cli.callbacks import callbacks_group
-
-    cli.add_command(callbacks_group)
-
-
-_register()
 
 
 def main() -> None:

@@ -11,16 +11,18 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 from zoneinfo import ZoneInfo
 
 import click
 
-from barriosms import config
-from barriosms.domain.phones import normalize_typed
 from barriosms.domain.statuses import SPANISH_NAMES, STATUSES, UnknownStatus, parse_status, status_names
-from barriosms.reporting import exports
-from barriosms.store import database as store
+
+if TYPE_CHECKING:
+    from barriosms import config
+
+# config (phonenumbers), the store (peewee, the models) and exports are imported where used, not
+# here: every `barriosms` call imports this module, `--help` and `--version` too (issue 16).
 
 
 @dataclass
@@ -32,12 +34,16 @@ class CliState:
     _actor: str | None = None
 
     def config_path(self) -> Path:
+        from barriosms import config
+
         try:
             return config.locate(self.config_option)
         except config.ConfigError as exc:
             raise click.ClickException(str(exc)) from None
 
     def settings(self) -> config.Settings:
+        from barriosms import config
+
         if self._settings is None:
             try:
                 self._settings = config.load(self.config_path())
@@ -58,6 +64,8 @@ class CliState:
             raise click.ClickException(f"{exc} (run `barriosms config check`)") from None
 
     def open_db(self) -> config.Settings:
+        from barriosms.store import database as store
+
         settings = self.settings()
         try:
             store.open_database(settings.database.target)
@@ -97,6 +105,8 @@ def output_option(help: str, *, required: bool = False) -> Callable:
 def open_output(output: str, *, force: bool) -> Iterator[TextIO]:
     """Where to write the document of `--output`: standard output for `-`; else the file, written all at
     once (exports.atomic_file), replacing an existing one only with `force`; a ClickException otherwise."""
+    from barriosms.reporting import exports
+
     if output == STDOUT:
         yield sys.stdout
         sys.stdout.flush()
@@ -173,6 +183,8 @@ def phone_option(help: str) -> Callable:
 
 def typed_phone(typed: str, region: str) -> str:
     """The E.164 spelling of a number staff typed (domain.phones.normalize_typed), or a ClickException."""
+    from barriosms.domain.phones import normalize_typed
+
     number = normalize_typed(typed, region)
     if number is None:
         raise click.ClickException(f"{typed!r} is not a phone number; type it as residents' phones are written, "
