@@ -160,7 +160,9 @@ def stats(since: dt.datetime | None = None, now: dt.datetime | None = None) -> S
     by_category_durations: dict[str, list[float]] = {}
     resolved = (Case.select(Case.category, seconds_between(Case.created_at, Case.resolved_at))
                 .where(live & Case.resolved_at.is_null(False)))
-    for category, seconds in cast("Iterable[tuple[str, float]]", resolved.tuples()):
+    # The database's own cursor: these are plain numbers and names, and peewee's per-row
+    # conversion cost more than the query at half a million resolved cases.
+    for category, seconds in Case._meta.database.execute(resolved):
         # Rounded to the millisecond: the database's day fractions are not exact to the microsecond.
         seconds = max(0.0, round(float(seconds), 3))
         durations.append(seconds)
