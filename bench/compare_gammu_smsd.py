@@ -14,7 +14,7 @@ Both are measured the same way, with the simulated modem's clock and log:
 
 * reply latency: single messages, one at a time; from the moment the SMS reaches the modem to the
   modem receiving the AT+CMGS of the reply, and to the reply fully received by the modem (its
-  PDU's Ctrl-Z: both daemons then wait the same ~0.6 s inside Gammu's SendSMS before it ends).
+  PDU's Ctrl-Z: inside Gammu's SendSMS, both daemons wait the same ~0.6 s between the two).
   Before each message the script waits 0.25 s (the end of
   Gammu's send of the previous reply: each message finds its daemon idle) plus a random 0-1 s, the
   same pauses for every daemon, so that no daemon's polling cycle is met at the same phase every

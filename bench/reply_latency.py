@@ -5,8 +5,8 @@ Run it with the project's venv:  .venv/bin/python bench/reply_latency.py [--mess
 
 1. Reply latency: a resident's SMS is injected into the simulated modem; we measure until the modem
    receives the AT+CMGS of the reply (the moment the reply leaves for the network), and until the
-   reply's PDU has fully arrived (its Ctrl-Z; Gammu's SendSMS then waits ~0.6 s more, whoever calls
-   it). Messages go one at a time. poll_seconds is set to 30 so the figure shows the notification path (+CMTI), not the
+   reply's PDU has fully arrived (its Ctrl-Z: Gammu's SendSMS waits ~0.6 s between the two,
+   whoever calls it). Messages go one at a time. poll_seconds is set to 30 so the figure shows the notification path (+CMTI), not the
    poll. Target: p50 <= 1 s.
 2. Drain: 30 messages fill the SIM while the daemon is stopped; the daemon starts, and we measure
    from the moment it reports the modem connected until every message is stored and the SIM is
