@@ -16,9 +16,10 @@ import math
 import os
 import re
 import shlex
+import socket
 import sqlite3
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
@@ -122,6 +123,9 @@ class GatewaySettings:
     replies: Path | None = _default("gateway", "replies")
     categories: Path | None = _default("gateway", "categories")
     language: str = _default("gateway", "language")
+    # None: the only gateway on its database (see Settings.gateway_id).
+    name: str | None = _default("gateway", "name")
+    claim_lease_seconds: float = _default("gateway", "claim_lease_seconds")
 
 
 @dataclass(frozen=True)
@@ -265,6 +269,11 @@ class Settings:
     @property
     def all_modems(self) -> tuple[ModemSettings, ...]:
         return self.modems or (self.modem,)
+
+    @property
+    def gateway_id(self) -> str:
+        """Who this daemon is among the gateways sharing its database: [gateway] name, else the host."""
+        return self.gateway.name or socket.gethostname() or "localhost"
 
     @property
     def zone(self) -> ZoneInfo:
@@ -414,9 +423,9 @@ def load(path: str | os.PathLike) -> Settings:
         _check_database_file(r, db_path)
     r.unknown_keys("database")
 
-    modems = _read_modems(r)
-    modem = modems[0]
     gateway = _read_gateway(r)
+    modems = _named_for_gateway(_read_modems(r), gateway.name)
+    modem = modems[0]
     service = _read_service(r)
     backup = _read_backup(r, db_path)
     web = _read_web(r)
@@ -721,6 +730,24 @@ def _ussd_code(r: _Reader) -> str | None:
     return code
 
 
+def _gateway_name(r: _Reader) -> str | None:
+    name = r.get("gateway", "name")
+    if name is not None and not _MODEM_NAME.fullmatch(name):
+        r.problem("gateway", "name", f"{name!r} is not a usable gateway name",
+                  "use letters, digits, - and _ (e.g. name = norte), a different one on each gateway")
+        return None
+    return name
+
+
+def _named_for_gateway(modems: tuple[ModemSettings, ...], gateway: str | None) -> tuple[ModemSettings, ...]:
+    """The modems under the names the database knows them by: with [gateway] name, a lone [modem] is
+    the gateway itself and a [modem X] is NAME/X, so two gateways' modems never share a name."""
+    if not gateway:
+        return modems
+    return tuple(replace(m, name=gateway if m.name == "default" and len(modems) == 1 else f"{gateway}/{m.name}")
+                 for m in modems)
+
+
 def _read_gateway(r: _Reader) -> GatewaySettings:
     tz = r.text("gateway", "timezone")
     try:
@@ -759,6 +786,8 @@ def _read_gateway(r: _Reader) -> GatewaySettings:
         replies=replies,
         categories=categories,
         language=_language(r),
+        name=_gateway_name(r),
+        claim_lease_seconds=r.number("gateway", "claim_lease_seconds"),
     )
     if g.retry_max_seconds < g.retry_base_seconds:
         r.problem("gateway", "retry_max_seconds", f"{g.retry_max_seconds:g} is below retry_base_seconds "

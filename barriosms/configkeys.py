@@ -232,6 +232,17 @@ KEYS: tuple[Key, ...] = (
     Key("gateway", "modem_timeout", "float",
         "A modem operation taking longer than this is aborted and the modem reopened.",
         default=60.0, range=Range(5, 3600, unit="seconds")),
+    Key("gateway", "name", "str",
+        "This gateway's name on a PostgreSQL database shared with other gateways, a different one on "
+        "each: its modem is recorded as NAME (a [modem X] as NAME/X), so `barriosms modem status` tells "
+        "the gateways apart and their SMS, claims and health never mix.",
+        sample="norte", unset="one gateway: its modem is called default, or by its [modem NAME]"),
+    Key("gateway", "claim_lease_seconds", "float",
+        "On a database shared by several gateways: an SMS a gateway took for sending (and its turn "
+        "at delivering events) stays its own while it renews the claim, every few seconds; a gateway "
+        "that stopped renewing (it died, or lost the database) loses them to the others after this "
+        "long.",
+        default=60.0, range=Range(10, 3600, unit="seconds")),
     Key("gateway", "timezone", "str", "Times are stored in UTC and shown in this zone (an IANA name).",
         default="America/La_Paz"),
     Key("gateway", "region", "str",

@@ -138,3 +138,22 @@ def test_prune_deletes_only_old_events_every_receiver_took(db, receiver):
     record(1)
     assert deliverer.prune(T0) == 2
     assert [e.id for e in Event.select()] == [max(old) + 1]
+
+
+def test_two_gateways_take_turns_and_a_dead_ones_turn_lapses(db, receiver):
+    settings = EventsSettings(webhook_url=receiver.url, webhook_secret=SECRET)
+    lease = dt.timedelta(seconds=60)
+    norte, sur = Deliverer(settings, holder="norte", lease=lease), Deliverer(settings, holder="sur", lease=lease)
+    norte.deliver(T0)
+    first = record(2)
+    # norte died holding the turn (its hold was never released): sur waits for the lease to run out.
+    EventCursor.update(held_by="norte", held_until=T0 + lease).execute()
+    assert sur.deliver(T0 + dt.timedelta(seconds=30)) == [eventdelivery.Turn("webhook", 0)]
+    assert receiver.ids() == []
+    assert sur.deliver(T0 + dt.timedelta(seconds=61)) == [eventdelivery.Turn("webhook", 2)]
+    # A turn is let go at its end: the next events go to whichever gateway comes first, once each.
+    assert EventCursor.get().held_by == ""
+    later = record(1, 2)
+    assert norte.deliver(T0 + dt.timedelta(seconds=62)) == [eventdelivery.Turn("webhook", 1)]
+    assert sur.deliver(T0 + dt.timedelta(seconds=62)) == [eventdelivery.Turn("webhook", 0)]
+    assert receiver.ids() == first + later

@@ -75,3 +75,47 @@ def test_modem_status_reports_what_the_daemon_wrote(status_cli):
     assert data["last_error_at"] is not None
     ModemHealth.update(updated_at=utcnow() - dt.timedelta(hours=1)).execute()
     assert status_cli(health.NO_DAEMON)["state"] == "no_daemon"
+
+
+def test_a_name_another_machine_uses_stops_the_gateway_and_its_own_never_does(db):
+    ModemHealth.create(name="norte", updated_at=NOW, host="pi-norte (3f2a9c1b)", pid=812)
+    ModemHealth.create(name="old", updated_at=NOW, host="", pid=5)  # before hosts were recorded
+    why = health.name_taken(["norte"], 30, host="pi-sur (77aa01ff)", now=NOW + dt.timedelta(seconds=40))
+    assert "'norte' is in use on this database by the gateway on pi-norte (3f2a9c1b)" in why
+    assert "[gateway] name" in why
+    # Its own machine (a restart after a power cut), a silent one, or an unknown one: it starts.
+    assert health.name_taken(["norte"], 30, host="pi-norte (3f2a9c1b)", now=NOW) is None
+    assert health.name_taken(["norte"], 30, host="pi-sur (77aa01ff)", now=NOW + dt.timedelta(seconds=121)) is None
+    assert health.name_taken(["old", "sur"], 30, host="pi-sur (77aa01ff)", now=NOW) is None
+
+
+def test_this_host_is_stable_and_names_the_machine():
+    import socket
+
+    assert health.this_host() == health.this_host()
+    assert health.this_host().startswith(socket.gethostname())
+
+
+def test_modem_status_on_a_shared_database_shows_every_gateway(pg_db, tmp_path):
+    url = pg_db
+    store.open_database(url)
+    ini = tmp_path / "b.ini"
+    ini.write_text(f"[database]\nurl = {url}\n[gateway]\nname = norte\n[modem]\ndevice = /dev/ttyUSB0\n")
+    here = Gateway(modem=None, intake=None, settings=None, name="norte")
+    here.record_connected("barriosms", "SIMULATED-AT", "356938035643809", "736020123456789", "/dev/ttyUSB0")
+    ModemHealth.create(name="sur", updated_at=utcnow() - dt.timedelta(hours=2), connected=True, host="pi-sur", pid=9)
+
+    def status(*args: str, code: int = 0):
+        result = CliRunner().invoke(cli, ["--config", str(ini), "modem", *args], catch_exceptions=False)
+        store.open_database(url)
+        assert result.exit_code == code, result.output
+        return result
+
+    data = json.loads(status("status", "--json", code=health.NO_DAEMON).stdout)
+    gateways = {m["name"]: (m["state"], m["this_gateway"], m["host"]) for m in data["modems"]}
+    assert gateways == {"norte": ("ok", True, health.this_host()), "sur": ("no_daemon", False, "pi-sur")}
+    assert "[modem sur] (another gateway, on pi-sur)" in status("status", code=health.NO_DAEMON).output
+    # A gateway gone for good is forgotten; one still beating is not.
+    assert "forgot the modem sur" in status("forget", "sur").output
+    assert "stop its daemon first" in status("forget", "norte", code=1).output
+    assert json.loads(status("status", "--json").stdout)["ok"]

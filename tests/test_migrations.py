@@ -186,7 +186,8 @@ def test_migration_14_adds_crews_callbacks_and_events_to_a_version_13_database(t
     with pytest.raises(sqlite3.IntegrityError):  # one crew per phone
         conn.execute("INSERT INTO crew VALUES (2, '+59171000001', 'Cuadrilla 4', 'h', '2026-12-06', 0, NULL)")
     conn.execute("INSERT INTO event VALUES (1, 'case.opened', '2026-12-06', '{}')")
-    conn.execute("INSERT INTO event_cursor VALUES ('webhook', 0, 0, NULL, '', NULL)")
+    conn.execute("INSERT INTO event_cursor (target, last_event_id, attempts, next_attempt_at, last_error, "
+                 "failing_since) VALUES ('webhook', 0, 0, NULL, '', NULL)")
     conn.execute("INSERT INTO callback VALUES (1, '+59171000002', '2026-12-06', '2026-12-06', 1, 'pending', NULL, "
                  "NULL, '', '', NULL)")
     assert conn.execute("SELECT COUNT(*) FROM callback WHERE status = 'pending'").fetchone() == (1,)
@@ -211,3 +212,22 @@ def test_migration_15_counts_the_tracking_numbers_already_given(tmp_path):
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT length, used FROM tracking_fill").fetchall() == [(7, 4)]
     conn.close()
+
+
+def test_migration_16_names_hosts_and_event_holders_on_a_version_15_database(tmp_path):
+    from barriosms.store.migrations import MIGRATIONS
+
+    path = tmp_path / "v15.db"
+    conn = _database_at_version(path, 15)
+    conn.execute("INSERT INTO modem_health (name, updated_at, connected, received_count, sent_count, manufacturer, "
+                 "model, imei, operator, network_state, last_error, imsi, device, balance_text) VALUES ('default', "
+                 "'2026-12-06', 1, 3, 4, '', '', '', '', '', '', '', '', '')")
+    conn.execute("INSERT INTO event_cursor (target, last_event_id, attempts, last_error) VALUES ('webhook', 7, 0, '')")
+    conn.commit()
+    conn.close()
+    assert store.migrate_database(path) == [m.version for m in MIGRATIONS[15:]]
+    store.close()
+    conn = sqlite3.connect(path)
+    # Rows from before keep everything; a modem's host and a receiver's holder start empty.
+    assert conn.execute("SELECT name, received_count, host FROM modem_health").fetchall() == [("default", 3, "")]
+    assert conn.execute("SELECT last_event_id, held_by, held_until FROM event_cursor").fetchall() == [(7, "", None)]

@@ -100,3 +100,27 @@ def test_a_modem_sends_its_replies_and_its_operators_sms(db):
     # "Viva" in the config is Nuevatel in the numbering plan.
     assert outbox.for_modem([to_viva], "viva", {"viva": "Viva", "entel": "Entel"}) == to_viva
     assert outbox.for_modem([to_viva], "entel", {"viva": "Viva", "entel": "Entel"}) is None
+
+
+def test_a_live_daemon_renews_its_claims_and_a_dead_ones_are_taken_over_after_the_lease(db):
+    lease = dt.timedelta(seconds=60)
+    alive, dead, legacy = queue(3)
+    outbox.claim(alive, "norte/norte", now=T0)
+    outbox.claim(dead, "sur/sur", now=T0)
+    outbox.claim(legacy, "pi/default", now=T0)
+    OutboundMessage.update(claimed_at=None).where(OutboundMessage.id == legacy.id).execute()
+    later = T0 + dt.timedelta(seconds=50)
+    assert outbox.renew_claims(["norte/norte"], now=later) == 1
+    # Within the lease nothing changes hands; the claim with no time at all is nobody's.
+    assert outbox.take_over_stale(["norte/norte"], lease, now=later) == 1
+    assert OutboundMessage.get_by_id(legacy.id).status == "queued"
+    # sur stopped renewing at T0: after the lease its SMS is queued again, its attempt given back;
+    # norte renewed at T0+50 s, so it keeps its own, and a daemon never takes over its own claims.
+    after = T0 + dt.timedelta(seconds=61)
+    assert outbox.take_over_stale(["norte/norte"], lease, now=after) == 1
+    rows = {m.id: (m.status, m.attempts, m.claimed_by) for m in OutboundMessage.select()}
+    assert rows[alive.id] == ("sending", 1, "norte/norte")
+    assert rows[dead.id] == ("queued", 0, "sur/sur")
+    assert outbox.take_over_stale(["sur/sur"], lease, now=T0 + dt.timedelta(hours=1)) == 1
+    assert OutboundMessage.get_by_id(alive.id).status == "queued"
+

@@ -239,35 +239,64 @@ def requeue(msg: OutboundMessage, reason: str) -> None:
         msg.save(only=[OutboundMessage.status, OutboundMessage.attempts, OutboundMessage.last_error])
 
 
-# A claim older than this by a sender that never came back (a daemon on another machine that died)
-# is taken over: a send takes seconds, never minutes.
+# Without a configured lease (tools, old callers): a claim this old by a sender that never came
+# back (a daemon on another machine that died) is taken over. A send takes seconds, never minutes.
 STALE_CLAIM = dt.timedelta(minutes=15)
 
 
-def recover_interrupted(claimer: str | None = None, now: dt.datetime | None = None) -> int:
+def recover_interrupted(claimer: str | None = None, now: dt.datetime | None = None,
+                        lease: dt.timedelta = STALE_CLAIM) -> int:
     """Put back in the queue the messages a killed daemon left in 'sending'.
 
-    Only this sender's own claims (and unattributed or stale ones): another daemon sharing the
-    database may be sending its own right now. We cannot know whether the modem sent them before
-    the process died. Sending again risks a duplicate SMS; not sending risks a resident never
-    getting a tracking number, which is worse.
+    Only this sender's own claims (and unattributed ones, or claims not renewed for `lease`):
+    another daemon sharing the database may be sending its own right now. We cannot know whether
+    the modem sent them before the process died. Sending again risks a duplicate SMS; not sending
+    risks a resident never getting a tracking number, which is worse.
     """
     claimer = claimer or default_claimer()
     now = now or utcnow()
     # The claims of this sender, and of its modems ("host/modem"): one daemon restarts them all.
     mine = ((OutboundMessage.claimed_by == claimer) | OutboundMessage.claimed_by.startswith(claimer + "/")
             | (OutboundMessage.claimed_by == "")
-            | OutboundMessage.claimed_at.is_null() | (OutboundMessage.claimed_at < now - STALE_CLAIM))
+            | OutboundMessage.claimed_at.is_null() | (OutboundMessage.claimed_at < now - lease))
+    return _requeue_claims(mine, now, "was being sent when barriosms stopped")
+
+
+def renew_claims(claimers: list[str], now: dt.datetime | None = None) -> int:
+    """Keep this daemon's claims its own: a claim not renewed for the lease is taken over (see
+    take_over_stale). Called every few seconds by a live daemon, whatever its modems are doing."""
+    if not claimers:
+        return 0
     with write_tx():
-        rows = list(OutboundMessage.select().where((OutboundMessage.status == "sending") & mine))
-        for msg in rows:
-            log.warning("outbound message %d to %s was being sent when barriosms stopped; sending it "
-                        "again (the resident may receive it twice)", msg.id, msg.recipient)
-            msg.status = "queued"
+        return (OutboundMessage.update(claimed_at=now or utcnow())
+                .where((OutboundMessage.status == "sending") & OutboundMessage.claimed_by.in_(claimers))
+                .execute())
+
+
+def take_over_stale(own: list[str], lease: dt.timedelta, now: dt.datetime | None = None) -> int:
+    """Put back in the queue the SMS another sender claimed and stopped renewing for `lease`: it
+    died (or lost the database) mid-send, and the gateways still alive send them instead."""
+    now = now or utcnow()
+    stale = ((OutboundMessage.claimed_at.is_null() | (OutboundMessage.claimed_at < now - lease))
+             & OutboundMessage.claimed_by.not_in(own or [""]))
+    return _requeue_claims(stale, now, "was claimed by a gateway that stopped renewing its claim")
+
+
+def _requeue_claims(which, now: dt.datetime, why: str) -> int:
+    taken = 0
+    with write_tx():
+        for msg in list(OutboundMessage.select().where((OutboundMessage.status == "sending") & which)):
+            # Only if nobody renewed or took it since it was read: the same claim, still sending.
             # The process died, not the send: like requeue(), the attempt does not count.
-            msg.attempts = max(0, msg.attempts - 1)
-            msg.save(only=[OutboundMessage.status, OutboundMessage.attempts])
-    return len(rows)
+            same = ((OutboundMessage.id == msg.id) & (OutboundMessage.status == "sending")
+                    & (OutboundMessage.claimed_by == msg.claimed_by)
+                    & (OutboundMessage.claimed_at.is_null() if msg.claimed_at is None
+                       else OutboundMessage.claimed_at == msg.claimed_at))
+            if OutboundMessage.update(status="queued", attempts=max(0, msg.attempts - 1)).where(same).execute():
+                taken += 1
+                log.warning("outbound message %d to %s %s (%s); sending it again (the resident may receive it "
+                            "twice)", msg.id, msg.recipient, why, msg.claimed_by or "claimed by nobody recorded")
+    return taken
 
 
 def retry(ids: list[int] | None = None, *, all_failed: bool = False, now: dt.datetime | None = None) -> int:

@@ -32,30 +32,62 @@ def status(state: CliState, as_json: bool) -> None:
     settings = state.open_db()
     zone = settings.zone
     names = [m.name for m in settings.all_modems]
-    several = len(names) > 1
+    by_name = _by_name(settings)
     reports, worst = [], health.OK
-    for name in names:
-        # A lone [modem] reads the first row (a database from before named modems has one, "default").
-        row = health.read(name if several else None)
+    rows = [(name, health.read(name if by_name else None), True) for name in names]
+    if settings.database.shared:
+        # The other gateways on this database: a technician sees the whole service from any of them.
+        rows += [(row.name, row, False) for row in health.others(names)]
+    for name, row, here in rows:
         verdict = health.assess(row, settings.gateway.heartbeat_seconds,
                                 balance_warn_below=settings.gateway.balance_warn_below)
         worst = max(worst, verdict.exit_code)
-        reports.append((name, row, verdict, _status_dict(name, row, verdict, zone)))
+        data = _status_dict(name, row, verdict, zone)
+        data["this_gateway"] = here
+        reports.append((name, row, verdict, data))
     if as_json:
         data = dict(reports[0][3])  # the first modem's fields at the top, as with one modem
         data["modems"] = [r[3] for r in reports]
         data["ok"] = worst == health.OK
         emit_json(data)
     else:
-        for i, (name, row, verdict, _) in enumerate(reports):
-            if several:
-                click.echo(("" if i == 0 else "\n") + f"[modem {name}]")
+        for i, (name, row, verdict, data) in enumerate(reports):
+            if len(reports) > 1:
+                where = "" if data["this_gateway"] else f" (another gateway, on {data['host'] or 'an unknown machine'})"
+                click.echo(("" if i == 0 else "\n") + f"[modem {name}]{where}")
             _print_status(row, verdict, zone)
     sys.exit(worst)
 
 
+def _by_name(settings) -> bool:
+    """Whether this gateway's health rows are found by name: a lone [modem] of the only gateway on
+    its database reads the first row (a database from before named modems has one, "default")."""
+    return len(settings.all_modems) > 1 or settings.database.shared or bool(settings.gateway.name)
+
+
+@modem.command()
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@pass_state
+def forget(state: CliState, name: str, as_json: bool) -> None:
+    """Forget a modem or a gateway that is gone for good (its health row), so `modem status` stops
+    counting it. Refused while its daemon still writes a heartbeat.
+
+    Example: barriosms modem forget sur
+    """
+    settings = state.open_db()
+    try:
+        health.forget(name, settings.gateway.heartbeat_seconds)
+    except health.StillAlive as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        emit_json({"forgotten": name})
+    else:
+        click.echo(f"forgot the modem {name}: it no longer counts in `barriosms modem status`")
+
+
 def _status_dict(name: str, row, verdict, zone) -> dict:
-    data = {"name": name, "state": verdict.state, "ok": verdict.exit_code == health.OK,
+    data = {"name": name, "host": row.host if row is not None else "", "state": verdict.state, "ok": verdict.exit_code == health.OK,
             "problems": list(verdict.problems),
             "heartbeat_age_seconds": round(verdict.heartbeat_age, 1) if verdict.heartbeat_age is not None else None}
     if row is not None:
@@ -91,7 +123,8 @@ def _print_status(row, verdict, zone) -> None:
                        f"({short_time(row.balance_at, zone)}: {row.balance_text})")
         click.echo(f"last error: {row.last_error or '-'}"
                    + (f" ({short_time(row.last_error_at, zone)})" if row.last_error_at else ""))
-        click.echo(f"heartbeat: {verdict.heartbeat_age:.0f} s ago (daemon pid {row.pid})")
+        click.echo(f"heartbeat: {verdict.heartbeat_age:.0f} s ago (daemon pid {row.pid}"
+                   + (f" on {row.host})" if row.host else ")"))
     for problem in verdict.problems:
         click.echo(f"problem:   {problem}", err=True)
 
@@ -132,11 +165,10 @@ def _daemon_ports(state: CliState) -> list[str]:
         settings = state.open_db()
     except click.ClickException:
         return []  # no config or database here: nothing of ours is running on it
-    several = len(settings.all_modems) > 1
+    by_name = _by_name(settings)
     owned = []
     for ms in settings.all_modems:
-        # A lone [modem] reads the first row (a database from before named modems has one, "default").
-        verdict = health.assess(health.read(ms.name if several else None), settings.gateway.heartbeat_seconds)
+        verdict = health.assess(health.read(ms.name if by_name else None), settings.gateway.heartbeat_seconds)
         if verdict.state in ("ok", "modem_down"):
             owned.append(ms.device)
     return owned

@@ -72,7 +72,8 @@ class ModemThread(threading.Thread):
         self._factory = modem_factory or (lambda s: GammuModem(s.modem))
         self.modem = self._make_modem(settings)
         self.gateway = Gateway(self.modem, Intake(build_rules(settings)), settings.gateway, build_policy(settings),
-                               name=self.ms.name, operator=self.ms.operator)
+                               name=self.ms.name, operator=self.ms.operator,
+                               claimer=f"{settings.gateway_id}/{self.ms.name}")
         self._pending_settings: Settings | None = None
         # What was learnt from staff's corrections (Daemon.relearn), and a newer one not taken yet.
         self.learned: Model | None = None

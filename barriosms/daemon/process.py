@@ -80,7 +80,9 @@ class Daemon:
         self.threads = [ModemThread(settings, self.stop, modem_factory, now, ms, primary=(i == 0))
                         for i, ms in enumerate(settings.all_modems)]
         self.thread = self.threads[0]  # the primary one (USSD, balance)
-        if len(self.threads) > 1:
+        if len(self.threads) > 1 or settings.database.shared:
+            # Each modem sends its own replies, and those of modems that are down: with another
+            # gateway on the database, its modems count too (see outbox.for_modem).
             for t in self.threads:
                 t.gateway.peers = self._peers
         # systemd (see the module docstring); all of it is used by the main thread only.
@@ -144,6 +146,8 @@ class Daemon:
         self.scheduler.add_job(self.relearn_if_corrected, "interval", seconds=LEARN_CHECK_SECONDS, id="learn-check")
         # Events go to their receivers from a scheduler thread: a slow webhook never holds the modem.
         self.scheduler.add_job(self.deliver_events, "interval", seconds=EVENTS_SECONDS, id="events")
+        # A lease renewed four times over: one late run of the job never loses a claim.
+        self.scheduler.add_job(self.keep_claims, "interval", seconds=max(1.0, g.claim_lease_seconds / 4), id="claims")
         self.scheduler.add_job(self.prune_events, "interval", hours=6, id="events-prune",
                                next_run_time=datetime.now(UTC) + timedelta(minutes=5))
 
@@ -153,13 +157,38 @@ class Daemon:
             return []
         try:
             with database.connection_context():
-                return eventdelivery.Deliverer(self.settings.events).deliver()
+                return self._deliverer().deliver()
         except DatabaseError as exc:
             log.warning("could not deliver events (tried again in %d s): %s", EVENTS_SECONDS, exc)
         except Exception:  # noqa: BLE001 - a bug here must not stop the gateway; the events wait
             log.exception("delivering events failed (they wait in the database; tried again in %d s)",
                           EVENTS_SECONDS)
         return []
+
+    def _deliverer(self) -> eventdelivery.Deliverer:
+        return eventdelivery.Deliverer(self.settings.events, holder=self.settings.gateway_id,
+                                       lease=timedelta(seconds=self.settings.gateway.claim_lease_seconds))
+
+    def keep_claims(self) -> tuple[int, int]:
+        """Renew this daemon's claims on the outbox, and take over those another gateway sharing the
+        database stopped renewing (it died mid-send): (renewed, taken over).
+
+        From the scheduler's thread, so a claim stays renewed while a modem thread waits on a slow
+        send; a daemon stuck for good is stopped by the watchdog, and its claims then lapse.
+        """
+        lease = timedelta(seconds=self.settings.gateway.claim_lease_seconds)
+        own = [t.gateway.claimer for t in self.threads]
+        try:
+            with database.connection_context():
+                renewed = outbox.renew_claims(own)
+                taken = outbox.take_over_stale(own, lease)
+        except DatabaseError as exc:
+            log.warning("could not renew this gateway's claims on the outbox (another gateway takes them over "
+                        "after %.0f s without renewal): %s", lease.total_seconds(), exc)
+            return 0, 0
+        if taken:
+            self._ask("send")
+        return renewed, taken
 
     def _start_receivers(self) -> None:
         """A receiver new to [events] gets the events from now on (before the modem connects)."""
@@ -172,7 +201,7 @@ class Daemon:
     def prune_events(self) -> int:
         try:
             with database.connection_context():
-                pruned = eventdelivery.Deliverer(self.settings.events).prune()
+                pruned = self._deliverer().prune()
         except DatabaseError as exc:
             log.warning("could not delete old events (tried again in 6 hours): %s", exc)
             return 0
@@ -283,7 +312,12 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
             signal.signal(sig, self._on_signal)
         with database.connection_context():
-            recovered = outbox.recover_interrupted()
+            taken = health.name_taken([t.ms.name for t in self.threads], self.settings.gateway.heartbeat_seconds)
+            if taken:
+                log.error("%s", taken)
+                return 2  # a configuration to fix, as for a wrong config: systemd does not restart it
+            recovered = outbox.recover_interrupted(
+                self.settings.gateway_id, lease=timedelta(seconds=self.settings.gateway.claim_lease_seconds))
             self._start_receivers()
         if recovered:
             log.warning("%d message(s) interrupted by the last stop will be sent again", recovered)

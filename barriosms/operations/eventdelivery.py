@@ -111,10 +111,17 @@ def cursor(target: str, now: dt.datetime | None = None) -> EventCursor:
 
 
 class Deliverer:
-    """One turn of delivery for every configured receiver (`deliver`), and the clean-up (`prune`)."""
+    """One turn of delivery for every configured receiver (`deliver`), and the clean-up (`prune`).
 
-    def __init__(self, settings: EventsSettings):
+    Several gateways sharing a database take turns: a receiver's turn is held by one of them
+    (`holder`) at a time, renewed at every event it hands over, and lapses after `lease` when that
+    gateway dies; so two gateways never hand a receiver the same events side by side.
+    """
+
+    def __init__(self, settings: EventsSettings, holder: str = "", lease: dt.timedelta = dt.timedelta(minutes=2)):
         self.settings = settings
+        self.holder = holder
+        self.lease = lease
 
     def _send(self, target: str, event: Event) -> str:
         s = self.settings
@@ -131,6 +138,24 @@ class Deliverer:
         row = cursor(target, now)
         if row.next_attempt_at is not None and row.next_attempt_at > now:
             return Turn(target, 0, row.last_error)
+        if not self._hold(target, now):
+            return Turn(target, 0)  # another gateway hands this receiver its events now
+        try:
+            return self._deliver_held(target, cursor(target, now), now)
+        finally:
+            with write_tx():
+                EventCursor.update(held_by="", held_until=None).where(
+                    (EventCursor.target == target) & (EventCursor.held_by == self.holder)).execute()
+
+    def _hold(self, target: str, now: dt.datetime) -> bool:
+        """Take the receiver's turn, unless another gateway holds it and renewed it within the lease."""
+        free = ((EventCursor.held_by == "") | (EventCursor.held_by == self.holder) | EventCursor.held_until.is_null()
+                | (EventCursor.held_until < now))
+        with write_tx():
+            return bool(EventCursor.update(held_by=self.holder, held_until=now + self.lease)
+                        .where((EventCursor.target == target) & free).execute())
+
+    def _deliver_held(self, target: str, row: EventCursor, now: dt.datetime) -> Turn:
         pending = list(Event.select().where(Event.id > row.last_event_id).order_by(Event.id).limit(BATCH))
         taken = 0
         for event in pending:
@@ -139,9 +164,10 @@ class Deliverer:
                 self._failed(row, event, error, now)
                 return Turn(target, taken, error)
             with write_tx():
-                # Only forward: another daemon (or a retry) may have moved it further meanwhile.
+                # Only forward: another daemon (or a retry) may have moved it further meanwhile. The
+                # turn is renewed with it: a long batch to a slow receiver is not taken over.
                 EventCursor.update(last_event_id=event.id, attempts=0, next_attempt_at=None, last_error="",
-                                   failing_since=None).where(
+                                   failing_since=None, held_until=max(now, utcnow()) + self.lease).where(
                     (EventCursor.target == target) & (EventCursor.last_event_id < event.id)).execute()
             if row.attempts:
                 log.info("events: %s takes events again (it had failed %d time(s))", target, row.attempts)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import socket
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 
-from barriosms.store.models import ModemHealth, utcnow
+from barriosms.store.models import ModemHealth, utcnow, write_tx
 
 # The modem thread writes a heartbeat at least every heartbeat_seconds when connected and at every
 # reconnection attempt (at most 60 s apart) when not: older than this, the daemon is gone or stuck.
@@ -67,3 +70,65 @@ def healthy(heartbeat_seconds: float, now: dt.datetime | None = None) -> dict[st
     limit = now - dt.timedelta(seconds=stale_after(heartbeat_seconds))
     return {row.name: row.operator for row in ModemHealth.select(ModemHealth.name, ModemHealth.operator)
             .where((ModemHealth.connected == True) & (ModemHealth.updated_at >= limit))}  # noqa: E712
+
+
+def others(names: list[str]) -> list[ModemHealth]:
+    """The health rows of modems not in `names`: other gateways sharing the database."""
+    return list(ModemHealth.select().where(ModemHealth.name.not_in(names or [""])).order_by(ModemHealth.name))
+
+
+class StillAlive(Exception):
+    """A modem to forget still has a daemon writing its heartbeat (or there is no such modem)."""
+
+
+def forget(name: str, heartbeat_seconds: float, now: dt.datetime | None = None) -> None:
+    """Delete the health row of a modem (or gateway) that is gone for good."""
+    row = read(name)
+    if row is None:
+        known = ", ".join(r.name for r in ModemHealth.select(ModemHealth.name).order_by(ModemHealth.name))
+        raise StillAlive(f"no modem is called {name!r} on this database (known: {known or 'none'})")
+    age = ((now or utcnow()) - row.updated_at).total_seconds()
+    if age <= stale_after(heartbeat_seconds):
+        raise StillAlive(f"the modem {name!r} wrote a heartbeat {age:.0f} s ago (pid {row.pid} on "
+                         f"{row.host or 'an unknown machine'}): stop its daemon first (systemctl stop barriosms)")
+    with write_tx():
+        row.delete_instance()
+
+
+@cache
+def this_host() -> str:
+    """This machine as the health rows name it: its host name and the start of its machine-id.
+
+    The machine-id tells apart two Raspberry Pis that both kept the host name "raspberrypi"; it
+    does not change at a reboot, so a gateway back from a power cut is still itself.
+    """
+    name = socket.gethostname() or "localhost"
+    for path in ("/etc/machine-id", "/var/lib/dbus/machine-id"):
+        try:
+            machine = Path(path).read_text(encoding="ascii").strip()
+        except (OSError, UnicodeDecodeError):
+            continue
+        if machine:
+            return f"{name} ({machine[:8]})"
+    return name
+
+
+def name_taken(names: list[str], heartbeat_seconds: float, host: str | None = None,
+               now: dt.datetime | None = None) -> str | None:
+    """Why this gateway must not start under these modem names, or None.
+
+    Another machine's daemon wrote the health row of one of them within the heartbeat's limit: two
+    gateways on one database under one name would mix their health, and each would take back the
+    other's claims as its own at every start. Rows from before the host was recorded, and this
+    machine's own (the same gateway restarting, e.g. after a power cut), never stop it.
+    """
+    host = host or this_host()
+    now = now or utcnow()
+    limit = now - dt.timedelta(seconds=stale_after(heartbeat_seconds))
+    for row in ModemHealth.select().where(ModemHealth.name.in_(names) & (ModemHealth.updated_at >= limit)
+                                          & (ModemHealth.host != "") & (ModemHealth.host != host)):
+        return (f"the modem name {row.name!r} is in use on this database by the gateway on {row.host} (pid "
+                f"{row.pid}, heartbeat {(now - row.updated_at).total_seconds():.0f} s ago): every gateway sharing "
+                "a database needs its own name. Set [gateway] name = ... (a different one on each machine), "
+                "then start barriosms again")
+    return None

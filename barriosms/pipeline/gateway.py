@@ -17,6 +17,7 @@ from peewee import DatabaseError, DataError, IntegrityError
 from barriosms.cases import events, outbox
 from barriosms.config import GatewaySettings
 from barriosms.modem.interface import Modem, ModemError, ModemSendError, ModemStatus, ReceivedSms
+from barriosms.operations import health
 from barriosms.pipeline.intake import Intake, IntakeRules
 from barriosms.pipeline.sendpolicy import SendPolicy
 from barriosms.store.models import ModemHealth, OutboundMessage, utcnow, write_tx
@@ -37,7 +38,8 @@ class StoreUnavailable(Exception):
 
 class Gateway:
     def __init__(self, modem: Modem, intake: Intake, settings: GatewaySettings,
-                 policy: SendPolicy | None = None, name: str = "default", operator: str | None = None):
+                 policy: SendPolicy | None = None, name: str = "default", operator: str | None = None,
+                 claimer: str | None = None):
         self.modem = modem
         self.name = name  # [modem NAME]: its health row, the SMS it received, the replies it sends
         self.operator = operator
@@ -46,7 +48,8 @@ class Gateway:
         self.intake = intake
         self.settings = settings
         self.policy = policy  # quiet hours and daily budget (None: send everything at once)
-        self.claimer = f"{outbox.default_claimer()}/{name}"
+        # Who takes SMS for sending here: "<gateway>/<modem>" (the daemon renews its modems' claims).
+        self.claimer = claimer or f"{outbox.default_claimer()}/{name}"
         self.paused_until = 0.0  # monotonic; sending waits while the network is out
         self._pause = 0.0
         # SMS on the SIM whose storing failed (see _failed): failures in a row, and those given up on.
@@ -230,7 +233,7 @@ class Gateway:
                 events.record("modem.up", now, modem=self.name)
             row.connected, row.since, row.last_contact_at, row.updated_at = True, now, now, now
             row.manufacturer, row.model, row.imei, row.imsi, row.device = manufacturer, model, imei, imsi, device
-            row.pid = os.getpid()
+            row.pid, row.host = os.getpid(), health.this_host()
             row.save()
 
     def record_disconnected(self, error: str) -> None:
@@ -241,7 +244,7 @@ class Gateway:
                 row.since = now
                 events.record("modem.down", now, modem=self.name, problem=error)
             row.connected, row.last_error, row.last_error_at = False, error, now
-            row.updated_at, row.pid = now, os.getpid()
+            row.updated_at, row.pid, row.host = now, os.getpid(), health.this_host()
             row.save()
 
     def record_status(self, status: ModemStatus) -> None:
@@ -253,14 +256,14 @@ class Gateway:
             row.signal_percent, row.signal_dbm = status.signal_percent, status.signal_dbm
             row.network_state, row.operator = status.network_state, status.operator
             row.sim_used, row.sim_total = status.sim_used, status.sim_total
-            row.pid = os.getpid()
+            row.pid, row.host = os.getpid(), health.this_host()
             row.save()
 
     def heartbeat_only(self, now: dt.datetime | None = None) -> None:
         with write_tx():
             row = self._health()
             row.updated_at = now or utcnow()
-            row.pid = os.getpid()
+            row.pid, row.host = os.getpid(), health.this_host()
             row.save()
 
 

@@ -363,10 +363,15 @@ class Intake:
                      .group_by(SmsPart.sender, SmsPart.concat_ref, SmsPart.total_parts)
                      .having(fn.MIN(SmsPart.received_at) <= limit))
             for row in list(stale):
-                group = self._open_group(row.sender, row.concat_ref, row.total_parts)
-                if group:
-                    self._assemble(group, now, incomplete=True)
-                    flushed += 1
+                try:
+                    with database.atomic():
+                        group = self._open_group(row.sender, row.concat_ref, row.total_parts)
+                        if group:
+                            self._assemble(group, now, incomplete=True)
+                            flushed += 1
+                except IntegrityError:
+                    # Another gateway on a shared database handed these parts over first.
+                    log.info("the waiting parts from %s were handed over by another gateway", row.sender)
         return flushed
 
     # -- acting on a message -----------------------------------------------------------------

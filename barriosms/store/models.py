@@ -483,6 +483,7 @@ class ModemHealth(BaseModel):
     balance = FloatField(null=True)
     balance_text = TextField(default="")
     balance_at = DateTimeField(null=True)
+    host = CharField(default="")  # the machine its daemon runs on
 
     class Meta:
         table_name = "modem_health"
@@ -612,6 +613,9 @@ class EventCursor(BaseModel):
     next_attempt_at = DateTimeField(null=True)
     last_error = TextField(default="")
     failing_since = DateTimeField(null=True)
+    # On a database shared by gateways: the one delivering now (claimed_by), until when (its lease).
+    held_by = CharField(default="")
+    held_until = DateTimeField(null=True)
 
     class Meta:
         table_name = "event_cursor"
