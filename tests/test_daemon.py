@@ -584,3 +584,17 @@ def test_an_unexpected_error_in_a_turn_does_not_stop_the_gateway(settings, hoods
         thread.join(5)
     assert not thread.is_alive()
     assert any("unexpected error in the gateway's work (1 in a row" in r.getMessage() for r in caplog.records)
+
+
+def test_a_gateway_whose_name_another_machine_uses_exits_2_before_touching_the_modem(db, tmp_path, caplog):
+    from barriosms.store.models import utcnow
+
+    ini = tmp_path / "b.ini"
+    ini.write_text(f"[database]\npath = {db}\n[gateway]\nname = norte\n[modem]\ndevice = /dev/fake\n")
+    ModemHealth.create(name="norte", updated_at=utcnow(), connected=True, host="pi-otro (0badc0de)", pid=77)
+    modem = FakeModem()
+    daemon = Daemon(config.load(ini), modem_factory=lambda s: modem)
+    assert daemon.run() == 2
+    assert not modem.connected and not daemon.thread.is_alive()
+    assert any("'norte' is in use on this database by the gateway on pi-otro" in r.getMessage()
+               for r in caplog.records)
