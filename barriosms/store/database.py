@@ -107,6 +107,11 @@ def _safe(url: str) -> str:
     return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
 
 
+def describe_url(url: str) -> str:
+    """A database URL for messages and logs: without its password."""
+    return _safe(url)
+
+
 def describe() -> str:
     """Where the store is, for messages: the file, or the server without the password."""
     obj = database.obj
