@@ -231,3 +231,4 @@ def test_migration_16_names_hosts_and_event_holders_on_a_version_15_database(tmp
     # Rows from before keep everything; a modem's host and a receiver's holder start empty.
     assert conn.execute("SELECT name, received_count, host FROM modem_health").fetchall() == [("default", 3, "")]
     assert conn.execute("SELECT last_event_id, held_by, held_until FROM event_cursor").fetchall() == [(7, "", None)]
+    assert [c[1] for c in conn.execute("PRAGMA table_info(ussd_request)")][-1] == "modem"

@@ -78,3 +78,24 @@ def test_balance_check_records_and_warns_when_low(running):
     verdict = health.assess(row, settings.gateway.heartbeat_seconds,
                             balance_warn_below=settings.gateway.balance_warn_below)
     assert any("credit is low: 4.50" in p for p in verdict.problems)
+
+
+def test_on_a_shared_database_each_gateway_dials_its_own_requests(db):
+    from barriosms.daemon.ussd_runner import UssdRunner
+
+    ModemHealth.create(name="norte")
+    ModemHealth.create(name="sur")
+    theirs = ussd.queue("*105#", purpose="balance", modem="sur")
+    mine = ussd.queue("*105#", purpose="balance", modem="norte")
+    anyone = ussd.queue("*111#")  # from before requests named a modem
+    modem = FakeModem(ussd_answers={"*105#": "Su saldo es Bs 22.00", "*111#": "Hola"})
+    modem.connect()
+    UssdRunner("norte").run(modem, balance_warn_below=None)
+    rows = {r.id: r.status for r in UssdRequest.select()}
+    assert rows == {theirs.id: "queued", mine.id: "done", anyone.id: "done"}
+    # The balance goes to the row of the modem that dialled it, not to another gateway's.
+    assert (ModemHealth.get(name="norte").balance, ModemHealth.get(name="sur").balance) == (22.0, None)
+    # A request another daemon already took is left to it.
+    taken = ussd.queue("*111#", modem="norte")
+    assert ussd.take(UssdRequest.get_by_id(taken.id))
+    assert not ussd.take(UssdRequest.get_by_id(taken.id))

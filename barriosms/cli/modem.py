@@ -142,11 +142,13 @@ def ussd_command(state: CliState, code: str, timeout: float, as_json: bool) -> N
     Example: barriosms modem ussd '*105#'
     """
     settings = state.open_db()
-    verdict = health.assess(health.read(), settings.gateway.heartbeat_seconds)
+    # The first modem of this gateway dials it (its SIM, not another gateway's on a shared database).
+    by_name = _by_name(settings)
+    verdict = health.assess(health.read(settings.modem.name if by_name else None), settings.gateway.heartbeat_seconds)
     if verdict.state != "ok":
         raise click.ClickException("the daemon cannot run it now: " + "; ".join(verdict.problems))
     try:
-        request = ussd.queue(code)
+        request = ussd.queue(code, modem=settings.modem.name if by_name else "")
     except ussd.UssdError as exc:
         raise click.ClickException(str(exc)) from None
     row = ussd.wait(request.id, timeout)

@@ -100,7 +100,7 @@ class ModemThread(threading.Thread):
         # The system clock, injectable for tests; while it is not believable nothing leaves the SIM.
         self.clock_trust = ClockTrust(now or (lambda: datetime.now(UTC)), clock.monotonic,
                                       on_believable=lambda: self.requests.ask("receive"))
-        self.ussd = UssdRunner()
+        self.ussd = UssdRunner(self.ms.name)
         # Missed calls already hung up, to be recorded (a wrong clock or a database refusing writes
         # keeps them here until it is fixed).
         self._calls_waiting: list[IncomingCall] = []

@@ -14,15 +14,20 @@ log = logging.getLogger("barriosms.daemon.process")
 class UssdRunner:
     """Runs queued USSD requests on one modem, one at a time, and warns when the SIM's credit is low."""
 
+    def __init__(self, modem_name: str = "default"):
+        self.modem_name = modem_name  # its health row, where the balance goes; its requests
+
     def queue_balance(self, code: str) -> None:
-        ussd.queue(code, purpose="balance")
+        ussd.queue(code, purpose="balance", modem=self.modem_name)
 
     def run(self, modem: Modem, balance_warn_below: float | None) -> None:
         """Dial every queued request; a lost connection (ModemError with reconnect) is raised after it is recorded."""
-        if ussd.next_queued() is None:
+        if ussd.next_queued(self.modem_name) is None:
             return  # the common case, every second: a read, no write (SD cards wear out)
         ussd.cancel_stale()
-        while (request := ussd.next_queued()) is not None:
+        while (request := ussd.next_queued(self.modem_name)) is not None:
+            if not ussd.take(request):
+                continue  # another gateway on the database dials it
             try:
                 answer = modem.ussd(request.code)
             except ModemError as exc:
@@ -36,9 +41,8 @@ class UssdRunner:
             if request.purpose == "balance":
                 self._check_balance(answer, balance_warn_below)
 
-    @staticmethod
-    def _check_balance(answer: str, limit: float | None) -> None:
-        value = ussd.record_balance(answer)
+    def _check_balance(self, answer: str, limit: float | None) -> None:
+        value = ussd.record_balance(answer, modem=self.modem_name)
         if value is None:
             log.warning("could not read an amount in the balance answer %r", answer)
         elif limit is not None and value < limit:

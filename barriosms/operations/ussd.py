@@ -26,13 +26,13 @@ def valid_code(code: str) -> bool:
     return bool(_CODE.match(code)) and (code.startswith(("*", "#")) and code.endswith("#"))
 
 
-def queue(code: str, purpose: str = "manual") -> UssdRequest:
+def queue(code: str, purpose: str = "manual", modem: str = "") -> UssdRequest:
     code = code.strip()
     if not valid_code(code):
         raise UssdError(f"{code!r} is not a USSD code: it starts with * or #, ends with # and has only digits, * and #"
                         " (e.g. *105#)")
     with write_tx():
-        return UssdRequest.create(code=code, purpose=purpose, created_at=utcnow())
+        return UssdRequest.create(code=code, purpose=purpose, created_at=utcnow(), modem=modem)
 
 
 def wait(request_id: int, timeout: float, interval: float = 0.25) -> UssdRequest:
@@ -44,8 +44,22 @@ def wait(request_id: int, timeout: float, interval: float = 0.25) -> UssdRequest
         time.sleep(interval)
 
 
-def next_queued() -> UssdRequest | None:
-    return UssdRequest.select().where(UssdRequest.status == "queued").order_by(UssdRequest.id).first()
+def next_queued(modem: str | None = None) -> UssdRequest | None:
+    """The oldest request waiting for `modem` (its own, or one for any modem); None: for any."""
+    mine = UssdRequest.status == "queued"
+    if modem is not None:
+        mine &= UssdRequest.modem.in_([modem, ""])
+    return UssdRequest.select().where(mine).order_by(UssdRequest.id).first()
+
+
+def take(row: UssdRequest) -> bool:
+    """Mark a queued request as running; False when another daemon on the database took it first."""
+    with write_tx():
+        taken = (UssdRequest.update(status="running")
+                 .where((UssdRequest.id == row.id) & (UssdRequest.status == "queued")).execute())
+    if taken:
+        row.status = "running"
+    return taken == 1
 
 
 def finish(row: UssdRequest, *, answer: str = "", error: str = "") -> None:

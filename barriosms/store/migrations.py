@@ -508,12 +508,14 @@ MIGRATIONS += (
                 SELECT "tracking" FROM "case" UNION ALL SELECT "tracking" FROM "practice_case") AS "taken"
             GROUP BY LENGTH("tracking")""",
     )),
-    Migration(16, "several gateways on one database: whose modem, and who delivers the events", (
+    Migration(16, "several gateways on one database: whose modem, who delivers the events, which SIM dials USSD", (
         # The machine a modem's daemon runs on: two gateways given one name are told apart.
         'ALTER TABLE "modem_health" ADD COLUMN "host" VARCHAR(255) NOT NULL DEFAULT \'\'',
         # The gateway delivering a receiver's events now, until when (renewed as it goes).
         'ALTER TABLE "event_cursor" ADD COLUMN "held_by" VARCHAR(255) NOT NULL DEFAULT \'\'',
         'ALTER TABLE "event_cursor" ADD COLUMN "held_until" DATETIME',
+        # The modem a USSD code is for: each gateway dials its own SIM's balance.
+        'ALTER TABLE "ussd_request" ADD COLUMN "modem" VARCHAR(255) NOT NULL DEFAULT \'\'',
     )),
 )
 

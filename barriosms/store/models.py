@@ -500,6 +500,7 @@ class UssdRequest(BaseModel):
     error = TextField(default="")
     created_at = DateTimeField(default=utcnow)
     finished_at = DateTimeField(null=True)
+    modem = CharField(default="")  # the modem to dial it on; "" the first daemon that takes it
 
     class Meta:
         table_name = "ussd_request"
