@@ -363,3 +363,18 @@ def test_low_credit_is_said_in_spanish(app, data, tmp_path, db):
     text = page(logged_in(create_app(config.load(ini)), "vic"), "/personal/modem")
     assert "Queda poco saldo en la SIM: 3,50 (aviso por debajo de 10,00). Recárguela" in text
     assert "La SIM está llena" not in text and "Señal muy débil" not in text
+
+
+def test_modem_page_on_a_shared_database_shows_the_other_gateways(pg_db, tmp_path):
+    from barriosms.store import database as store
+
+    store.open_database(pg_db)
+    accounts.add("vic", "Víctor Mamani", "viewer", PASSWORD, actor="root")
+    ModemHealth.create(name="norte", updated_at=utcnow(), connected=True, host="pi-norte", pid=4, operator="Entel")
+    ModemHealth.create(name="sur", updated_at=utcnow(), connected=True, host="pi-sur (77aa01ff)", pid=9,
+                       operator="Tigo")
+    ini = tmp_path / "web.ini"
+    ini.write_text(f"[database]\nurl = {pg_db}\n[gateway]\nname = norte\n[modem]\ndevice = /dev/null\n")
+    text = page(logged_in(create_app(config.load(ini)), "vic"), "/personal/modem")
+    assert "Módem norte</h2>" in text and "Entel" in text
+    assert "Módem sur <small>(otra pasarela, en pi-sur (77aa01ff))</small>" in text and "Tigo" in text

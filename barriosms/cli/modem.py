@@ -32,9 +32,8 @@ def status(state: CliState, as_json: bool) -> None:
     settings = state.open_db()
     zone = settings.zone
     names = [m.name for m in settings.all_modems]
-    by_name = _by_name(settings)
     reports, worst = [], health.OK
-    rows = [(name, health.read(name if by_name else None), True) for name in names]
+    rows = [(name, row, True) for name, row in health.configured(settings)]
     if settings.database.shared:
         # The other gateways on this database: a technician sees the whole service from any of them.
         rows += [(row.name, row, False) for row in health.others(names)]
@@ -57,12 +56,6 @@ def status(state: CliState, as_json: bool) -> None:
                 click.echo(("" if i == 0 else "\n") + f"[modem {name}]{where}")
             _print_status(row, verdict, zone)
     sys.exit(worst)
-
-
-def _by_name(settings) -> bool:
-    """Whether this gateway's health rows are found by name: a lone [modem] of the only gateway on
-    its database reads the first row (a database from before named modems has one, "default")."""
-    return len(settings.all_modems) > 1 or settings.database.shared or bool(settings.gateway.name)
 
 
 @modem.command()
@@ -143,8 +136,8 @@ def ussd_command(state: CliState, code: str, timeout: float, as_json: bool) -> N
     """
     settings = state.open_db()
     # The first modem of this gateway dials it (its SIM, not another gateway's on a shared database).
-    by_name = _by_name(settings)
-    verdict = health.assess(health.read(settings.modem.name if by_name else None), settings.gateway.heartbeat_seconds)
+    by_name = health.by_name(settings)
+    verdict = health.assess(health.configured(settings)[0][1], settings.gateway.heartbeat_seconds)
     if verdict.state != "ok":
         raise click.ClickException("the daemon cannot run it now: " + "; ".join(verdict.problems))
     try:
@@ -167,10 +160,9 @@ def _daemon_ports(state: CliState) -> list[str]:
         settings = state.open_db()
     except click.ClickException:
         return []  # no config or database here: nothing of ours is running on it
-    by_name = _by_name(settings)
     owned = []
-    for ms in settings.all_modems:
-        verdict = health.assess(health.read(ms.name if by_name else None), settings.gateway.heartbeat_seconds)
+    for ms, (_, row) in zip(settings.all_modems, health.configured(settings), strict=True):
+        verdict = health.assess(row, settings.gateway.heartbeat_seconds)
         if verdict.state in ("ok", "modem_down"):
             owned.append(ms.device)
     return owned

@@ -293,8 +293,8 @@ def run_all(config_option: str | os.PathLike | None, *, now: dt.datetime | None 
     checks.append(check_daemon(db_path, holder))
     if version == LATEST_VERSION:
         try:
-            names: list[str | None] = [m.name for m in settings.all_modems]
-            rows = _health_rows(settings.database.target, names if len(names) > 1 else [None])
+            names = [m.name for m in settings.all_modems]
+            rows = _health_rows(settings)
         except Exception as exc:  # noqa: BLE001 - peewee and the store wrap sqlite3's errors their own way
             checks.append(Check("heartbeat", False, f"cannot read the modem_health row of {db_path}: {exc}",
                                 AS_OWNER_FIX))
@@ -337,11 +337,11 @@ def check_shared_database(url: str) -> tuple[Check, int | None]:
     return Check("database", True, f"{where} answers"), version
 
 
-def _health_rows(target: Path | str, names: list[str | None]):
+def _health_rows(settings: config.Settings):
     from barriosms.store import database as store
 
-    store.open_database(target, check_schema=False)
+    store.open_database(settings.database.target, check_schema=False)
     try:
-        return [health.read(name) for name in names]
+        return [row for _, row in health.configured(settings)]
     finally:
         store.close()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from barriosms.config import Settings
 from barriosms.store.models import ModemHealth, utcnow, write_tx
 
 # The modem thread writes a heartbeat at least every heartbeat_seconds when connected and at every
@@ -62,6 +63,19 @@ def read(name: str | None = None) -> ModemHealth | None:
     if name is None:
         return ModemHealth.select().order_by(ModemHealth.id).first()
     return ModemHealth.get_or_none(ModemHealth.name == name)
+
+
+def by_name(settings: Settings) -> bool:
+    """Whether this gateway's modems are found by their names. A lone [modem] of the only gateway on
+    its SQLite file reads the first row instead: a database from before named modems has one,
+    "default"; with several modems, a [gateway] name or a shared database, names are needed."""
+    return len(settings.all_modems) > 1 or settings.database.shared or bool(settings.gateway.name)
+
+
+def configured(settings: Settings) -> list[tuple[str, ModemHealth | None]]:
+    """This gateway's modems and their health rows, in the configuration's order."""
+    named = by_name(settings)
+    return [(m.name, read(m.name if named else None)) for m in settings.all_modems]
 
 
 def healthy(heartbeat_seconds: float, now: dt.datetime | None = None) -> dict[str, str]:

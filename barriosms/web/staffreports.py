@@ -353,14 +353,15 @@ def spanish_problems(row: ModemHealth | None, verdict: health.Assessment, warn: 
 def modem_page():
     settings = context().settings
     names = [m.name for m in settings.all_modems]
-    several = len(names) > 1
     warn = settings.gateway.balance_warn_below
     modems = []
-    for name in names:
-        # A lone [modem] reads the first row, as `barriosms modem status` does.
-        row = health.read(name if several else None)
+    rows = [(name, row, "") for name, row in health.configured(settings)]  # as `barriosms modem status` reads them
+    if settings.database.shared:  # the other gateways on the database, as `modem status` shows them too
+        rows += [(row.name, row, row.host or "?") for row in health.others(names)]
+    several = len(rows) > 1
+    for name, row, elsewhere in rows:
         verdict = health.assess(row, settings.gateway.heartbeat_seconds, balance_warn_below=warn)
-        modems.append({"nombre": name, "fila": row, "estado": verdict.state,
+        modems.append({"nombre": name, "fila": row, "estado": verdict.state, "otra_maquina": elsewhere,
                        "estado_es": MODEM_STATE.get(verdict.state, verdict.state),
                        "latido": verdict.heartbeat_age, "problemas": spanish_problems(row, verdict, warn)})
     return _page("personal/modem.html", modems=modems, varios=several, seccion="modem")
