@@ -267,10 +267,11 @@ def renew_claims(claimers: list[str], now: dt.datetime | None = None) -> int:
     take_over_stale). Called every few seconds by a live daemon, whatever its modems are doing."""
     if not claimers:
         return 0
+    mine = (OutboundMessage.status == "sending") & OutboundMessage.claimed_by.in_(claimers)
+    if not OutboundMessage.select().where(mine).exists():
+        return 0  # the common case, every few seconds: a read, no write (SD cards wear out)
     with write_tx():
-        return (OutboundMessage.update(claimed_at=now or utcnow())
-                .where((OutboundMessage.status == "sending") & OutboundMessage.claimed_by.in_(claimers))
-                .execute())
+        return OutboundMessage.update(claimed_at=now or utcnow()).where(mine).execute()
 
 
 def take_over_stale(own: list[str], lease: dt.timedelta, now: dt.datetime | None = None) -> int:
@@ -279,6 +280,8 @@ def take_over_stale(own: list[str], lease: dt.timedelta, now: dt.datetime | None
     now = now or utcnow()
     stale = ((OutboundMessage.claimed_at.is_null() | (OutboundMessage.claimed_at < now - lease))
              & OutboundMessage.claimed_by.not_in(own or [""]))
+    if not OutboundMessage.select().where((OutboundMessage.status == "sending") & stale).exists():
+        return 0
     return _requeue_claims(stale, now, "was claimed by a gateway that stopped renewing its claim")
 
 
