@@ -13,12 +13,13 @@ from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, cast
 
-from peewee import SQL, fn
+from peewee import SQL, Value, fn
+from peewee import Case as SqlCase  # CASE WHEN, not the model
 
 from barriosms.cases.lookup import NeighborhoodNotFound, find_neighborhood
 from barriosms.cases.satisfaction import Satisfaction, satisfaction
 from barriosms.domain.categories import fold
-from barriosms.domain.ranking import WAITING_STATUSES, Hotspot, OpenCase, rank_hotspots
+from barriosms.domain.ranking import WAITING_STATUSES, Hotspot, OpenGroup, rank_groups
 from barriosms.domain.statuses import STATUSES
 from barriosms.store.database import seconds_between
 from barriosms.store.models import Case, CaseReporter, Neighborhood
@@ -101,23 +102,53 @@ def match_district(district: str) -> str:
 
 
 def hotspots(now: dt.datetime, *, district: str | None = None, limit: int | None = None) -> list[Hotspot]:
-    """Neighbourhood × category ranked by `domain.ranking.rank_hotspots` over the waiting cases."""
+    """Neighbourhood × category ranked by `domain.ranking.rank_groups` over the waiting cases.
+
+    The database adds the cases up per status, category and neighbourhood from an index
+    (migration 17), without reading the cases: how many, the oldest, and their days of waiting.
+    A case weighs at least one reporter; the few with more (merged duplicates' reporters) are
+    found from the reporters' index and add their extra reporters.
+    """
     hoods = {n.id: n for n in Neighborhood.select()}
     if district is not None:
         wanted = match_district(district)
         hoods = {i: n for i, n in hoods.items() if n.district == wanted}
-    # Plain tuples read as they come, reporters counted per case through their index: no model
-    # object, join or GROUP BY per waiting case, which cost seconds at a million cases.
-    reporters = CaseReporter.select(fn.COUNT(CaseReporter.id)).where(CaseReporter.case == Case.id)
-    q = (Case.select(Case.neighborhood, Case.category, Case.created_at, reporters.alias("reporters"))
-         .where(Case.merged_into.is_null() & Case.status.in_(WAITING_STATUSES))
-         .tuples())
+    waiting = Case.merged_into.is_null() & Case.status.in_(WAITING_STATUSES)
     if district is not None:
-        q = q.where(Case.neighborhood.in_(list(hoods)))
-    cases = (OpenCase(code=hoods[hood].code, category=category, created_at=created, reporters=count,
-                      name=hoods[hood].name, district=hoods[hood].district)
-             for hood, category, created, count in q.iterator())
-    return rank_hotspots(cases, now, limit=limit)
+        waiting &= Case.neighborhood.in_(list(hoods))
+    days = _days_waited(now)
+    # Grouped in the index's order (status first), so the database streams the groups; the
+    # statuses are added together below.
+    per_group = (Case.select(Case.neighborhood, Case.category, fn.COUNT(SQL("*")), fn.MIN(Case.created_at),
+                             fn.SUM(days))
+                 .where(waiting).group_by(Case.status, Case.category, Case.neighborhood))
+    sums: dict[tuple[int, str], list[Any]] = {}
+    for hood, category, count, oldest, waited in Case._meta.database.execute(per_group):
+        if isinstance(oldest, str):  # SQLite gives MIN() of a time as it is stored
+            oldest = Case.created_at.python_value(oldest)
+        group = sums.setdefault((hood, category), [0, 0, oldest, 0.0])
+        group[0] += count
+        group[1] += count
+        group[2] = min(group[2], oldest)
+        group[3] += float(waited or 0)
+    extra = fn.COUNT(SQL("*")) - 1
+    several = (CaseReporter.select(CaseReporter.case.alias("case_id"), extra.alias("extra"))
+               .group_by(CaseReporter.case).having(fn.COUNT(SQL("*")) > 1))
+    extras = (Case.select(Case.neighborhood, Case.category, fn.SUM(several.c.extra), fn.SUM(several.c.extra * days))
+              .join(several, on=(several.c.case_id == Case.id)).where(waiting)
+              .group_by(Case.neighborhood, Case.category))
+    for hood, category, more, waited in Case._meta.database.execute(extras):
+        sums[(hood, category)][1] += int(more)
+        sums[(hood, category)][3] += float(waited or 0)
+    groups = (OpenGroup(code=hoods[hood].code, category=category, open=count, reporters=reporters, oldest=oldest,
+                        weighted_days=waited, name=hoods[hood].name, district=hoods[hood].district)
+              for (hood, category), (count, reporters, oldest, waited) in sums.items())
+    return rank_groups(groups, now, limit=limit)
+
+
+def _days_waited(now: dt.datetime) -> Any:
+    """A case's days from its report to `now` (never negative), as the database computes it."""
+    return SqlCase(None, [(Case.created_at < now, seconds_between(Case.created_at, Value(now)) / 86400)], 0)
 
 
 def median(values: Iterable[float]) -> float | None:
