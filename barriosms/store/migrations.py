@@ -533,6 +533,15 @@ MIGRATIONS += (
         '((julianday("resolved_at") - julianday("created_at")) * 86400)) WHERE "resolved_at" IS NOT NULL',
         'CREATE INDEX "case_category_resolve_seconds" ON "case" ("merged_into_id", "category", '
         '((julianday("resolved_at") - julianday("created_at")) * 86400)) WHERE "resolved_at" IS NOT NULL',
+        # `inbox list` newest first: the messages waiting for staff, those no SMS answered, and one
+        # phone's (the first and last make the single-column indexes redundant).
+        'CREATE INDEX "inbound_message_needs_staff_received_at" ON "inbound_message" ("needs_staff", "received_at", '
+        '"id")',
+        'DROP INDEX "inbound_message_needs_staff"',
+        'CREATE INDEX "inbound_message_unanswered" ON "inbound_message" ("received_at", "id") '
+        """WHERE "unanswered" <> ''""",
+        'CREATE INDEX "inbound_message_phone_received_at" ON "inbound_message" ("phone", "received_at", "id")',
+        'DROP INDEX "inbound_message_phone"',
     )),
 )
 
