@@ -16,9 +16,7 @@ from typing import Any, cast
 from peewee import SQL, Value, fn
 from peewee import Case as SqlCase  # CASE WHEN, not the model
 
-from barriosms.cases.lookup import NeighborhoodNotFound, find_neighborhood
 from barriosms.cases.satisfaction import Satisfaction, satisfaction
-from barriosms.domain.categories import fold
 from barriosms.domain.ranking import WAITING_STATUSES, Hotspot, OpenGroup, rank_groups
 from barriosms.domain.statuses import STATUSES
 from barriosms.store.database import seconds_between
@@ -84,7 +82,12 @@ class Stats:
     satisfaction: Satisfaction
 
 
+# The lookup and the folding of names are imported where they are used: `stats` and `report
+# hotspots` (without --district) need neither, and they are a tenth of those commands' start-up.
+
 def _neighborhood(code: str) -> Neighborhood:
+    from barriosms.cases.lookup import NeighborhoodNotFound, find_neighborhood
+
     try:
         return find_neighborhood(code, by_name=False)
     except NeighborhoodNotFound:
@@ -93,6 +96,8 @@ def _neighborhood(code: str) -> Neighborhood:
 
 def match_district(district: str) -> str:
     """The stored spelling of a district typed without care for case or accents ("periferica")."""
+    from barriosms.domain.categories import fold
+
     districts = cast("Iterable[tuple[str]]", Neighborhood.select(Neighborhood.district).distinct().tuples())
     known = sorted({d for (d,) in districts if d})
     for name in known:
