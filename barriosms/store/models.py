@@ -105,7 +105,7 @@ class InboundMessage(BaseModel):
     id = AutoField()
     dedupe_key = CharField(unique=True)
     sender = CharField()  # as the network wrote it
-    phone = CharField()  # E.164 when the sender is a phone number, else the sender (indexed: Meta)
+    phone = CharField()  # E.164 when the sender is a phone number, else the sender (indexed below)
     text = TextField()
     smsc_time = DateTimeField(null=True)
     received_at = DateTimeField(default=utcnow)
@@ -167,10 +167,10 @@ class Case(BaseModel):
     tracking = CharField(unique=True)
     neighborhood = ForeignKeyField(Neighborhood, backref="cases", column_name="neighborhood_id")
     neighborhood_id: int  # set by peewee from neighborhood; declared for mypy
-    category = CharField()  # indexed with created_at (Meta)
+    category = CharField()  # indexed with created_at (below)
     text = TextField()
     phone = CharField(index=True)
-    status = CharField(default="received")  # indexed with created_at (Meta)
+    status = CharField(default="received")  # indexed with created_at (below)
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
     # unique: one case per source message, enforced by the database (see migration 1).
@@ -204,6 +204,7 @@ for _name, *_fields in (("case_status_created_at", Case.status, Case.created_at,
                         ("case_live_counts", Case.merged_into, Case.status, Case.category, Case.neighborhood,
                          Case.created_at, Case.resolved_at)):
     Case.add_index(Case.index(*_fields, name=_name))
+del _name, _fields
 Case.add_index(Case.index(Case.created_at, Case.id, where=(Case.unseen_replies > 0), name="case_new_replies"))
 
 
