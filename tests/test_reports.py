@@ -5,12 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import random
+import statistics
 from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import SAMPLE_CSV
 
+from barriosms.cases import casework
 from barriosms.cli.stats import duration, start_of_day_utc
+from barriosms.domain.ranking import OpenCase, rank_hotspots
 from barriosms.reporting import reports
+from barriosms.staff.neighborhoods import import_csv
 from barriosms.store.models import Case, CaseReporter, Neighborhood, utcnow
 
 NOW = dt.datetime(2026, 11, 24, 12, 0)
@@ -162,3 +168,53 @@ def test_stats_command(ready):
 def test_stats_command_on_an_empty_database(ready):
     out = ready("stats").output
     assert "0 case(s)" in out and "median time to resolve: - over 0 resolved case(s)" in out
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def either_db(request):
+    """The migrated store on SQLite, then on a throwaway PostgreSQL (skipped where none starts)."""
+    return request.getfixturevalue("db" if request.param == "sqlite" else "pg_db")
+
+
+def test_figures_added_up_by_the_database_agree_with_the_cases(either_db):
+    """stats and report hotspots add up in SQL (migration 17's indexes, seconds_between): on both
+    databases they must give what the pure functions give over the cases one by one."""
+    import_csv(SAMPLE_CSV)
+    hoods = {n.code: n for n in Neighborhood.select()}
+    rng = random.Random(7)
+    cases = []
+    for i in range(60):
+        created = NOW - dt.timedelta(days=rng.uniform(-0.5, 40))  # some "in the future": a clock set back
+        status = rng.choice(["received", "reviewing", "in_progress", "resolved", "closed"])
+        resolved = created + dt.timedelta(hours=rng.uniform(1, 300)) if status in ("resolved", "closed") else None
+        case = Case.create(tracking=str(3000001 + i), neighborhood=hoods[rng.choice(["B01", "B03", "B12"])],
+                           category=rng.choice(["vias", "agua"]), text="hay un bache", phone=f"+5917{i:07d}",
+                           status=status, created_at=created, updated_at=created, resolved_at=resolved)
+        for k in range(rng.choice([0, 1, 1, 2, 3])):
+            CaseReporter.create(case=case, phone=f"+5916{i:05d}{k}", how="reported" if k == 0 else "merged")
+        cases.append(case)
+    Case.update(merged_into=cases[0]).where(Case.id == cases[1].id).execute()
+    live = [c for c in Case.select() if c.merged_into_id is None]
+
+    waiting = [OpenCase(code=c.neighborhood.code, category=c.category, created_at=c.created_at,
+                        reporters=c.reporters.count(), name=c.neighborhood.name, district=c.neighborhood.district)
+               for c in live if c.status in ("received", "reviewing", "in_progress")]
+    expected = rank_hotspots(waiting, NOW)
+    got = reports.hotspots(NOW)
+    assert [(s.code, s.category, s.open, s.reporters) for s in got] == [
+        (s.code, s.category, s.open, s.reporters) for s in expected]
+    assert [s.score for s in got] == pytest.approx([s.score for s in expected])
+    assert [s.oldest_days for s in got] == pytest.approx([s.oldest_days for s in expected])
+
+    figures = reports.stats(now=NOW)
+    seconds = {c.id: (c.resolved_at - c.created_at).total_seconds() for c in live if c.resolved_at}
+    assert figures.total == len(live)
+    assert figures.resolve_time.resolved == len(seconds)
+    assert figures.resolve_time.median_seconds == pytest.approx(statistics.median(seconds.values()), abs=0.01)
+    for category in ("vias", "agua"):
+        mine = [s for c in live if c.category == category and (s := seconds.get(c.id)) is not None]
+        assert figures.resolve_time_by_category[category].median_seconds == pytest.approx(statistics.median(mine),
+                                                                                          abs=0.01)
+    newest = casework.list_cases(category="agua", limit=5)
+    assert [c.id for c in newest] == [c.id for c in sorted(
+        (c for c in Case.select() if c.category == "agua"), key=lambda c: (c.created_at, c.id), reverse=True)][:5]

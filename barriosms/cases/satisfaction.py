@@ -7,12 +7,13 @@ import logging
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from barriosms.cases.reporters import notify_reporters
-from barriosms.config import ServiceSettings
-from barriosms.domain.replies import Templates
 from barriosms.store.models import Case, CaseEvent, CaseQuestion, Neighborhood, OutboundMessage, utcnow
+
+if TYPE_CHECKING:
+    from barriosms.config import ServiceSettings
+    from barriosms.domain.replies import Templates
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,10 @@ def ask_after_resolving(case: Case, templates: Templates, service: ServiceSettin
     Inside the caller's transaction. `usual` is the status SMS for reporters asked before. Returns
     the SMS queued, the phones skipped (and why) and the phones asked.
     """
+    # Imported here: `stats` reads the counts below, and the outbox and its guard behind
+    # notify_reporters would be a third of its start-up.
+    from barriosms.cases.reporters import notify_reporters
+
     asked_rows = (CaseQuestion.select(CaseQuestion.phone)
                   .where((CaseQuestion.case == case) & (CaseQuestion.kind == "survey")).tuples())
     asked_before = {phone for (phone,) in cast("Iterable[tuple[str]]", asked_rows)}  # types-peewee: tuples() yields models

@@ -1,7 +1,8 @@
 """What to attend first: the hotspot score of a neighbourhood and category.
 
-Pure: the caller passes the cases and ``now`` (naive UTC, like the store's times); nothing here
-reads the database or the clock.
+Pure: the caller passes the cases, or their sums per neighbourhood and category (`OpenGroup`, as
+the store adds them up in SQL), and ``now`` (naive UTC, like the store's times); nothing here reads
+the database or the clock.
 
 A case weighs ``reporters × (1 + age_in_days / 7)``: every extra resident who reported the same
 problem (including those of duplicates merged into it) and every week it has waited raise its
@@ -18,7 +19,8 @@ from typing import Final
 
 from barriosms.domain.statuses import Status
 
-__all__ = ["WAITING_STATUSES", "WEEK_DAYS", "OpenCase", "Hotspot", "age_days", "case_weight", "rank_hotspots"]
+__all__ = ["WAITING_STATUSES", "WEEK_DAYS", "OpenCase", "OpenGroup", "Hotspot", "age_days", "case_weight",
+           "rank_groups", "rank_hotspots"]
 
 # The cases the ranking counts as open: those still waiting for the municipality. "resolved" is
 # open in the statuses' sense (staff still close it, a resident may reopen it) but its problem is
@@ -37,6 +39,24 @@ class OpenCase:
     category: str
     created_at: dt.datetime
     reporters: int = 1
+    name: str = ""
+    district: str = ""
+
+
+@dataclass(frozen=True)
+class OpenGroup:
+    """The open cases of one neighbourhood and category, summed up: all the ranking needs of them.
+
+    The score is linear in the cases, so these sums give it exactly: sum of weights =
+    ``reporters + weighted_days / WEEK_DAYS``.
+    """
+
+    code: str
+    category: str
+    open: int  # cases
+    reporters: int  # sum over the cases of max(1, reporters)
+    oldest: dt.datetime  # created_at of the oldest case
+    weighted_days: float  # sum over the cases of max(1, reporters) × age_days(created_at, now)
     name: str = ""
     district: str = ""
 
@@ -65,21 +85,28 @@ def case_weight(reporters: int, days: float) -> float:
 
 
 def rank_hotspots(cases: Iterable[OpenCase], now: dt.datetime, limit: int | None = None) -> list[Hotspot]:
-    """Group the cases by (neighbourhood code, category) and rank the groups, highest score first.
+    """Group the cases by (neighbourhood code, category) and rank the groups (`rank_groups`)."""
+    groups: dict[tuple[str, str], list[OpenCase]] = {}
+    for case in cases:
+        groups.setdefault((case.code, case.category), []).append(case)
+    return rank_groups((OpenGroup(code=code, category=category, open=len(members),
+                                  reporters=sum(max(1, c.reporters) for c in members),
+                                  oldest=min(c.created_at for c in members),
+                                  weighted_days=sum(max(1, c.reporters) * age_days(c.created_at, now) for c in members),
+                                  name=members[0].name, district=members[0].district)
+                        for (code, category), members in groups.items()), now, limit)
+
+
+def rank_groups(groups: Iterable[OpenGroup], now: dt.datetime, limit: int | None = None) -> list[Hotspot]:
+    """Rank the neighbourhood × category groups, highest score first.
 
     Equal scores are ordered by more open cases, then more reporters, then the older oldest case,
     then code and category, so the order never depends on the order of the input.
     """
-    groups: dict[tuple[str, str], list[OpenCase]] = {}
-    for case in cases:
-        groups.setdefault((case.code, case.category), []).append(case)
-    spots = []
-    for (code, category), members in groups.items():
-        ages = [age_days(c.created_at, now) for c in members]
-        spots.append(Hotspot(
-            rank=0, code=code, name=members[0].name, district=members[0].district, category=category,
-            open=len(members), reporters=sum(max(1, c.reporters) for c in members), oldest_days=max(ages),
-            score=sum(case_weight(c.reporters, age) for c, age in zip(members, ages))))
+    spots = [Hotspot(rank=0, code=g.code, name=g.name, district=g.district, category=g.category, open=g.open,
+                     reporters=g.reporters, oldest_days=age_days(g.oldest, now),
+                     score=g.reporters + g.weighted_days / WEEK_DAYS)
+             for g in groups]
     # round(): scores that are equal on paper may differ in the last bits of a float.
     spots.sort(key=lambda s: (-round(s.score, 9), -s.open, -s.reporters, -s.oldest_days, s.code, s.category))
     ranked = [replace(s, rank=i) for i, s in enumerate(spots, start=1)]

@@ -13,12 +13,11 @@ from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, cast
 
-from peewee import fn
+from peewee import SQL, Value, fn
+from peewee import Case as SqlCase  # CASE WHEN, not the model
 
-from barriosms.cases.lookup import NeighborhoodNotFound, find_neighborhood
 from barriosms.cases.satisfaction import Satisfaction, satisfaction
-from barriosms.domain.categories import fold
-from barriosms.domain.ranking import WAITING_STATUSES, Hotspot, OpenCase, rank_hotspots
+from barriosms.domain.ranking import WAITING_STATUSES, Hotspot, OpenGroup, rank_groups
 from barriosms.domain.statuses import STATUSES
 from barriosms.store.database import seconds_between
 from barriosms.store.models import Case, CaseReporter, Neighborhood
@@ -83,7 +82,12 @@ class Stats:
     satisfaction: Satisfaction
 
 
+# The lookup and the folding of names are imported where they are used: `stats` and `report
+# hotspots` (without --district) need neither, and they are a tenth of those commands' start-up.
+
 def _neighborhood(code: str) -> Neighborhood:
+    from barriosms.cases.lookup import NeighborhoodNotFound, find_neighborhood
+
     try:
         return find_neighborhood(code, by_name=False)
     except NeighborhoodNotFound:
@@ -92,6 +96,8 @@ def _neighborhood(code: str) -> Neighborhood:
 
 def match_district(district: str) -> str:
     """The stored spelling of a district typed without care for case or accents ("periferica")."""
+    from barriosms.domain.categories import fold
+
     districts = cast("Iterable[tuple[str]]", Neighborhood.select(Neighborhood.district).distinct().tuples())
     known = sorted({d for (d,) in districts if d})
     for name in known:
@@ -101,23 +107,53 @@ def match_district(district: str) -> str:
 
 
 def hotspots(now: dt.datetime, *, district: str | None = None, limit: int | None = None) -> list[Hotspot]:
-    """Neighbourhood × category ranked by `domain.ranking.rank_hotspots` over the waiting cases."""
+    """Neighbourhood × category ranked by `domain.ranking.rank_groups` over the waiting cases.
+
+    The database adds the cases up per status, category and neighbourhood from an index
+    (migration 17), without reading the cases: how many, the oldest, and their days of waiting.
+    A case weighs at least one reporter; the few with more (merged duplicates' reporters) are
+    found from the reporters' index and add their extra reporters.
+    """
     hoods = {n.id: n for n in Neighborhood.select()}
     if district is not None:
         wanted = match_district(district)
         hoods = {i: n for i, n in hoods.items() if n.district == wanted}
-    # Plain tuples read as they come, reporters counted per case through their index: no model
-    # object, join or GROUP BY per waiting case, which cost seconds at a million cases.
-    reporters = CaseReporter.select(fn.COUNT(CaseReporter.id)).where(CaseReporter.case == Case.id)
-    q = (Case.select(Case.neighborhood, Case.category, Case.created_at, reporters.alias("reporters"))
-         .where(Case.merged_into.is_null() & Case.status.in_(WAITING_STATUSES))
-         .tuples())
+    waiting = Case.merged_into.is_null() & Case.status.in_(WAITING_STATUSES)
     if district is not None:
-        q = q.where(Case.neighborhood.in_(list(hoods)))
-    cases = (OpenCase(code=hoods[hood].code, category=category, created_at=created, reporters=count,
-                      name=hoods[hood].name, district=hoods[hood].district)
-             for hood, category, created, count in q.iterator())
-    return rank_hotspots(cases, now, limit=limit)
+        waiting &= Case.neighborhood.in_(list(hoods))
+    days = _days_waited(now)
+    # Grouped in the index's order (status first), so the database streams the groups; the
+    # statuses are added together below.
+    per_group = (Case.select(Case.neighborhood, Case.category, fn.COUNT(SQL("*")), fn.MIN(Case.created_at),
+                             fn.SUM(days))
+                 .where(waiting).group_by(Case.status, Case.category, Case.neighborhood))
+    sums: dict[tuple[int, str], list[Any]] = {}
+    for hood, category, count, oldest, waited in Case._meta.database.execute(per_group):
+        if isinstance(oldest, str):  # SQLite gives MIN() of a time as it is stored
+            oldest = Case.created_at.python_value(oldest)
+        group = sums.setdefault((hood, category), [0, 0, oldest, 0.0])
+        group[0] += count
+        group[1] += count
+        group[2] = min(group[2], oldest)
+        group[3] += float(waited or 0)
+    extra = fn.COUNT(SQL("*")) - 1
+    several = (CaseReporter.select(CaseReporter.case.alias("case_id"), extra.alias("extra"))
+               .group_by(CaseReporter.case).having(fn.COUNT(SQL("*")) > 1))
+    extras = (Case.select(Case.neighborhood, Case.category, fn.SUM(several.c.extra), fn.SUM(several.c.extra * days))
+              .join(several, on=(several.c.case_id == Case.id)).where(waiting)
+              .group_by(Case.neighborhood, Case.category))
+    for hood, category, more, waited in Case._meta.database.execute(extras):
+        sums[(hood, category)][1] += int(more)
+        sums[(hood, category)][3] += float(waited or 0)
+    groups = (OpenGroup(code=hoods[hood].code, category=category, open=count, reporters=reporters, oldest=oldest,
+                        weighted_days=waited, name=hoods[hood].name, district=hoods[hood].district)
+              for (hood, category), (count, reporters, oldest, waited) in sums.items())
+    return rank_groups(groups, now, limit=limit)
+
+
+def _days_waited(now: dt.datetime) -> Any:
+    """A case's days from its report to `now` (never negative), as the database computes it."""
+    return SqlCase(None, [(Case.created_at < now, seconds_between(Case.created_at, Value(now)) / 86400)], 0)
 
 
 def median(values: Iterable[float]) -> float | None:
@@ -126,8 +162,22 @@ def median(values: Iterable[float]) -> float | None:
     return statistics.median(values) if values else None
 
 
-def _resolve_time(seconds: list[float]) -> ResolveTime:
-    return ResolveTime(resolved=len(seconds), median_seconds=median(seconds))
+def _resolve_seconds(seconds: Any) -> float:
+    # Rounded to the millisecond: the database's day fractions are not exact to the microsecond.
+    return max(0.0, round(float(seconds), 3))
+
+
+def _median_resolve_time(where: Any, count: int) -> ResolveTime:
+    """The median seconds from report to resolved of the `count` cases `where` selects: the
+    middle one or two in the order of the seconds, which an index of migration 17 holds, so the
+    database steps over half of one index instead of sending every case. Rounding and the floor
+    at 0 keep the order, so the middle values are those of the rounded list."""
+    if not count:
+        return ResolveTime(resolved=0, median_seconds=None)
+    seconds = seconds_between(Case.created_at, Case.resolved_at)
+    middle = Case.select(seconds).where(where).order_by(seconds).limit(2 - count % 2).offset((count - 1) // 2)
+    values = [_resolve_seconds(v) for (v,) in Case._meta.database.execute(middle)]
+    return ResolveTime(resolved=count, median_seconds=median(values))
 
 
 def _most_first(counts: dict[str, int]) -> dict[str, int]:
@@ -141,35 +191,31 @@ def stats(since: dt.datetime | None = None, now: dt.datetime | None = None) -> S
     The time to resolve counts the cases that reached "resolved" (also those closed since):
     `resolved_at` minus `created_at`.
     """
-    # Counted and timed by the database (one GROUP BY and one pass over the resolved cases): at a
-    # million cases, reading every row into Python took seconds.
+    # Counted by the database from its indexes (migration 17): one GROUP BY over the live cases
+    # (how many, how many resolved), then the middle of the resolve times overall and per
+    # category. The neighbourhoods' districts are added up here (a few dozen neighbourhoods).
     live = Case.merged_into.is_null() if since is None else Case.merged_into.is_null() & (Case.created_at >= since)
-    groups = (Case.select(Case.status, Case.category, Neighborhood.district, fn.COUNT(Case.id))
-              .join(Neighborhood).where(live).group_by(Case.status, Case.category, Neighborhood.district))
+    groups = (Case.select(Case.status, Case.category, Case.neighborhood, fn.COUNT(SQL("*")), fn.COUNT(Case.resolved_at))
+              .where(live).group_by(Case.status, Case.category, Case.neighborhood))
     by_status: dict[str, int] = dict.fromkeys(STATUSES, 0)
     by_category: dict[str, int] = {}
-    districts = cast("Iterable[tuple[str]]", Neighborhood.select(Neighborhood.district).distinct().tuples())
-    by_district = dict.fromkeys((d for (d,) in districts), 0)
+    resolved_counts: dict[str, int] = {}
+    hoods = cast("Iterable[tuple[int, str]]", Neighborhood.select(Neighborhood.id, Neighborhood.district).tuples())
+    district_of = dict(hoods)
+    by_district = dict.fromkeys(sorted(set(district_of.values())), 0)
     total = 0
-    for status, category, district, count in cast("Iterable[tuple[Any, ...]]", groups.tuples()):
+    for status, category, hood, count, resolved_count in Case._meta.database.execute(groups):
         total += count
         by_status[status] = by_status.get(status, 0) + count
         by_category[category] = by_category.get(category, 0) + count
-        by_district[district] = by_district.get(district, 0) + count
-    durations: list[float] = []
-    by_category_durations: dict[str, list[float]] = {}
-    resolved = (Case.select(Case.category, seconds_between(Case.created_at, Case.resolved_at))
-                .where(live & Case.resolved_at.is_null(False)))
-    # The database's own cursor: these are plain numbers and names, and peewee's per-row
-    # conversion cost more than the query at half a million resolved cases.
-    for category, seconds in Case._meta.database.execute(resolved):
-        # Rounded to the millisecond: the database's day fractions are not exact to the microsecond.
-        seconds = max(0.0, round(float(seconds), 3))
-        durations.append(seconds)
-        by_category_durations.setdefault(category, []).append(seconds)
+        by_district[district_of[hood]] = by_district.get(district_of[hood], 0) + count
+        resolved_counts[category] = resolved_counts.get(category, 0) + resolved_count
+    resolved = live & Case.resolved_at.is_null(False)
     return Stats(since=since, total=total, by_status=by_status, by_category=_most_first(by_category),
-                 by_district=_most_first(by_district), resolve_time=_resolve_time(durations),
-                 resolve_time_by_category={c: _resolve_time(by_category_durations.get(c, []))
+                 by_district=_most_first(by_district),
+                 resolve_time=_median_resolve_time(resolved, sum(resolved_counts.values())),
+                 resolve_time_by_category={c: _median_resolve_time(resolved & (Case.category == c),
+                                                                   resolved_counts.get(c, 0))
                                            for c in _most_first(by_category)},
                  satisfaction=satisfaction(since, now))
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from peewee import ColumnBase, SqliteDatabase, fn
+from peewee import SQL, ColumnBase, SqliteDatabase, fn
 
 from barriosms.store.migrations import LATEST_VERSION, current_version, migrate
 from barriosms.store.models import PRAGMAS, database
@@ -31,12 +31,15 @@ def is_url(target: str | os.PathLike[str]) -> bool:
 
 def seconds_between(start: ColumnBase, end: ColumnBase) -> ColumnBase:
     """`end - start` in seconds, computed by the database, SQLite or PostgreSQL: an aggregate over a
-    million cases then sends numbers, not a million pairs of times to parse."""
+    million cases then sends numbers, not a million pairs of times to parse. Keep it in step with
+    migrations.for_dialect, which writes the same expression into indexes."""
     from peewee import PostgresqlDatabase
 
     if isinstance(database.obj, PostgresqlDatabase):
         return fn.date_part("epoch", end - start)
-    return (fn.julianday(end) - fn.julianday(start)) * 86400
+    # 86400 written into the SQL, not a parameter: the expression then is the one the indexes of
+    # migration 17 hold, and SQLite reads it from them.
+    return (fn.julianday(end) - fn.julianday(start)) * SQL("86400")
 
 
 def open_database(path: str | os.PathLike[str], *, check_schema: bool = True) -> None:

@@ -517,6 +517,40 @@ MIGRATIONS += (
         # The modem a USSD code is for: each gateway dials its own SIM's balance.
         'ALTER TABLE "ussd_request" ADD COLUMN "modem" VARCHAR(255) NOT NULL DEFAULT \'\'',
     )),
+    Migration(17, "indexes for what staff list and count at a million cases", (
+        # `cases list` with one filter, newest first: the filter and the order from one index, so
+        # a screenful reads 50 entries, not every case of the filter sorted (the rowid "id" ends
+        # every SQLite index anyway; PostgreSQL needs it named).
+        'CREATE INDEX "case_status_created_at" ON "case" ("status", "created_at", "id")',
+        'CREATE INDEX "case_category_created_at" ON "case" ("category", "created_at", "id")',
+        'CREATE INDEX "case_neighborhood_id_created_at" ON "case" ("neighborhood_id", "created_at", "id")',
+        'CREATE INDEX "case_assignee_created_at" ON "case" ("assignee", "created_at", "id")',
+        # ...of which the status and category ones make the single-column indexes redundant.
+        'DROP INDEX "case_status"',
+        'DROP INDEX "case_category"',
+        # `cases list --has-new-replies`: only the few cases with unseen answers, newest first.
+        'CREATE INDEX "case_new_replies" ON "case" ("created_at", "id") WHERE "unseen_replies" > 0',
+        # `stats` and `report hotspots` count the live cases by status, category and neighbourhood
+        # (stats the resolved ones too, hotspots their age) from this index alone, never reading
+        # the cases themselves.
+        'CREATE INDEX "case_live_counts" ON "case" ("merged_into_id", "status", "category", "neighborhood_id", '
+        '"created_at", "resolved_at")',
+        # The median time to resolve (overall and per category) is the middle entry of these,
+        # reached by LIMIT/OFFSET in index order; the expression is store.database.seconds_between.
+        'CREATE INDEX "case_resolve_seconds" ON "case" ("merged_into_id", '
+        '((julianday("resolved_at") - julianday("created_at")) * 86400)) WHERE "resolved_at" IS NOT NULL',
+        'CREATE INDEX "case_category_resolve_seconds" ON "case" ("merged_into_id", "category", '
+        '((julianday("resolved_at") - julianday("created_at")) * 86400)) WHERE "resolved_at" IS NOT NULL',
+        # `inbox list` newest first: the messages waiting for staff, those no SMS answered, and one
+        # phone's (the first and last make the single-column indexes redundant).
+        'CREATE INDEX "inbound_message_needs_staff_received_at" ON "inbound_message" ("needs_staff", "received_at", '
+        '"id")',
+        'DROP INDEX "inbound_message_needs_staff"',
+        'CREATE INDEX "inbound_message_unanswered" ON "inbound_message" ("received_at", "id") '
+        """WHERE "unanswered" <> ''""",
+        'CREATE INDEX "inbound_message_phone_received_at" ON "inbound_message" ("phone", "received_at", "id")',
+        'DROP INDEX "inbound_message_phone"',
+    )),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
@@ -537,7 +571,12 @@ def for_dialect(db: AnyDatabase, sql: str) -> str:
         return sql
     sql = sql.replace('"id" INTEGER NOT NULL PRIMARY KEY', '"id" SERIAL PRIMARY KEY')
     sql = re.sub(r"\bDATETIME\b", "TIMESTAMP", sql)
+    # Seconds between two times (store.database.seconds_between): SQLite has no interval type.
+    sql = _SECONDS_BETWEEN.sub(r"""date_part('epoch', "\1" - "\2")""", sql)
     return re.sub(r"\bREAL\b", "DOUBLE PRECISION", sql)
+
+
+_SECONDS_BETWEEN = re.compile(r'\(julianday\("(\w+)"\) - julianday\("(\w+)"\)\) \* 86400')
 
 
 _FOREIGN_KEY = re.compile(r',\s*FOREIGN KEY \("(\w+)"\) REFERENCES "(\w+)" \("(\w+)"\)(?: ON DELETE CASCADE)?')

@@ -105,7 +105,7 @@ class InboundMessage(BaseModel):
     id = AutoField()
     dedupe_key = CharField(unique=True)
     sender = CharField()  # as the network wrote it
-    phone = CharField(index=True)  # E.164 when the sender is a phone number, else the sender
+    phone = CharField()  # E.164 when the sender is a phone number, else the sender (indexed below)
     text = TextField()
     smsc_time = DateTimeField(null=True)
     received_at = DateTimeField(default=utcnow)
@@ -115,7 +115,7 @@ class InboundMessage(BaseModel):
     # What barriosms made of it: report, status, help, unroutable, missing_description,
     # invalid_tracking, unknown_tracking, not_replyable.
     intent = CharField(default="")
-    needs_staff = BooleanField(default=False, index=True)
+    needs_staff = BooleanField(default=False)  # indexed with received_at (below)
     # Why it waits for staff (`inbox list --unmatched`): no_neighborhood, unknown_code, ambiguous,
     # case_limit, "error: ..." ("" for messages stored before migration 10: see their intent).
     triage = TextField(default="")
@@ -128,6 +128,15 @@ class InboundMessage(BaseModel):
 
     class Meta:
         table_name = "inbound_message"
+
+
+# `inbox list` by phone, --unmatched and --unanswered, newest first (migration 17).
+InboundMessage.add_index(InboundMessage.index(InboundMessage.phone, InboundMessage.received_at, InboundMessage.id,
+                                              name="inbound_message_phone_received_at"))
+InboundMessage.add_index(InboundMessage.index(InboundMessage.needs_staff, InboundMessage.received_at, InboundMessage.id,
+                                              name="inbound_message_needs_staff_received_at"))
+InboundMessage.add_index(InboundMessage.index(InboundMessage.received_at, InboundMessage.id,
+                                              where=(InboundMessage.unanswered != ""), name="inbound_message_unanswered"))
 
 
 class SmsPart(BaseModel):
@@ -158,10 +167,10 @@ class Case(BaseModel):
     tracking = CharField(unique=True)
     neighborhood = ForeignKeyField(Neighborhood, backref="cases", column_name="neighborhood_id")
     neighborhood_id: int  # set by peewee from neighborhood; declared for mypy
-    category = CharField(index=True)
+    category = CharField()  # indexed with created_at (below)
     text = TextField()
     phone = CharField(index=True)
-    status = CharField(default="received", index=True)
+    status = CharField(default="received")  # indexed with created_at (below)
     created_at = DateTimeField(default=utcnow)
     updated_at = DateTimeField(default=utcnow)
     # unique: one case per source message, enforced by the database (see migration 1).
@@ -182,6 +191,21 @@ class Case(BaseModel):
 
     class Meta:
         indexes = ((("neighborhood", "status"), False),)
+
+
+# Migration 17: each filter of `cases list` with its order (newest first), the cases with new
+# replies, and the live cases counted by `stats` and `report hotspots` without reading the cases.
+# The same migration's two indexes on the seconds from report to resolved (`stats`'s medians) are
+# expressions of the dialect, in the migration only.
+for _name, *_fields in (("case_status_created_at", Case.status, Case.created_at, Case.id),
+                        ("case_category_created_at", Case.category, Case.created_at, Case.id),
+                        ("case_neighborhood_id_created_at", Case.neighborhood, Case.created_at, Case.id),
+                        ("case_assignee_created_at", Case.assignee, Case.created_at, Case.id),
+                        ("case_live_counts", Case.merged_into, Case.status, Case.category, Case.neighborhood,
+                         Case.created_at, Case.resolved_at)):
+    Case.add_index(Case.index(*_fields, name=_name))
+del _name, _fields
+Case.add_index(Case.index(Case.created_at, Case.id, where=(Case.unseen_replies > 0), name="case_new_replies"))
 
 
 class CaseReporter(BaseModel):

@@ -1,0 +1,153 @@
+"""The query plans of what staff list, look up and count (SQLite's EXPLAIN QUERY PLAN).
+
+Each filter staff use is read through an index named here, and a listing's order (newest first)
+comes from that index, never from a temporary B-tree that would sort every row of the filter: at
+a million cases that sort is what made `cases list --category agua` or `--has-new-replies` slow.
+`stats` and `report hotspots` count from an index without sorting the cases. The plans are those
+of the real code's queries (recorded as they run) on a small database built by the migrations,
+without ANALYZE, as a fresh installation has it; dropping any index named here fails its case.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+
+from barriosms.cases import casework
+from barriosms.pipeline import conversations
+from barriosms.reporting import reports
+from barriosms.staff import inbox
+from barriosms.store.models import Case, CaseEvent, CaseReporter, InboundMessage, Neighborhood, database
+
+NOW = dt.datetime(2026, 11, 24, 12, 0)
+PHONE = "+59171234567"
+
+
+@dataclass(frozen=True)
+class Use:
+    """What staff run (`call`), which of its queries to look at (those whose SQL contains `pick`),
+    and not `unless`, the index each must use, and whether that index must also give the order (no
+    temporary B-tree for ORDER BY or GROUP BY)."""
+
+    call: Callable[[], object]
+    pick: str
+    index: str
+    ordered: bool = True
+    unless: str = "\0"  # ...and not this
+
+
+USES: dict[str, Use] = {
+    "cases list": Use(lambda: casework.list_cases(limit=50), 'FROM "case"', "case_created_at"),
+    "cases list --status": Use(lambda: casework.list_cases(status="received", limit=50), 'FROM "case"',
+                               "case_status_created_at"),
+    "cases list --neighborhood": Use(lambda: casework.list_cases(neighborhood="B12", limit=50), 'FROM "case"',
+                                     "case_neighborhood_id_created_at"),
+    "cases list --category": Use(lambda: casework.list_cases(category="agua", limit=50), 'FROM "case"',
+                                 "case_category_created_at"),
+    "cases list --assignee": Use(lambda: casework.list_cases(assignee="Alumbrado", limit=50), 'FROM "case"',
+                                 "case_assignee_created_at"),
+    "cases list --has-new-replies": Use(conversations.cases_with_new_replies, 'FROM "case"', "case_new_replies"),
+    # One phone's cases are found through the reporters (another table, so no index of the cases
+    # can hold their order): the few cases of one resident are sorted, which is the cheap plan.
+    "cases list --phone": Use(lambda: casework.list_cases(phone=PHONE), 'FROM "case_reporter"',
+                              "case_reporter_phone", ordered=False),
+    "inbox list": Use(lambda: inbox.list_messages(limit=50), 'FROM "inbound_message"',
+                      "inbound_message_received_at"),
+    "inbox list --unmatched": Use(lambda: inbox.list_messages(unmatched=True, limit=50), 'FROM "inbound_message"',
+                                  "inbound_message_needs_staff_received_at"),
+    "inbox list --unanswered": Use(lambda: inbox.list_messages(unanswered=True, limit=50),
+                                   'FROM "inbound_message"', "inbound_message_unanswered"),
+    "inbox list --phone": Use(lambda: inbox.list_messages(phone=PHONE, limit=50), 'FROM "inbound_message"',
+                              "inbound_message_phone_received_at"),
+    # `cases show`: one case by its number, then its few rows in each table (sorting those is fine).
+    "cases show: the case": Use(lambda: casework.find_case("2000001"), 'FROM "case"', "case_tracking",
+                                ordered=False),
+    "cases show: history": Use(lambda: casework.history(_case()), 'FROM "case_event"', "case_event_case_id",
+                               ordered=False),
+    "cases show: SMS in": Use(lambda: casework.messages(_case()), 'FROM "inbound_message"',
+                              "inbound_message_case_id", ordered=False),
+    "cases show: SMS out": Use(lambda: casework.messages(_case()), 'FROM "outbound_message"',
+                               "outbound_message_case_id", ordered=False),
+    "cases show: reporters": Use(lambda: casework.reporters(_case()), 'FROM "case_reporter"',
+                                 "case_reporter_case_id_phone", ordered=False),
+    "cases show: conversation": Use(lambda: conversations.conversation(_case()), 'FROM "case_question"',
+                                    "case_question_case_id", ordered=False),
+    "stats: counts": Use(lambda: reports.stats(now=NOW), 'GROUP BY "t1"."status"', "case_live_counts"),
+    "stats: median time to resolve": Use(lambda: reports.stats(now=NOW), "OFFSET", "case_resolve_seconds",
+                                         unless='"category" = ?'),
+    "stats: median time to resolve per category": Use(lambda: reports.stats(now=NOW), '"category" = ?',
+                                                      "case_category_resolve_seconds"),
+    "report hotspots: waiting cases": Use(lambda: reports.hotspots(NOW), 'GROUP BY "t1"."status"',
+                                          "case_live_counts"),
+    # The cases with several reporters (a merged duplicate's) are few: grouping them may sort.
+    "report hotspots: extra reporters": Use(lambda: reports.hotspots(NOW), "HAVING", "case_reporter_case_id_phone",
+                                            ordered=False),
+}
+
+
+def _case() -> Case:
+    return Case.get(Case.tracking == "2000001")
+
+
+@pytest.fixture
+def store(db, hoods):
+    """A few cases of every kind the queries pick (plans do not depend on how many)."""
+    for n, (code, category, status) in enumerate([("B12", "agua", "received"), ("B03", "vias", "resolved"),
+                                                  ("B12", "alumbrado", "in_progress")]):
+        created = NOW - dt.timedelta(days=n + 1)
+        case = Case.create(tracking=str(2000001 + n), neighborhood=Neighborhood.get(Neighborhood.code == code),
+                           category=category, text="hay un problema", phone=PHONE, status=status,
+                           created_at=created, updated_at=created, assignee="Alumbrado", unseen_replies=n % 2,
+                           resolved_at=created + dt.timedelta(hours=5) if status == "resolved" else None)
+        CaseReporter.create(case=case, phone=PHONE, how="reported", joined_at=created)
+        CaseEvent.create(case=case, at=created, kind="created", new_status="received")
+        InboundMessage.create(dedupe_key=f"k{n}", sender=PHONE, phone=PHONE, text="hola", received_at=created,
+                              case=case, needs_staff=n == 0, unanswered="muted" if n == 1 else "")
+    return db
+
+
+def plans(use: Use) -> list[tuple[str, list[str]]]:
+    """The queries `use.call` runs that `use.pick` picks, each with the lines of its plan."""
+    sqlite = database.obj
+    run = sqlite.execute_sql
+    seen: list[tuple[str, object]] = []
+
+    def recording(sql, params=None, *args, **kwargs):
+        seen.append((sql, params))
+        return run(sql, params, *args, **kwargs)
+
+    sqlite.execute_sql = recording
+    try:
+        use.call()
+    finally:
+        del sqlite.execute_sql
+    picked = [(sql, params) for sql, params in seen if sql.lstrip().startswith("SELECT") and use.pick in sql and use.unless not in sql]
+    assert picked, f"no query containing {use.pick!r} ran"
+    return [(sql, [row[-1] for row in run("EXPLAIN QUERY PLAN " + sql, params).fetchall()]) for sql, params in picked]
+
+
+def check(use: Use) -> None:
+    for sql, plan in plans(use):
+        shown = f"{sql}\n" + "\n".join(plan)
+        assert any(f"USING INDEX {use.index} " in line or f"USING COVERING INDEX {use.index} " in line
+                   or line.endswith(f"USING INDEX {use.index}") or line.endswith(f"USING COVERING INDEX {use.index}")
+                   for line in plan), f"{use.index} not used:\n{shown}"
+        if use.ordered:
+            assert not any("USE TEMP B-TREE" in line for line in plan), f"sorted in a temporary B-tree:\n{shown}"
+
+
+@pytest.mark.parametrize("name", sorted(USES))
+def test_each_filter_and_order_staff_use_comes_from_an_index(store, name):
+    check(USES[name])
+
+
+@pytest.mark.parametrize("name", sorted(USES))
+def test_without_its_index_the_plan_is_refused(store, name):
+    """The check above is no formality: drop the index a use needs, and it fails."""
+    use = USES[name]
+    database.execute_sql(f'DROP INDEX "{use.index}"')
+    with pytest.raises(AssertionError):
+        check(use)
