@@ -4,7 +4,8 @@ Cases over the last year in every neighbourhood, category and status, with valid
 numbers (7 digits, then longer ones as the real allocation grows them, and the per-length counts
 it keeps), some merged duplicates and web reports with their own point, their case_event rows
 (created, status changes with public notes, internal notes) and, with `messages=True`, the SMS
-each case came from and the reply it got. Rows go in with sqlite3's executemany in one
+each case came from, the reply it got, its reporters and the satisfaction questions asked once
+it was resolved. Rows go in with sqlite3's executemany in one
 transaction: the benchmarks measure the commands, not the seeding.
 """
 
@@ -21,7 +22,15 @@ from peewee import Model
 from barriosms.domain.statuses import STATUSES
 from barriosms.domain.tracking import is_valid_tracking, length_to_draw, new_tracking
 from barriosms.store import database as store
-from barriosms.store.models import Case, CaseEvent, InboundMessage, Neighborhood, OutboundMessage
+from barriosms.store.models import (
+    Case,
+    CaseEvent,
+    CaseQuestion,
+    CaseReporter,
+    InboundMessage,
+    Neighborhood,
+    OutboundMessage,
+)
 from barriosms.templates.loader import load_categories
 
 # Older cases are further along: (weights of STATUSES) for cases younger / older than 60 days.
@@ -34,6 +43,7 @@ INTERNAL_NOTES = ("Llamar al dirigente vecinal", "Ver con EPSAS", "Duplicado pro
 TEAMS = ("Cuadrilla vial Sur", "Cuadrilla vial Centro", "Alumbrado", "Aseo urbano", "EPSAS enlace")
 STREETS = ("calle 3", "avenida Buenos Aires", "pasaje Los Andes", "calle Illampu", "plaza principal",
            "calle 21", "avenida Arce", "el mercado")
+SURVEY = "Su reclamo fue resuelto. Ya esta arreglado? Responda 1 si, 2 no."
 REPLY = "Su reclamo fue registrado con el numero {t}. Para saber como va, envie {t} a este numero."
 
 
@@ -79,7 +89,7 @@ def fill(db: Path, count: int, seed: int, *, messages: bool = False) -> list[str
     trackings: list[str] = []
     seen: set[str] = set()
     used: dict[int, int] = {}
-    cases, events, inbound, outbound = [], [], [], []
+    cases, events, inbound, outbound, reporters, questions = [], [], [], [], [], []
     for i in range(count):
         case_id = i + 1
         length = length_to_draw(used)
@@ -115,6 +125,18 @@ def fill(db: Path, count: int, seed: int, *, messages: bool = False) -> list[str
                             "report", case_id))
             outbound.append((phone, REPLY.format(t=tracking), "sent", "reply", 1, _stamp(created), case_id, source,
                              _stamp(created), _stamp(created + dt.timedelta(seconds=2)), 1))
+            # Who reported it (every SMS case has its resident; one in twenty a neighbour too) and,
+            # once resolved, most are asked whether it is really fixed.
+            reporters.append((case_id, phone, source, "reported", _stamp(created)))
+            if rng.random() < 0.05:
+                reporters.append((case_id, f"+5916{rng.randint(0, 9999999):07d}", None, "merged", _stamp(updated)))
+            if resolved is not None and rng.random() < 0.7:
+                outcome = rng.choices(("yes", "no", "expired", "open"), (50, 12, 30, 8))[0]
+                answered = resolved + dt.timedelta(hours=rng.uniform(0.2, 48)) if outcome in ("yes", "no") else None
+                questions.append((case_id, phone, "survey", SURVEY, _stamp(resolved),
+                                  _stamp(resolved + dt.timedelta(days=7)),
+                                  "answered" if answered else outcome, _stamp(answered),
+                                  outcome if answered else ""))
         cases.append((case_id, tracking, hood.id, category, text, phone, status, _stamp(created), _stamp(updated),
                        _stamp(resolved), channel, lat, lon, "" if status == "received" else rng.choice(TEAMS),
                        merged_into, source))
@@ -140,6 +162,9 @@ def fill(db: Path, count: int, seed: int, *, messages: bool = False) -> list[str
             _insert(conn, OutboundMessage,
                     ("recipient", "text", "status", "kind", "attempts", "next_attempt_at", "case_id", "in_reply_to_id",
                      "created_at", "sent_at", "parts"), iter(outbound))
+            _insert(conn, CaseReporter, ("case_id", "phone", "message_id", "how", "joined_at"), iter(reporters))
+            _insert(conn, CaseQuestion, ("case_id", "phone", "kind", "text", "asked_at", "expires_at", "status",
+                                         "answered_at", "answer"), iter(questions))
             # The counts the allocation keeps (migration 15), as if these cases had been opened one by one.
             conn.executemany("INSERT INTO tracking_fill (length, used) VALUES (?, ?) "
                              "ON CONFLICT(length) DO UPDATE SET used = used + excluded.used", sorted(used.items()))
@@ -150,5 +175,6 @@ def fill(db: Path, count: int, seed: int, *, messages: bool = False) -> list[str
         conn.close()
     print(f"database: {count:,} cases ({', '.join(f'{n:,} of {k} digits' for k, n in sorted(used.items()))}), "
           f"{len(events):,} case events ({sum(1 for e in events if e[5] and e[6]):,} public notes), "
-          f"{sum(1 for c in cases if c[14]):,} merged duplicates, {len(inbound):,} SMS in, {len(outbound):,} out")
+          f"{sum(1 for c in cases if c[14]):,} merged duplicates, {len(inbound):,} SMS in, {len(outbound):,} out, "
+          f"{len(reporters):,} reporters, {len(questions):,} satisfaction questions")
     return trackings
