@@ -115,7 +115,9 @@ def test_two_gateways_share_one_database_and_survive_one_being_killed_mid_burst(
         assert re.search(rf"outbound message {held_id} to \S+ was claimed by a gateway that stopped renewing",
                          sur.daemon_log.read_text(errors="replace"))
         wait_for(lambda: pg.one("SELECT COUNT(*) FROM outbound_message WHERE status <> 'sent' AND "
-                                "recipient NOT LIKE '+591740%%'") == 0, 120, "every queued SMS sent")
+                                "recipient NOT LIKE '+591740%%'") == 0, 300,
+                 # norte's own replies wait for its heartbeat to go stale (120 s), then sur sends them
+                 "every queued SMS sent")
 
         # norte comes back and reads what waited on its SIM.
         norte.start_daemon(wait_connected=False)
