@@ -4,13 +4,9 @@ import sys
 
 import click
 
-from barriosms import config
+from barriosms import config, store
 from barriosms.cli.common import CliState, pass_state
-from barriosms.daemon.process import Daemon
 from barriosms.domain.errors import TemplateError
-from barriosms.modem import gammu_output
-from barriosms.operations import logsetup
-from barriosms.pipeline.intake import rules_from_settings
 
 # Distinct from a crash (1): systemd's RestartPreventExitStatus=2 stops restarting a daemon whose
 # config or database needs a person, instead of filling the journal every five seconds.
@@ -33,6 +29,11 @@ def run(state: CliState) -> None:
     Example: barriosms --config /etc/barriosms/barriosms.ini run
     """
     try:
+        if state.settings().database.url is None:
+            # Before the daemon's modules import peewee: a gateway on an SQLite file never needs psycopg2.
+            store.skip_postgresql_driver()
+        from barriosms.pipeline.intake import rules_from_settings
+
         # The SMS texts and categories first: an edited copy with a mistake is a person's to fix,
         # said once, not a traceback systemd restarts every few seconds.
         rules_from_settings(state.settings())
@@ -43,6 +44,10 @@ def run(state: CliState) -> None:
     except TemplateError as exc:
         click.echo(f"Error: {exc} (run `barriosms config check`)", err=True)
         sys.exit(EXIT_NEEDS_FIX)
+    from barriosms.daemon.process import Daemon
+    from barriosms.modem import gammu_output
+    from barriosms.operations import logsetup
+
     logsetup.configure(settings.logging.level)
     # python-gammu prints some news (dropped notifications) with C's printf: logged in our words
     # instead, for the whole life of the process (see modem/gammu_output.py).
