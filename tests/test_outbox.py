@@ -100,3 +100,16 @@ def test_a_modem_sends_its_replies_and_its_operators_sms(db):
     # "Viva" in the config is Nuevatel in the numbering plan.
     assert outbox.for_modem([to_viva], "viva", {"viva": "Viva", "entel": "Entel"}) == to_viva
     assert outbox.for_modem([to_viva], "entel", {"viva": "Viva", "entel": "Entel"}) is None
+
+
+def test_the_daily_budget_reads_the_days_sms_through_the_sent_at_index(db, caplog):
+    # The planner reads what the query says; no timing here. With the status in the WHERE, SQLite
+    # went through the status index: every SMS ever sent, for each queued SMS the daemon looked at.
+    import logging
+
+    since = dt.datetime(2026, 11, 24, 4, 0)
+    with caplog.at_level(logging.DEBUG, logger="peewee"):
+        outbox.sent_parts_since(since)
+    [(sql, params)] = [r.msg for r in caplog.records if r.name == "peewee" and "SUM" in str(r.msg)]
+    plan = " ".join(str(row[3]) for row in database.execute_sql("EXPLAIN QUERY PLAN " + sql, params))
+    assert "outbound_message_sent_at" in plan, plan
