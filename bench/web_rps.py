@@ -2,18 +2,26 @@
 """Requests per second and latency of the public website on a database of 100,000 cases.
 
 Run it with the project's venv:  .venv/bin/python bench/web_rps.py [--cases 100000] [--seconds 10] [--clients 4]
+[--keep FOLDER]
 
 1. A fresh SQLite database in a temporary folder (`barriosms db migrate`, the La Paz
    neighbourhoods), then CASES cases inserted in one transaction: every neighbourhood, every
    category and status, created over the last year, valid unique tracking numbers (seeded), some
    merged duplicates and web reports with their own point, and their case_event rows (created,
-   status changes with public notes, internal notes).
+   status changes with public notes, internal notes). With --keep, in FOLDER instead, and kept: a
+   folder already seeded with CASES cases (by this script or by bench/store_scale.py --keep, its
+   `seeded.json` says so) is reused as it is, and the follow page then asks for the tracking
+   numbers of every case in it. A fresh --keep folder is seeded with the SMS too, as
+   store_scale.py seeds it, so either script can reuse it.
 2. The real `barriosms web` as a subprocess with `[web] threads = 4`.
 3. For each scenario: a warm-up, then CLIENTS threads, each with its own keep-alive
    http.client connection, send requests one after another for SECONDS. Every answer must be
    200; anything else (or a broken connection) is an error. Scenarios: the follow page
    /caso/<tracking> over random existing numbers, and the map data /mapa/datos.geojson without
    and with filters (one fixed filter, then filters that change on every request).
+4. The other public pages one at a time (PAGES: the home page, the case list with and without
+   filters and deep in its pages, a neighbourhood's page, the map page, Open311's request list):
+   one untimed request each, then --page-runs timed ones, one after another on one connection.
 
 The clients run in this Python process, on the same machine as the server: they compete with it
 for the CPU, so the figures are a floor for what the server alone can do. Exits 1 when any request
@@ -26,6 +34,7 @@ import argparse
 import gzip
 import http.client
 import importlib.metadata
+import json
 import os
 import platform
 import random
@@ -56,10 +65,36 @@ HEADERS = {"Accept-Encoding": "gzip"}  # as browsers send it: pages and map data
 # --- the database -------------------------------------------------------------------------------
 
 def write_config(folder: Path, db: Path) -> Path:
-    ini = folder / "barriosms.ini"
+    ini = folder / "web_rps.ini"  # not barriosms.ini: a rig's own config may be beside it (--keep)
     ini.write_text(f"[database]\npath = {db}\n[modem]\ndevice = /dev/ttyUSB0\n"
                    f"[web]\nlisten = 127.0.0.1:0\nthreads = {THREADS}\n[logging]\nlevel = WARNING\n")
     return ini
+
+
+MARKER = "seeded.json"  # in a --keep folder: {"cases": N, "tracking": one of them}, as store_scale.py writes it
+
+
+def prepare(folder: Path, cases: int, seed: int, keep: bool) -> tuple[Path, list[str]]:
+    """The config (of this script, beside the database) and the cases' tracking numbers: the folder's
+    database reused when it was seeded with `cases` cases (--keep), else a new one seeded now."""
+    db = folder / "barriosms.db"
+    ini = write_config(folder, db)
+    marker = folder / MARKER
+    if keep and marker.exists() and json.loads(marker.read_text()).get("cases") == cases:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            trackings = [t for (t,) in conn.execute('SELECT tracking FROM "case"')]
+        print(f"reusing {db}: {len(trackings):,} cases")
+        return ini, trackings
+    for stale in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm"), marker):
+        stale.unlink(missing_ok=True)
+    barriosms(ini, "db", "migrate")
+    barriosms(ini, "neighborhoods", "import", str(CSV))
+    began = time.perf_counter()
+    trackings = fill(db, cases, seed, messages=keep)
+    print(f"inserted in {time.perf_counter() - began:.1f} s")
+    if keep:
+        marker.write_text(json.dumps({"cases": cases, "tracking": trackings[len(trackings) // 2]}))
+    return ini, trackings
 
 
 def barriosms(ini: Path, *args: str) -> None:
@@ -182,6 +217,13 @@ def first_requests(port: int, paths: list[str]) -> Tally:
     return tally
 
 
+def pages(hood: str) -> list[str]:
+    """The public pages timed one at a time (step 4), `hood` a neighbourhood's code."""
+    return ["/", "/casos", "/casos?estado=abiertos", "/casos?categoria=agua", f"/casos?barrio={hood}",
+            f"/casos?barrio={hood}&categoria=agua&estado=cerrados", "/casos?pagina=100", "/casos?pagina=2000",
+            f"/barrio/{hood}", "/mapa", "/open311/v2/requests.json"]
+
+
 def probe(port: int, path: str) -> tuple[int, dict[str, str], int, str]:
     """One request: status, headers, size on the wire and the text (uncompressed)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -242,6 +284,8 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=4, help="concurrent keep-alive connections")
     parser.add_argument("--warmup", type=float, default=2, help="unmeasured seconds before each scenario")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--keep", type=Path, help="keep (and reuse) the database in this folder")
+    parser.add_argument("--page-runs", type=int, default=3, help="timed requests of each other page (step 4)")
     args = parser.parse_args()
     print(f"machine: {machine()}; {cores()}")
     print(f"software: {versions()}")
@@ -249,14 +293,10 @@ def main() -> int:
           f"keep-alive; {args.warmup:g} s warm-up, then {args.seconds:g} s per scenario")
     categories = load_categories().names
     with tempfile.TemporaryDirectory(prefix="barriosms-web-bench-") as tmp:
-        folder = Path(tmp)
+        folder = args.keep.resolve() if args.keep else Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
         db = folder / "barriosms.db"
-        ini = write_config(folder, db)
-        barriosms(ini, "db", "migrate")
-        barriosms(ini, "neighborhoods", "import", str(CSV))
-        began = time.perf_counter()
-        trackings = fill(db, args.cases, args.seed)
-        print(f"inserted in {time.perf_counter() - began:.1f} s")
+        ini, trackings = prepare(folder, args.cases, args.seed, keep=args.keep is not None)
         scenarios: list[tuple[str, Callable[[random.Random], str]]] = [
             ("follow page /caso/<random tracking>", lambda rng: f"/caso/{rng.choice(trackings)}"),
             ("map data, no filter", lambda rng: "/mapa/datos.geojson"),
@@ -288,6 +328,11 @@ def main() -> int:
                 load(port, paths, args.clients, args.warmup, args.seed + 7)
                 tally, elapsed = load(port, paths, args.clients, args.seconds, args.seed)
                 rows.append((name, tally, elapsed))
+            with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+                (hood,) = conn.execute("SELECT code FROM neighborhood ORDER BY code LIMIT 1").fetchone()
+            for path in pages(hood):
+                first_requests(port, [path])
+                rows.append((f"{path} (one at a time)", first_requests(port, [path] * args.page_runs), None))
             if any(code >= 500 for _, tally, _ in rows for code in tally.statuses):
                 print(f"server errors: the last lines of its log:\n{tail(log)}")
         finally:
@@ -303,9 +348,9 @@ def main() -> int:
         wal = db.with_name(db.name + "-wal")
         if wal.exists():
             size_mib += wal.stat().st_size / 2**20
-    print(f"database: {args.cases:,} cases, {size_mib:.1f} MiB on disk")
+    print(f"database: {len(trackings):,} cases, {size_mib:.1f} MiB on disk")
     print()
-    widths = (42, 9, 7, 9, 9, 9)
+    widths = (max(42, *(len(name) for name, _, _ in rows)), 9, 7, 9, 9, 9)
     heads = ("scenario", "requests", "errors", "req/s", "p50 ms", "p95 ms", "answers")
     print("  ".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(heads, widths)))
           + "  " + heads[-1])
@@ -314,7 +359,7 @@ def main() -> int:
         rate = f"{n / elapsed:.1f}" if elapsed else "-"
         p50, p95 = (percentile(tally.latencies, p) * 1000 if n else float("nan") for p in (0.50, 0.95))
         answers = ", ".join(f"{code}: {k}" for code, k in sorted(tally.statuses.items()))
-        print(f"{name:<42}  {n:>9,}  {tally.errors:>7,}  {rate:>9}  {p50:>9.2f}  {p95:>9.2f}  "
+        print(f"{name:<{widths[0]}}  {n:>9,}  {tally.errors:>7,}  {rate:>9}  {p50:>9.2f}  {p95:>9.2f}  "
               f"{answers}{f', broken: {tally.broken}' if tally.broken else ''}")
     return 1 if failed else 0
 

@@ -598,3 +598,23 @@ def test_a_gateway_whose_name_another_machine_uses_exits_2_before_touching_the_m
     assert not modem.connected and not daemon.thread.is_alive()
     assert any("'norte' is in use on this database by the gateway on pi-otro" in r.getMessage()
                for r in caplog.records)
+
+
+def test_the_daemon_on_sqlite_loads_neither_the_postgresql_driver_nor_werkzeug(ready, ini):
+    # barriosms run (the modem absent: it keeps trying), stopped by its own SIGTERM after 3 s; what
+    # it imported is printed at exit. psycopg2 is ~5 MiB resident, werkzeug ~2.5 MiB (crews import it
+    # when a PIN is checked); phonenumbers' carrier data only when operators are compared.
+    import subprocess
+    import sys
+
+    ini.write_text(ini.read_text().replace("/dev/ttyUSB0", str(ini.parent / "no-modem")))
+    unwanted = ("psycopg2", "werkzeug", "flask", "phonenumbers.carrier", "phonenumbers.geocoder")
+    code = ("import atexit, os, signal, sys, threading\n"
+            f"atexit.register(lambda: print('LOADED', sorted(m for m in {unwanted!r} if sys.modules.get(m))))\n"
+            "threading.Timer(3, os.kill, (os.getpid(), signal.SIGTERM)).start()\n"
+            "from barriosms.cli import main\n"
+            f"sys.argv = ['barriosms', '--config', {str(ini)!r}, 'run']\n"
+            "main()\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.splitlines()[-1] == "LOADED []"

@@ -450,3 +450,28 @@ def test_the_store_gives_the_background_so_the_place_of_many_reports_is_not_lear
     for n in range(8):
         opened(f"en la esquina {n} pasa algo", hoods["B05"])
     assert [(x.word, x.category) for x in learning.learned()] == [("zanja", "agua")]
+
+
+def test_document_counts_of_some_stems_count_only_those():
+    texts = ["hay una zanja en la esquina", "otra zanja", "la esquina oscura"]
+    assert document_counts(texts, only={"zanj", "nada"}) == {"zanj": 2}
+    assert document_counts(texts, only=set()) == {}
+    every = document_counts(texts)
+    assert every["zanj"] == 2 and len(every) > 2
+
+
+def test_the_background_holds_the_stems_of_the_corrections_and_nothing_is_read_without_one(hoods, monkeypatch):
+    for text in ZANJA:
+        correct(opened(f"{text} en la esquina", hoods["B12"]), "agua")
+    for n in range(8):
+        opened(f"en la esquina {n} pasa algo oscuro", hoods["B05"])
+    model = learning.learn().model
+    assert set(model.background) <= model.vocabulary and model.background["esquin"] == 11
+    assert "oscur" not in model.background
+    CaseCorrection.delete().execute()
+
+    def no_scan(only=None):
+        raise AssertionError("the cases' texts were read with nothing to learn")
+
+    monkeypatch.setattr(learning, "background", no_scan)
+    assert learning.learn().model.vocabulary == frozenset()

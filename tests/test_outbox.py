@@ -124,3 +124,15 @@ def test_a_live_daemon_renews_its_claims_and_a_dead_ones_are_taken_over_after_th
     assert outbox.take_over_stale(["sur/sur"], lease, now=T0 + dt.timedelta(hours=1)) == 1
     assert OutboundMessage.get_by_id(alive.id).status == "queued"
 
+
+def test_the_daily_budget_reads_the_days_sms_through_the_sent_at_index(db, caplog):
+    # The planner reads what the query says; no timing here. With the status in the WHERE, SQLite
+    # went through the status index: every SMS ever sent, for each queued SMS the daemon looked at.
+    import logging
+
+    since = dt.datetime(2026, 11, 24, 4, 0)
+    with caplog.at_level(logging.DEBUG, logger="peewee"):
+        outbox.sent_parts_since(since)
+    [(sql, params)] = [r.msg for r in caplog.records if r.name == "peewee" and "SUM" in str(r.msg)]
+    plan = " ".join(str(row[3]) for row in database.execute_sql("EXPLAIN QUERY PLAN " + sql, params))
+    assert "outbound_message_sent_at" in plan, plan

@@ -118,6 +118,14 @@ def test_a_restarted_daemon_takes_back_only_its_own_claims(pg_db):
     assert {m.claimed_by: m.status for m in OutboundMessage.select()} == {"pi-a": "queued", "pi-b": "sending"}
 
 
+def test_the_daily_budget_counts_only_sent_sms_of_the_day(pg_db):
+    for parts, status, at in ((2, "sent", T0), (3, "failed", T0), (4, "sent", T0 - dt.timedelta(days=1))):
+        OutboundMessage.create(recipient="+59172000001", text="x", kind="reply", status=status, parts=parts,
+                               created_at=at, next_attempt_at=at, sent_at=at)
+    assert outbox.sent_parts_since(T0 - dt.timedelta(hours=1)) == 2
+    assert outbox.sent_parts_since(T0 + dt.timedelta(hours=1)) == 0
+
+
 def test_a_wrong_server_is_a_clear_error(pg_server):
     with pytest.raises(store.StoreError, match=r"cannot connect to the database "
                                                r"postgresql://someone:\*\*\*@127.0.0.1:1/nope: .*refused") as info:

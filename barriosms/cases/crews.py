@@ -19,7 +19,6 @@ import secrets
 from dataclasses import dataclass
 
 from peewee import IntegrityError, fn
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from barriosms.cases import audittrail
 from barriosms.domain.crewcommands import PIN_MAX, PIN_MIN, is_pin
@@ -77,6 +76,20 @@ def get(phone: str) -> Crew:
     return crew
 
 
+def _hashed(pin: str) -> str:
+    # werkzeug (about 1.6 MiB resident in the daemon, with what it imports) only when a PIN is made
+    # or checked: a gateway may idle for days without a crew's SMS.
+    from werkzeug.security import generate_password_hash
+
+    return generate_password_hash(pin, method=HASH_METHOD)
+
+
+def _matches(pin_hash: str, pin: str) -> bool:
+    from werkzeug.security import check_password_hash
+
+    return check_password_hash(pin_hash, pin)
+
+
 def crews() -> list[Crew]:
     return list(Crew.select().order_by(Crew.name, Crew.phone))
 
@@ -87,7 +100,7 @@ def add(phone: str, name: str, pin: str | None = None, *, actor: str, source: st
     which is never stored nor shown again."""
     name = _name(name)
     pin = generate_pin() if pin is None else check_pin(pin)
-    pin_hash = generate_password_hash(pin, method=HASH_METHOD)
+    pin_hash = _hashed(pin)
     now = now or utcnow()
     try:
         with write_tx():
@@ -108,7 +121,7 @@ def set_pin(phone: str, pin: str | None = None, *, actor: str, source: str = "cl
     """A new PIN for the crew of `phone` (random unless given); the old one stops working and the
     phone's wrong-PIN count and lock are cleared."""
     pin = generate_pin() if pin is None else check_pin(pin)
-    pin_hash = generate_password_hash(pin, method=HASH_METHOD)
+    pin_hash = _hashed(pin)
     now = now or utcnow()
     with write_tx():
         crew = get(phone)
@@ -172,7 +185,7 @@ def verify(phone: str, pin: str, now: dt.datetime | None = None) -> PinCheck | N
             return None
         if crew.locked_until is not None and crew.locked_until > now:
             return PinCheck(crew, False, crew.failures, crew.locked_until, was_locked=True)
-        if is_pin(pin) and check_password_hash(crew.pin_hash, pin):
+        if is_pin(pin) and _matches(crew.pin_hash, pin):
             if crew.failures or crew.locked_until is not None:
                 crew.failures, crew.locked_until = 0, None
                 crew.save(only=[Crew.failures, Crew.locked_until])

@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 import socket
 
+from peewee import Case as SqlCase
 from peewee import fn
 
 from barriosms.cases import events
@@ -62,8 +63,12 @@ def queued_parts() -> int:
 
 def sent_parts_since(since: dt.datetime) -> int:
     """SMS (parts) the modem sent since `since` (naive UTC): what the daily budget counts."""
-    total = (OutboundMessage.select(fn.COALESCE(fn.SUM(OutboundMessage.parts), 0))
-             .where((OutboundMessage.sent_at >= since) & (OutboundMessage.status == "sent")).scalar())
+    # Only the time in the WHERE, the status inside the SUM: with `status = 'sent'` beside it, SQLite
+    # read the day's SMS through the status index, every SMS ever sent (137 ms at 850,000, for each
+    # queued SMS the daemon looks at), not through the sent_at index, the day's few hundred.
+    sent = SqlCase(None, [(OutboundMessage.status == "sent", OutboundMessage.parts)], 0)
+    total = (OutboundMessage.select(fn.COALESCE(fn.SUM(sent), 0))
+             .where(OutboundMessage.sent_at >= since).scalar())
     return int(total or 0)
 
 

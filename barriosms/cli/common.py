@@ -63,12 +63,13 @@ class CliState:
         except TemplateError as exc:
             raise click.ClickException(f"{exc} (run `barriosms config check`)") from None
 
-    def open_db(self) -> config.Settings:
+    def open_db(self, *, cache_kib: int | None = None) -> config.Settings:
+        """Open the configured database (`cache_kib`: see store.database.open_database)."""
         from barriosms.store import database as store
 
         settings = self.settings()
         try:
-            store.open_database(settings.database.target)
+            store.open_database(settings.database.target, cache_kib=cache_kib)
         except store.StoreError as exc:
             raise click.ClickException(str(exc)) from None
         if self.as_user and self._actor is None:

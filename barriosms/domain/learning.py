@@ -46,7 +46,7 @@ from __future__ import annotations
 import functools
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
@@ -196,11 +196,16 @@ def train(examples: Iterable[tuple[str, str]], forgotten: Iterable[tuple[str, st
     )
 
 
-def document_counts(texts: Iterable[str]) -> dict[str, int]:
-    """stem -> how many of ``texts`` contain it (learnable words only): the background of :func:`train`."""
+def document_counts(texts: Iterable[str], only: Collection[str] | None = None) -> dict[str, int]:
+    """stem -> how many of ``texts`` contain it (learnable words only): the background of :func:`train`.
+
+    With ``only``, just those stems are counted (a model's vocabulary: the background of any other
+    stem is never read), so the counts stay small however many texts there are.
+    """
     found: Counter[str] = Counter()
     for text in texts:
-        found.update(set(_learnable_stems(text)))
+        stems = set(_learnable_stems(text))
+        found.update(stems if only is None else stems.intersection(only))
     return dict(found)
 
 

@@ -42,11 +42,12 @@ def seconds_between(start: ColumnBase, end: ColumnBase) -> ColumnBase:
     return (fn.julianday(end) - fn.julianday(start)) * SQL("86400")
 
 
-def open_database(path: str | os.PathLike[str], *, check_schema: bool = True) -> None:
+def open_database(path: str | os.PathLike[str], *, check_schema: bool = True, cache_kib: int | None = None) -> None:
     """Point the shared peewee database at `path` (a file, or a postgresql:// URL) and connect this thread.
 
     The file must exist (only `barriosms db migrate` creates one), so a typo in the config does not
-    silently start an empty database.
+    silently start an empty database. `cache_kib`: SQLite's page cache of each connection, in KiB,
+    instead of SQLite's default of about 2,000 (the daemon keeps its own small); not for PostgreSQL.
     """
     if is_url(path):
         _connect_url(str(path))
@@ -56,7 +57,7 @@ def open_database(path: str | os.PathLike[str], *, check_schema: bool = True) ->
     path = Path(path)
     if not path.exists():
         raise StoreError(f"no database at {path}: create it with `barriosms db migrate`")
-    _connect(path)
+    _connect(path, cache_kib)
     if check_schema:
         require_current()
 
@@ -74,9 +75,10 @@ def create_or_open(path: str | os.PathLike[str]) -> None:
     _connect(path)
 
 
-def _connect(path: Path) -> None:
+def _connect(path: Path, cache_kib: int | None = None) -> None:
     close()
-    database.initialize(SqliteDatabase(str(path), pragmas=PRAGMAS, timeout=10, autoconnect=False))
+    pragmas = PRAGMAS if cache_kib is None else {**PRAGMAS, "cache_size": -cache_kib}  # negative: KiB
+    database.initialize(SqliteDatabase(str(path), pragmas=pragmas, timeout=10, autoconnect=False))
     try:
         database.connect()
     except Exception as exc:  # peewee wraps sqlite3 errors in its own classes
