@@ -168,6 +168,12 @@ def pg_db(pg_server, request):
     store.close()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def either_db(request):
+    """The migrated store on SQLite, then on a throwaway PostgreSQL (skipped where none starts)."""
+    return request.getfixturevalue("db" if request.param == "sqlite" else "pg_db")
+
+
 def pytest_report_header(config):
     """Which python-gammu and Gammu the suites run against (the wheel's, or Debian's on a 32-bit Pi)."""
     try:

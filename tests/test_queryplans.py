@@ -1,4 +1,4 @@
-"""The query plans of what staff list, look up and count (SQLite's EXPLAIN QUERY PLAN).
+"""The query plans of what staff list, look up and count, and of the public lists (SQLite's EXPLAIN QUERY PLAN).
 
 Each filter staff use is read through an index named here, and a listing's order (newest first)
 comes from that index, never from a temporary B-tree that would sort every row of the filter: at
@@ -18,9 +18,10 @@ import pytest
 
 from barriosms.cases import casework
 from barriosms.pipeline import conversations
-from barriosms.reporting import reports
+from barriosms.reporting import public, reports
 from barriosms.staff import inbox
 from barriosms.store.models import Case, CaseEvent, CaseReporter, InboundMessage, Neighborhood, database
+from barriosms.web.open311 import _Filter as _Open311Filter
 
 NOW = dt.datetime(2026, 11, 24, 12, 0)
 PHONE = "+59171234567"
@@ -85,6 +86,28 @@ USES: dict[str, Use] = {
     # The cases with several reporters (a merged duplicate's) are few: grouping them may sort.
     "report hotspots: extra reporters": Use(lambda: reports.hotspots(NOW), "HAVING", "case_reporter_case_id_phone",
                                             ordered=False),
+    # The public lists (website, Open311): the page's ids in the order of an index of the cases not
+    # merged into another, deep pages skipping index entries; each filter counted from an index.
+    "public list": Use(lambda: public.listing(public.CaseFilter(), offset=100, limit=50), "IN (SELECT",
+                       "case_public_created_at"),
+    "public list ?estado=abiertos": Use(lambda: public.listing(public.CaseFilter(state="abiertos")), "IN (SELECT",
+                                        "case_public_created_at"),
+    "public list ?categoria=agua": Use(lambda: public.listing(public.CaseFilter(category="agua")), "IN (SELECT",
+                                       "case_public_created_at"),
+    "public list ?barrio=B12": Use(lambda: public.listing(public.CaseFilter(neighborhood="B12", state="cerrados")),
+                                   "IN (SELECT", "case_public_neighborhood"),
+    "Open311 requests (90 days, services)": Use(
+        lambda: public.listing(_Open311Filter(state="abiertos", since=NOW - dt.timedelta(days=90),
+                                              categories=("agua", "vias")), limit=1000),
+        "IN (SELECT", "case_public_created_at"),
+    "public count": Use(lambda: public.count(public.CaseFilter(), up_to=100_000), "COUNT(", "case_live_counts"),
+    "public count ?categoria=agua": Use(lambda: public.count(public.CaseFilter(category="agua", state="abiertos"),
+                                                             up_to=100_000), "COUNT(", "case_live_counts"),
+    "Open311 count (90 days)": Use(lambda: public.count(public.CaseFilter(since=NOW - dt.timedelta(days=90))),
+                                   "COUNT(", "case_public_created_at"),
+    "a neighbourhood's page: its counts": Use(
+        lambda: public.count(public.CaseFilter(neighborhood="B12", state="abiertos")), "COUNT(",
+        "case_public_neighborhood"),
 }
 
 

@@ -170,12 +170,6 @@ def test_stats_command_on_an_empty_database(ready):
     assert "0 case(s)" in out and "median time to resolve: - over 0 resolved case(s)" in out
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def either_db(request):
-    """The migrated store on SQLite, then on a throwaway PostgreSQL (skipped where none starts)."""
-    return request.getfixturevalue("db" if request.param == "sqlite" else "pg_db")
-
-
 def test_figures_added_up_by_the_database_agree_with_the_cases(either_db):
     """stats and report hotspots add up in SQL (migration 17's indexes, seconds_between): on both
     databases they must give what the pure functions give over the cases one by one."""

@@ -558,6 +558,42 @@ def test_counts_made_while_a_case_was_opened_are_not_kept():
     assert cache.get(("k",), lambda: "fresh") == "fresh"
 
 
+def test_past_its_last_page_the_case_list_says_more_and_how_to_find_older_cases(site, hoods, monkeypatch):
+    """The count stops past the last page (at a million cases counting all takes time): "más de"."""
+    from barriosms.pipeline.intake import IntakeRules
+    from barriosms.staff.webreports import WebReport, submit
+    from barriosms.templates.loader import load_categories
+    from barriosms.web import pages
+
+    monkeypatch.setattr(pages, "PER_PAGE", 4)
+    monkeypatch.setattr(pages, "MAX_PAGE", 2)
+    monkeypatch.setattr(pages, "COUNT_LIMIT", 8)
+    monkeypatch.setattr(pages, "RECENT_CASES", 3)
+    rules = IntakeRules(templates=load_templates(), categories=load_categories(None), region="BO")
+    made = [submit(WebReport("B02" if i < 9 else "B03", f"Hay un bache numero {i}"), rules).case.tracking
+            for i in range(11)]
+    first = site.get("/casos").text
+    assert "Más de 8 casos." in first and "Las páginas muestran los 8 más recientes" in first
+    assert "Página 1 de 2" in first and first.count('<li class="caso">') == 4
+    last = site.get("/casos?pagina=2").text
+    assert "Página 2 de 2" in last and 'rel="next"' not in last and last.count('<li class="caso">') == 4
+    assert site.get("/casos?pagina=9").text == last  # a page beyond the last is the last
+    hood = site.get("/casos?barrio=B02").text  # 9 in B02: more than 8 there too
+    assert "Más de 8 casos en el barrio" in hood
+    exact = site.get("/casos?barrio=B03").text
+    assert "<p>2 casos en el barrio" in exact and "Más de" not in exact
+    assert all(f"/caso/{t}" in exact for t in made[9:])
+    # A neighbourhood's own page counts exactly, whatever the list's limit.
+    assert "<dt>Casos abiertos</dt><dd>9</dd>" in site.get("/barrio/B02").text
+    assert "Ver los 9 casos del barrio" in site.get("/barrio/B02").text
+
+
+def test_large_counts_read_with_the_bolivian_thousands_separator():
+    from barriosms.web.pages import thousands
+
+    assert (thousands(0), thousands(999), thousands(100_000), thousands(1_250_000)) == ("0", "999", "100.000", "1.250.000")
+
+
 def test_a_neighbourhood_page_shows_its_cases_and_projects(site, hoods):
     tracking = new_case(site, barrio="Villa Fatima")
     Project.create(neighborhood=hoods["B04"], title="Enlosetado de la calle 5 <b>", status="in_progress",

@@ -128,8 +128,9 @@ class CaseFilter:
 
     def where(self, query):
         query = query.where(Case.merged_into.is_null(True), Case.status.in_(STATES.get(self.state, STATES["todos"])))
-        if self.neighborhood:
-            query = query.where(Neighborhood.code == self.neighborhood)
+        if self.neighborhood:  # `= (its id)`: an equality the index of its cases is sought with, no join
+            query = query.where(Case.neighborhood == Neighborhood.select(Neighborhood.id)
+                                .where(Neighborhood.code == self.neighborhood))
         if self.category:
             query = query.where(Case.category == self.category)
         if self.since:
@@ -141,14 +142,36 @@ class CaseFilter:
         return query
 
 
+def count(filters: CaseFilter, *, up_to: int | None = None) -> int:
+    """How many cases match; with `up_to`, counting stops past it: an answer above `up_to` means
+    "more than up_to" (counting a million cases, even from an index, takes a tenth of a second)."""
+    query = filters.where(Case.select(Case.id))
+    if up_to is not None:
+        query = query.limit(up_to + 1)
+    return query.count()
+
+
+def listing(filters: CaseFilter, *, offset: int = 0, limit: int = 50, show_descriptions: bool = True,
+            newest_first: bool = True) -> list[PublicCase]:
+    """One page of cases, newest (or oldest) first.
+
+    The page's ids first, from the index of the order alone (migration 18's case_public_created_at,
+    or case_public_neighborhood): the cases a deep OFFSET skips are index entries, not rows read;
+    then the page's own cases.
+    """
+    order = (Case.created_at.desc(), Case.id.desc()) if newest_first else (Case.created_at, Case.id)
+    ids = filters.where(Case.select(Case.id)).order_by(*order).offset(offset).limit(limit)
+    rows = sorted(Case.select(Case, Neighborhood).join(Neighborhood).where(Case.id.in_(ids)),
+                  key=lambda c: (c.created_at, c.id), reverse=newest_first)  # the page alone, here
+    return [_public(c, c.neighborhood, show_descriptions) for c in rows]
+
+
 def cases(filters: CaseFilter, *, offset: int = 0, limit: int = 50, show_descriptions: bool = True,
           newest_first: bool = True) -> tuple[list[PublicCase], int]:
     """One page of cases and how many match in all."""
-    base = filters.where(Case.select(Case, Neighborhood).join(Neighborhood))
-    total = filters.where(Case.select(fn.COUNT(Case.id)).join(Neighborhood)).scalar() or 0
-    order = (Case.created_at.desc(), Case.id.desc()) if newest_first else (Case.created_at, Case.id)
-    rows = base.order_by(*order).offset(offset).limit(limit)
-    return [_public(c, c.neighborhood, show_descriptions) for c in rows], total
+    rows = listing(filters, offset=offset, limit=limit, show_descriptions=show_descriptions,
+                   newest_first=newest_first) if limit else []
+    return rows, count(filters)
 
 
 def by_tracking(numbers: list[str], *, show_descriptions: bool = True) -> list[PublicCase]:

@@ -551,6 +551,18 @@ MIGRATIONS += (
         'CREATE INDEX "inbound_message_phone_received_at" ON "inbound_message" ("phone", "received_at", "id")',
         'DROP INDEX "inbound_message_phone"',
     )),
+    Migration(18, "indexes for the public case lists and counts at a million cases", (
+        # The website's and Open311's lists: the cases not merged into another (a seek on
+        # "merged_into_id" IS NULL, as for case_live_counts, so the planner weighs them alike),
+        # newest first in the order of the index, with the status, category and neighbourhood they
+        # are filtered on: a page, the cases a deep page skips and the count of a filter are read
+        # from the index alone, never from the cases, and never sorted.
+        'CREATE INDEX "case_public_created_at" ON "case" ("merged_into_id", "created_at", "id", "status", '
+        '"category", "neighborhood_id") WHERE "merged_into_id" IS NULL',
+        # ...and one neighbourhood's (its page, `/casos?barrio=`), its open and closed ones counted.
+        'CREATE INDEX "case_public_neighborhood" ON "case" ("neighborhood_id", "merged_into_id", "created_at", '
+        '"id", "status", "category") WHERE "merged_into_id" IS NULL',
+    )),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -206,6 +206,12 @@ for _name, *_fields in (("case_status_created_at", Case.status, Case.created_at,
     Case.add_index(Case.index(*_fields, name=_name))
 del _name, _fields
 Case.add_index(Case.index(Case.created_at, Case.id, where=(Case.unseen_replies > 0), name="case_new_replies"))
+# Migration 18: the public lists (website, Open311) newest first and their counts, of the cases
+# not merged into another, read from these indexes alone.
+Case.add_index(Case.index(Case.merged_into, Case.created_at, Case.id, Case.status, Case.category, Case.neighborhood,
+                          where=Case.merged_into.is_null(True), name="case_public_created_at"))
+Case.add_index(Case.index(Case.neighborhood, Case.merged_into, Case.created_at, Case.id, Case.status, Case.category,
+                          where=Case.merged_into.is_null(True), name="case_public_neighborhood"))
 
 
 class CaseReporter(BaseModel):

@@ -45,7 +45,11 @@ blueprint = Blueprint("pages", __name__)
 blueprint.register_blueprint(assets.blueprint)
 
 PER_PAGE = 50
-MAX_PAGE = 100_000  # a page number beyond it is this one (an empty page with a link back)
+# The case list's pages by number reach this far (a page number beyond it is this one): the cases
+# skipped before a page and the count are read from an index, so its cost grows with the page; the
+# count stops past the last page ("más de 100.000 casos"), older cases are found by filtering.
+MAX_PAGE = 2_000
+COUNT_LIMIT = MAX_PAGE * PER_PAGE
 COUNT_ROWS = 200  # neighbourhoods in a counts table (the busiest); keeps a page light with many
 DATALIST_MAX = 600  # above this many neighbourhoods the report form has no suggestion list
 RECENT_CASES = 10
@@ -117,6 +121,12 @@ def bolivianos(amount: float | None) -> str:
     return "Bs " + text.replace(",", ".").replace("#", ",")
 
 
+@blueprint.app_template_filter("miles")
+def thousands(n: int) -> str:
+    """A whole number with the Bolivian thousands separator: 100000 → "100.000"."""
+    return f"{n:,}".replace(",", ".")
+
+
 @blueprint.app_template_filter("corto")
 def shorten(text: str, length: int = 140) -> str:
     return text if len(text) <= length else text[:length - 1].rstrip() + "…"
@@ -150,8 +160,9 @@ def _page_number() -> int:
     return min(page, MAX_PAGE) if page else 1
 
 
-def _pages(total: int, page: int, filters: dict[str, str]) -> dict:
-    """Pagination for a template: this page, how many, and the links before and after.
+def _pages(total: int, page: int, filters: dict[str, str], *, more: bool = False) -> dict:
+    """Pagination for a template: this page, how many, and the links before and after (`more`:
+    more than `total` match, beyond the last page).
 
     The links carry the page's own filters as it understood them, never the query string as sent:
     its names could be url_for's keywords (`_external` would build the link from the Host header).
@@ -164,7 +175,7 @@ def _pages(total: int, page: int, filters: dict[str, str]) -> dict:
     def link(n: int) -> str:
         return f"{here}?{urlencode({**kept, 'pagina': str(n)})}"
 
-    return {"page": page, "count": count, "total": total,
+    return {"page": page, "count": count, "total": total, "more": more,
             "previous": link(page - 1) if page > 1 else "", "next": link(page + 1) if page < count else ""}
 
 
@@ -356,10 +367,13 @@ def case_list() -> Response:
     category, state = _filters()
     hood = normalize_code(_arg("barrio", 20))
     page = _page_number()
-    rows, total = public.cases(public.CaseFilter(neighborhood=hood, category=category, state=state),
-                               offset=(page - 1) * PER_PAGE, limit=PER_PAGE, show_descriptions=_show_descriptions())
+    filters = public.CaseFilter(neighborhood=hood, category=category, state=state)
+    total = public.count(filters, up_to=COUNT_LIMIT)
+    rows = public.listing(filters, offset=(page - 1) * PER_PAGE, limit=PER_PAGE,
+                          show_descriptions=_show_descriptions())
     busiest = _busiest(_counts(category, state))
-    pages = _pages(total, page, {"barrio": hood, "categoria": category, "estado": state})
+    pages = _pages(min(total, COUNT_LIMIT), page, {"barrio": hood, "categoria": category, "estado": state},
+                   more=total > COUNT_LIMIT)
     return _page("casos.html", seccion="casos", cases=rows, pages=pages, hood=hood, category=category,
                  state=state, categories=context().categories.names, states=STATES, counts=busiest[:COUNT_ROWS],
                  more_counts=max(0, len(busiest) - COUNT_ROWS))
@@ -412,10 +426,12 @@ def neighborhood_page(code: str) -> Response:
     except public.NotFound as err:
         abort(404, err.message)
     # Counted now, not from the map's cache: a resident who just reported looks here.
-    counts = {state: public.cases(public.CaseFilter(neighborhood=hood.code, state=state), limit=0)[1]
+    # Each from the index of the neighbourhood's cases (migration 18), not from the cases.
+    counts = {state: public.count(public.CaseFilter(neighborhood=hood.code, state=state))
               for state in ("abiertos", "cerrados")}
-    recent, total = public.cases(public.CaseFilter(neighborhood=hood.code), limit=RECENT_CASES,
-                                 show_descriptions=_show_descriptions())
+    recent = public.listing(public.CaseFilter(neighborhood=hood.code), limit=RECENT_CASES,
+                            show_descriptions=_show_descriptions())
+    total = counts["abiertos"] + counts["cerrados"]  # every status is one or the other
     return _page("barrio.html", seccion="casos", hood=hood, counts=counts, cases=recent, total=total,
                  projects=public.projects(hood))
 
