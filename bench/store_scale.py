@@ -156,6 +156,9 @@ def prepare(folder: Path, cases: int) -> tuple[Rig, str, float]:
     rig = Rig(folder, log_level="WARNING")
     marker = folder / "seeded.json"
     if marker.exists() and json.loads(marker.read_text()).get("cases") == cases:
+        # A rig kept from an older barriosms gets the newer migrations (their indexes), as an upgrade would.
+        applied = rig.cli("db", "migrate", timeout=3600).stdout.strip()
+        print(applied, file=sys.stderr)
         return rig, json.loads(marker.read_text())["tracking"], 0.0
     for path in Rig.files_in(folder):
         if path.exists() and path != rig.config:
@@ -184,7 +187,7 @@ def main() -> int:
     try:
         folder = args.keep.resolve() if args.keep else tmp / "big"
         folder.mkdir(parents=True, exist_ok=True)
-        print(f"seeding {args.cases:,} cases in {folder}", file=sys.stderr)
+        print(f"a rig of {args.cases:,} cases in {folder} (seeded unless --keep already holds it)", file=sys.stderr)
         rig, tracking, seeded = prepare(folder, args.cases)
         size = sum(p.stat().st_size for p in Rig.files_in(folder) if p.exists() and p.name.startswith(Rig.DATABASE))
         print(f"measuring the commands ({args.runs} runs each)", file=sys.stderr)
