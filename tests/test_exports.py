@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import os
@@ -222,3 +223,20 @@ def test_cases_are_read_as_the_export_consumes_them_oldest_first_with_their_coun
     assert reports.count_case_rows() == 2
     assert reports.count_case_rows(status="closed") == len(list(reports.case_rows(status="closed"))) == 1
     assert reports.count_case_rows(neighborhood="B12") == 1
+
+
+@pytest.mark.parametrize("either_db", ["sqlite", "postgresql"], indirect=True)
+def test_export_rows_are_the_same_on_both_databases(either_db):
+    # Rows come through each database's own cursor: SQLite's stored text and psycopg2's datetimes
+    # must give the same times.
+    from conftest import SAMPLE_CSV
+
+    from barriosms.staff.neighborhoods import import_csv
+
+    import_csv(SAMPLE_CSV)
+    keep = add_case("B04", days=1, text="bache")
+    merge(keep)
+    [row] = reports.case_rows()
+    assert (row.tracking, row.code, row.reporters) == (keep.tracking, "B04", 2)
+    assert row.created_at == row.updated_at == NOW - dt.timedelta(days=1)
+    assert exports.record(row, ZONE)["created_at"] == "2026-11-23T08:00:00-04:00"

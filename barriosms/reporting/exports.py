@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
@@ -44,6 +45,7 @@ def _iso(value: dt.datetime | None, zone: ZoneInfo) -> str | None:
         timespec="seconds")
 
 
+@cache
 def fields(include_phone: bool) -> tuple[str, ...]:
     return FIELDS if include_phone else tuple(f for f in FIELDS if f != "phone")
 
