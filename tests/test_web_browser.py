@@ -170,6 +170,16 @@ class Browser:
     def text(self, css: str) -> str:
         return " ".join(self.find(css).text.split())
 
+    def wait_text(self, text: str, timeout: float = WAIT) -> None:
+        """Wait until the page says `text`: after a form is sent, the old page (with an element of
+        the same kind) may still be there, or go away while it is read."""
+        from selenium.common.exceptions import StaleElementReferenceException
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        WebDriverWait(self.driver, timeout, ignored_exceptions=(StaleElementReferenceException,)).until(
+            lambda d: text in " ".join(d.find_element(By.CSS_SELECTOR, "body").text.split()))
+
     def body(self) -> str:
         return self.text("body")
 
@@ -416,9 +426,15 @@ def office(chromium_installed, tmp_path_factory):
 
 
 def staff_login(browser: Browser, user: str, password: str) -> None:
-    browser.find("input[name=usuario]").clear()
-    browser.find("input[name=usuario]").send_keys(user)
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    field = browser.find("input[name=usuario]")
+    field.clear()
+    field.send_keys(user)
     browser.find("input[name=clave]").send_keys(password + ENTER)
+    # Until the answer replaced this page: its form, and its message box, are the old page's.
+    WebDriverWait(browser.driver, WAIT).until(ec.staleness_of(field))
 
 
 def case_form(browser: Browser, action: str, **fields: str) -> None:
@@ -452,11 +468,11 @@ def test_a_days_work_in_the_back_office(office, chromium):
     for attempt in range(5):
         staff_login(browser, "pedro", f"no es la clave {attempt}")
         browser.wait_for(".aviso-error")
-    assert "Demasiados intentos fallidos. Espere 30 segundos" in browser.body()
+    browser.wait_text("Demasiados intentos fallidos. Espere 30 segundos")
     shots.append(browser.shot("personal-espere"))
     staff_login(browser, "ana", "una clave equivocada")
-    browser.wait_for(".aviso-error")
-    assert "Usuario o clave incorrectos." in browser.body()
+    # The page before said "Demasiados intentos" in the same kind of box: wait for the new words.
+    browser.wait_text("Usuario o clave incorrectos.")
     staff_login(browser, "ana", STAFF_PASSWORD)
     browser.arrived(r"/personal/")
     assert "Ana Quispe (administración)" in browser.body()
