@@ -154,6 +154,12 @@ class Residents(threading.Thread):
         return sender, text, kind
 
 
+# Debian's Gammu 1.42 sometimes answers a restart right after a kill with "No response in specified
+# timeout" after ~55 s and then opens the modem at its next attempt (seen twice in CI, 63 s); the
+# gateway then loses nothing, which is what this test checks, so its waits allow for that.
+CONNECT_WAIT = 180
+
+
 def ro_query(db: Path, sql: str, args: tuple = ()) -> list[tuple]:
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
     try:
@@ -266,18 +272,18 @@ def test_twenty_power_cuts_lose_nothing_and_keep_the_database_sound(tmp_path):
                 if mode == "from_start":
                     time.sleep(delay)
                 elif mode == "after_connect":
-                    rig.wait_connected(60)
+                    rig.wait_connected(CONNECT_WAIT)
                     time.sleep(delay)
                 elif mode == "while_storing":
                     # 180 s: Debian's Gammu 1.42 once took 63 s to open the modem after a kill in the
                     # middle of a send (its init timing out and retrying); what this test checks is
                     # that nothing is lost, and that wait is what a technician's gateway would do too.
-                    wait_for(lambda before=before: stored_parts(rig) > before, 180, "the daemon to store something",
+                    wait_for(lambda before=before: stored_parts(rig) > before, CONNECT_WAIT, "the daemon to store something",
                              interval=0.003)
                     delay = rng.uniform(0, 0.02)
                     time.sleep(delay)
                 else:  # when_idle: the SIM and the outbox empty (or 20 s of trying), then a while
-                    rig.wait_connected(60)
+                    rig.wait_connected(CONNECT_WAIT)
                     try:
                         wait_for(lambda: rig.sim_status()["used"] == 0 and rig.query(
                             "SELECT COUNT(*) FROM outbound_message WHERE status IN ('queued', 'sending')") == [(0,)],
