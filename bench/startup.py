@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -24,20 +23,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-
-def machine() -> str:
-    info: dict[str, str] = {}
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            info.setdefault(key.strip().lower(), value.strip())
-    except OSError:
-        pass
-    # x86 names the CPU in "model name"; a Raspberry Pi names the board in "Model".
-    cpu = info.get("model name") or info.get("model") or info.get("hardware") or platform.processor()
-    return (f"{platform.machine()} ({cpu}), {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
-            f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.2f} at start")
+from reply_latency import machine  # noqa: E402  (one description of the machine for every benchmark)
 
 
 def gammu_version() -> str:
@@ -71,7 +59,7 @@ def main() -> int:
     env.pop("BARRIOSMS_CONFIG", None)
     package = subprocess.run([sys.executable, "-P", "-c", "import barriosms; print(barriosms.__file__)"], env=env,
                              check=True, capture_output=True, text=True).stdout.strip()
-    print(f"machine: {machine()}")
+    print(f"machine: {machine()}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start")
     print(f"{gammu_version()}")
     print(f"command: {args.barriosms}, code: {package}, {args.runs} timed runs each after one warm-up")
     with tempfile.TemporaryDirectory(prefix="barriosms-startup-") as folder:
