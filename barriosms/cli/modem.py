@@ -71,7 +71,7 @@ def forget(state: CliState, name: str, as_json: bool) -> None:
     settings = state.open_db()
     try:
         health.forget(name, settings.gateway.heartbeat_seconds)
-    except health.StillAlive as exc:
+    except health.CannotForget as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
         emit_json({"forgotten": name})

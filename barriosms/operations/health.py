@@ -91,8 +91,8 @@ def others(names: list[str]) -> list[ModemHealth]:
     return list(ModemHealth.select().where(ModemHealth.name.not_in(names or [""])).order_by(ModemHealth.name))
 
 
-class StillAlive(Exception):
-    """A modem to forget still has a daemon writing its heartbeat (or there is no such modem)."""
+class CannotForget(Exception):
+    """A modem cannot be forgotten: its daemon still writes a heartbeat, or there is no such modem."""
 
 
 def forget(name: str, heartbeat_seconds: float, now: dt.datetime | None = None) -> None:
@@ -100,10 +100,10 @@ def forget(name: str, heartbeat_seconds: float, now: dt.datetime | None = None) 
     row = read(name)
     if row is None:
         known = ", ".join(r.name for r in ModemHealth.select(ModemHealth.name).order_by(ModemHealth.name))
-        raise StillAlive(f"no modem is called {name!r} on this database (known: {known or 'none'})")
+        raise CannotForget(f"no modem is called {name!r} on this database (known: {known or 'none'})")
     age = ((now or utcnow()) - row.updated_at).total_seconds()
     if age <= stale_after(heartbeat_seconds):
-        raise StillAlive(f"the modem {name!r} wrote a heartbeat {age:.0f} s ago (pid {row.pid} on "
+        raise CannotForget(f"the modem {name!r} wrote a heartbeat {age:.0f} s ago (pid {row.pid} on "
                          f"{row.host or 'an unknown machine'}): stop its daemon first (systemctl stop barriosms)")
     with write_tx():
         row.delete_instance()
