@@ -167,6 +167,17 @@ class Browser:
 
         return WebDriverWait(self.driver, timeout).until(ec.presence_of_element_located((By.CSS_SELECTOR, css)))
 
+    def submit(self, css: str) -> None:
+        """Press the button `css` and wait until the answer replaced this page: a form often answers
+        with the same address (PRG), so the address alone cannot tell the old page from the new."""
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support import expected_conditions as ec
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        page = self.driver.find_element(By.TAG_NAME, "html")
+        self.find(css).click()
+        WebDriverWait(self.driver, WAIT).until(ec.staleness_of(page))
+
     def text(self, css: str) -> str:
         return " ".join(self.find(css).text.split())
 
@@ -266,7 +277,7 @@ def fill_report(browser: Browser, barrio: str, descripcion: str, categoria: str 
     if categoria is not None:
         Select(browser.find("select[name=categoria]")).select_by_value(categoria)
     assert browser.find("[name=telefono]").get_attribute("value") == ""
-    browser.find("#enviar").click()
+    browser.submit("#enviar")
 
 
 def test_report_follow_list_and_map_in_a_browser(site, chromium):
@@ -452,7 +463,7 @@ def case_form(browser: Browser, action: str, **fields: str) -> None:
         else:
             field.clear()
             field.send_keys(value)
-    browser.find(f"{form} button[type=submit]").click()
+    browser.submit(f"{form} button[type=submit]")
 
 
 def test_a_days_work_in_the_back_office(office, chromium):
@@ -482,7 +493,7 @@ def test_a_days_work_in_the_back_office(office, chromium):
     browser.reload_until("/personal/", lambda: "hay basura acumulada" in browser.body())
     shots.append(browser.shot("personal-bandeja"))
     browser.find("form.abrir input[name=barrio]").send_keys("B05")
-    browser.find("form.abrir button[type=submit]").click()
+    browser.submit("form.abrir button[type=submit]")
     tracking = browser.arrived(r"/personal/caso/(\d{7})").group(1)
     assert "Caso abierto" in browser.body()
     opened = rig.sent_to(RESIDENT, 2)[-1]["text"]  # the neighbourhood question, then the tracking number
@@ -524,13 +535,13 @@ def test_a_days_work_in_the_back_office(office, chromium):
     browser.open("/personal/difusion")
     Select(browser.find("form[action$='/difusion'] select[name=barrio]")).select_by_value("B05")
     browser.find("form[action$='/difusion'] textarea[name=texto]").send_keys("Manana pasa el carro basurero a las 8")
-    browser.find("form[action$='/difusion'] button[type=submit]").click()
+    browser.submit("form[action$='/difusion'] button[type=submit]")
     browser.wait_for("section.plan")
     plan = browser.text("section.plan")
     assert "2 SMS a 2 teléfono(s)" in plan and "quedan hoy" in plan, plan
     assert not [m for m in rig.sent() if "carro basurero" in m["text"]], "nothing leaves before the confirmation"
     shots.append(browser.shot("personal-difusion"))
-    browser.find("form[action$='/difusion/confirmar'] button[type=submit]").click()
+    browser.submit("form[action$='/difusion/confirmar'] button[type=submit]")
     browser.wait_for(".aviso-ok")
     assert "en cola: 2 SMS" in browser.body()
     wait_for(lambda: all(any("carro basurero" in m["text"] for m in rig.sent() if m["to"] == phone)
@@ -544,7 +555,7 @@ def test_a_days_work_in_the_back_office(office, chromium):
     shots.append(browser.shot("personal-auditoria"))
 
     # Logging out ends the session: the Bandeja is behind the login again.
-    browser.find(".cuenta button[type=submit]").click()
+    browser.submit(".cuenta button[type=submit]")
     browser.arrived(r"/personal/entrar")
     browser.open("/personal/")
     browser.arrived(r"/personal/entrar")
