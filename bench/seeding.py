@@ -119,6 +119,7 @@ def fill(db: Path, count: int, seed: int, *, messages: bool = False) -> list[str
             text += f" mi cel 7{rng.randint(0, 9999999):07d}"
         phone = f"+5917{rng.randint(0, 9999999):07d}"
         source = None
+        reported = 0
         if messages and channel == "sms":
             source = len(inbound) + 1
             inbound.append((source, f"seed-{case_id}", phone, phone, text, _stamp(created), _stamp(created),
@@ -128,18 +129,22 @@ def fill(db: Path, count: int, seed: int, *, messages: bool = False) -> list[str
             # Who reported it (every SMS case has its resident; one in twenty a neighbour too) and,
             # once resolved, most are asked whether it is really fixed.
             reporters.append((case_id, phone, source, "reported", _stamp(created)))
+            reported = 1
             if rng.random() < 0.05:
                 reporters.append((case_id, f"+5916{rng.randint(0, 9999999):07d}", None, "merged", _stamp(updated)))
+                reported = 2
             if resolved is not None and rng.random() < 0.7:
                 outcome = rng.choices(("yes", "no", "expired", "open"), (50, 12, 30, 8))[0]
                 answered = resolved + dt.timedelta(hours=rng.uniform(0.2, 48)) if outcome in ("yes", "no") else None
+                # Filed under the case's category and district, as cases.filing does (migration 19).
                 questions.append((case_id, phone, "survey", SURVEY, _stamp(resolved),
                                   _stamp(resolved + dt.timedelta(days=7)),
                                   "answered" if answered else outcome, _stamp(answered),
-                                  outcome if answered else ""))
+                                  outcome if answered else "", category, hood.district,
+                                  (answered - resolved).total_seconds() if answered else None))
         cases.append((case_id, tracking, hood.id, category, text, phone, status, _stamp(created), _stamp(updated),
                        _stamp(resolved), channel, lat, lon, "" if status == "received" else rng.choice(TEAMS),
-                       merged_into, source))
+                       merged_into, source, reported))
         events.append((case_id, _stamp(created), "created", None, "received", "", 1, "gateway"))
         if status != "received":
             note = rng.choice(PUBLIC_NOTES) if rng.random() < 0.6 else ""
@@ -153,7 +158,7 @@ def fill(db: Path, count: int, seed: int, *, messages: bool = False) -> list[str
             _insert(conn, Case,
                     ("id", "tracking", "neighborhood_id", "category", "text", "phone", "status", "created_at",
                      "updated_at", "resolved_at", "channel", "lat", "lon", "assignee", "merged_into_id",
-                     "source_message_id"), iter(cases))
+                     "source_message_id", "reporter_count"), iter(cases))
             _insert(conn, CaseEvent,
                     ("case_id", "at", "kind", "old_status", "new_status", "note", "public", "actor"), iter(events))
             _insert(conn, InboundMessage,
@@ -164,7 +169,8 @@ def fill(db: Path, count: int, seed: int, *, messages: bool = False) -> list[str
                      "created_at", "sent_at", "parts"), iter(outbound))
             _insert(conn, CaseReporter, ("case_id", "phone", "message_id", "how", "joined_at"), iter(reporters))
             _insert(conn, CaseQuestion, ("case_id", "phone", "kind", "text", "asked_at", "expires_at", "status",
-                                         "answered_at", "answer"), iter(questions))
+                                         "answered_at", "answer", "category", "district", "answer_seconds"),
+                    iter(questions))
             # The counts the allocation keeps (migration 15), as if these cases had been opened one by one.
             conn.executemany("INSERT INTO tracking_fill (length, used) VALUES (?, ?) "
                              "ON CONFLICT(length) DO UPDATE SET used = used + excluded.used", sorted(used.items()))

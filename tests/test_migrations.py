@@ -232,3 +232,35 @@ def test_migration_16_names_hosts_and_event_holders_on_a_version_15_database(tmp
     assert conn.execute("SELECT name, received_count, host FROM modem_health").fetchall() == [("default", 3, "")]
     assert conn.execute("SELECT last_event_id, held_by, held_until FROM event_cursor").fetchall() == [(7, "", None)]
     assert [c[1] for c in conn.execute("PRAGMA table_info(ussd_request)")][-1] == "modem"
+
+
+def test_migration_19_counts_reporters_and_files_questions_on_a_version_18_database(tmp_path):
+    from barriosms.store.migrations import MIGRATIONS
+
+    path = tmp_path / "v18.db"
+    conn = _database_at_version(path, 18)
+    conn.execute("INSERT INTO neighborhood (id, code, name, district, created_at) VALUES (1, 'B01', 'Centro', "
+                 "'Macrodistrito Centro', '2026-11-01')")
+    for i in (1, 2):
+        conn.execute('INSERT INTO "case" (id, tracking, neighborhood_id, category, text, phone, status, '
+                     "created_at, updated_at) VALUES (?, ?, 1, ?, 't', '+59171000001', 'resolved', '2026-11-01', "
+                     "'2026-11-01')", (i, str(2000000 + i), ("agua", "vias")[i - 1]))
+    for phone in ("+59171000001", "+59171000002", "+59171000003"):
+        conn.execute("INSERT INTO case_reporter (case_id, phone, how, joined_at) VALUES (1, ?, 'reported', "
+                     "'2026-11-01')", (phone,))
+    conn.execute("INSERT INTO case_question (case_id, phone, kind, text, actor, asked_at, expires_at, status, "
+                 "answered_at, answer) VALUES (1, '+59171000001', 'survey', '?', '', '2026-11-02 10:00:00', "
+                 "'2026-11-09 10:00:00', 'answered', '2026-11-02 11:30:00', 'yes')")
+    conn.execute("INSERT INTO case_question (case_id, phone, kind, text, actor, asked_at, expires_at, status, "
+                 "answered_at, answer) VALUES (2, '+59171000001', 'survey', '?', '', '2026-11-02 10:00:00', "
+                 "'2026-11-09 10:00:00', 'open', NULL, '')")
+    conn.commit()
+    conn.close()
+    assert store.migrate_database(path) == [m.version for m in MIGRATIONS[18:]]
+    store.close()
+    conn = sqlite3.connect(path)
+    assert conn.execute('SELECT id, reporter_count FROM "case" ORDER BY id').fetchall() == [(1, 3), (2, 0)]
+    rows = conn.execute("SELECT case_id, category, district, answer_seconds FROM case_question ORDER BY case_id")
+    assert [(c, cat, d, None if s is None else round(s, 3)) for c, cat, d, s in rows] == [
+        (1, "agua", "Macrodistrito Centro", 5400.0), (2, "vias", "Macrodistrito Centro", None)]
+    conn.close()

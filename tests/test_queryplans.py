@@ -20,7 +20,15 @@ from barriosms.cases import casework
 from barriosms.pipeline import conversations
 from barriosms.reporting import public, reports
 from barriosms.staff import inbox
-from barriosms.store.models import Case, CaseEvent, CaseReporter, InboundMessage, Neighborhood, database
+from barriosms.store.models import (
+    Case,
+    CaseEvent,
+    CaseQuestion,
+    CaseReporter,
+    InboundMessage,
+    Neighborhood,
+    database,
+)
 from barriosms.web.open311 import _Filter as _Open311Filter
 
 NOW = dt.datetime(2026, 11, 24, 12, 0)
@@ -29,12 +37,12 @@ PHONE = "+59171234567"
 
 @dataclass(frozen=True)
 class Use:
-    """What staff run (`call`), which of its queries to look at (those whose SQL contains `pick`),
-    and not `unless`, the index each must use, and whether that index must also give the order (no
+    """What staff run (`call`), which of its queries to look at (those whose SQL contains `pick`,
+    or every string of it, and not `unless`), the index each must use, and whether that index must also give the order (no
     temporary B-tree for ORDER BY or GROUP BY)."""
 
     call: Callable[[], object]
-    pick: str
+    pick: str | tuple[str, ...]
     index: str
     ordered: bool = True
     unless: str = "\0"  # ...and not this
@@ -77,15 +85,26 @@ USES: dict[str, Use] = {
     "cases show: conversation": Use(lambda: conversations.conversation(_case()), 'FROM "case_question"',
                                     "case_question_case_id", ordered=False),
     "stats: counts": Use(lambda: reports.stats(now=NOW), 'GROUP BY "t1"."status"', "case_live_counts"),
-    "stats: median time to resolve": Use(lambda: reports.stats(now=NOW), "OFFSET", "case_resolve_seconds",
-                                         unless='"category" = ?'),
-    "stats: median time to resolve per category": Use(lambda: reports.stats(now=NOW), '"category" = ?',
+    "stats: median time to resolve": Use(lambda: reports.stats(now=NOW), ('FROM "case" AS', "OFFSET"),
+                                         "case_resolve_seconds", unless='"category" = ?'),
+    "stats: median time to resolve per category": Use(lambda: reports.stats(now=NOW),
+                                                      ('FROM "case" AS', "OFFSET", '"category" = ?'),
                                                       "case_category_resolve_seconds"),
     "report hotspots: waiting cases": Use(lambda: reports.hotspots(NOW), 'GROUP BY "t1"."status"',
                                           "case_live_counts"),
-    # The cases with several reporters (a merged duplicate's) are few: grouping them may sort.
-    "report hotspots: extra reporters": Use(lambda: reports.hotspots(NOW), "HAVING", "case_reporter_case_id_phone",
-                                            ordered=False),
+    # The satisfaction answers, counted per category and district, and the medians of the time to
+    # "yes" overall, per category and per district: each from its index of the questions alone.
+    "stats: satisfaction counts": Use(lambda: reports.stats(now=NOW), 'FROM "case_question"',
+                                      "case_question_survey_counts", unless="OFFSET"),
+    "stats: median time to yes": Use(lambda: reports.stats(now=NOW),
+                                     ('FROM "case_question"', "OFFSET", '"answer" = ?)) AND ("t1"."answer_seconds"'),
+                                     "case_question_answer_seconds"),
+    "stats: median time to yes per category": Use(lambda: reports.stats(now=NOW),
+                                                  ('FROM "case_question"', "OFFSET", '"category" = ?'),
+                                                  "case_question_category_answer_seconds"),
+    "stats: median time to yes per district": Use(lambda: reports.stats(now=NOW),
+                                                  ('FROM "case_question"', "OFFSET", '"district" = ?'),
+                                                  "case_question_district_answer_seconds"),
     # The public lists (website, Open311): the page's ids in the order of an index of the cases not
     # merged into another, deep pages skipping index entries; each filter counted from an index.
     "public list": Use(lambda: public.listing(public.CaseFilter(), offset=100, limit=50), "IN (SELECT",
@@ -129,6 +148,11 @@ def store(db, hoods):
         CaseEvent.create(case=case, at=created, kind="created", new_status="received")
         InboundMessage.create(dedupe_key=f"k{n}", sender=PHONE, phone=PHONE, text="hola", received_at=created,
                               case=case, needs_staff=n == 0, unanswered="muted" if n == 1 else "")
+        # Every case was asked whether it is fixed; one answered "yes" (the medians' queries run).
+        CaseQuestion.create(case=case, phone=PHONE, kind="survey", text="¿Arreglado?", asked_at=created,
+                            expires_at=created + dt.timedelta(days=7), status="answered" if n == 1 else "open",
+                            answer="yes" if n == 1 else "", answered_at=created + dt.timedelta(hours=1) if n == 1 else None,
+                            answer_seconds=3600.0 if n == 1 else None, category=category, district=code)
     return db
 
 
@@ -147,7 +171,9 @@ def plans(use: Use) -> list[tuple[str, list[str]]]:
         use.call()
     finally:
         del sqlite.execute_sql
-    picked = [(sql, params) for sql, params in seen if sql.lstrip().startswith("SELECT") and use.pick in sql and use.unless not in sql]
+    picks = (use.pick,) if isinstance(use.pick, str) else use.pick
+    picked = [(sql, params) for sql, params in seen
+              if sql.lstrip().startswith("SELECT") and all(p in sql for p in picks) and use.unless not in sql]
     assert picked, f"no query containing {use.pick!r} ran"
     return [(sql, [row[-1] for row in run("EXPLAIN QUERY PLAN " + sql, params).fetchall()]) for sql, params in picked]
 

@@ -13,11 +13,12 @@ import pytest
 from conftest import SAMPLE_CSV
 
 from barriosms.cases import casework
+from barriosms.cases.reporters import add_reporter
 from barriosms.cli.stats import duration, start_of_day_utc
 from barriosms.domain.ranking import OpenCase, rank_hotspots
 from barriosms.reporting import reports
 from barriosms.staff.neighborhoods import import_csv
-from barriosms.store.models import Case, CaseReporter, Neighborhood, utcnow
+from barriosms.store.models import Case, Neighborhood, utcnow
 
 NOW = dt.datetime(2026, 11, 24, 12, 0)
 _numbers = itertools.count(2000001)
@@ -34,7 +35,7 @@ def add_case(code: str, category: str = "vias", *, days: float = 0.0, reporters:
                        merged_into=merged_into,
                        resolved_at=None if resolve_hours is None else created + dt.timedelta(hours=resolve_hours))
     for i in range(reporters):
-        CaseReporter.create(case=case, phone=f"+591{n}{i}", how="reported" if i == 0 else "merged", joined_at=created)
+        add_reporter(case, f"+591{n}{i}", "reported" if i == 0 else "merged", None, created)
     return case
 
 
@@ -42,7 +43,7 @@ def merge(duplicate_of: Case, *, days: float = 0.0) -> Case:
     """A duplicate merged into `duplicate_of`: closed, and its reporter joins the surviving case."""
     dup = add_case(duplicate_of.neighborhood.code, duplicate_of.category, days=days, status="closed",
                    merged_into=duplicate_of)
-    CaseReporter.create(case=duplicate_of, phone=dup.phone, how="merged")
+    add_reporter(duplicate_of, dup.phone, "merged")
     return dup
 
 
@@ -185,7 +186,7 @@ def test_figures_added_up_by_the_database_agree_with_the_cases(either_db):
                            category=rng.choice(["vias", "agua"]), text="hay un bache", phone=f"+5917{i:07d}",
                            status=status, created_at=created, updated_at=created, resolved_at=resolved)
         for k in range(rng.choice([0, 1, 1, 2, 3])):
-            CaseReporter.create(case=case, phone=f"+5916{i:05d}{k}", how="reported" if k == 0 else "merged")
+            add_reporter(case, f"+5916{i:05d}{k}", "reported" if k == 0 else "merged")
         cases.append(case)
     Case.update(merged_into=cases[0]).where(Case.id == cases[1].id).execute()
     live = [c for c in Case.select() if c.merged_into_id is None]

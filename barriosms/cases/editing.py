@@ -20,6 +20,7 @@ import logging
 from dataclasses import dataclass
 
 from barriosms.cases.casework import CaseError, find_case
+from barriosms.cases.filing import refile_case
 from barriosms.cases.lookup import NeighborhoodNotFound, find_neighborhood, surviving
 from barriosms.cases.reporters import notify_reporters
 from barriosms.domain.categories import CategoryRules
@@ -119,6 +120,7 @@ def edit_case(tracking: str, templates: Templates, categories: CategoryRules, *,
             case.neighborhood = hood
         case.updated_at = now
         case.save(only=[Case.category, Case.neighborhood, Case.updated_at])
+        refile_case(case)
         queued: list[OutboundMessage] = []
         skipped: dict[str, str] = {}
         if notify and hood is not None and any(c.field == "neighborhood" for c in changes):

@@ -26,6 +26,7 @@ import logging
 from dataclasses import dataclass
 
 from barriosms.cases.casework import CaseError, find_case, notify_reporters, surviving
+from barriosms.cases.filing import answer_seconds, filed_under
 from barriosms.domain.answers import Routed, leading_tracking, starts_with_code
 from barriosms.domain.categories import fold
 from barriosms.domain.errors import TemplateError
@@ -100,7 +101,8 @@ def ask(tracking: str, text: str, templates: Templates, service, *, actor: str =
             raise CaseError(f"case {case.tracking}: no reporter can receive an SMS ({why}); nothing was sent")
         expires = now + dt.timedelta(hours=service.answer_window_hours)
         questions = [CaseQuestion.create(case=case, phone=m.recipient, kind=kind, text=text, actor=actor, asked_at=now,
-                                         expires_at=expires, status="open", outbound=m) for m in queued]
+                                         expires_at=expires, status="open", outbound=m, **filed_under(case))
+                     for m in queued]
         event = CaseEvent.create(case=case, at=now, kind=kind, note=text, public=False, actor=actor)
         case.updated_at = now
         if kind == "question":
@@ -259,7 +261,9 @@ def _attach(msg: InboundMessage, case: Case, rows: list[CaseQuestion], text: str
     answered = [q for q in rows if not (thanks and q.kind == "question")]
     for q in answered:
         q.status, q.answered_at, q.answer, q.answer_message = "answered", now, answer, msg
-        q.save(only=[CaseQuestion.status, CaseQuestion.answered_at, CaseQuestion.answer, CaseQuestion.answer_message])
+        q.answer_seconds = answer_seconds(q.asked_at, now)
+        q.save(only=[CaseQuestion.status, CaseQuestion.answered_at, CaseQuestion.answer, CaseQuestion.answer_message,
+                     CaseQuestion.answer_seconds])
     for case_id in {q.case_id for q in answered}:
         _update_awaiting(case_id, now)
     Case.update(unseen_replies=Case.unseen_replies + 1, updated_at=now).where(Case.id == case.id).execute()

@@ -34,6 +34,7 @@ import datetime as dt
 import logging
 import re
 
+from barriosms.cases.filing import answer_seconds
 from barriosms.cases.lookup import surviving
 from barriosms.cases.reopening import reopen
 
@@ -92,8 +93,9 @@ def route(msg: InboundMessage, intent, now: dt.datetime, rules, hoods) -> Routed
     question = waiting[0]
     words = " ".join(text.split())
     question.status, question.answered_at, question.answer, question.answer_message = "answered", now, answer, msg
+    question.answer_seconds = answer_seconds(question.asked_at, now)
     question.save(only=[CaseQuestion.status, CaseQuestion.answered_at, CaseQuestion.answer,
-                        CaseQuestion.answer_message])
+                        CaseQuestion.answer_message, CaseQuestion.answer_seconds])
     case = surviving(question.case)
     if answer == "yes":
         CaseEvent.create(case=case, at=now, kind="survey", note=f"confirmado: {words}", public=False,

@@ -20,7 +20,7 @@ from barriosms.cases.satisfaction import Satisfaction, satisfaction
 from barriosms.domain.ranking import WAITING_STATUSES, Hotspot, OpenGroup, rank_groups
 from barriosms.domain.statuses import STATUSES
 from barriosms.store.database import seconds_between
-from barriosms.store.models import Case, CaseReporter, Neighborhood
+from barriosms.store.models import Case, Neighborhood
 
 
 class ReportError(Exception):
@@ -110,9 +110,8 @@ def hotspots(now: dt.datetime, *, district: str | None = None, limit: int | None
     """Neighbourhood × category ranked by `domain.ranking.rank_groups` over the waiting cases.
 
     The database adds the cases up per status, category and neighbourhood from an index
-    (migration 17), without reading the cases: how many, the oldest, and their days of waiting.
-    A case weighs at least one reporter; the few with more (merged duplicates' reporters) are
-    found from the reporters' index and add their extra reporters.
+    (migrations 17 and 19), without reading the cases: how many, how many phones reported them
+    (a case weighs at least one), the oldest, and their days of waiting weighed by the reporters.
     """
     hoods = {n.id: n for n in Neighborhood.select()}
     if district is not None:
@@ -122,29 +121,21 @@ def hotspots(now: dt.datetime, *, district: str | None = None, limit: int | None
     if district is not None:
         waiting &= Case.neighborhood.in_(list(hoods))
     days = _days_waited(now)
+    weight = SqlCase(None, [(Case.reporter_count > 1, Case.reporter_count)], 1)
     # Grouped in the index's order (status first), so the database streams the groups; the
     # statuses are added together below.
-    per_group = (Case.select(Case.neighborhood, Case.category, fn.COUNT(SQL("*")), fn.MIN(Case.created_at),
-                             fn.SUM(days))
+    per_group = (Case.select(Case.neighborhood, Case.category, fn.COUNT(SQL("*")), fn.SUM(weight),
+                             fn.MIN(Case.created_at), fn.SUM(days * weight))
                  .where(waiting).group_by(Case.status, Case.category, Case.neighborhood))
     sums: dict[tuple[int, str], list[Any]] = {}
-    for hood, category, count, oldest, waited in Case._meta.database.execute(per_group):
+    for hood, category, count, reporters, oldest, waited in Case._meta.database.execute(per_group):
         if isinstance(oldest, str):  # SQLite gives MIN() of a time as it is stored
             oldest = Case.created_at.python_value(oldest)
         group = sums.setdefault((hood, category), [0, 0, oldest, 0.0])
         group[0] += count
-        group[1] += count
+        group[1] += int(reporters)
         group[2] = min(group[2], oldest)
         group[3] += float(waited or 0)
-    extra = fn.COUNT(SQL("*")) - 1
-    several = (CaseReporter.select(CaseReporter.case.alias("case_id"), extra.alias("extra"))
-               .group_by(CaseReporter.case).having(fn.COUNT(SQL("*")) > 1))
-    extras = (Case.select(Case.neighborhood, Case.category, fn.SUM(several.c.extra), fn.SUM(several.c.extra * days))
-              .join(several, on=(several.c.case_id == Case.id)).where(waiting)
-              .group_by(Case.neighborhood, Case.category))
-    for hood, category, more, waited in Case._meta.database.execute(extras):
-        sums[(hood, category)][1] += int(more)
-        sums[(hood, category)][3] += float(waited or 0)
     groups = (OpenGroup(code=hoods[hood].code, category=category, open=count, reporters=reporters, oldest=oldest,
                         weighted_days=waited, name=hoods[hood].name, district=hoods[hood].district)
               for (hood, category), (count, reporters, oldest, waited) in sums.items())
@@ -240,14 +231,12 @@ def case_rows(*, status: str | None = None, neighborhood: str | None = None) -> 
     """The cases to export, oldest first, read from the database as they are consumed.
 
     Filters are checked now (ReportError); the rows come one at a time, so an export of a million
-    cases holds one row in memory, not a million: no join or GROUP BY to materialise (the
-    reporters are counted per row through their index) and the neighbourhoods are read once.
+    cases holds one row in memory, not a million: no join or GROUP BY to materialise (each case
+    carries its reporter count) and the neighbourhoods are read once.
     """
     q = _export_query(status, neighborhood)
-    reporters = CaseReporter.select(fn.COUNT(CaseReporter.id)).where(CaseReporter.case == Case.id)
     rows = (q.select(Case.tracking, Case.status, Case.category, Case.neighborhood, Case.lat, Case.lon,
-                     Case.created_at, Case.updated_at, reporters.alias("reporters"), Case.assignee, Case.text,
-                     Case.phone)
+                     Case.created_at, Case.updated_at, Case.reporter_count, Case.assignee, Case.text, Case.phone)
             .order_by(Case.created_at, Case.id))
     hoods = {n.id: n for n in Neighborhood.select()}
     return _stream(rows, hoods)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
 
+from barriosms.cases.filing import refile_neighborhood
 from barriosms.domain.matching import Place, is_generic, name_key
 from barriosms.domain.parsing import normalize_code, valid_code
 from barriosms.store.models import Neighborhood, utcnow, write_tx
@@ -192,9 +193,12 @@ def import_rows(rows: list[Row], *, on_row: Callable[[], None] | None = None,
                                     lon=row.lon, aliases=aliases, created_at=utcnow())
                 added += 1
             else:
+                moved = existing.district != row.district
                 existing.name, existing.district, existing.lat, existing.lon = row.name, row.district, row.lat, row.lon
                 existing.aliases = aliases
                 existing.save()
+                if moved:
+                    refile_neighborhood(existing)
                 updated += 1
             if on_row is not None:
                 on_row()

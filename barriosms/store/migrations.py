@@ -563,6 +563,37 @@ MIGRATIONS += (
         'CREATE INDEX "case_public_neighborhood" ON "case" ("neighborhood_id", "merged_into_id", "created_at", '
         '"id", "status", "category") WHERE "merged_into_id" IS NULL',
     )),
+    Migration(19, "stats and report hotspots from indexes at a million cases", (
+        # How many phones reported each case (cases.reporters.add_reporter keeps it): `report
+        # hotspots` weighs the waiting cases from case_live_counts alone, without reading every
+        # case's reporters.
+        'ALTER TABLE "case" ADD COLUMN "reporter_count" INTEGER NOT NULL DEFAULT 0',
+        'UPDATE "case" SET "reporter_count" = (SELECT COUNT(*) FROM "case_reporter" '
+        'WHERE "case_reporter"."case_id" = "case"."id")',
+        'DROP INDEX "case_live_counts"',
+        'CREATE INDEX "case_live_counts" ON "case" ("merged_into_id", "status", "category", "neighborhood_id", '
+        '"created_at", "resolved_at", "reporter_count")',
+        # Each question carries its case's category and district (cases.filing keeps them) and the
+        # seconds to its answer: `stats` counts the satisfaction answers per category and district,
+        # and takes the medians of the time to "yes" as the middle entries of an index, without
+        # joining a million questions to their cases.
+        'ALTER TABLE "case_question" ADD COLUMN "category" VARCHAR(255) NOT NULL DEFAULT \'\'',
+        'ALTER TABLE "case_question" ADD COLUMN "district" VARCHAR(255) NOT NULL DEFAULT \'\'',
+        'ALTER TABLE "case_question" ADD COLUMN "answer_seconds" REAL',
+        'UPDATE "case_question" SET "category" = (SELECT "category" FROM "case" WHERE "case"."id" = '
+        '"case_question"."case_id"), "district" = (SELECT "neighborhood"."district" FROM "case" JOIN "neighborhood" '
+        'ON "neighborhood"."id" = "case"."neighborhood_id" WHERE "case"."id" = "case_question"."case_id")',
+        'UPDATE "case_question" SET "answer_seconds" = (julianday("answered_at") - julianday("asked_at")) * 86400 '
+        'WHERE "answered_at" IS NOT NULL',
+        'CREATE INDEX "case_question_survey_counts" ON "case_question" ("kind", "category", "district", "status", '
+        '"answer", "expires_at", "answer_seconds")',
+        'CREATE INDEX "case_question_answer_seconds" ON "case_question" ("kind", "status", "answer", '
+        '"answer_seconds")',
+        'CREATE INDEX "case_question_category_answer_seconds" ON "case_question" ("kind", "status", "answer", '
+        '"category", "answer_seconds")',
+        'CREATE INDEX "case_question_district_answer_seconds" ON "case_question" ("kind", "status", "answer", '
+        '"district", "answer_seconds")',
+    )),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -188,6 +188,9 @@ class Case(BaseModel):
     lon = FloatField(null=True)
     awaiting_resident = BooleanField(default=False)  # staff asked the reporter and wait for the answer
     unseen_replies = IntegerField(default=0, index=True)  # answers staff have not looked at (`cases show`)
+    # How many phones reported it (its case_reporter rows, kept by cases.reporters.add_reporter):
+    # `report hotspots` weighs a million cases from an index instead of counting their reporters.
+    reporter_count = IntegerField(default=0)
 
     class Meta:
         indexes = ((("neighborhood", "status"), False),)
@@ -202,7 +205,7 @@ for _name, *_fields in (("case_status_created_at", Case.status, Case.created_at,
                         ("case_neighborhood_id_created_at", Case.neighborhood, Case.created_at, Case.id),
                         ("case_assignee_created_at", Case.assignee, Case.created_at, Case.id),
                         ("case_live_counts", Case.merged_into, Case.status, Case.category, Case.neighborhood,
-                         Case.created_at, Case.resolved_at)):
+                         Case.created_at, Case.resolved_at, Case.reporter_count)):  # the count: migration 19
     Case.add_index(Case.index(*_fields, name=_name))
 del _name, _fields
 Case.add_index(Case.index(Case.created_at, Case.id, where=(Case.unseen_replies > 0), name="case_new_replies"))
@@ -357,6 +360,12 @@ class CaseQuestion(BaseModel):
     answer_message_id: int | None  # set by peewee from answer_message; declared for mypy
     outbound = ForeignKeyField(OutboundMessage, null=True, column_name="outbound_id")
     outbound_id: int | None  # set by peewee from outbound; declared for mypy
+    # Copies of the case's category and its neighbourhood's district (kept by cases.filing), and
+    # the seconds from asking to the answer: `stats` counts and takes the medians of a million
+    # cases' satisfaction answers from indexes, without joining each to its case.
+    category = CharField(default="")
+    district = CharField(default="")
+    answer_seconds = FloatField(null=True)
 
     class Meta:
         table_name = "case_question"
@@ -366,6 +375,19 @@ class CaseQuestion(BaseModel):
 # The satisfaction question is asked once per case and reporter (a partial unique index).
 CaseQuestion.add_index(CaseQuestion.index(CaseQuestion.case, CaseQuestion.phone, unique=True,
                                           where=(CaseQuestion.kind == "survey")))
+# Migration 19: `stats`' satisfaction counts, and the medians of the time to "yes" overall, per
+# category and per district (the middle entries of these, in their order).
+for _name, *_fields in (("case_question_survey_counts", CaseQuestion.kind, CaseQuestion.category,
+                         CaseQuestion.district, CaseQuestion.status, CaseQuestion.answer, CaseQuestion.expires_at,
+                         CaseQuestion.answer_seconds),
+                        ("case_question_answer_seconds", CaseQuestion.kind, CaseQuestion.status, CaseQuestion.answer,
+                         CaseQuestion.answer_seconds),
+                        ("case_question_category_answer_seconds", CaseQuestion.kind, CaseQuestion.status,
+                         CaseQuestion.answer, CaseQuestion.category, CaseQuestion.answer_seconds),
+                        ("case_question_district_answer_seconds", CaseQuestion.kind, CaseQuestion.status,
+                         CaseQuestion.answer, CaseQuestion.district, CaseQuestion.answer_seconds)):
+    CaseQuestion.add_index(CaseQuestion.index(*_fields, name=_name))
+del _name, _fields
 
 
 class PracticeCase(BaseModel):

@@ -1,0 +1,37 @@
+"""The copies of a case's category and district that its questions carry, kept in step with the case.
+
+`stats` counts a million satisfaction answers per category and district from an index of the
+questions alone (migration 19), so every question is filed under its case's category and its
+neighbourhood's district when it is asked, and filed again whenever either changes: a case
+recategorised or moved to another neighbourhood, or a neighbourhood moved to another district.
+All inside the caller's transaction, so the copies never disagree with the case.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from barriosms.store.models import Case, CaseQuestion, Neighborhood
+
+
+def filed_under(case: Case) -> dict[str, str]:
+    """The fields a new question of `case` is created with: its category and district."""
+    return {"category": case.category, "district": case.neighborhood.district}
+
+
+def refile_case(case: Case) -> int:
+    """File the questions of `case` under its category and district now; how many rows changed."""
+    return (CaseQuestion.update(category=case.category, district=case.neighborhood.district)
+            .where(CaseQuestion.case == case).execute())
+
+
+def refile_neighborhood(hood: Neighborhood) -> int:
+    """File the questions of every case of `hood` under its district now; how many rows changed."""
+    cases = Case.select(Case.id).where(Case.neighborhood == hood)
+    return (CaseQuestion.update(district=hood.district)
+            .where(CaseQuestion.case.in_(cases) & (CaseQuestion.district != hood.district)).execute())
+
+
+def answer_seconds(asked_at: dt.datetime, answered_at: dt.datetime) -> float:
+    """The seconds from a question to its answer, as the question records them."""
+    return (answered_at - asked_at).total_seconds()
