@@ -14,8 +14,10 @@ from __future__ import annotations
 import datetime as dt
 import random
 import sqlite3
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TextIO
 
 from peewee import Model
 
@@ -73,9 +75,10 @@ def _stamp(when: dt.datetime | None) -> str | None:
     return None if when is None else when.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def fill(db: Path, count: int, seed: int, *, messages: bool = False) -> list[str]:
+def fill(db: Path, count: int, seed: int, *, messages: bool = False, out: TextIO = sys.stdout) -> list[str]:
     """Add `count` cases (with their events, and their SMS when `messages`) to a migrated database
-    that has its neighbourhoods and no cases; their tracking numbers. Prints what it made."""
+    that has its neighbourhoods and no cases; their tracking numbers. Prints what it made to `out`
+    (a script whose standard output is JSON passes sys.stderr)."""
     rng = random.Random(seed)
     categories = load_categories()
     keywords = {name: words[0] for name, words in categories.rules}
@@ -182,5 +185,5 @@ def fill(db: Path, count: int, seed: int, *, messages: bool = False) -> list[str
     print(f"database: {count:,} cases ({', '.join(f'{n:,} of {k} digits' for k, n in sorted(used.items()))}), "
           f"{len(events):,} case events ({sum(1 for e in events if e[5] and e[6]):,} public notes), "
           f"{sum(1 for c in cases if c[14]):,} merged duplicates, {len(inbound):,} SMS in, {len(outbound):,} out, "
-          f"{len(reporters):,} reporters, {len(questions):,} satisfaction questions")
+          f"{len(reporters):,} reporters, {len(questions):,} satisfaction questions", file=out)
     return trackings

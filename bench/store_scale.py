@@ -165,7 +165,7 @@ def prepare(folder: Path, cases: int) -> tuple[Rig, str, float]:
             path.unlink()
     rig.setup(CSV)
     started = time.perf_counter()
-    trackings = fill(rig.database, cases, seed=1, messages=True)
+    trackings = fill(rig.database, cases, seed=1, messages=True, out=sys.stderr)
     seeded = time.perf_counter() - started
     marker.write_text(json.dumps({"cases": cases, "tracking": trackings[len(trackings) // 2]}))
     return rig, trackings[len(trackings) // 2], seeded
