@@ -30,7 +30,7 @@ import urllib.request
 from dataclasses import dataclass
 
 from barriosms.cases import events
-from barriosms.config import EventsSettings
+from barriosms.config import EventsSettings, GatewaySettings
 from barriosms.store.models import Event, EventCursor, utcnow, write_tx
 
 log = logging.getLogger(__name__)
@@ -118,7 +118,9 @@ class Deliverer:
     gateway dies; so two gateways never hand a receiver the same events side by side.
     """
 
-    def __init__(self, settings: EventsSettings, holder: str = "", lease: dt.timedelta = dt.timedelta(minutes=2)):
+    # The lease defaults to [gateway] claim_lease_seconds' default, as the outbox claims' does.
+    def __init__(self, settings: EventsSettings, holder: str = "",
+                 lease: dt.timedelta = dt.timedelta(seconds=GatewaySettings.claim_lease_seconds)):
         self.settings = settings
         self.holder = holder
         self.lease = lease
