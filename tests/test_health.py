@@ -96,6 +96,24 @@ def test_this_host_is_stable_and_names_the_machine():
     assert health.this_host().startswith(socket.gethostname())
 
 
+def test_two_pis_with_the_same_host_name_are_told_apart_by_their_machine_id(tmp_path):
+    first, second, empty, binary = (tmp_path / n for n in ("a", "b", "empty", "binary"))
+    first.write_text("4f1c2d3e5a6b7c8d9e0f11223344556\n")
+    second.write_text("9a8b7c6d5e4f30211223344556677889\n")
+    empty.write_text("\n")
+    binary.write_bytes(b"\xff\xfe")
+    pi_a = health.this_host("raspberrypi", (str(first),))
+    pi_b = health.this_host("raspberrypi", (str(second),))
+    assert (pi_a, pi_b) == ("raspberrypi (4f1c2d3e)", "raspberrypi (9a8b7c6d)")
+    # The same machine after a reboot (same id) is the same gateway.
+    assert health.this_host("raspberrypi", (str(first),)) == pi_a
+    # An unreadable, empty or missing first file: the next one is read; none at all: the name alone.
+    for unusable in (empty, binary, tmp_path / "missing"):
+        assert health.this_host("raspberrypi", (str(unusable), str(second))) == pi_b
+    assert health.this_host("raspberrypi", (str(tmp_path / "missing"),)) == "raspberrypi"
+    assert health.this_host("", (str(tmp_path / "missing"),)) == "localhost"
+
+
 def test_modem_status_on_a_shared_database_shows_every_gateway(pg_db, tmp_path):
     url = pg_db
     store.open_database(url)

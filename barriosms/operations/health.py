@@ -109,15 +109,19 @@ def forget(name: str, heartbeat_seconds: float, now: dt.datetime | None = None) 
         row.delete_instance()
 
 
+MACHINE_ID_FILES = ("/etc/machine-id", "/var/lib/dbus/machine-id")
+
+
 @cache
-def this_host() -> str:
+def this_host(hostname: str | None = None, id_files: tuple[str, ...] = MACHINE_ID_FILES) -> str:
     """This machine as the health rows name it: its host name and the start of its machine-id.
 
     The machine-id tells apart two Raspberry Pis that both kept the host name "raspberrypi"; it
-    does not change at a reboot, so a gateway back from a power cut is still itself.
+    does not change at a reboot, so a gateway back from a power cut is still itself. (`hostname`
+    and `id_files` stand for the machine's own in tests.)
     """
-    name = socket.gethostname() or "localhost"
-    for path in ("/etc/machine-id", "/var/lib/dbus/machine-id"):
+    name = (socket.gethostname() if hostname is None else hostname) or "localhost"
+    for path in id_files:
         try:
             machine = Path(path).read_text(encoding="ascii").strip()
         except (OSError, UnicodeDecodeError):
