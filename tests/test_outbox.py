@@ -136,3 +136,67 @@ def test_the_daily_budget_reads_the_days_sms_through_the_sent_at_index(db, caplo
     [(sql, params)] = [r.msg for r in caplog.records if r.name == "peewee" and "SUM" in str(r.msg)]
     plan = " ".join(str(row[3]) for row in database.execute_sql("EXPLAIN QUERY PLAN " + sql, params))
     assert "outbound_message_sent_at" in plan, plan
+
+
+def _wait_until_blocked(conn, timeout: float = 20) -> bool:
+    """Whether another session of this PostgreSQL came to wait for a lock (the take-over's UPDATE)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    with conn.cursor() as cur:
+        while time.monotonic() < deadline:
+            cur.execute("SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND pid <> "
+                        "pg_backend_pid()")
+            if cur.fetchone()[0]:
+                return True
+            time.sleep(0.02)
+    return False
+
+
+def _race_take_over_against_a_renewal(url: str, renewal_commits: bool) -> tuple[int, OutboundMessage, bool]:
+    """sur looks for stale claims while norte's renewal of its claim is written but not committed.
+
+    The take-over (here, on this test's connection) reads the claim as stale, since the renewal is
+    not visible yet; its conditional UPDATE then waits for norte's row; once it waits, norte (its
+    own session, in a thread) commits or rolls back. What the take-over did, the row, and whether
+    the take-over was seen waiting.
+    """
+    import psycopg2
+
+    lease = dt.timedelta(seconds=60)
+    [msg] = queue(1)
+    outbox.claim(msg, "norte/norte", now=T0)
+    renewal, watcher = psycopg2.connect(url), psycopg2.connect(url)
+    waited: list[bool] = []
+    try:
+        with renewal.cursor() as cur:  # norte's renewal, in its own session, not committed yet
+            cur.execute("UPDATE outbound_message SET claimed_at = %s WHERE id = %s",
+                        (T0 + dt.timedelta(seconds=70), msg.id))
+
+        def norte() -> None:
+            waited.append(_wait_until_blocked(watcher))
+            (renewal.commit if renewal_commits else renewal.rollback)()
+
+        thread = threading.Thread(target=norte)
+        thread.start()
+        taken = outbox.take_over_stale(["sur/sur"], lease, now=T0 + dt.timedelta(seconds=90))
+        thread.join(30)
+    finally:
+        renewal.close()
+        watcher.close()
+    return taken, OutboundMessage.get_by_id(msg.id), waited == [True]
+
+
+def test_a_claim_renewed_while_another_gateway_takes_it_over_stays_with_its_sender(pg_db):
+    taken, row, waited = _race_take_over_against_a_renewal(pg_db, renewal_commits=True)
+    assert waited, "the take-over never waited for the renewal's row: the race was not run"
+    assert taken == 0
+    assert (row.status, row.claimed_by, row.claimed_at) == ("sending", "norte/norte", T0 + dt.timedelta(seconds=70))
+
+
+def test_a_renewal_that_never_committed_does_not_save_a_stale_claim(pg_db):
+    # The counterpart, so the test above cannot pass by the take-over never acting: here it does.
+    taken, row, waited = _race_take_over_against_a_renewal(pg_db, renewal_commits=False)
+    assert waited
+    assert taken == 1
+    assert (row.status, row.claimed_by) == ("queued", "norte/norte")
