@@ -16,12 +16,19 @@ class Receiver:
         self.events: list[dict] = []
         self.bad_signatures = 0
         self.down = False
+        self.redirect: tuple[int, str] | None = None  # (status, Location): the receiver moved
+        self.gets = 0
         self._lock = threading.Lock()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802 - http.server's name
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if receiver.redirect is not None:
+                    self.send_response(receiver.redirect[0])
+                    self.send_header("Location", receiver.redirect[1])
+                    self.end_headers()
+                    return
                 if receiver.down:
                     self.send_response(503)
                     self.end_headers()
@@ -38,6 +45,11 @@ class Receiver:
                 with receiver._lock:
                     receiver.events.append(event)
                 self.send_response(204)
+                self.end_headers()
+
+            def do_GET(self):  # noqa: N802 - what a followed redirect would have become
+                receiver.gets += 1
+                self.send_response(200)
                 self.end_headers()
 
             def log_message(self, *args):  # quiet

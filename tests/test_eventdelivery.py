@@ -66,6 +66,23 @@ def test_a_receiver_that_is_down_gets_every_event_in_order_afterwards(db, receiv
     assert (EventCursor.get().attempts, EventCursor.get().last_error) == (0, "")
 
 
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_a_redirect_is_an_error_that_keeps_the_events_not_a_delivery(db, receiver, status):
+    deliverer = Deliverer(EventsSettings(webhook_url=receiver.url, webhook_secret=SECRET))
+    deliverer.deliver(T0)
+    waiting = record(2)
+    receiver.redirect = (status, receiver.url + "/nuevo")
+    turn = deliverer.deliver(T0)[0]
+    assert turn.delivered == 0
+    assert f"HTTP {status}, a redirect to {receiver.url}/nuevo" in turn.error and "webhook_url" in turn.error
+    assert receiver.gets == 0 and receiver.ids() == []  # followed, the POST would have become this GET
+    # Once the address is right, the events that waited are delivered, in order.
+    receiver.redirect = None
+    EventCursor.update(next_attempt_at=T0).execute()
+    assert deliverer.deliver(T0)[0].delivered == 2
+    assert receiver.ids() == waiting
+
+
 def test_a_wrong_secret_is_refused_by_the_receiver_and_nothing_is_skipped(db, receiver):
     deliverer = Deliverer(EventsSettings(webhook_url=receiver.url, webhook_secret="another secret entirely"))
     deliverer.deliver(T0)

@@ -73,6 +73,18 @@ def run_command(argv: tuple[str, ...], payload: bytes, timeout: float) -> str:
     return ""
 
 
+class _KeepRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is an answer, not followed: urllib would turn the POST into a GET without the
+    event (301-303), and the GET's 200 would count as delivered; nor would the signed event go on
+    to an address nobody configured."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # urllib's hook: None stops it
+        return None
+
+
+_NO_REDIRECTS = urllib.request.build_opener(_KeepRedirects)
+
+
 def post_webhook(url: str, secret: str, event: Event, payload: bytes, timeout: float) -> str:
     """"" when the webhook answered 2xx, else why not."""
     request = urllib.request.Request(url, data=payload, method="POST", headers={
@@ -80,10 +92,13 @@ def post_webhook(url: str, secret: str, event: Event, payload: bytes, timeout: f
         "X-Barriosms-Event": event.kind, "X-Barriosms-Delivery": str(event.id),
         "X-Barriosms-Signature": signature(secret, payload)})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:  # noqa: S310 - the configured URL
+        with _NO_REDIRECTS.open(request, timeout=timeout) as answer:
             answer.read(65536)
             status = answer.status
     except urllib.error.HTTPError as exc:
+        if 300 <= exc.code < 400:
+            return (f"the webhook answered HTTP {exc.code}, a redirect to {exc.headers.get('Location') or '?'}: "
+                    "events are not sent on to another address; set [events] webhook_url to the final one")
         return f"the webhook answered HTTP {exc.code}"
     except urllib.error.URLError as exc:
         return f"the webhook could not be reached: {exc.reason}"
