@@ -84,7 +84,8 @@ USES: dict[str, Use] = {
                                  "case_reporter_case_id_phone", ordered=False),
     "cases show: conversation": Use(lambda: conversations.conversation(_case()), 'FROM "case_question"',
                                     "case_question_case_id", ordered=False),
-    "stats: counts": Use(lambda: reports.stats(now=NOW), 'GROUP BY "t1"."status"', "case_live_counts"),
+    "stats: counts": Use(lambda: reports.stats(now=NOW), ('FROM "case" AS', 'GROUP BY "t1"."status"'),
+                         "case_live_counts"),
     "stats: median time to resolve": Use(lambda: reports.stats(now=NOW), ('FROM "case" AS', "OFFSET"),
                                          "case_resolve_seconds", unless='"category" = ?'),
     "stats: median time to resolve per category": Use(lambda: reports.stats(now=NOW),
@@ -94,8 +95,11 @@ USES: dict[str, Use] = {
                                           "case_live_counts"),
     # The satisfaction answers, counted per category and district, and the medians of the time to
     # "yes" overall, per category and per district: each from its index of the questions alone.
-    "stats: satisfaction counts": Use(lambda: reports.stats(now=NOW), 'FROM "case_question"',
-                                      "case_question_survey_counts", unless="OFFSET"),
+    "stats: satisfaction counts": Use(lambda: reports.stats(now=NOW), ('FROM "case_question"', "GROUP BY"),
+                                      "case_question_survey_counts", unless='"expires_at" <='),
+    "stats: satisfaction answers overdue": Use(lambda: reports.stats(now=NOW),
+                                               ('FROM "case_question"', '"expires_at" <='),
+                                               "case_question_survey_counts"),
     "stats: median time to yes": Use(lambda: reports.stats(now=NOW),
                                      ('FROM "case_question"', "OFFSET", '"answer" = ?)) AND ("t1"."answer_seconds"'),
                                      "case_question_answer_seconds"),

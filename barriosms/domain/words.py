@@ -12,8 +12,6 @@ import re
 import unicodedata
 from typing import Any, Final
 
-import snowballstemmer
-
 __all__ = ["fold", "words", "stem", "stems"]
 
 # After folding: runs of letters, or runs of digits ("b12hay" is "b", "12", "hay").
@@ -33,6 +31,10 @@ def words(text: str) -> list[str]:
 
 @functools.cache
 def _stemmer() -> Any:  # snowballstemmer has no type information
+    # Imported at the first stem, not with this module: it loads every language it knows (about
+    # 10 ms), and every command reads the configuration, which folds words but never stems them.
+    import snowballstemmer
+
     return snowballstemmer.stemmer("spanish")
 
 

@@ -585,8 +585,8 @@ MIGRATIONS += (
         'ON "neighborhood"."id" = "case"."neighborhood_id" WHERE "case"."id" = "case_question"."case_id")',
         'UPDATE "case_question" SET "answer_seconds" = (julianday("answered_at") - julianday("asked_at")) * 86400 '
         'WHERE "answered_at" IS NOT NULL',
-        'CREATE INDEX "case_question_survey_counts" ON "case_question" ("kind", "category", "district", "status", '
-        '"answer", "expires_at", "answer_seconds")',
+        'CREATE INDEX "case_question_survey_counts" ON "case_question" ("kind", "status", "answer", "category", '
+        '"district", "expires_at", "answer_seconds")',
         'CREATE INDEX "case_question_answer_seconds" ON "case_question" ("kind", "status", "answer", '
         '"answer_seconds")',
         'CREATE INDEX "case_question_category_answer_seconds" ON "case_question" ("kind", "status", "answer", '

@@ -377,8 +377,8 @@ CaseQuestion.add_index(CaseQuestion.index(CaseQuestion.case, CaseQuestion.phone,
                                           where=(CaseQuestion.kind == "survey")))
 # Migration 19: `stats`' satisfaction counts, and the medians of the time to "yes" overall, per
 # category and per district (the middle entries of these, in their order).
-for _name, *_fields in (("case_question_survey_counts", CaseQuestion.kind, CaseQuestion.category,
-                         CaseQuestion.district, CaseQuestion.status, CaseQuestion.answer, CaseQuestion.expires_at,
+for _name, *_fields in (("case_question_survey_counts", CaseQuestion.kind, CaseQuestion.status, CaseQuestion.answer,
+                         CaseQuestion.category, CaseQuestion.district, CaseQuestion.expires_at,
                          CaseQuestion.answer_seconds),
                         ("case_question_answer_seconds", CaseQuestion.kind, CaseQuestion.status, CaseQuestion.answer,
                          CaseQuestion.answer_seconds),
