@@ -160,8 +160,8 @@ def store(db, hoods):
     return db
 
 
-def plans(use: Use) -> list[tuple[str, list[str]]]:
-    """The queries `use.call` runs that `use.pick` picks, each with the lines of its plan."""
+def recorded(call: Callable[[], object]) -> list[tuple[str, object]]:
+    """Every statement `call` runs, with its parameters."""
     sqlite = database.obj
     run = sqlite.execute_sql
     seen: list[tuple[str, object]] = []
@@ -172,9 +172,20 @@ def plans(use: Use) -> list[tuple[str, list[str]]]:
 
     sqlite.execute_sql = recording
     try:
-        use.call()
+        call()
     finally:
         del sqlite.execute_sql
+    return seen
+
+
+def plan_of(sql: str, params: object) -> list[str]:
+    return [row[-1] for row in database.obj.execute_sql("EXPLAIN QUERY PLAN " + sql, params).fetchall()]
+
+
+def plans(use: Use) -> list[tuple[str, list[str]]]:
+    """The queries `use.call` runs that `use.pick` picks, each with the lines of its plan."""
+    seen = recorded(use.call)
+    run = database.obj.execute_sql
     picks = (use.pick,) if isinstance(use.pick, str) else use.pick
     picked = [(sql, params) for sql, params in seen
               if sql.lstrip().startswith("SELECT") and all(p in sql for p in picks) and use.unless not in sql]
@@ -204,3 +215,39 @@ def test_without_its_index_the_plan_is_refused(store, name):
     database.execute_sql(f'DROP INDEX "{use.index}"')
     with pytest.raises(AssertionError):
         check(use)
+
+
+def test_the_intake_finds_one_phones_questions_through_the_phone_index(store):
+    """Storing an SMS looks up the questions waiting for its phone (a satisfaction question, a
+    staff question) several times: each lookup, and each update of that phone's questions, goes
+    through the phone's index, never through an index of a whole kind of questions (migration
+    19's counting indexes start with the kind and the status: at a million cases, a phone's
+    lookup through them read every open question, 40 ms per SMS)."""
+    import random
+
+    from barriosms.modem.interface import ReceivedSms
+    from barriosms.pipeline.intake import Intake, IntakeRules
+    from barriosms.templates.loader import load_categories, load_templates
+
+    case = _case()
+    CaseQuestion.create(case=case, phone=PHONE, kind="question", text="¿Frente a qué número?", asked_at=NOW,
+                        expires_at=NOW + dt.timedelta(hours=48), category=case.category, district="Centro")
+    intake = Intake(IntakeRules(load_templates(), load_categories(), region="BO"), rng=random.Random(1))
+    texts = ("1", "frente al 45", "B12 hay un bache grande en la calle 3", "2", "gracias")
+    seen = recorded(lambda: [intake.store(ReceivedSms(location=i + 1, sender=PHONE, text=text,
+                                                      smsc_time=NOW + dt.timedelta(minutes=i)),
+                                          now=NOW + dt.timedelta(minutes=i)) for i, text in enumerate(texts)])
+    lookups = [(sql, params) for sql, params in seen
+               if sql.lstrip().startswith(("SELECT", "UPDATE")) and '"case_question"' in sql and '"phone" = ?' in sql]
+    assert len(lookups) >= len(texts)
+    for sql, params in lookups:
+        plan = plan_of(sql, params)
+        assert any("case_question_phone_status_kind_expires_at" in line for line in plan), f"{sql}\n{plan}"
+
+
+def test_without_the_phone_index_a_phones_lookup_goes_through_a_counting_index(store):
+    """The test above can fail: without the phone's index the planner takes a counting one."""
+    database.execute_sql('DROP INDEX "case_question_phone_status_kind_expires_at"')
+    sql = ('SELECT * FROM "case_question" WHERE "phone" = ? AND "kind" = ? AND "status" = ? '
+           'AND "expires_at" <= ?')
+    assert not any("case_question_phone" in line for line in plan_of(sql, (PHONE, "survey", "open", NOW)))

@@ -585,6 +585,13 @@ MIGRATIONS += (
         'ON "neighborhood"."id" = "case"."neighborhood_id" WHERE "case"."id" = "case_question"."case_id")',
         'UPDATE "case_question" SET "answer_seconds" = (julianday("answered_at") - julianday("asked_at")) * 86400 '
         'WHERE "answered_at" IS NOT NULL',
+        # The intake looks up the questions waiting for one phone (open, of a kind, not yet past
+        # their time): with the phone, the status and the kind, this index always has more equal
+        # columns than the counting ones below, so the planner, without ANALYZE, never reads a
+        # whole kind's open questions instead of one phone's.
+        'DROP INDEX "case_question_phone_status"',
+        'CREATE INDEX "case_question_phone_status_kind_expires_at" ON "case_question" ("phone", "status", "kind", '
+        '"expires_at")',
         'CREATE INDEX "case_question_survey_counts" ON "case_question" ("kind", "status", "answer", "category", '
         '"district", "expires_at", "answer_seconds")',
         'CREATE INDEX "case_question_answer_seconds" ON "case_question" ("kind", "status", "answer", '

@@ -369,7 +369,7 @@ class CaseQuestion(BaseModel):
 
     class Meta:
         table_name = "case_question"
-        indexes = ((("phone", "status"), False),)
+        indexes = ((("phone", "status", "kind", "expires_at"), False),)  # migration 19; before: phone, status
 
 
 # The satisfaction question is asked once per case and reporter (a partial unique index).
