@@ -144,7 +144,7 @@ def fill(db: Path, count: int, seed: int, *, messages: bool = False, out: TextIO
                                   _stamp(resolved + dt.timedelta(days=7)),
                                   "answered" if answered else outcome, _stamp(answered),
                                   outcome if answered else "", category, hood.district,
-                                  (answered - resolved).total_seconds() if answered else None))
+                                  (answered - resolved).total_seconds() if answered else None, _stamp(created)))
         cases.append((case_id, tracking, hood.id, category, text, phone, status, _stamp(created), _stamp(updated),
                        _stamp(resolved), channel, lat, lon, "" if status == "received" else rng.choice(TEAMS),
                        merged_into, source, reported))
@@ -172,7 +172,8 @@ def fill(db: Path, count: int, seed: int, *, messages: bool = False, out: TextIO
                      "created_at", "sent_at", "parts"), iter(outbound))
             _insert(conn, CaseReporter, ("case_id", "phone", "message_id", "how", "joined_at"), iter(reporters))
             _insert(conn, CaseQuestion, ("case_id", "phone", "kind", "text", "asked_at", "expires_at", "status",
-                                         "answered_at", "answer", "category", "district", "answer_seconds"),
+                                         "answered_at", "answer", "category", "district", "answer_seconds",
+                                         "case_created_at"),
                     iter(questions))
             # The counts the allocation keeps (migration 15), as if these cases had been opened one by one.
             conn.executemany("INSERT INTO tracking_fill (length, used) VALUES (?, ?) "

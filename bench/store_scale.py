@@ -69,6 +69,9 @@ def commands(tracking: str) -> list[tuple[str, list[str]]]:
         ("inbox list --limit 50", ["inbox", "list", "--limit", "50"]),
         ("inbox list --unmatched --limit 50", ["inbox", "list", "--unmatched", "--limit", "50"]),
         ("stats", ["stats"]),
+        # A quarter and a year of the rig's cases (seeded over the year before the seeding).
+        ("stats --since (90 days ago)", ["stats", "--since", (dt.date.today() - dt.timedelta(days=90)).isoformat()]),
+        ("stats --since (a year ago)", ["stats", "--since", (dt.date.today() - dt.timedelta(days=365)).isoformat()]),
         ("report hotspots", ["report", "hotspots"]),
         ("cases export --format csv", ["cases", "export", "--format", "csv"]),
         ("cases export --format geojson", ["cases", "export", "--format", "geojson"]),

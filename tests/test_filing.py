@@ -129,5 +129,5 @@ def test_a_new_question_is_filed_under_its_case(either_db):
     import_csv(SAMPLE_CSV)
     hood = Neighborhood.get(Neighborhood.code == "B12")
     case = Case.create(tracking="3000001", neighborhood=hood, category="agua", text="sin agua", phone="+59171000001")
-    assert filed_under(case) == {"category": "agua", "district": hood.district}
+    assert filed_under(case) == {"category": "agua", "district": hood.district, "case_created_at": case.created_at}
     assert answer_seconds(NOW, NOW + dt.timedelta(minutes=90, microseconds=500)) == 5400.0005

@@ -260,7 +260,8 @@ def test_migration_19_counts_reporters_and_files_questions_on_a_version_18_datab
     store.close()
     conn = sqlite3.connect(path)
     assert conn.execute('SELECT id, reporter_count FROM "case" ORDER BY id').fetchall() == [(1, 3), (2, 0)]
-    rows = conn.execute("SELECT case_id, category, district, answer_seconds FROM case_question ORDER BY case_id")
-    assert [(c, cat, d, None if s is None else round(s, 3)) for c, cat, d, s in rows] == [
-        (1, "agua", "Macrodistrito Centro", 5400.0), (2, "vias", "Macrodistrito Centro", None)]
+    rows = conn.execute("SELECT case_id, category, district, answer_seconds, case_created_at FROM case_question "
+                        "ORDER BY case_id")
+    assert [(c, cat, d, None if s is None else round(s, 3), at) for c, cat, d, s, at in rows] == [
+        (1, "agua", "Macrodistrito Centro", 5400.0, "2026-11-01"), (2, "vias", "Macrodistrito Centro", None, "2026-11-01")]
     conn.close()

@@ -46,6 +46,7 @@ class Use:
     index: str
     ordered: bool = True
     unless: str = "\0"  # ...and not this
+    covering: bool = False  # the index alone, never the table's rows
 
 
 USES: dict[str, Use] = {
@@ -91,6 +92,20 @@ USES: dict[str, Use] = {
     "stats: median time to resolve per category": Use(lambda: reports.stats(now=NOW),
                                                       ('FROM "case" AS', "OFFSET", '"category" = ?'),
                                                       "case_category_resolve_seconds"),
+    # `stats --since`: the cases opened since a day counted from the live counts' index alone (the
+    # day of each is in it), their times to resolve sorted from the public list's index alone.
+    "stats --since: counts": Use(lambda: reports.stats(NOW - dt.timedelta(days=30), now=NOW),
+                                 ('FROM "case" AS', 'GROUP BY "t1"."status"'), "case_live_counts", covering=True),
+    "stats --since: times to resolve": Use(lambda: reports.stats(NOW - dt.timedelta(days=30), now=NOW),
+                                           ('FROM "case" AS', '"created_at" >= ?', '"resolved_at" IS NOT NULL'),
+                                           "case_public_created_at", covering=True),
+    "stats --since: satisfaction counts": Use(lambda: reports.stats(NOW - dt.timedelta(days=30), now=NOW),
+                                              ('FROM "case_question"', "GROUP BY"), "case_question_survey_counts",
+                                              unless='"expires_at" <=', covering=True),
+    "stats --since: median time to yes per category": Use(
+        lambda: reports.stats(NOW - dt.timedelta(days=30), now=NOW),
+        ('FROM "case_question"', "OFFSET", '"category" = ?'), "case_question_category_answer_seconds",
+        covering=True),
     "report hotspots: waiting cases": Use(lambda: reports.hotspots(NOW), 'GROUP BY "t1"."status"',
                                           "case_live_counts"),
     # The satisfaction answers, counted per category and district, and the medians of the time to
@@ -156,7 +171,8 @@ def store(db, hoods):
         CaseQuestion.create(case=case, phone=PHONE, kind="survey", text="¿Arreglado?", asked_at=created,
                             expires_at=created + dt.timedelta(days=7), status="answered" if n == 1 else "open",
                             answer="yes" if n == 1 else "", answered_at=created + dt.timedelta(hours=1) if n == 1 else None,
-                            answer_seconds=3600.0 if n == 1 else None, category=category, district=code)
+                            answer_seconds=3600.0 if n == 1 else None, category=category, district=code,
+                            case_created_at=created)
     return db
 
 
@@ -201,6 +217,8 @@ def check(use: Use) -> None:
                    for line in plan), f"{use.index} not used:\n{shown}"
         if use.ordered:
             assert not any("USE TEMP B-TREE" in line for line in plan), f"sorted in a temporary B-tree:\n{shown}"
+        if use.covering:
+            assert any(f"USING COVERING INDEX {use.index}" in line for line in plan), f"reads the table:\n{shown}"
 
 
 @pytest.mark.parametrize("name", sorted(USES))

@@ -10,13 +10,15 @@ All inside the caller's transaction, so the copies never disagree with the case.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from barriosms.store.models import Case, CaseQuestion, Neighborhood
 
 
-def filed_under(case: Case) -> dict[str, str]:
-    """The fields a new question of `case` is created with: its category and district."""
-    return {"category": case.category, "district": case.neighborhood.district}
+def filed_under(case: Case) -> dict[str, Any]:
+    """The fields a new question of `case` is created with: its category and district, and when
+    the case was opened (which never changes)."""
+    return {"category": case.category, "district": case.neighborhood.district, "case_created_at": case.created_at}
 
 
 def refile_case(case: Case) -> int:

@@ -217,13 +217,37 @@ def _case_stats(since: dt.datetime | None, answers: Future[Satisfaction]) -> Sta
         by_district[district_of[hood]] = by_district.get(district_of[hood], 0) + count
         resolved_counts[category] = resolved_counts.get(category, 0) + resolved_count
     resolved = live & Case.resolved_at.is_null(False)
+    if since is None:
+        overall = _median_resolve_time(resolved, sum(resolved_counts.values()))
+        per_category = {c: _median_resolve_time(resolved & (Case.category == c), resolved_counts.get(c, 0))
+                        for c in _most_first(by_category)}
+    else:
+        overall, per_category = _resolve_times_read(resolved, list(_most_first(by_category)))
     return Stats(since=since, total=total, by_status=by_status, by_category=_most_first(by_category),
-                 by_district=_most_first(by_district),
-                 resolve_time=_median_resolve_time(resolved, sum(resolved_counts.values())),
-                 resolve_time_by_category={c: _median_resolve_time(resolved & (Case.category == c),
-                                                                   resolved_counts.get(c, 0))
-                                           for c in _most_first(by_category)},
+                 by_district=_most_first(by_district), resolve_time=overall, resolve_time_by_category=per_category,
                  satisfaction=answers.result())
+
+
+def _resolve_times_read(where: Any, categories: list[str]) -> tuple[ResolveTime, dict[str, ResolveTime]]:
+    """The median times to resolve of a period's cases (`stats --since`), overall and per category,
+    from their seconds read in one pass of an index (migration 19's case_public_created_at): the
+    middle of an index cannot serve a period, and sorting the period once per category in the
+    database took 1.6 s for a year of a million cases."""
+    seconds: dict[str, list[float]] = {c: [] for c in categories}
+    query = Case.select(Case.category, seconds_between(Case.created_at, Case.resolved_at)).where(where)
+    for category, value in Case._meta.database.execute(query):
+        seconds.setdefault(category, []).append(value)
+    every = [s for values in seconds.values() for s in values]
+    return (_middle(every), {c: _middle(seconds[c]) for c in categories})
+
+
+def _middle(values: list[float]) -> ResolveTime:
+    """The median of raw seconds, as _median_resolve_time gives it: only the middle one or two
+    are rounded (rounding and the floor at 0 keep the order)."""
+    values.sort()
+    n = len(values)
+    middle = values[(n - 1) // 2:n // 2 + 1]
+    return ResolveTime(resolved=n, median_seconds=median(_resolve_seconds(v) for v in middle))
 
 
 def _export_query(status: str | None, neighborhood: str | None) -> Any:

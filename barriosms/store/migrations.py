@@ -580,9 +580,12 @@ MIGRATIONS += (
         'ALTER TABLE "case_question" ADD COLUMN "category" VARCHAR(255) NOT NULL DEFAULT \'\'',
         'ALTER TABLE "case_question" ADD COLUMN "district" VARCHAR(255) NOT NULL DEFAULT \'\'',
         'ALTER TABLE "case_question" ADD COLUMN "answer_seconds" REAL',
+        # ...and the day its case was opened (which never changes), for `stats --since`.
+        'ALTER TABLE "case_question" ADD COLUMN "case_created_at" DATETIME',
         'UPDATE "case_question" SET "category" = (SELECT "category" FROM "case" WHERE "case"."id" = '
         '"case_question"."case_id"), "district" = (SELECT "neighborhood"."district" FROM "case" JOIN "neighborhood" '
-        'ON "neighborhood"."id" = "case"."neighborhood_id" WHERE "case"."id" = "case_question"."case_id")',
+        'ON "neighborhood"."id" = "case"."neighborhood_id" WHERE "case"."id" = "case_question"."case_id"), '
+        '"case_created_at" = (SELECT "created_at" FROM "case" WHERE "case"."id" = "case_question"."case_id")',
         'UPDATE "case_question" SET "answer_seconds" = (julianday("answered_at") - julianday("asked_at")) * 86400 '
         'WHERE "answered_at" IS NOT NULL',
         # The intake looks up the questions waiting for one phone (open, of a kind, not yet past
@@ -592,14 +595,21 @@ MIGRATIONS += (
         'DROP INDEX "case_question_phone_status"',
         'CREATE INDEX "case_question_phone_status_kind_expires_at" ON "case_question" ("phone", "status", "kind", '
         '"expires_at")',
+        # (The day the case was opened ends each: `stats --since` filters on it from the index.)
         'CREATE INDEX "case_question_survey_counts" ON "case_question" ("kind", "status", "answer", "category", '
-        '"district", "expires_at", "answer_seconds")',
+        '"district", "expires_at", "answer_seconds", "case_created_at")',
         'CREATE INDEX "case_question_answer_seconds" ON "case_question" ("kind", "status", "answer", '
-        '"answer_seconds")',
+        '"answer_seconds", "case_created_at")',
         'CREATE INDEX "case_question_category_answer_seconds" ON "case_question" ("kind", "status", "answer", '
-        '"category", "answer_seconds")',
+        '"category", "answer_seconds", "case_created_at")',
         'CREATE INDEX "case_question_district_answer_seconds" ON "case_question" ("kind", "status", "answer", '
-        '"district", "answer_seconds")',
+        '"district", "answer_seconds", "case_created_at")',
+        # `stats --since` counts the cases opened since a day, and their times to resolve, from the
+        # public list's index (the cases not merged, by the day they were opened) with the time each
+        # was resolved added at its end, instead of reading every case of the period.
+        'DROP INDEX "case_public_created_at"',
+        'CREATE INDEX "case_public_created_at" ON "case" ("merged_into_id", "created_at", "id", "status", '
+        '"category", "neighborhood_id", "resolved_at") WHERE "merged_into_id" IS NULL',
     )),
 )
 

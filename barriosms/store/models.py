@@ -212,6 +212,7 @@ Case.add_index(Case.index(Case.created_at, Case.id, where=(Case.unseen_replies >
 # Migration 18: the public lists (website, Open311) newest first and their counts, of the cases
 # not merged into another, read from these indexes alone.
 Case.add_index(Case.index(Case.merged_into, Case.created_at, Case.id, Case.status, Case.category, Case.neighborhood,
+                          Case.resolved_at,  # migration 19: `stats --since`
                           where=Case.merged_into.is_null(True), name="case_public_created_at"))
 Case.add_index(Case.index(Case.neighborhood, Case.merged_into, Case.created_at, Case.id, Case.status, Case.category,
                           where=Case.merged_into.is_null(True), name="case_public_neighborhood"))
@@ -366,6 +367,7 @@ class CaseQuestion(BaseModel):
     category = CharField(default="")
     district = CharField(default="")
     answer_seconds = FloatField(null=True)
+    case_created_at = DateTimeField(null=True)  # when its case was opened (`stats --since`)
 
     class Meta:
         table_name = "case_question"
@@ -379,13 +381,15 @@ CaseQuestion.add_index(CaseQuestion.index(CaseQuestion.case, CaseQuestion.phone,
 # category and per district (the middle entries of these, in their order).
 for _name, *_fields in (("case_question_survey_counts", CaseQuestion.kind, CaseQuestion.status, CaseQuestion.answer,
                          CaseQuestion.category, CaseQuestion.district, CaseQuestion.expires_at,
-                         CaseQuestion.answer_seconds),
+                         CaseQuestion.answer_seconds, CaseQuestion.case_created_at),
                         ("case_question_answer_seconds", CaseQuestion.kind, CaseQuestion.status, CaseQuestion.answer,
-                         CaseQuestion.answer_seconds),
+                         CaseQuestion.answer_seconds, CaseQuestion.case_created_at),
                         ("case_question_category_answer_seconds", CaseQuestion.kind, CaseQuestion.status,
-                         CaseQuestion.answer, CaseQuestion.category, CaseQuestion.answer_seconds),
+                         CaseQuestion.answer, CaseQuestion.category, CaseQuestion.answer_seconds,
+                         CaseQuestion.case_created_at),
                         ("case_question_district_answer_seconds", CaseQuestion.kind, CaseQuestion.status,
-                         CaseQuestion.answer, CaseQuestion.district, CaseQuestion.answer_seconds)):
+                         CaseQuestion.answer, CaseQuestion.district, CaseQuestion.answer_seconds,
+                         CaseQuestion.case_created_at)):
     CaseQuestion.add_index(CaseQuestion.index(*_fields, name=_name))
 del _name, _fields
 
