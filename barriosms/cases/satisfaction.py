@@ -108,6 +108,13 @@ def satisfaction(since: dt.datetime | None = None, now: dt.datetime | None = Non
     duplicate merged later: it is one resident's answer, filed under its own case's category and
     district (`cases.filing`).
     """
+    # One read transaction: the counts, the overdue ones taken from them and the medians located
+    # by those counts are of one moment, whatever the intake answers meanwhile.
+    with CaseQuestion._meta.database.atomic():
+        return _satisfaction(since, now)
+
+
+def _satisfaction(since: dt.datetime | None, now: dt.datetime | None) -> Satisfaction:
     now = now or utcnow()
     db = CaseQuestion._meta.database
     surveys = CaseQuestion.kind == "survey"

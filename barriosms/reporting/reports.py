@@ -186,9 +186,13 @@ def stats(since: dt.datetime | None = None, now: dt.datetime | None = None) -> S
     # The residents' answers are counted on a second connection, in a thread, while this one counts
     # the cases: the two read different tables, and SQLite and the PostgreSQL driver let other
     # threads run while the database works, so at a million cases the answers cost no extra time.
+    # (A second connection sees only what is committed: never call this inside a transaction that
+    # wrote what it should count.) Each side reads in one transaction: counts and the medians they
+    # locate are of one moment.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="stats") as pool:
         answers = pool.submit(_on_own_connection, satisfaction, since, now)
-        return _case_stats(since, answers)
+        with Case._meta.database.atomic():
+            return _case_stats(since, answers)
 
 
 def _on_own_connection(function: Callable[..., Any], *args: Any) -> Any:
