@@ -131,3 +131,39 @@ def test_a_new_question_is_filed_under_its_case(either_db):
     case = Case.create(tracking="3000001", neighborhood=hood, category="agua", text="sin agua", phone="+59171000001")
     assert filed_under(case) == {"category": "agua", "district": hood.district, "case_created_at": case.created_at}
     assert answer_seconds(NOW, NOW + dt.timedelta(minutes=90, microseconds=500)) == 5400.0005
+
+
+def _functions_of_the_package():
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "barriosms"
+    for path in sorted(root.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                yield path.relative_to(root.parent), node
+
+
+def test_every_question_is_created_filed_and_every_answer_timed():
+    """The copies are only as good as the places that write questions: every CaseQuestion.create
+    in the package passes **filed_under(case), and every function that records an answer's time
+    records answer_seconds too (a new place that forgets would count its questions under no
+    category, and leave them out of the medians and of `stats --since`)."""
+    import ast
+
+    creates = answers = 0
+    for path, function in _functions_of_the_package():
+        for node in ast.walk(function):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "create"
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "CaseQuestion"):
+                creates += 1
+                spread = [k.value for k in node.keywords if k.arg is None]
+                assert any(isinstance(v, ast.Call) and getattr(v.func, "id", "") == "filed_under" for v in spread), (
+                    f"{path}:{node.lineno}: CaseQuestion.create without **filed_under(case)")
+        assigned = {t.attr for node in ast.walk(function) if isinstance(node, ast.Assign)
+                    for target in node.targets for t in ast.walk(target) if isinstance(t, ast.Attribute)}
+        if "answered_at" in assigned:
+            answers += 1
+            assert "answer_seconds" in assigned, f"{path}:{function.lineno}: {function.name} sets answered_at only"
+    assert creates >= 2 and answers >= 2  # satisfaction.ask_after_resolving, conversations.ask; survey, conversations

@@ -1,10 +1,13 @@
-"""The copies of a case's category and district that its questions carry, kept in step with the case.
+"""The copies a case's questions carry for counting, kept in step with the case.
 
-`stats` counts a million satisfaction answers per category and district from an index of the
-questions alone (migration 19), so every question is filed under its case's category and its
-neighbourhood's district when it is asked, and filed again whenever either changes: a case
-recategorised or moved to another neighbourhood, or a neighbourhood moved to another district.
-All inside the caller's transaction, so the copies never disagree with the case.
+`stats` counts a million satisfaction answers per category and district from indexes of the
+questions alone (migration 19), so every question is filed under its case's category, its
+neighbourhood's district and the day the case was opened when it is asked (`filed_under`: every
+CaseQuestion.create passes it, tests/test_filing.py checks the package for it), and filed again
+whenever the category or district changes: a case recategorised or moved to another
+neighbourhood, or a neighbourhood moved to another district. An answer records its seconds
+(`answer_seconds`) beside its time. All inside the caller's transaction, so the copies never
+disagree with the case. (A case's reporter count is kept by cases.reporters.add_reporter.)
 """
 
 from __future__ import annotations
